@@ -1,0 +1,74 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { requestId } from "hono/request-id";
+import type { AppEnv } from "./context";
+import { createDb } from "./db/client";
+import { accountsRouter } from "./features/accounts";
+import { healthRouter } from "./features/health";
+import { keysRouter } from "./features/keys";
+import { whoamiRouter } from "./features/whoami";
+import { readSettings } from "./lib/config";
+import { ApiError } from "./lib/errors";
+import { errorResponse, onError } from "./lib/on-error";
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+const dependencies = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("db", createDb(c.env.DB));
+  c.set("settings", readSettings(c.env));
+  await next();
+});
+
+/** Route paths (`/v1/api-keys/:id`) as regexes, to tell 405 (known path, other method) from 404. */
+function methodsByPath(app: OpenAPIHono<AppEnv>) {
+  const byPath = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  for (const { method, path } of app.routes) {
+    if (method === "ALL") continue;
+    const entry = byPath.get(path) ?? {
+      pattern: new RegExp(`^${path.replace(/:[^/]+/g, "[^/]+")}/?$`),
+      methods: new Set<string>(),
+    };
+    entry.methods.add(method);
+    byPath.set(path, entry);
+  }
+  return [...byPath.values()];
+}
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(requestId());
+  app.use(dependencies);
+  app.use(async (c, next) => {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Cache-Control", "no-store");
+  });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorResponse(c, new ApiError("payload_too_large", "Request body is larger than 64 KiB")),
+    }),
+  );
+
+  app.route("/", healthRouter);
+  app.route("/", whoamiRouter);
+  app.route("/", accountsRouter);
+  app.route("/", keysRouter);
+
+  const routes = methodsByPath(app);
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const allowed = routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]);
+    if (allowed.length > 0) {
+      const allow = [...new Set(allowed)].join(", ");
+      throw new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed here; use ${allow}`, undefined, {
+        Allow: allow,
+      });
+    }
+    throw new ApiError("not_found", `No route for ${c.req.method} ${path}`);
+  });
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,19 @@
+import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Db } from "./db/client";
+import type { Settings } from "./lib/config";
+import type { Principal } from "./lib/principal";
+
+/** Variables set by middleware: `requestId`, `db` and `settings` on every request; the rest after auth. */
+export interface AppVariables {
+  requestId: string;
+  db: Db;
+  settings: Settings;
+  principal: Principal;
+  /** The account a tenant-scoped route acts in (set by `requireAccount`). */
+  accountId: string;
+}
+
+export type AppEnv = { Bindings: Env; Variables: AppVariables };
+
+/** A handler typed by its `createRoute()` contract. */
+export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

@@ -1,0 +1,80 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { PLAN_NAMES } from "../../lib/config";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
+import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
+import { authenticate, requireOperator } from "../../middleware/auth";
+
+const middleware = [authenticate, requireOperator];
+const tags = ["Accounts"];
+
+const limit = z.number().int().min(1).max(1_000_000);
+
+export const Account = z
+  .object({
+    id: z.string().openapi({ example: "acc_01jd8x0000AbCdEfGhIjKlMn" }),
+    name: z.string(),
+    plan: z.enum(PLAN_NAMES),
+    limits: z.object({ apiAccess: z.boolean(), maxActiveKeys: z.number(), rateLimitPerHour: z.number() }),
+    overrides: z.object({ maxActiveKeys: z.number().nullable(), rateLimitPerHour: z.number().nullable() }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi("Account");
+
+export const CreateAccountBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  plan: z.enum(PLAN_NAMES).default("pro"),
+});
+
+export const UpdateAccountBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).optional(),
+  plan: z.enum(PLAN_NAMES).optional(),
+  limits: z
+    .strictObject({ maxActiveKeys: limit.nullable().optional(), rateLimitPerHour: limit.nullable().optional() })
+    .optional(),
+});
+
+const AccountEnvelope = z.object({ account: Account });
+
+export const create = createRoute({
+  method: "post",
+  path: "/v1/accounts",
+  tags,
+  security,
+  middleware,
+  request: { body: jsonBody(CreateAccountBody) },
+  responses: { 201: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(400, 413, 415) },
+});
+
+export const list = createRoute({
+  method: "get",
+  path: "/v1/accounts",
+  tags,
+  security,
+  middleware,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(z.object({ accounts: z.array(Account), nextCursor: z.string().nullable() }), "Accounts"),
+    ...errorResponses(400),
+  },
+});
+
+export const get = createRoute({
+  method: "get",
+  path: "/v1/accounts/{id}",
+  tags,
+  security,
+  middleware,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(404) },
+});
+
+export const update = createRoute({
+  method: "patch",
+  path: "/v1/accounts/{id}",
+  tags,
+  security,
+  middleware,
+  request: { params: IdParams, body: jsonBody(UpdateAccountBody) },
+  responses: { 200: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(400, 404, 413, 415) },
+});

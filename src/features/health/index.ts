@@ -1,0 +1,12 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "../../lib/create-router";
+import { jsonResponse } from "../../lib/openapi-errors";
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  tags: ["Health"],
+  responses: { 200: jsonResponse(z.object({ status: z.literal("ok") }), "The Worker is up (no auth, no I/O)") },
+});
+
+export const healthRouter = createRouter().openapi(health, (c) => c.json({ status: "ok" as const }, 200));

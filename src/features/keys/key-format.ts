@@ -1,0 +1,41 @@
+import { crc32, randomBase62, toBase62 } from "../../lib/encoding";
+import type { Settings } from "../../lib/config";
+
+const RANDOM_CHARS = 32; // 32 × log2(62) ≈ 190 bits of entropy
+const CHECKSUM_CHARS = 6; // 62^6 > 2^32: the whole CRC-32 fits
+const PREFIX_RANDOM_CHARS = 4; // shown in lists: "kh_live_Ab3x"
+
+const checksum = (body: string) => toBase62(crc32(body), CHECKSUM_CHARS);
+
+export interface NewApiKey {
+  key: string;
+  prefix: string;
+  last4: string;
+}
+
+/** `kh_live_<32 base62><6-char base62 CRC-32 of what precedes>`. */
+export function generateApiKey(settings: Settings): NewApiKey {
+  const body = `${settings.keyPrefix}_${settings.keyEnv}_${randomBase62(RANDOM_CHARS)}`;
+  const key = body + checksum(body);
+  return {
+    key,
+    prefix: key.slice(0, settings.keyPrefix.length + settings.keyEnv.length + 2 + PREFIX_RANDOM_CHARS),
+    last4: key.slice(-4),
+  };
+}
+
+/** Whether a credential is shaped like one of our keys (prefix and underscore), checksum aside. */
+export function looksLikeApiKey(credential: string, settings: Settings): boolean {
+  return credential.startsWith(`${settings.keyPrefix}_`);
+}
+
+/**
+ * Shape and checksum, checked before any lookup: a mistyped or made-up key never reaches D1.
+ * Keys of either env are accepted, so changing `KEY_ENV` does not invalidate issued keys.
+ */
+export function isWellFormedApiKey(credential: string, settings: Settings): boolean {
+  const shape = new RegExp(`^${settings.keyPrefix}_(live|test)_[0-9A-Za-z]{${RANDOM_CHARS + CHECKSUM_CHARS},128}$`);
+  if (!shape.test(credential)) return false;
+  const body = credential.slice(0, -CHECKSUM_CHARS);
+  return checksum(body) === credential.slice(-CHECKSUM_CHARS);
+}

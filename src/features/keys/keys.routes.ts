@@ -1,0 +1,147 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
+import { PERMISSION_PATTERN } from "../../lib/permissions";
+import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
+import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+
+const tags = ["API keys"];
+const reader = [authenticate, requireScope("keys:read"), requireAccount];
+const writer = [authenticate, requireScope("keys:write"), requireAccount];
+
+const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+const Scopes = z
+  .array(z.string().regex(PERMISSION_PATTERN, "must be resource:action, resource:*, * or impersonate"))
+  .max(100)
+  .openapi({ example: ["keys:read", "audits:read"] });
+
+const Metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= 1024, "metadata must be at most 1 KiB as JSON")
+  .openapi({ example: { team: "platform" } });
+
+const Actor = z.object({ type: z.enum(["operator", "user", "api_key"]), id: z.string(), name: z.string() });
+
+export const ApiKey = z
+  .object({
+    id: z.string().openapi({ example: "key_01jd8x0000AbCdEfGhIjKlMn" }),
+    name: z.string(),
+    prefix: z.string().openapi({ example: "kh_live_Ab3x" }),
+    last4: z.string().openapi({ example: "9fQz" }),
+    scopes: z.array(z.string()).nullable().openapi({ description: "null = never set (full access); [] = none" }),
+    enabled: z.boolean(),
+    rateLimitPerHour: z.number().nullable().openapi({ description: "null = the plan's default" }),
+    metadata: z.record(z.string(), z.unknown()),
+    createdBy: Actor,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    lastUsedAt: Timestamp.nullable(),
+    expiresAt: Timestamp.nullable(),
+  })
+  .openapi("ApiKey");
+
+const futureInstant = z.iso
+  .datetime({ offset: true })
+  .refine((s) => Date.parse(s) > Date.now(), "must be in the future");
+
+export const CreateKeyBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).openapi({ example: "CI/CD Pipeline" }),
+    scopes: Scopes.optional(),
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+    expiresAt: futureInstant.optional(),
+    rateLimitPerHour: z.number().int().min(1).max(1_000_000).optional(),
+    metadata: Metadata.optional(),
+  })
+  .refine((b) => b.expiresInDays === undefined || b.expiresAt === undefined, {
+    message: "give expiresInDays or expiresAt, not both",
+    path: ["expiresAt"],
+  });
+
+export const UpdateKeyBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    scopes: Scopes.nullable().optional(),
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+    expiresAt: futureInstant.nullable().optional(),
+    rateLimitPerHour: z.number().int().min(1).max(1_000_000).nullable().optional(),
+    metadata: Metadata.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((b) => b.expiresInDays === undefined || b.expiresAt === undefined, {
+    message: "give expiresInDays or expiresAt, not both",
+    path: ["expiresAt"],
+  });
+
+export const RotateKeyBody = z.strictObject({
+  gracePeriodSeconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0),
+});
+
+const KeyEnvelope = z.object({ apiKey: ApiKey });
+const KeyWithSecret = z.object({
+  apiKey: ApiKey,
+  key: z.string().openapi({ description: "The secret: shown only in this answer", example: "kh_live_…" }),
+});
+
+export const create = createRoute({
+  method: "post",
+  path: "/v1/api-keys",
+  tags,
+  security,
+  middleware: writer,
+  request: { body: jsonBody(CreateKeyBody) },
+  responses: { 201: jsonResponse(KeyWithSecret, "The key and its secret"), ...errorResponses(400, 404, 409, 413, 415) },
+});
+
+export const list = createRoute({
+  method: "get",
+  path: "/v1/api-keys",
+  tags,
+  security,
+  middleware: reader,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(z.object({ apiKeys: z.array(ApiKey), nextCursor: z.string().nullable() }), "Keys, newest first"),
+    ...errorResponses(400, 404),
+  },
+});
+
+export const get = createRoute({
+  method: "get",
+  path: "/v1/api-keys/{id}",
+  tags,
+  security,
+  middleware: reader,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(KeyEnvelope, "The key"), ...errorResponses(400, 404) },
+});
+
+export const update = createRoute({
+  method: "patch",
+  path: "/v1/api-keys/{id}",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams, body: jsonBody(UpdateKeyBody) },
+  responses: { 200: jsonResponse(KeyEnvelope, "The key"), ...errorResponses(400, 404, 413, 415) },
+});
+
+export const revoke = createRoute({
+  method: "delete",
+  path: "/v1/api-keys/{id}",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(z.object({ success: z.literal(true) }), "Revoked"), ...errorResponses(400, 404) },
+});
+
+export const rotate = createRoute({
+  method: "post",
+  path: "/v1/api-keys/{id}/rotate",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams, body: jsonBody(RotateKeyBody, false) },
+  responses: { 200: jsonResponse(KeyWithSecret, "The key and its new secret"), ...errorResponses(400, 404, 413, 415) },
+});

@@ -1,0 +1,71 @@
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** `n` characters of base62 from a CSPRNG, by rejection sampling (no modulo bias): ~5.95 bits each. */
+export function randomBase62(n: number): string {
+  let out = "";
+  while (out.length < n) {
+    const bytes = crypto.getRandomValues(new Uint8Array(n * 2));
+    for (const b of bytes) {
+      if (b < 248 && out.length < n) out += BASE62[b % 62];
+    }
+  }
+  return out;
+}
+
+/** Fixed-width base62 of a non-negative integer below 62^width. */
+export function toBase62(value: number, width: number): string {
+  let out = "";
+  let v = value;
+  for (let i = 0; i < width; i++) {
+    out = BASE62[v % 62] + out;
+    v = Math.floor(v / 62);
+  }
+  return out;
+}
+
+export function toHex(buf: ArrayBuffer | Uint8Array): string {
+  const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+export function base64UrlDecode(input: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(input)) return null;
+  const b64 = input.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(input.length / 4) * 4, "=");
+  try {
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (IEEE), as GitHub uses for its token checksums. */
+export function crc32(text: string): number {
+  let crc = 0xffffffff;
+  for (const byte of new TextEncoder().encode(text)) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+const TIME_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** Time-ordered ids (`key_` + 10 chars of ms time + 14 random): sorting by id sorts by creation. */
+export function newId(prefix: string, now = Date.now()): string {
+  let time = "";
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    time = TIME_ALPHABET[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return `${prefix}_${time}${randomBase62(14)}`;
+}

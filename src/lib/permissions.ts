@@ -1,0 +1,32 @@
+/** Keyhook's own permissions; hosts may add any other `resource:action` string. */
+export const KEYHOOK_PERMISSIONS = [
+  "keys:read",
+  "keys:write",
+  "keys:verify",
+  "webhooks:read",
+  "webhooks:write",
+  "events:write",
+  "audit:read",
+  "impersonate",
+] as const;
+
+/** `resource:action`, `resource:*`, `*`, or the bare `impersonate`. */
+export const PERMISSION_PATTERN = /^(\*|impersonate|[a-z][a-z0-9_.-]{0,63}:(\*|[a-z][a-z0-9_.-]{0,63}))$/;
+
+/** Whether one granted permission covers the required one: wildcards, and `write` includes `read`. */
+function covers(granted: string, required: string): boolean {
+  if (granted === "*" || granted === required) return true;
+  const [gRes, gAct] = granted.split(":");
+  const [rRes, rAct] = required.split(":");
+  if (gAct === undefined || rAct === undefined || gRes !== rRes) return false;
+  return gAct === "*" || (gAct === "write" && rAct === "read");
+}
+
+export function hasPermission(granted: readonly string[], required: string): boolean {
+  return granted.some((g) => covers(g, required));
+}
+
+/** The permissions in `required` that `granted` does not cover. */
+export function missingPermissions(granted: readonly string[], required: readonly string[]): string[] {
+  return required.filter((r) => !hasPermission(granted, r));
+}

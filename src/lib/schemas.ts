@@ -1,0 +1,37 @@
+import { z } from "@hono/zod-openapi";
+import { ApiError } from "./errors";
+
+/** The one error shape, referenced by every route's error responses. */
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "not_found" }),
+      message: z.string(),
+      details: z.unknown().optional(),
+      requestId: z.string(),
+    }),
+  })
+  .openapi("Error");
+
+export const IdParams = z.object({ id: z.string().min(1).max(100) });
+
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(100).optional(),
+});
+
+/** Fetch one extra row to know whether another page exists; the cursor is the last id shown. */
+export function page<T extends { id: string }>(rows: T[], limit: number) {
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+}
+
+export const Timestamp = z.string().datetime().openapi({ example: "2026-11-23T12:00:00.000Z" });
+export const iso = (ms: number) => new Date(ms).toISOString();
+export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+/** Throws the same 404 for "missing" and "another account's": existence never leaks across accounts. */
+export function found<T>(row: T | undefined, what: string): T {
+  if (row === undefined) throw new ApiError("not_found", `${what} not found`);
+  return row;
+}
