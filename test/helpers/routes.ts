@@ -1,0 +1,22 @@
+import { createApp } from "../../src/app";
+
+export interface RouteInfo {
+  method: string;
+  path: string;
+}
+
+/** Every route the app serves (middleware entries excluded), straight from the router. */
+export function appRoutes(): RouteInfo[] {
+  const seen = new Set<string>();
+  return createApp()
+    .routes.filter((r) => r.method !== "ALL")
+    .map((r) => ({ method: r.method, path: r.path }))
+    .filter((r) => {
+      const k = `${r.method} ${r.path}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+}
+
+export const fillPath = (path: string, id: string) => path.replace(/:[^/]+/g, encodeURIComponent(id));
