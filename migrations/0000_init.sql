@@ -18,6 +18,7 @@ CREATE TABLE `api_keys` (
 	`prefix` text NOT NULL,
 	`last4` text NOT NULL,
 	`scopes` text,
+	`profile_id` text,
 	`enabled` integer DEFAULT true NOT NULL,
 	`rate_limit_per_hour` integer,
 	`metadata` text DEFAULT '{}' NOT NULL,
@@ -27,9 +28,43 @@ CREATE TABLE `api_keys` (
 	`last_used_at` integer,
 	`expires_at` integer,
 	`revoked_at` integer,
-	FOREIGN KEY (`account_id`) REFERENCES `accounts`(`id`) ON UPDATE no action ON DELETE no action
+	FOREIGN KEY (`account_id`) REFERENCES `accounts`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`profile_id`) REFERENCES `permission_profiles`(`id`) ON UPDATE no action ON DELETE set null
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `api_keys_hash_idx` ON `api_keys` (`hash`);--> statement-breakpoint
 CREATE INDEX `api_keys_previous_hash_idx` ON `api_keys` (`previous_hash`) WHERE previous_hash IS NOT NULL;--> statement-breakpoint
-CREATE INDEX `api_keys_account_idx` ON `api_keys` (`account_id`,`id`);
+CREATE INDEX `api_keys_account_idx` ON `api_keys` (`account_id`,`id`);--> statement-breakpoint
+CREATE INDEX `api_keys_profile_idx` ON `api_keys` (`profile_id`);--> statement-breakpoint
+CREATE TABLE `audit_log` (
+	`id` text PRIMARY KEY NOT NULL,
+	`account_id` text NOT NULL,
+	`actor_type` text NOT NULL,
+	`actor_id` text NOT NULL,
+	`actor_name` text NOT NULL,
+	`on_behalf_of` text,
+	`action` text NOT NULL,
+	`target_type` text NOT NULL,
+	`target_id` text NOT NULL,
+	`target_name` text,
+	`changes` text,
+	`ip` text,
+	`user_agent` text,
+	`request_id` text,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `audit_log_account_idx` ON `audit_log` (`account_id`,`id`);--> statement-breakpoint
+CREATE INDEX `audit_log_target_idx` ON `audit_log` (`account_id`,`target_id`);--> statement-breakpoint
+CREATE INDEX `audit_log_actor_idx` ON `audit_log` (`account_id`,`actor_id`);--> statement-breakpoint
+CREATE TABLE `permission_profiles` (
+	`id` text PRIMARY KEY NOT NULL,
+	`account_id` text NOT NULL,
+	`name` text NOT NULL,
+	`permissions` text NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	FOREIGN KEY (`account_id`) REFERENCES `accounts`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE INDEX `permission_profiles_account_idx` ON `permission_profiles` (`account_id`,`id`);

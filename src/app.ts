@@ -5,8 +5,11 @@ import { requestId } from "hono/request-id";
 import type { AppEnv } from "./context";
 import { createDb } from "./db/client";
 import { accountsRouter } from "./features/accounts";
+import { auditRouter } from "./features/audit";
 import { healthRouter } from "./features/health";
 import { keysRouter } from "./features/keys";
+import { profilesRouter } from "./features/profiles";
+import { verifyRouter } from "./features/verify";
 import { whoamiRouter } from "./features/whoami";
 import { readSettings } from "./lib/config";
 import { ApiError } from "./lib/errors";
@@ -56,6 +59,9 @@ export function createApp() {
   app.route("/", whoamiRouter);
   app.route("/", accountsRouter);
   app.route("/", keysRouter);
+  app.route("/", verifyRouter);
+  app.route("/", profilesRouter);
+  app.route("/", auditRouter);
 
   const routes = methodsByPath(app);
   app.notFound((c) => {

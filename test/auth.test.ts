@@ -20,7 +20,7 @@ describe("credentials", () => {
 
   it("operator whoami has every permission and the named account", async () => {
     const res = await call("GET", "/v1/whoami", { token: ADMIN, accountId: "acc_x" });
-    expect(res.body).toEqual({ type: "operator", id: "operator", name: "Operator", accountId: "acc_x", permissions: ["*"] });
+    expect(res.body).toEqual({ type: "operator", id: "operator", name: "Operator", accountId: "acc_x", permissions: ["*"], onBehalfOf: null });
   });
 
   it("a key works as Bearer and as X-API-Key", async () => {
@@ -58,7 +58,7 @@ describe("user JWTs", () => {
     const account = await createAccount();
     const token = await userToken({ accountId: account.id, role: "admin", sub: "u_1", name: "Ada" });
     const res = await call("GET", "/v1/whoami", { token });
-    expect(res.body).toEqual({ type: "user", id: "u_1", name: "Ada", accountId: account.id, permissions: ["*"] });
+    expect(res.body).toEqual({ type: "user", id: "u_1", name: "Ada", accountId: account.id, permissions: ["*"], onBehalfOf: null });
   });
 
   it("member role: only its permissions claim", async () => {

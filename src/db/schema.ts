@@ -13,6 +13,23 @@ export const accounts = sqliteTable("accounts", {
   updatedAt: integer("updated_at").notNull(),
 });
 
+/** A named, reusable set of permissions; holders get its current permissions on every request. */
+export const permissionProfiles = sqliteTable(
+  "permission_profiles",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    name: text("name").notNull(),
+    /** JSON array of permissions. */
+    permissions: text("permissions").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("permission_profiles_account_idx").on(t.accountId, t.id)],
+);
+
 export const apiKeys = sqliteTable(
   "api_keys",
   {
@@ -30,6 +47,8 @@ export const apiKeys = sqliteTable(
     last4: text("last4").notNull(),
     /** JSON array of permissions; null = never set (legacy full access), "[]" = none. */
     scopes: text("scopes"),
+    /** Its permissions are added to `scopes`; revoked keys keep pointing at a deleted profile. */
+    profileId: text("profile_id").references(() => permissionProfiles.id, { onDelete: "set null" }),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     rateLimitPerHour: integer("rate_limit_per_hour"),
     metadata: text("metadata").notNull().default("{}"),
@@ -47,8 +66,40 @@ export const apiKeys = sqliteTable(
       .on(t.previousHash)
       .where(sql`previous_hash IS NOT NULL`),
     index("api_keys_account_idx").on(t.accountId, t.id),
+    index("api_keys_profile_idx").on(t.profileId),
+  ],
+);
+
+/** Every change, written in the same D1 batch as the change itself. Never holds a secret. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    actorType: text("actor_type").notNull(),
+    actorId: text("actor_id").notNull(),
+    actorName: text("actor_name").notNull(),
+    /** JSON `{type, id}` of the user an impersonating key acted as. */
+    onBehalfOf: text("on_behalf_of"),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    targetName: text("target_name"),
+    /** JSON `{field: {before, after}}`. */
+    changes: text("changes"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    requestId: text("request_id"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("audit_log_account_idx").on(t.accountId, t.id),
+    index("audit_log_target_idx").on(t.accountId, t.targetId),
+    index("audit_log_actor_idx").on(t.accountId, t.actorId),
   ],
 );
 
 export type AccountRow = typeof accounts.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type PermissionProfileRow = typeof permissionProfiles.$inferSelect;
+export type AuditRow = typeof auditLog.$inferSelect;

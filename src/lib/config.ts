@@ -31,6 +31,8 @@ export interface Settings {
   keyPrefix: string;
   keyEnv: "live" | "test";
   allowKeyInQuery: boolean;
+  /** Failed authentications one client IP may make per 10 minutes before it gets 429. */
+  authFailureLimit: number;
 }
 
 export function readSettings(env: Env): Settings {
@@ -38,5 +40,11 @@ export function readSettings(env: Env): Settings {
     keyPrefix: /^[a-z][a-z0-9]{0,15}$/.test(env.KEY_PREFIX ?? "") ? env.KEY_PREFIX : "kh",
     keyEnv: env.KEY_ENV === "test" ? "test" : "live",
     allowKeyInQuery: env.ALLOW_KEY_IN_QUERY === "true",
+    authFailureLimit: positiveInt(env.AUTH_FAILURE_LIMIT, 30),
   };
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
 }

@@ -10,6 +10,8 @@ export interface Principal extends Actor {
   /** The account it acts in; for the operator, the `X-Account-Id` it named (checked by `requireAccount`). */
   accountId: string | null;
   permissions: string[];
+  /** The user an impersonating key acts as (`X-Act-As`). */
+  onBehalfOf?: { type: "user"; id: string };
 }
 
 export const toActor = ({ type, id, name }: Principal): Actor => ({ type, id, name });

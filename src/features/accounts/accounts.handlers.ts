@@ -1,9 +1,10 @@
 import type { AppRouteHandler as Handler } from "../../context";
+import { auditOf } from "../../middleware/auth";
 import type * as routes from "./accounts.routes";
 import * as service from "./accounts.service";
 
 export const create: Handler<typeof routes.create> = async (c) => {
-  const account = await service.createAccount(c.var.db, c.req.valid("json"), Date.now());
+  const account = await service.createAccount(c.var.db, auditOf(c), c.req.valid("json"), Date.now());
   return c.json({ account }, 201);
 };
 
@@ -17,6 +18,7 @@ export const get: Handler<typeof routes.get> = async (c) => {
 };
 
 export const update: Handler<typeof routes.update> = async (c) => {
-  const account = await service.updateAccount(c.var.db, c.req.valid("param").id, c.req.valid("json"), Date.now());
+  const { id } = c.req.valid("param");
+  const account = await service.updateAccount(c.var.db, auditOf(c), id, c.req.valid("json"), Date.now());
   return c.json({ account }, 200);
 };

@@ -1,14 +1,15 @@
 import { desc, eq, lt } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { accounts, type AccountRow } from "../../db/schema";
+import { accounts, type AccountRow, type AuditRow } from "../../db/schema";
+import { insertAudit } from "../audit/audit.repo";
 
 export function findAccount(db: Db, id: string) {
   return db.select().from(accounts).where(eq(accounts.id, id)).get();
 }
 
-export async function insertAccount(db: Db, row: AccountRow) {
-  await db.insert(accounts).values(row);
-  return row;
+/** The account and its audit entry, in one batch. */
+export async function insertAccount(db: Db, row: AccountRow, audit: AuditRow) {
+  await db.batch([db.insert(accounts).values(row), insertAudit(db, audit)]);
 }
 
 export function listAccounts(db: Db, limit: number, cursor?: string) {
@@ -21,7 +22,10 @@ export function listAccounts(db: Db, limit: number, cursor?: string) {
     .all();
 }
 
-export async function updateAccount(db: Db, id: string, changes: Partial<AccountRow>) {
-  const rows = await db.update(accounts).set(changes).where(eq(accounts.id, id)).returning();
+export async function updateAccount(db: Db, id: string, changes: Partial<AccountRow>, audit: AuditRow) {
+  const [rows] = await db.batch([
+    db.update(accounts).set(changes).where(eq(accounts.id, id)).returning(),
+    insertAudit(db, audit),
+  ]);
   return rows[0];
 }

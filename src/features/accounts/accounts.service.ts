@@ -4,6 +4,7 @@ import type { AccountRow } from "../../db/schema";
 import { planLimits } from "../../lib/config";
 import { newId } from "../../lib/encoding";
 import { found, iso, page } from "../../lib/schemas";
+import { type AuditContext, auditRow, diff } from "../audit/audit.service";
 import * as repo from "./accounts.repo";
 import type { Account, CreateAccountBody, UpdateAccountBody } from "./accounts.routes";
 
@@ -20,8 +21,10 @@ export function toAccount(row: AccountRow): z.infer<typeof Account> {
   };
 }
 
-export async function createAccount(db: Db, input: z.infer<typeof CreateAccountBody>, now: number) {
-  const row = await repo.insertAccount(db, {
+const audited = ({ name, plan, overrides }: z.infer<typeof Account>) => ({ name, plan, overrides });
+
+export async function createAccount(db: Db, audit: AuditContext, input: z.infer<typeof CreateAccountBody>, now: number) {
+  const row: AccountRow = {
     id: newId("acc", now),
     name: input.name,
     plan: input.plan,
@@ -29,8 +32,11 @@ export async function createAccount(db: Db, input: z.infer<typeof CreateAccountB
     rateLimitPerHour: null,
     createdAt: now,
     updatedAt: now,
-  });
-  return toAccount(row);
+  };
+  const account = toAccount(row);
+  const target = { type: "account", id: row.id, name: row.name };
+  await repo.insertAccount(db, row, auditRow(audit, row.id, "account.created", target, diff(null, audited(account)), now));
+  return account;
 }
 
 export async function listAccounts(db: Db, limit: number, cursor: string | undefined) {
@@ -42,13 +48,25 @@ export async function getAccount(db: Db, id: string) {
   return toAccount(found(await repo.findAccount(db, id), "Account"));
 }
 
-export async function updateAccount(db: Db, id: string, input: z.infer<typeof UpdateAccountBody>, now: number) {
-  const row = await repo.updateAccount(db, id, {
-    name: input.name,
-    plan: input.plan,
-    maxActiveKeys: input.limits?.maxActiveKeys,
-    rateLimitPerHour: input.limits?.rateLimitPerHour,
+export async function updateAccount(
+  db: Db,
+  audit: AuditContext,
+  id: string,
+  input: z.infer<typeof UpdateAccountBody>,
+  now: number,
+) {
+  const before = found(await repo.findAccount(db, id), "Account");
+  const merged: AccountRow = {
+    ...before,
+    name: input.name ?? before.name,
+    plan: input.plan ?? before.plan,
+    maxActiveKeys: input.limits?.maxActiveKeys === undefined ? before.maxActiveKeys : input.limits.maxActiveKeys,
+    rateLimitPerHour:
+      input.limits?.rateLimitPerHour === undefined ? before.rateLimitPerHour : input.limits.rateLimitPerHour,
     updatedAt: now,
-  });
+  };
+  const changes = diff(audited(toAccount(before)), audited(toAccount(merged)));
+  const target = { type: "account", id, name: merged.name };
+  const row = await repo.updateAccount(db, id, merged, auditRow(audit, id, "account.updated", target, changes, now));
   return toAccount(found(row, "Account"));
 }

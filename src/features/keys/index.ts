@@ -8,4 +8,5 @@ export const keysRouter = createRouter()
   .openapi(routes.get, handlers.get)
   .openapi(routes.update, handlers.update)
   .openapi(routes.revoke, handlers.revoke)
-  .openapi(routes.rotate, handlers.rotate);
+  .openapi(routes.rotate, handlers.rotate)
+  .openapi(routes.usage, handlers.usage);

@@ -13,9 +13,19 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 /** Per-isolate memory of the last `lastUsedAt` write, so concurrent requests do not all write. */
 const lastUsedWritten = new Map<string, number>();
 
+export type KeyFailure = "MALFORMED" | "NOT_FOUND" | "REVOKED" | "EXPIRED" | "DISABLED" | "PLAN_BLOCKED";
+
 export type KeyCheck =
-  | { ok: true; key: ApiKeyRow; account: AccountRow; limits: PlanLimits }
-  | { ok: false; code: "MALFORMED" | "NOT_FOUND" | "REVOKED" | "EXPIRED" | "DISABLED" | "PLAN_BLOCKED"; key?: ApiKeyRow };
+  | { ok: true; key: ApiKeyRow; account: AccountRow; limits: PlanLimits; permissions: string[] }
+  | { ok: false; code: KeyFailure; key?: ApiKeyRow };
+
+/** A key's own scopes (null = legacy full access) plus its profile's permissions. */
+export function keyPermissions(scopes: string | null, profilePermissions: string | null): string[] {
+  if (scopes === null) return ["*"];
+  const own = JSON.parse(scopes) as string[];
+  const fromProfile = profilePermissions ? (JSON.parse(profilePermissions) as string[]) : [];
+  return [...new Set([...own, ...fromProfile])];
+}
 
 /** Checks a presented key: checksum first (no I/O), then one indexed D1 read. */
 export async function checkApiKey(db: Db, settings: Settings, credential: string, now: number): Promise<KeyCheck> {
@@ -23,17 +33,17 @@ export async function checkApiKey(db: Db, settings: Settings, credential: string
   const hash = await sha256Hex(credential);
   const found = await findKeyForAuth(db, hash);
   if (!found) return { ok: false, code: "NOT_FOUND" };
-  const { key, account } = found;
+  const { key, account, profilePermissions } = found;
   if (key.revokedAt !== null) return { ok: false, code: "REVOKED", key };
   if (key.hash !== hash && (key.previousHashExpiresAt ?? 0) <= now) return { ok: false, code: "NOT_FOUND" };
   if (key.expiresAt !== null && key.expiresAt <= now) return { ok: false, code: "EXPIRED", key };
   if (!key.enabled) return { ok: false, code: "DISABLED", key };
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, code: "PLAN_BLOCKED", key };
-  return { ok: true, key, account, limits };
+  return { ok: true, key, account, limits, permissions: keyPermissions(key.scopes, profilePermissions) };
 }
 
-const failures = {
+const failures: Record<KeyFailure, () => ApiError> = {
   MALFORMED: () => new ApiError("invalid_credentials", "Invalid API key"),
   NOT_FOUND: () => new ApiError("invalid_credentials", "Invalid API key"),
   REVOKED: () => new ApiError("invalid_credentials", "Invalid API key"),
@@ -41,26 +51,13 @@ const failures = {
   DISABLED: () => new ApiError("key_disabled", "This API key is disabled"),
   PLAN_BLOCKED: () =>
     new ApiError("plan_no_api_access", "This account's plan does not include API access; upgrade to use API keys"),
-} satisfies Record<string, () => ApiError>;
-
-export function keyPermissions(key: ApiKeyRow): string[] {
-  return key.scopes === null ? ["*"] : (JSON.parse(key.scopes) as string[]);
-}
+};
 
 /**
- * Authenticates an API key or throws the matching 401/403. Records `lastUsedAt`: the first use is
- * awaited (so it shows at once), later ones go to `waitUntil`, at most once a minute per key.
+ * Records `lastUsedAt`: the first use is awaited (so it shows at once); later ones go to
+ * `waitUntil`, at most once a minute per key.
  */
-export async function authenticateApiKey(
-  db: Db,
-  settings: Settings,
-  credential: string,
-  now: number,
-  waitUntil: (p: Promise<unknown>) => void,
-): Promise<Principal> {
-  const check = await checkApiKey(db, settings, credential, now);
-  if (!check.ok) throw failures[check.code]();
-  const { key } = check;
+export async function recordUse(db: Db, key: ApiKeyRow, now: number, waitUntil: (p: Promise<unknown>) => void) {
   const staleBefore = now - LAST_USED_RESOLUTION_MS;
   if (key.lastUsedAt === null) {
     await touchLastUsed(db, key.id, now, staleBefore);
@@ -70,5 +67,27 @@ export async function authenticateApiKey(
     lastUsedWritten.set(key.id, now);
     waitUntil(touchLastUsed(db, key.id, now, staleBefore));
   }
-  return { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions: keyPermissions(key) };
+}
+
+export interface KeyAuthentication {
+  principal: Principal;
+  rateLimitPerHour: number;
+  key: ApiKeyRow;
+}
+
+/** Authenticates an API key or throws the matching 401/403. */
+export async function authenticateApiKey(
+  db: Db,
+  settings: Settings,
+  credential: string,
+  now: number,
+): Promise<KeyAuthentication> {
+  const check = await checkApiKey(db, settings, credential, now);
+  if (!check.ok) throw failures[check.code]();
+  const { key, limits, permissions } = check;
+  return {
+    principal: { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions },
+    rateLimitPerHour: key.rateLimitPerHour ?? limits.rateLimitPerHour,
+    key,
+  };
 }

@@ -1,13 +1,16 @@
 import type { Context } from "hono";
 import type { AppEnv, AppRouteHandler as Handler } from "../../context";
+import { auditOf } from "../../middleware/auth";
 import type * as routes from "./keys.routes";
 import * as service from "./keys.service";
+import { keyRequests } from "../ratelimit/limits";
 
 const deps = (c: Context<AppEnv>): service.KeyDeps => ({
   db: c.var.db,
   settings: c.var.settings,
   principal: c.var.principal,
   accountId: c.var.accountId,
+  audit: auditOf(c),
   now: Date.now(),
 });
 
@@ -35,4 +38,9 @@ export const revoke: Handler<typeof routes.revoke> = async (c) => {
 
 export const rotate: Handler<typeof routes.rotate> = async (c) => {
   return c.json(await service.rotateKey(deps(c), c.req.valid("param").id, c.req.valid("json")), 200);
+};
+
+export const usage: Handler<typeof routes.usage> = async (c) => {
+  const counter = keyRequests(c.env.RATE_LIMITS);
+  return c.json(await service.keyUsage(deps(c), counter, c.req.valid("param").id), 200);
 };

@@ -1,6 +1,7 @@
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { accounts, apiKeys, type ApiKeyRow } from "../../db/schema";
+import { insertAudit } from "../audit/audit.repo";
+import { accounts, apiKeys, type ApiKeyRow, type AuditRow, permissionProfiles } from "../../db/schema";
 
 /** Keys that count against `maxActiveKeys`: neither revoked nor expired (disabled ones count). */
 const activeKeysOf = (accountId: string, now: number) => sql`(
@@ -9,14 +10,16 @@ const activeKeysOf = (accountId: string, now: number) => sql`(
     AND (${apiKeys.expiresAt} IS NULL OR ${apiKeys.expiresAt} > ${now}))`;
 
 /**
- * The hot-path read: one indexed D1 query for the key (current or rotated-out secret) and its account.
- * Always read from D1 so that a revoke takes effect on the very next request.
+ * The hot-path read: one indexed D1 query for the key (current or rotated-out secret), its account
+ * and its profile's permissions. Always read from D1 so that a revoke, or a profile edit, takes
+ * effect on the very next request.
  */
 export function findKeyForAuth(db: Db, hash: string) {
   return db
-    .select({ key: apiKeys, account: accounts })
+    .select({ key: apiKeys, account: accounts, profilePermissions: permissionProfiles.permissions })
     .from(apiKeys)
     .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
+    .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId))
     .where(or(eq(apiKeys.hash, hash), eq(apiKeys.previousHash, hash)))
     .get();
 }
@@ -24,15 +27,16 @@ export function findKeyForAuth(db: Db, hash: string) {
 /**
  * Inserts a key unless that takes the account past `maxActiveKeys`. D1 has no BEGIN, so the insert
  * and a guarded delete run as one batch (a transaction): concurrent creates cannot overshoot.
- * Returns false when the limit refused it.
+ * `audit` is written last in the same batch, only if the key survived. False: the limit refused it.
  */
-export async function insertKeyWithinLimit(db: Db, row: ApiKeyRow, maxActiveKeys: number, now: number) {
+export async function insertKeyWithinLimit(db: Db, row: ApiKeyRow, maxActiveKeys: number, now: number, audit: AuditRow) {
   const [, removed] = await db.batch([
     db.insert(apiKeys).values(row),
     db
       .delete(apiKeys)
       .where(and(eq(apiKeys.id, row.id), sql`${activeKeysOf(row.accountId, now)} > ${maxActiveKeys}`))
       .returning({ id: apiKeys.id }),
+    insertAudit(db, audit, sql`EXISTS (SELECT 1 FROM ${apiKeys} WHERE ${apiKeys.id} = ${row.id})`),
   ]);
   return removed.length === 0;
 }
@@ -40,15 +44,22 @@ export async function insertKeyWithinLimit(db: Db, row: ApiKeyRow, maxActiveKeys
 const visible = (accountId: string, id: string) =>
   and(eq(apiKeys.id, id), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt));
 
+/** A key with its profile's permissions (for effective permissions and badges). */
+const withProfile = (db: Db) =>
+  db
+    .select({ key: apiKeys, profilePermissions: permissionProfiles.permissions })
+    .from(apiKeys)
+    .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId));
+
+export type KeyWithProfile = { key: ApiKeyRow; profilePermissions: string | null };
+
 export function getKey(db: Db, accountId: string, id: string) {
-  return db.select().from(apiKeys).where(visible(accountId, id)).get();
+  return withProfile(db).where(visible(accountId, id)).get();
 }
 
 /** Newest first; `cursor` is the last id of the previous page. */
 export function listKeys(db: Db, accountId: string, limit: number, cursor?: string) {
-  return db
-    .select()
-    .from(apiKeys)
+  return withProfile(db)
     .where(
       and(eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt), cursor ? lt(apiKeys.id, cursor) : undefined),
     )
@@ -57,9 +68,26 @@ export function listKeys(db: Db, accountId: string, limit: number, cursor?: stri
     .all();
 }
 
-export async function updateKey(db: Db, accountId: string, id: string, changes: Partial<ApiKeyRow>) {
-  const rows = await db.update(apiKeys).set(changes).where(visible(accountId, id)).returning();
-  return rows[0];
+/**
+ * Updates a live key and, in the same batch, writes its audit entry — only if the update matched
+ * (the row then carries this change's `updatedAt`). False if there was no such key.
+ */
+export async function updateKey(
+  db: Db,
+  accountId: string,
+  id: string,
+  changes: Partial<ApiKeyRow> & { updatedAt: number },
+  audit: AuditRow,
+) {
+  const [rows] = await db.batch([
+    db.update(apiKeys).set(changes).where(visible(accountId, id)).returning({ id: apiKeys.id }),
+    insertAudit(
+      db,
+      audit,
+      sql`EXISTS (SELECT 1 FROM ${apiKeys} WHERE ${apiKeys.id} = ${id} AND ${apiKeys.updatedAt} = ${changes.updatedAt})`,
+    ),
+  ]);
+  return rows.length > 0;
 }
 
 /** First use is written at once; later ones at most once per `staleBefore` window (see auth middleware). */

@@ -29,6 +29,9 @@ export const ApiKey = z
     prefix: z.string().openapi({ example: "kh_live_Ab3x" }),
     last4: z.string().openapi({ example: "9fQz" }),
     scopes: z.array(z.string()).nullable().openapi({ description: "null = never set (full access); [] = none" }),
+    profileId: z.string().nullable(),
+    permissions: z.array(z.string()).openapi({ description: "Effective: scopes plus the profile's" }),
+    badges: z.array(z.enum(["no_permissions", "can_impersonate", "read_only"])),
     enabled: z.boolean(),
     rateLimitPerHour: z.number().nullable().openapi({ description: "null = the plan's default" }),
     metadata: z.record(z.string(), z.unknown()),
@@ -48,6 +51,7 @@ export const CreateKeyBody = z
   .strictObject({
     name: z.string().trim().min(1).max(100).openapi({ example: "CI/CD Pipeline" }),
     scopes: Scopes.optional(),
+    profileId: z.string().min(1).max(100).optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
     expiresAt: futureInstant.optional(),
     rateLimitPerHour: z.number().int().min(1).max(1_000_000).optional(),
@@ -62,6 +66,7 @@ export const UpdateKeyBody = z
   .strictObject({
     name: z.string().trim().min(1).max(100).optional(),
     scopes: Scopes.nullable().optional(),
+    profileId: z.string().min(1).max(100).nullable().optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
     expiresAt: futureInstant.nullable().optional(),
     rateLimitPerHour: z.number().int().min(1).max(1_000_000).nullable().optional(),
@@ -144,4 +149,25 @@ export const rotate = createRoute({
   middleware: writer,
   request: { params: IdParams, body: jsonBody(RotateKeyBody, false) },
   responses: { 200: jsonResponse(KeyWithSecret, "The key and its new secret"), ...errorResponses(400, 404, 413, 415) },
+});
+
+export const usage = createRoute({
+  method: "get",
+  path: "/v1/api-keys/{id}/usage",
+  tags,
+  security,
+  middleware: reader,
+  request: { params: IdParams },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        keyId: z.string(),
+        usage: z.array(z.object({ hour: Timestamp, requests: z.number().int() })).openapi({
+          description: "Requests per clock hour over the last 48 hours, oldest first",
+        }),
+      }),
+      "Hourly request counts",
+    ),
+    ...errorResponses(400, 404),
+  },
 });

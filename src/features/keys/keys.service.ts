@@ -7,41 +7,51 @@ import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { missingPermissions } from "../../lib/permissions";
 import { type Principal, toActor } from "../../lib/principal";
-import { found, iso, isoOrNull, page } from "../../lib/schemas";
+import { found, page } from "../../lib/schemas";
 import { findAccount } from "../accounts/accounts.repo";
+import { type AuditContext, auditRow, diff } from "../audit/audit.service";
+import { findProfile } from "../profiles/profiles.repo";
+import { USAGE_HISTORY_HOURS } from "../ratelimit/limits";
+import type { ShardedCounter } from "../ratelimit/sharded-counter";
 import { generateApiKey } from "./key-format";
 import * as repo from "./keys.repo";
-import type { ApiKey, CreateKeyBody, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
+import type { CreateKeyBody, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
+import { auditedFields, toApiKey } from "./keys.view";
 
 const DAY_MS = 86_400_000;
 
-/** What the API shows of a key: never the secret, never its hash. */
-export function toApiKey(row: ApiKeyRow): z.infer<typeof ApiKey> {
-  return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    last4: row.last4,
-    scopes: row.scopes === null ? null : (JSON.parse(row.scopes) as string[]),
-    enabled: row.enabled,
-    rateLimitPerHour: row.rateLimitPerHour,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    createdBy: JSON.parse(row.createdBy) as z.infer<typeof ApiKey>["createdBy"],
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
-    lastUsedAt: isoOrNull(row.lastUsedAt),
-    expiresAt: isoOrNull(row.expiresAt),
-  };
+export interface KeyDeps {
+  db: Db;
+  settings: Settings;
+  principal: Principal;
+  accountId: string;
+  audit: AuditContext;
+  now: number;
 }
 
-/** No one hands out rights they do not hold: omitted scopes mean full access, which needs `*`. */
-function assertCanGrant(principal: Principal, scopes: string[] | null) {
-  const missing = missingPermissions(principal.permissions, scopes ?? ["*"]);
+function assertCanGrant(principal: Principal, permissions: string[]) {
+  const missing = missingPermissions(principal.permissions, permissions);
   if (missing.length > 0) {
     throw new ApiError("insufficient_scope", `You cannot grant permissions you do not hold: ${missing.join(", ")}`, {
       missing,
     });
   }
+}
+
+/**
+ * No one hands out rights they do not hold: omitted scopes mean full access (which needs `*`),
+ * and a profile's permissions count as granted. The profile must be in the same account.
+ */
+async function checkGrant(deps: KeyDeps, scopes: string[] | null | undefined, profileId: string | null | undefined) {
+  if (scopes !== undefined) assertCanGrant(deps.principal, scopes ?? ["*"]);
+  if (!profileId) return;
+  const profile = await findProfile(deps.db, deps.accountId, profileId);
+  if (!profile) {
+    throw new ApiError("validation_failed", "Invalid request: profileId: no such permission profile", [
+      { path: "profileId", message: "no such permission profile" },
+    ]);
+  }
+  assertCanGrant(deps.principal, JSON.parse(profile.permissions) as string[]);
 }
 
 function expiry(input: { expiresInDays?: number; expiresAt?: string | null }, now: number) {
@@ -50,17 +60,15 @@ function expiry(input: { expiresInDays?: number; expiresAt?: string | null }, no
   return input.expiresAt === null ? null : Date.parse(input.expiresAt);
 }
 
-export interface KeyDeps {
-  db: Db;
-  settings: Settings;
-  principal: Principal;
-  accountId: string;
-  now: number;
+const scopesJson = (scopes: string[] | null) => (scopes === null ? null : JSON.stringify([...new Set(scopes)]));
+
+async function loadKey(deps: KeyDeps, id: string) {
+  return found(await repo.getKey(deps.db, deps.accountId, id), "API key");
 }
 
 export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBody>) {
   const { db, settings, principal, accountId, now } = deps;
-  assertCanGrant(principal, input.scopes ?? null);
+  await checkGrant(deps, input.scopes ?? null, input.profileId);
   const account = found(await findAccount(db, accountId), "Account");
   const { maxActiveKeys } = planLimits(account.plan, account);
   const secret = generateApiKey(settings);
@@ -73,7 +81,8 @@ export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBo
     previousHashExpiresAt: null,
     prefix: secret.prefix,
     last4: secret.last4,
-    scopes: input.scopes === undefined ? null : JSON.stringify([...new Set(input.scopes)]),
+    scopes: scopesJson(input.scopes ?? null),
+    profileId: input.profileId ?? null,
     enabled: true,
     rateLimitPerHour: input.rateLimitPerHour ?? null,
     metadata: JSON.stringify(input.metadata ?? {}),
@@ -84,59 +93,89 @@ export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBo
     expiresAt: expiry(input, now) ?? null,
     revokedAt: null,
   };
-  if (!(await repo.insertKeyWithinLimit(db, row, maxActiveKeys, now))) {
+  const profile = input.profileId ? await findProfile(db, accountId, input.profileId) : undefined;
+  const apiKey = toApiKey({ key: row, profilePermissions: profile?.permissions ?? null });
+  const target = { type: "api_key", id: row.id, name: row.name };
+  const audit = auditRow(deps.audit, accountId, "api_key.created", target, diff(null, auditedFields(apiKey)), now);
+  if (!(await repo.insertKeyWithinLimit(db, row, maxActiveKeys, now, audit))) {
     throw new ApiError(
       "key_limit_reached",
       `This account already has ${maxActiveKeys} active API keys, the most its plan allows; revoke one first`,
       { maxActiveKeys },
     );
   }
-  return { apiKey: toApiKey(row), key: secret.key };
+  return { apiKey, key: secret.key };
 }
 
 export async function listKeys(deps: KeyDeps, limit: number, cursor: string | undefined) {
-  const { items, nextCursor } = page(await repo.listKeys(deps.db, deps.accountId, limit + 1, cursor), limit);
-  return { apiKeys: items.map(toApiKey), nextCursor };
+  const { items, nextCursor } = page(
+    (await repo.listKeys(deps.db, deps.accountId, limit + 1, cursor)).map(toApiKey),
+    limit,
+  );
+  return { apiKeys: items, nextCursor };
 }
 
 export async function getKey(deps: KeyDeps, id: string) {
-  return toApiKey(found(await repo.getKey(deps.db, deps.accountId, id), "API key"));
+  return toApiKey(await loadKey(deps, id));
+}
+
+/**
+ * Applies `changes` with its audit entry in one batch and answers the key as it now is. The new
+ * `updatedAt` is unique per change, which is what the audit entry's guard checks for.
+ */
+async function changeKey(deps: KeyDeps, id: string, action: string, changes: Partial<ApiKeyRow>) {
+  const before = await loadKey(deps, id);
+  const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+  const key: ApiKeyRow = { ...before.key, ...defined, updatedAt: Math.max(deps.now, before.key.updatedAt + 1) };
+  const profilePermissions =
+    key.profileId === before.key.profileId
+      ? before.profilePermissions
+      : ((key.profileId && (await findProfile(deps.db, deps.accountId, key.profileId))?.permissions) ?? null);
+  const after = toApiKey({ key, profilePermissions });
+  const changed = diff(auditedFields(toApiKey(before)), auditedFields(after));
+  const audit = auditRow(deps.audit, deps.accountId, action, { type: "api_key", id, name: key.name }, changed, deps.now);
+  if (!(await repo.updateKey(deps.db, deps.accountId, id, { ...changes, updatedAt: key.updatedAt }, audit))) {
+    throw new ApiError("not_found", "API key not found");
+  }
+  return after;
 }
 
 export async function updateKey(deps: KeyDeps, id: string, input: z.infer<typeof UpdateKeyBody>) {
-  const { db, principal, accountId, now } = deps;
-  if (input.scopes !== undefined) assertCanGrant(principal, input.scopes);
-  const row = await repo.updateKey(db, accountId, id, {
+  await checkGrant(deps, input.scopes, input.profileId);
+  return changeKey(deps, id, "api_key.updated", {
     name: input.name,
-    scopes: input.scopes === undefined ? undefined : input.scopes && JSON.stringify([...new Set(input.scopes)]),
-    expiresAt: expiry(input, now),
+    scopes: input.scopes === undefined ? undefined : scopesJson(input.scopes),
+    profileId: input.profileId,
+    expiresAt: expiry(input, deps.now),
     rateLimitPerHour: input.rateLimitPerHour,
     metadata: input.metadata && JSON.stringify(input.metadata),
     enabled: input.enabled,
-    updatedAt: now,
   });
-  return toApiKey(found(row, "API key"));
 }
 
 /** Immediate and permanent: the key record is read from D1 on every request, so the next one is 401. */
 export async function revokeKey(deps: KeyDeps, id: string) {
-  const { db, accountId, now } = deps;
-  found(await repo.updateKey(db, accountId, id, { revokedAt: now, updatedAt: now }), "API key");
+  await changeKey(deps, id, "api_key.revoked", { revokedAt: deps.now });
 }
 
 /** A new secret for the same record; the old one keeps working for `gracePeriodSeconds`. */
 export async function rotateKey(deps: KeyDeps, id: string, input: Partial<z.infer<typeof RotateKeyBody>>) {
-  const { db, settings, accountId, now } = deps;
-  const current = found(await repo.getKey(db, accountId, id), "API key");
+  const { key: current } = await loadKey(deps, id);
   const grace = input.gracePeriodSeconds ?? 0;
-  const secret = generateApiKey(settings);
-  const row = await repo.updateKey(db, accountId, id, {
+  const secret = generateApiKey(deps.settings);
+  const apiKey = await changeKey(deps, id, "api_key.rotated", {
     hash: await sha256Hex(secret.key),
     prefix: secret.prefix,
     last4: secret.last4,
     previousHash: grace > 0 ? current.hash : null,
-    previousHashExpiresAt: grace > 0 ? now + grace * 1000 : null,
-    updatedAt: now,
+    previousHashExpiresAt: grace > 0 ? deps.now + grace * 1000 : null,
   });
-  return { apiKey: toApiKey(found(row, "API key")), key: secret.key };
+  return { apiKey, key: secret.key };
+}
+
+/** Hourly request counts of the last 48 hours, from the rate counters (which expire on their own). */
+export async function keyUsage(deps: KeyDeps, counter: ShardedCounter, id: string) {
+  await loadKey(deps, id);
+  const windows = await counter.history(id, USAGE_HISTORY_HOURS, deps.now);
+  return { keyId: id, usage: windows.map((w) => ({ hour: new Date(w.start).toISOString(), requests: w.count })) };
 }

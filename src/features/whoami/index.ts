@@ -10,6 +10,10 @@ export const Whoami = z
     name: z.string(),
     accountId: z.string().nullable(),
     permissions: z.array(z.string()),
+    onBehalfOf: z
+      .object({ type: z.literal("user"), id: z.string() })
+      .nullable()
+      .openapi({ description: "The user an impersonating key acts as (X-Act-As)" }),
   })
   .openapi("Whoami");
 
@@ -23,6 +27,6 @@ const whoami = createRoute({
 });
 
 export const whoamiRouter = createRouter().openapi(whoami, (c) => {
-  const { type, id, name, accountId, permissions } = c.var.principal;
-  return c.json({ type, id, name, accountId, permissions }, 200);
+  const { type, id, name, accountId, permissions, onBehalfOf } = c.var.principal;
+  return c.json({ type, id, name, accountId, permissions, onBehalfOf: onBehalfOf ?? null }, 200);
 });

@@ -1,0 +1,46 @@
+import type { z } from "@hono/zod-openapi";
+import { hasPermission } from "../../lib/permissions";
+import { iso, isoOrNull } from "../../lib/schemas";
+import { keyPermissions } from "./keys.auth";
+import type { KeyWithProfile } from "./keys.repo";
+import type { ApiKey } from "./keys.routes";
+
+type Badge = "no_permissions" | "can_impersonate" | "read_only";
+
+/** What the UI shows next to a key's name. */
+export function badgesOf(permissions: string[]): Badge[] {
+  if (permissions.length === 0) return ["no_permissions"];
+  const badges: Badge[] = [];
+  if (hasPermission(permissions, "impersonate")) badges.push("can_impersonate");
+  if (permissions.every((p) => p.endsWith(":read"))) badges.push("read_only");
+  return badges;
+}
+
+/** What the API shows of a key: never the secret, never its hash. */
+export function toApiKey({ key: row, profilePermissions }: KeyWithProfile): z.infer<typeof ApiKey> {
+  const permissions = keyPermissions(row.scopes, profilePermissions);
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    last4: row.last4,
+    scopes: row.scopes === null ? null : (JSON.parse(row.scopes) as string[]),
+    profileId: row.profileId,
+    permissions,
+    badges: badgesOf(permissions),
+    enabled: row.enabled,
+    rateLimitPerHour: row.rateLimitPerHour,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    createdBy: JSON.parse(row.createdBy) as z.infer<typeof ApiKey>["createdBy"],
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    lastUsedAt: isoOrNull(row.lastUsedAt),
+    expiresAt: isoOrNull(row.expiresAt),
+  };
+}
+
+/** The audited fields of a key: everything a person may change, never a secret or hash. */
+export function auditedFields(v: z.infer<typeof ApiKey>) {
+  const { name, scopes, profileId, enabled, rateLimitPerHour, metadata, expiresAt } = v;
+  return { name, scopes, profileId, enabled, rateLimitPerHour, metadata, expiresAt };
+}

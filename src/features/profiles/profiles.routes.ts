@@ -1,0 +1,93 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
+import { PERMISSION_PATTERN } from "../../lib/permissions";
+import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
+import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+
+const tags = ["Permission profiles"];
+// Profiles shape what keys may do, so they share the keys permissions.
+const reader = [authenticate, requireScope("keys:read"), requireAccount];
+const writer = [authenticate, requireScope("keys:write"), requireAccount];
+
+const Permissions = z
+  .array(z.string().regex(PERMISSION_PATTERN, "must be resource:action, resource:*, * or impersonate"))
+  .max(100)
+  .openapi({ example: ["audits:read", "keys:read"] });
+
+export const Profile = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    permissions: z.array(z.string()),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi("PermissionProfile");
+
+export const CreateProfileBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).openapi({ example: "Read-only analytics" }),
+  permissions: Permissions,
+});
+
+export const UpdateProfileBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).optional(),
+  permissions: Permissions.optional(),
+});
+
+const ProfileEnvelope = z.object({ profile: Profile });
+
+export const create = createRoute({
+  method: "post",
+  path: "/v1/permission-profiles",
+  tags,
+  security,
+  middleware: writer,
+  request: { body: jsonBody(CreateProfileBody) },
+  responses: { 201: jsonResponse(ProfileEnvelope, "The profile"), ...errorResponses(400, 404, 413, 415) },
+});
+
+export const list = createRoute({
+  method: "get",
+  path: "/v1/permission-profiles",
+  tags,
+  security,
+  middleware: reader,
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(z.object({ profiles: z.array(Profile), nextCursor: z.string().nullable() }), "Profiles"),
+    ...errorResponses(400, 404),
+  },
+});
+
+export const get = createRoute({
+  method: "get",
+  path: "/v1/permission-profiles/{id}",
+  tags,
+  security,
+  middleware: reader,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(ProfileEnvelope, "The profile"), ...errorResponses(400, 404) },
+});
+
+export const update = createRoute({
+  method: "patch",
+  path: "/v1/permission-profiles/{id}",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams, body: jsonBody(UpdateProfileBody) },
+  responses: { 200: jsonResponse(ProfileEnvelope, "The profile"), ...errorResponses(400, 404, 413, 415) },
+});
+
+export const remove = createRoute({
+  method: "delete",
+  path: "/v1/permission-profiles/{id}",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams },
+  responses: {
+    200: jsonResponse(z.object({ success: z.literal(true) }), "Deleted"),
+    ...errorResponses(400, 404, 409),
+  },
+});

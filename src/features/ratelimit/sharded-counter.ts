@@ -1,0 +1,189 @@
+import { randomBase62 } from "../../lib/encoding";
+
+/**
+ * A fixed-window counter in Workers KV, built for KV's rules: at most one write per second per
+ * KV key, no compare-and-set, reads up to ~60 s stale between locations, TTL ≥ 60 s.
+ *
+ * - **Single-writer shards.** Each isolate counts in memory and writes only its own KV key,
+ *   `<ns>:<id>:<windowStart>:<shard>`, with its running total in the key's metadata. No two
+ *   writers share a key, so no increment is lost to last-write-wins.
+ * - **Coalesced writes.** Increments are flushed with `waitUntil`, at most once per second per
+ *   shard key.
+ * - **Summed on read.** The other shards' totals come from one `list()` of the window's prefix
+ *   (metadata carries the counts, so no `get` per shard), refreshed at most every
+ *   `REFRESH_MS` per isolate and id. Between refreshes admission is decided in memory.
+ * - **Self-expiring.** Every shard key carries an `expirationTtl` covering the retention span.
+ *
+ * The check-and-increment runs synchronously after the (shared) refresh, so within one isolate
+ * it is exact under concurrency; on one machine (`wrangler dev`) there is one isolate.
+ * @see https://developers.cloudflare.com/kv/platform/limits/
+ */
+export const REFRESH_MS = 10_000;
+export const FLUSH_INTERVAL_MS = 1_000;
+const MAX_TRACKED = 20_000;
+
+/** This isolate's shard id: a new isolate is a new writer. */
+const SHARD = randomBase62(12);
+
+interface WindowState {
+  local: number;
+  others: number;
+  othersAt: number;
+  refreshing: Promise<void> | null;
+  flushPending: boolean;
+  lastFlushAt: number;
+}
+
+export interface Hit {
+  allowed: boolean;
+  limit: number;
+  /** Requests left in this window after this one. */
+  remaining: number;
+  /** Unix ms when the window ends. */
+  resetAt: number;
+}
+
+export type WaitUntil = (p: Promise<unknown>) => void;
+
+const states = new Map<string, WindowState>();
+
+export class ShardedCounter {
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly namespace: string,
+    private readonly windowSeconds: number,
+    /** How long past its window a shard key is kept (for usage history). */
+    private readonly retainSeconds: number,
+  ) {}
+
+  windowStart(now: number): number {
+    const w = this.windowSeconds * 1000;
+    return Math.floor(now / w) * w;
+  }
+
+  private prefix(id: string, start: number) {
+    return `${this.namespace}:${id}:${start / 1000}:`;
+  }
+
+  private state(id: string, start: number): WindowState {
+    const name = this.prefix(id, start);
+    let s = states.get(name);
+    if (!s) {
+      if (states.size >= MAX_TRACKED) this.evict(start);
+      s = { local: 0, others: 0, othersAt: 0, refreshing: null, flushPending: false, lastFlushAt: 0 };
+      states.set(name, s);
+    }
+    return s;
+  }
+
+  /** Drops finished windows (their counts are in KV already, or were flushed on schedule). */
+  private evict(currentStart: number) {
+    for (const [name, s] of states) {
+      const start = Number(name.split(":").at(-2)) * 1000;
+      if (start < currentStart && !s.flushPending) states.delete(name);
+    }
+  }
+
+  /** Sum of the other shards' totals, from one paginated `list()` of the window's prefix. */
+  private async refresh(id: string, start: number, s: WindowState) {
+    let others = 0;
+    let cursor: string | undefined;
+    do {
+      const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({ prefix: this.prefix(id, start), cursor });
+      for (const k of page.keys) if (!k.name.endsWith(`:${SHARD}`)) others += k.metadata?.n ?? 0;
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    s.others = others;
+    s.othersAt = Date.now();
+  }
+
+  private async current(id: string, now: number) {
+    const start = this.windowStart(now);
+    const s = this.state(id, start);
+    if (now - s.othersAt >= REFRESH_MS) {
+      s.refreshing ??= this.refresh(id, start, s).finally(() => {
+        s.refreshing = null;
+      });
+      await s.refreshing;
+    }
+    return { start, s };
+  }
+
+  private scheduleFlush(id: string, start: number, s: WindowState, waitUntil: WaitUntil) {
+    if (s.flushPending) return;
+    s.flushPending = true;
+    const delay = Math.max(0, s.lastFlushAt + FLUSH_INTERVAL_MS - Date.now());
+    const key = this.prefix(id, start) + SHARD;
+    const expirationTtl = Math.max(60, Math.ceil((start - Date.now()) / 1000) + this.windowSeconds + this.retainSeconds);
+    waitUntil(
+      (async () => {
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        s.flushPending = false;
+        s.lastFlushAt = Date.now();
+        const n = s.local;
+        try {
+          await this.kv.put(key, String(n), { metadata: { n }, expirationTtl });
+        } catch (err) {
+          // The total stays in memory; the next increment schedules another flush.
+          console.error(JSON.stringify({ level: "warn", msg: "rate counter flush failed", error: String(err) }));
+        }
+      })(),
+    );
+  }
+
+  /** Counts one request if it fits under `limit`; refuses it (without counting) otherwise. */
+  async hit(id: string, limit: number, now: number, waitUntil: WaitUntil): Promise<Hit> {
+    const { start, s } = await this.current(id, now);
+    const resetAt = start + this.windowSeconds * 1000;
+    const used = s.local + s.others;
+    if (used >= limit) return { allowed: false, limit, remaining: 0, resetAt };
+    s.local += 1;
+    this.scheduleFlush(id, start, s, waitUntil);
+    return { allowed: true, limit, remaining: limit - used - 1, resetAt };
+  }
+
+  /** Counts one event with no limit (e.g. a failed authentication). */
+  async add(id: string, now: number, waitUntil: WaitUntil): Promise<number> {
+    const { start, s } = await this.current(id, now);
+    s.local += 1;
+    this.scheduleFlush(id, start, s, waitUntil);
+    return s.local + s.others;
+  }
+
+  /** This window's total as this isolate knows it, without I/O; null if it has never seen `id`. */
+  knownTotal(id: string, now: number): number | null {
+    const s = states.get(this.prefix(id, this.windowStart(now)));
+    return s ? s.local + s.others : null;
+  }
+
+  /**
+   * Totals per window for the last `windows` windows, oldest first: one `list()` of the id's
+   * prefix, plus this isolate's not-yet-flushed counts.
+   */
+  async history(id: string, windows: number, now: number): Promise<{ start: number; count: number }[]> {
+    const current = this.windowStart(now);
+    const w = this.windowSeconds * 1000;
+    const totals = new Map<number, number>();
+    const ownFlushed = new Map<number, number>();
+    let cursor: string | undefined;
+    do {
+      const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({
+        prefix: `${this.namespace}:${id}:`,
+        cursor,
+      });
+      for (const k of page.keys) {
+        const [, , startSec, shard] = k.name.split(":");
+        const start = Number(startSec) * 1000;
+        const into = shard === SHARD ? ownFlushed : totals;
+        into.set(start, (into.get(start) ?? 0) + (k.metadata?.n ?? 0));
+      }
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return Array.from({ length: windows }, (_, i) => {
+      const start = current - (windows - 1 - i) * w;
+      // Our own shard: memory is newer than KV, unless the window was already evicted from memory.
+      const mine = Math.max(states.get(this.prefix(id, start))?.local ?? 0, ownFlushed.get(start) ?? 0);
+      return { start, count: (totals.get(start) ?? 0) + mine };
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
+import { PERMISSION_PATTERN } from "../../lib/permissions";
+import { Timestamp } from "../../lib/schemas";
+import { authenticate, requireScope } from "../../middleware/auth";
+
+export const VERIFY_CODES = [
+  "VALID",
+  "NOT_FOUND",
+  "MALFORMED",
+  "EXPIRED",
+  "DISABLED",
+  "REVOKED",
+  "RATE_LIMITED",
+  "INSUFFICIENT_SCOPE",
+  "PLAN_BLOCKED",
+] as const;
+
+export const VerifyBody = z.strictObject({
+  key: z.string().min(1).max(512).openapi({ example: "kh_live_…" }),
+  scopes: z.array(z.string().regex(PERMISSION_PATTERN)).max(100).optional(),
+});
+
+export const VerifyResult = z
+  .object({
+    valid: z.boolean(),
+    code: z.enum(VERIFY_CODES),
+    keyId: z.string().nullable(),
+    accountId: z.string().nullable(),
+    name: z.string().nullable(),
+    scopes: z.array(z.string()).nullable().openapi({ description: "The key's effective permissions" }),
+    ratelimit: z
+      .object({ limit: z.number(), remaining: z.number(), reset: z.number().openapi({ description: "Unix seconds" }) })
+      .nullable(),
+    expiresAt: Timestamp.nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi("VerifyResult");
+
+export const verify = createRoute({
+  method: "post",
+  path: "/v1/keys/verify",
+  tags: ["API keys"],
+  summary: "Verify a key for a backend that does not run on Workers",
+  security,
+  middleware: [authenticate, requireScope("keys:verify")],
+  request: { body: jsonBody(VerifyBody) },
+  responses: {
+    200: jsonResponse(VerifyResult, "The verdict (also for invalid keys: see `code`)"),
+    ...errorResponses(400, 413, 415),
+  },
+});
