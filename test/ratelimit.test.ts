@@ -1,0 +1,179 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
+import { ShardedCounter } from "../src/features/ratelimit/sharded-counter";
+import { ADMIN, BASE, accountWithKey, call, createAccount, createKey } from "./helpers/api";
+import { countingEnv } from "./helpers/counting-env";
+
+const HOUR = 3_600_000;
+
+describe("per-hour rate limits", () => {
+  it("every key-authenticated answer carries the IETF and X-RateLimit headers", async () => {
+    const { key } = await accountWithKey("pro", { rateLimitPerHour: 10 });
+    const now = Date.now();
+    const res = await call("GET", "/v1/whoami", { apiKey: key });
+    const reset = Math.ceil((Math.floor(now / HOUR) * HOUR + HOUR) / 1000);
+    expect(res.headers.get("ratelimit-policy")).toBe('"hour";q=10;w=3600');
+    expect(res.headers.get("ratelimit")).toMatch(/^"hour";r=9;t=\d+$/);
+    const t = Number(/t=(\d+)/.exec(res.headers.get("ratelimit")!)![1]);
+    expect(Math.abs(t - (reset - now / 1000))).toBeLessThan(3);
+    expect(res.headers.get("x-ratelimit-limit")).toBe("10");
+    expect(res.headers.get("x-ratelimit-remaining")).toBe("9");
+    expect(Number(res.headers.get("x-ratelimit-reset"))).toBe(reset);
+    const second = await call("GET", "/v1/api-keys", { apiKey: key });
+    expect(second.headers.get("x-ratelimit-remaining")).toBe("8");
+  });
+
+  it("the plan's default applies when the key sets none; the account override wins over the plan", async () => {
+    const account = await createAccount("pro");
+    const { key } = await createKey(account.id);
+    expect((await call("GET", "/v1/whoami", { apiKey: key })).headers.get("x-ratelimit-limit")).toBe("100");
+    await call("PATCH", `/v1/accounts/${account.id}`, { token: ADMIN, body: { limits: { rateLimitPerHour: 7 } } });
+    expect((await call("GET", "/v1/whoami", { apiKey: key })).headers.get("x-ratelimit-limit")).toBe("7");
+  });
+
+  it("over the limit: 429 rate_limited with Retry-After to the end of the hour", async () => {
+    const { key } = await accountWithKey("pro", { rateLimitPerHour: 3 });
+    for (let i = 0; i < 3; i++) expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(200);
+    const res = await call("GET", "/v1/whoami", { apiKey: key });
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe("rate_limited");
+    const toReset = (Math.floor(Date.now() / HOUR) * HOUR + HOUR - Date.now()) / 1000;
+    const retryAfter = Number(res.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(Math.floor(toReset));
+    expect(retryAfter).toBeLessThanOrEqual(Math.ceil(toReset) + 5);
+    expect(res.headers.get("x-ratelimit-remaining")).toBe("0");
+    expect(res.headers.get("ratelimit")).toMatch(/^"hour";r=0;t=\d+$/);
+  });
+
+  it("is exact under concurrency: 40 at once on a limit of 20 admit exactly 20", async () => {
+    const { key } = await accountWithKey("pro", { rateLimitPerHour: 20 });
+    const results = await Promise.all(Array.from({ length: 40 }, () => call("GET", "/v1/whoami", { apiKey: key })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(20);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(20);
+    const remaining = results.filter((r) => r.status === 200).map((r) => Number(r.headers.get("x-ratelimit-remaining")));
+    expect(remaining.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it("operator and user requests are not counted against any key", async () => {
+    const res = await call("GET", "/v1/whoami", { token: ADMIN });
+    expect(res.headers.get("ratelimit")).toBeNull();
+  });
+});
+
+describe("the KV counter", () => {
+  it("writes only its own shard key, with the count in metadata and a TTL that lets it expire", async () => {
+    const id = `t-${crypto.randomUUID()}`;
+    const counter = new ShardedCounter(env.RATE_LIMITS, "ut", 3600, 48 * 3600);
+    const now = Date.now();
+    const ctx = createExecutionContext();
+    for (let i = 0; i < 5; i++) await counter.hit(id, 100, now, (p) => ctx.waitUntil(p));
+    await waitOnExecutionContext(ctx);
+    await expect
+      .poll(async () => (await env.RATE_LIMITS.list<{ n: number }>({ prefix: `ut:${id}:` })).keys.map((k) => k.metadata?.n))
+      .toEqual([5]);
+    const { keys } = await env.RATE_LIMITS.list<{ n: number }>({ prefix: `ut:${id}:` });
+    expect(keys[0]!.name).toMatch(new RegExp(`^ut:${id}:${Math.floor(now / HOUR) * 3600}:[0-9A-Za-z]{12}$`));
+    const hoursLeft = (keys[0]!.expiration! * 1000 - Date.now()) / HOUR;
+    expect(hoursLeft).toBeGreaterThan(48);
+    expect(hoursLeft).toBeLessThanOrEqual(49.01);
+  });
+
+  it("coalesces writes: a burst of increments makes at most one KV write per second", async () => {
+    const { env: counted, counts } = countingEnv();
+    const counter = new ShardedCounter(counted.RATE_LIMITS, "ut", 3600, 0);
+    const id = `burst-${crypto.randomUUID()}`;
+    const ctx = createExecutionContext();
+    const started = Date.now();
+    for (let i = 0; i < 200; i++) await counter.hit(id, 1000, Date.now(), (p) => ctx.waitUntil(p));
+    await waitOnExecutionContext(ctx);
+    const seconds = (Date.now() - started) / 1000;
+    expect(counts.kvWrites).toBeGreaterThanOrEqual(1);
+    expect(counts.kvWrites).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    const { keys } = await env.RATE_LIMITS.list<{ n: number }>({ prefix: `ut:${id}:` });
+    expect(keys.map((k) => k.metadata?.n)).toEqual([200]);
+  });
+
+  it("sums the other writers' shards: a count from another isolate is honoured", async () => {
+    const { key, apiKey } = await accountWithKey("pro", { rateLimitPerHour: 10 });
+    const start = Math.floor(Date.now() / HOUR) * 3600;
+    // Another isolate (another location) already counted 8 requests for this key this hour.
+    await env.RATE_LIMITS.put(`rl:${apiKey.id}:${start}:OtherIsolate1`, "8", { metadata: { n: 8 } });
+    const first = await call("GET", "/v1/whoami", { apiKey: key });
+    expect(first.headers.get("x-ratelimit-remaining")).toBe("1");
+    expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(200);
+    expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(429);
+  });
+
+  it("a new hour starts from zero", async () => {
+    const counter = new ShardedCounter(env.RATE_LIMITS, "ut", 3600, 0);
+    const id = `hour-${crypto.randomUUID()}`;
+    const now = Date.now();
+    const noop = () => {};
+    expect((await counter.hit(id, 1, now, noop)).allowed).toBe(true);
+    expect((await counter.hit(id, 1, now, noop)).allowed).toBe(false);
+    expect((await counter.hit(id, 1, now + HOUR, noop)).allowed).toBe(true);
+  });
+});
+
+describe("usage history", () => {
+  it("GET /v1/api-keys/:id/usage: 48 hourly counts, oldest first, this hour's exact", async () => {
+    const { account, apiKey, key } = await accountWithKey();
+    const hourStart = Math.floor(Date.now() / HOUR) * HOUR;
+    await env.RATE_LIMITS.put(`rl:${apiKey.id}:${(hourStart - 3 * HOUR) / 1000}:Elsewhere0001`, "4", { metadata: { n: 4 } });
+    for (let i = 0; i < 3; i++) await call("GET", "/v1/whoami", { apiKey: key });
+    const res = await call("GET", `/v1/api-keys/${apiKey.id}/usage`, { token: ADMIN, accountId: account.id });
+    expect(res.status).toBe(200);
+    const { usage } = res.body as { usage: { hour: string; requests: number }[] };
+    expect(usage).toHaveLength(48);
+    expect(usage.at(-1)).toEqual({ hour: new Date(hourStart).toISOString(), requests: 3 });
+    expect(usage.at(-4)).toEqual({ hour: new Date(hourStart - 3 * HOUR).toISOString(), requests: 4 });
+    expect(usage[0]!.hour).toBe(new Date(hourStart - 47 * HOUR).toISOString());
+    expect(usage.reduce((s, u) => s + u.requests, 0)).toBe(7);
+  });
+});
+
+describe("failed authentication is limited per client IP", () => {
+  it("after AUTH_FAILURE_LIMIT invalid credentials, even a valid one gets 429 from that IP", async () => {
+    const { key } = await accountWithKey();
+    const ip = { "cf-connecting-ip": "203.0.113.7" };
+    for (let i = 0; i < 30; i++) {
+      const res = await call("GET", "/v1/whoami", { token: `wrong-${i}`, headers: ip });
+      expect(res.status).toBe(401);
+    }
+    const blocked = await call("GET", "/v1/whoami", { apiKey: key, headers: ip });
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.code).toBe("rate_limited");
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+    const otherIp = await call("GET", "/v1/whoami", { apiKey: key, headers: { "cf-connecting-ip": "203.0.113.8" } });
+    expect(otherIp.status).toBe(200);
+  });
+});
+
+describe("operations on the hot path", () => {
+  it("steady state: one D1 read and no KV read per key-authenticated request", async () => {
+    const { key } = await accountWithKey();
+    const app = createApp();
+    const { env: counted, counts, reset } = countingEnv();
+    const request = () => new Request(`${BASE}/v1/whoami`, { headers: { "x-api-key": key } });
+    const send = async (ctx: ExecutionContext) => {
+      const res = await app.fetch(request(), counted, ctx);
+      expect(res.status).toBe(200);
+    };
+    const first = createExecutionContext();
+    await send(first); // first use: also writes lastUsedAt and reads the other shards once
+    await waitOnExecutionContext(first);
+    expect(counts).toMatchObject({ d1Queries: 2, kvLists: 1, kvReads: 0, kvWrites: 1 });
+    reset();
+    const ctx = createExecutionContext();
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) await send(ctx);
+    await waitOnExecutionContext(ctx);
+    expect(counts.d1Queries).toBe(20);
+    expect(counts.d1Batches).toBe(0);
+    expect(counts.kvReads + counts.kvLists).toBe(0);
+    // Increments are coalesced: one flush per second at most, not one write per request.
+    expect(counts.kvWrites).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000) + 1);
+  }, 15_000);
+});
