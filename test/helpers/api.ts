@@ -62,6 +62,7 @@ export interface UserClaims {
   sub?: string;
   exp?: number | null;
   name?: string;
+  profileId?: string;
 }
 
 export function userToken(claims: UserClaims, secret = env.JWT_SECRET) {
@@ -72,6 +73,7 @@ export function userToken(claims: UserClaims, secret = env.JWT_SECRET) {
     name: claims.name,
   };
   if (claims.permissions) payload.permissions = claims.permissions;
+  if (claims.profileId) payload.profile_id = claims.profileId;
   if (claims.exp !== null) payload.exp = claims.exp ?? Math.floor(Date.now() / 1000) + 3600;
   return sign(payload, secret, "HS256");
 }

@@ -30,13 +30,13 @@ export function countingEnv() {
     dump: () => db.dump(),
   } as unknown as D1Database;
   const RATE_LIMITS = {
-    get: (...args: Parameters<KVNamespace["get"]>) => {
+    get: (key: string) => {
       counts.kvReads += 1;
-      return kv.get(...(args as [string]));
+      return kv.get(key);
     },
-    getWithMetadata: (...args: Parameters<KVNamespace["getWithMetadata"]>) => {
+    getWithMetadata: (key: string) => {
       counts.kvReads += 1;
-      return kv.getWithMetadata(...(args as [string]));
+      return kv.getWithMetadata(key);
     },
     list: (...args: Parameters<KVNamespace["list"]>) => {
       counts.kvLists += 1;

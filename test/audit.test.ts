@@ -1,0 +1,164 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN, call, createAccount, createKey, type CallOptions } from "./helpers/api";
+import { appRoutes, fillPath } from "./helpers/routes";
+
+interface Case {
+  /** Makes what the route acts on; returns the id for `:id` and the expected target. */
+  setup: (accountId: string) => Promise<{ id?: string; targetType: string }>;
+  body?: unknown;
+  action: string;
+  /** Operator routes act on accounts, not inside one. */
+  operatorOnly?: boolean;
+}
+
+const newProfile = async (accountId: string) =>
+  (await call("POST", "/v1/permission-profiles", { token: ADMIN, accountId, body: { name: "p", permissions: [] } })).body
+    .profile.id as string;
+
+/** One case per mutating route; the test below fails if a route is missing here. */
+const cases: Record<string, Case> = {
+  "POST /v1/accounts": { setup: async () => ({ targetType: "account" }), body: { name: "Audited", plan: "pro" }, action: "account.created", operatorOnly: true },
+  "PATCH /v1/accounts/:id": {
+    setup: async (accountId) => ({ id: accountId, targetType: "account" }),
+    body: { plan: "enterprise" },
+    action: "account.updated",
+    operatorOnly: true,
+  },
+  "POST /v1/api-keys": { setup: async () => ({ targetType: "api_key" }), body: { name: "new", scopes: [] }, action: "api_key.created" },
+  "PATCH /v1/api-keys/:id": {
+    setup: async (a) => ({ id: (await createKey(a)).apiKey.id, targetType: "api_key" }),
+    body: { name: "renamed" },
+    action: "api_key.updated",
+  },
+  "DELETE /v1/api-keys/:id": {
+    setup: async (a) => ({ id: (await createKey(a)).apiKey.id, targetType: "api_key" }),
+    action: "api_key.revoked",
+  },
+  "POST /v1/api-keys/:id/rotate": {
+    setup: async (a) => ({ id: (await createKey(a)).apiKey.id, targetType: "api_key" }),
+    body: { gracePeriodSeconds: 60 },
+    action: "api_key.rotated",
+  },
+  "POST /v1/permission-profiles": {
+    setup: async () => ({ targetType: "permission_profile" }),
+    body: { name: "Readers", permissions: ["keys:read"] },
+    action: "permission_profile.created",
+  },
+  "PATCH /v1/permission-profiles/:id": {
+    setup: async (a) => ({ id: await newProfile(a), targetType: "permission_profile" }),
+    body: { permissions: ["keys:read"] },
+    action: "permission_profile.updated",
+  },
+  "DELETE /v1/permission-profiles/:id": {
+    setup: async (a) => ({ id: await newProfile(a), targetType: "permission_profile" }),
+    action: "permission_profile.deleted",
+  },
+};
+
+/** Not changes: verify answers a question (it only counts toward the key's rate limit). */
+const notMutations = new Set(["POST /v1/keys/verify"]);
+const mutating = appRoutes().filter(
+  (r) => ["POST", "PATCH", "DELETE", "PUT"].includes(r.method) && !notMutations.has(`${r.method} ${r.path}`),
+);
+
+const entriesOf = async (accountId: string) =>
+  (await call("GET", "/v1/audit-log?limit=100", { token: ADMIN, accountId })).body.entries as any[];
+
+describe("every change writes an audit entry", () => {
+  it("the table covers every mutating route", () => {
+    expect(mutating.map((r) => `${r.method} ${r.path}`).sort()).toEqual(Object.keys(cases).sort());
+  });
+
+  for (const [name, c] of Object.entries(cases)) {
+    it(`${name} → ${c.action}`, async () => {
+      const account = await createAccount("enterprise");
+      const { key: actorKey, apiKey: actor } = await createKey(account.id, { name: "Deploy bot" });
+      const { id, targetType } = await c.setup(account.id);
+      const [method, path] = name.split(" ") as [string, string];
+      const who: CallOptions = c.operatorOnly ? { token: ADMIN } : { apiKey: actorKey };
+      const res = await call(method, fillPath(path, id ?? ""), {
+        ...who,
+        body: c.body,
+        headers: { "cf-connecting-ip": "198.51.100.4", "user-agent": "audit-test/1.0" },
+      });
+      expect(res.status).toBeLessThan(300);
+      const targetId = id ?? res.body.account?.id ?? res.body.apiKey?.id ?? res.body.profile?.id;
+      const entries = await entriesOf(method === "POST" && path === "/v1/accounts" ? targetId : account.id);
+      const entry = entries.find((e) => e.action === c.action && e.target.id === targetId);
+      expect(entry, JSON.stringify(entries)).toBeDefined();
+      expect(entry.target.type).toBe(targetType);
+      expect(entry.actor).toEqual(
+        c.operatorOnly ? { type: "operator", id: "operator", name: "Operator" } : { type: "api_key", id: actor.id, name: "Deploy bot" },
+      );
+      expect(entry).toMatchObject({ ip: "198.51.100.4", userAgent: "audit-test/1.0", requestId: res.headers.get("x-request-id") });
+      if (res.body.key) expect(JSON.stringify(entries)).not.toContain(res.body.key);
+      expect(JSON.stringify(entries)).not.toContain(actorKey);
+    });
+  }
+
+  it("changes hold before and after of the changed fields only", async () => {
+    const account = await createAccount();
+    const { apiKey } = await createKey(account.id, { name: "old" });
+    await call("PATCH", `/v1/api-keys/${apiKey.id}`, { token: ADMIN, accountId: account.id, body: { name: "new", enabled: true } });
+    const entry = (await entriesOf(account.id)).find((e) => e.action === "api_key.updated");
+    expect(entry.changes).toEqual({ name: { before: "old", after: "new" } });
+  });
+
+  it("no secret or hash ever reaches an audit entry", async () => {
+    const account = await createAccount();
+    const op = { token: ADMIN, accountId: account.id };
+    const { apiKey, key } = await createKey(account.id);
+    const rotated = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, { ...op, body: { gracePeriodSeconds: 60 } });
+    await call("DELETE", `/v1/api-keys/${apiKey.id}`, op);
+    const { results } = await env.DB.prepare("SELECT * FROM audit_log").all();
+    const hashes = await env.DB.prepare("SELECT hash, previous_hash FROM api_keys").all();
+    const everything = JSON.stringify(results);
+    expect(results.length).toBeGreaterThanOrEqual(4);
+    for (const secret of [key, rotated.body.key]) expect(everything).not.toContain(secret);
+    for (const row of hashes.results) {
+      expect(everything).not.toContain(row.hash as string);
+      if (row.previous_hash) expect(everything).not.toContain(row.previous_hash as string);
+    }
+  });
+
+  it("a refused change leaves no entry (key over the plan limit)", async () => {
+    const account = await createAccount("pro");
+    await call("PATCH", `/v1/accounts/${account.id}`, { token: ADMIN, body: { limits: { maxActiveKeys: 1 } } });
+    await createKey(account.id);
+    const refused = await call("POST", "/v1/api-keys", { token: ADMIN, accountId: account.id, body: { name: "too many" } });
+    expect(refused.status).toBe(409);
+    const created = (await entriesOf(account.id)).filter((e) => e.action === "api_key.created");
+    expect(created).toHaveLength(1);
+  });
+});
+
+describe("GET /v1/audit-log", () => {
+  it("needs audit:read, newest first, filters and cursor", async () => {
+    const account = await createAccount();
+    const op = { token: ADMIN, accountId: account.id };
+    const a = await createKey(account.id, { name: "a" });
+    await createKey(account.id, { name: "b" });
+    await call("PATCH", `/v1/api-keys/${a.apiKey.id}`, { ...op, body: { name: "a2" } });
+    const noScope = await createKey(account.id, { scopes: ["keys:read"] });
+    expect((await call("GET", "/v1/audit-log", { apiKey: noScope.key })).status).toBe(403);
+    const all = await entriesOf(account.id);
+    expect(all.map((e) => e.action).slice(0, 2)).toEqual(["api_key.created", "api_key.updated"]);
+    const byTarget = await call("GET", `/v1/audit-log?targetId=${a.apiKey.id}`, op);
+    expect(byTarget.body.entries.map((e: any) => e.action)).toEqual(["api_key.updated", "api_key.created"]);
+    const byAction = await call("GET", "/v1/audit-log?action=api_key.updated", op);
+    expect(byAction.body.entries).toHaveLength(1);
+    const byActor = await call("GET", "/v1/audit-log?actorId=operator", op);
+    expect(byActor.body.entries.length).toBe(all.length); // the operator did everything here
+    const byKey = await call("GET", `/v1/audit-log?actorId=${noScope.apiKey.id}`, op);
+    expect(byKey.body.entries).toEqual([]);
+    const future = await call("GET", `/v1/audit-log?since=${new Date(Date.now() + 60_000).toISOString()}`, op);
+    expect(future.body.entries).toEqual([]);
+    const past = await call("GET", `/v1/audit-log?until=${new Date(Date.now() - 3_600_000).toISOString()}`, op);
+    expect(past.body.entries).toEqual([]);
+    const page1 = await call("GET", "/v1/audit-log?limit=2", op);
+    const page2 = await call("GET", `/v1/audit-log?limit=2&cursor=${page1.body.nextCursor}`, op);
+    expect(page2.body.entries[0].id < page1.body.entries[1].id).toBe(true);
+    expect((await call("GET", "/v1/audit-log?since=yesterday", op)).status).toBe(400);
+  });
+});
