@@ -39,8 +39,6 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
-
 /** Maps Hono's own exceptions (body limit, malformed JSON, media type) onto our codes. */
 export function fromHttpException(err: HTTPException): ApiError {
   switch (err.status) {

@@ -6,7 +6,14 @@ import { findAccount } from "../features/accounts/accounts.repo";
 import { looksLikeApiKey } from "../features/keys/key-format";
 import { authenticateApiKey, recordUse } from "../features/keys/keys.auth";
 import { findProfile } from "../features/profiles/profiles.repo";
-import { authFailures, clientKey, keyRequests, rateLimited, rateLimitHeaders } from "../features/ratelimit/limits";
+import {
+  AUTH_FAILURE_WINDOW_SECONDS,
+  authFailures,
+  clientKey,
+  keyRequests,
+  rateLimited,
+  rateLimitHeaders,
+} from "../features/ratelimit/limits";
 import { constantTimeEqual } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
 import { verifyHs256 } from "../lib/jwt";
@@ -123,7 +130,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const failureLimit = c.var.settings.authFailureLimit;
   const known = failures.knownTotal(client, now);
   if (known !== null && known >= failureLimit) {
-    throw rateLimited("Too many failed authentication attempts from this address", failures.windowStart(now) + 600_000, now);
+    const resetAt = failures.windowStart(now) + AUTH_FAILURE_WINDOW_SECONDS * 1000;
+    throw rateLimited("Too many failed authentication attempts from this address", resetAt, now);
   }
   const credential = readCredential(c.req.raw, new URL(c.req.url), c.var.settings.allowKeyInQuery);
   if (!credential) {
