@@ -22,8 +22,9 @@ export const REFRESH_MS = 10_000;
 export const FLUSH_INTERVAL_MS = 1_000;
 const MAX_TRACKED = 20_000;
 
-/** This isolate's shard id: a new isolate is a new writer. */
-const SHARD = randomBase62(12);
+/** This isolate's shard id: a new isolate is a new writer. Lazy: no randomness in global scope. */
+let shard: string | undefined;
+const shardId = () => (shard ??= randomBase62(12));
 
 interface WindowState {
   local: number;
@@ -90,7 +91,7 @@ export class ShardedCounter {
     let cursor: string | undefined;
     do {
       const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({ prefix: this.prefix(id, start), cursor });
-      for (const k of page.keys) if (!k.name.endsWith(`:${SHARD}`)) others += k.metadata?.n ?? 0;
+      for (const k of page.keys) if (!k.name.endsWith(`:${shardId()}`)) others += k.metadata?.n ?? 0;
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
     s.others = others;
@@ -113,7 +114,7 @@ export class ShardedCounter {
     if (s.flushPending) return;
     s.flushPending = true;
     const delay = Math.max(0, s.lastFlushAt + FLUSH_INTERVAL_MS - Date.now());
-    const key = this.prefix(id, start) + SHARD;
+    const key = this.prefix(id, start) + shardId();
     const expirationTtl = Math.max(60, Math.ceil((start - Date.now()) / 1000) + this.windowSeconds + this.retainSeconds);
     waitUntil(
       (async () => {
@@ -172,9 +173,9 @@ export class ShardedCounter {
         cursor,
       });
       for (const k of page.keys) {
-        const [, , startSec, shard] = k.name.split(":");
+        const [, , startSec, writer] = k.name.split(":");
         const start = Number(startSec) * 1000;
-        const into = shard === SHARD ? ownFlushed : totals;
+        const into = writer === shardId() ? ownFlushed : totals;
         into.set(start, (into.get(start) ?? 0) + (k.metadata?.n ?? 0));
       }
       cursor = page.list_complete ? undefined : page.cursor;

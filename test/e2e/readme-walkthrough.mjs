@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Runs the README's curl walk-throughs word for word against `npm run dev`, as a new user would.
+// Exit 0 when every expectation holds; prints one line per check.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+const PORT = "8787";
+const base = `http://localhost:${PORT}`;
+const blocks = [...readFileSync("README.md", "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
+// Block 0 is the two commands at the top; then the walk-through and the verify example.
+const script = `set -euo pipefail\n${blocks[1]}\n${blocks[2]}`;
+
+const dev = spawn("npm", ["run", "dev"], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+let log = "";
+dev.stdout.on("data", (d) => (log += d));
+dev.stderr.on("data", (d) => (log += d));
+const stop = () => {
+  try {
+    process.kill(-dev.pid, "SIGTERM");
+  } catch {}
+};
+
+async function waitForHealth(ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return true;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+let failed = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? "ok" : "FAILED"}: ${what}`);
+  if (!ok) failed++;
+};
+
+try {
+  const up = await waitForHealth(90_000);
+  check(up, "npm run dev serves /health");
+  if (!up) console.log(log.slice(-4000));
+  else {
+    const run = spawnSync("bash", ["-c", script], { encoding: "utf8", timeout: 60_000 });
+    const out = run.stdout + run.stderr;
+    check(run.status === 0, "the walk-through runs to the end");
+    check(/"prefix": "kh_live_/.test(out), "the key is listed with its prefix");
+    check(/"lastUsedAt": "20/.test(out), "lastUsedAt is set after the key is used");
+    check(/HTTP\/1\.1 401[\s\S]*"invalid_credentials"/.test(out), "the revoked key gets 401 invalid_credentials");
+    check(/"code": "VALID"/.test(out), "verify answers VALID");
+    check(/"INSUFFICIENT_SCOPE"/.test(out), "verify answers INSUFFICIENT_SCOPE for a missing scope");
+    if (failed) console.log(out.slice(-4000));
+  }
+} finally {
+  stop();
+}
+process.exit(failed ? 1 : 0);
