@@ -20,6 +20,7 @@ describe("no input yields a 5xx", () => {
       { authorization: "Bearer eyJhbGciOiJub25lIn0.e30." },
       { "x-api-key": "kh_live_" + "A".repeat(38) },
       { authorization: "Bearer" },
+      { "x-api-key": key, "x-act-as": "user_1" },
     );
     const ids = fc.oneof(fc.constant(apiKey.id), fc.constant(account.id), fc.string({ maxLength: 40 }));
     const jsonish = fc.oneof(
@@ -31,9 +32,12 @@ describe("no input yields a 5xx", () => {
         expiresAt: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
         metadata: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })),
         plan: fc.string(),
-        limits: fc.dictionary(fc.string(), fc.integer()),
         gracePeriodSeconds: fc.integer(),
         enabled: fc.oneof(fc.boolean(), fc.string()),
+        permissions: fc.oneof(fc.array(fc.constantFrom("keys:read", "*", "x:y", "bad")), fc.string()),
+        profileId: fc.oneof(fc.string(), fc.constant(null)),
+        key: fc.oneof(fc.constant(key), fc.string()),
+        limits: fc.record({ maxActiveKeys: fc.oneof(fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
       }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
       fc.string({ unit: "binary" }),
       fc.constant(undefined),

@@ -17,12 +17,16 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
 }
 
 /**
- * Known errors become their status; anything else is logged (name and stack, never a request
- * body or credential) and answered with a generic 500 that never echoes the error's message.
+ * Known errors become their status; anything else is logged — its name, a capped message and the
+ * route, never a stack trace, request body, credential or hash — and answered with a generic 500
+ * that never echoes the error.
  */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
-  console.error(JSON.stringify({ level: "error", requestId: c.var.requestId, name: err.name, stack: err.stack }));
+  const message = err.message.split("\n")[0]!.slice(0, 200).replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test)_\w+/gi, "[redacted]");
+  console.error(
+    JSON.stringify({ level: "error", requestId: c.var.requestId, route: c.req.routePath, name: err.name, message }),
+  );
   return errorResponse(c, new ApiError("internal_error", "Internal server error"));
 };
