@@ -1,3 +1,5 @@
+import { ApiError } from "./errors";
+
 /** Keyhook's own permissions; hosts may add any other `resource:action` string. */
 export const KEYHOOK_PERMISSIONS = [
   "keys:read",
@@ -29,4 +31,14 @@ export function hasPermission(granted: readonly string[], required: string): boo
 /** The permissions in `required` that `granted` does not cover. */
 export function missingPermissions(granted: readonly string[], required: readonly string[]): string[] {
   return required.filter((r) => !hasPermission(granted, r));
+}
+
+/** No one hands out rights they do not hold: 403 `insufficient_scope` naming the ones missing. */
+export function assertCanGrant(granted: readonly string[], permissions: readonly string[]) {
+  const missing = missingPermissions(granted, permissions);
+  if (missing.length > 0) {
+    throw new ApiError("insufficient_scope", `You cannot grant permissions you do not hold: ${missing.join(", ")}`, {
+      missing,
+    });
+  }
 }

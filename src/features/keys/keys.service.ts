@@ -5,7 +5,7 @@ import { planLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
-import { missingPermissions } from "../../lib/permissions";
+import { assertCanGrant } from "../../lib/permissions";
 import { type Principal, toActor } from "../../lib/principal";
 import { found, page } from "../../lib/schemas";
 import { findAccount } from "../accounts/accounts.repo";
@@ -29,21 +29,12 @@ export interface KeyDeps {
   now: number;
 }
 
-function assertCanGrant(principal: Principal, permissions: string[]) {
-  const missing = missingPermissions(principal.permissions, permissions);
-  if (missing.length > 0) {
-    throw new ApiError("insufficient_scope", `You cannot grant permissions you do not hold: ${missing.join(", ")}`, {
-      missing,
-    });
-  }
-}
-
 /**
  * No one hands out rights they do not hold: omitted scopes mean full access (which needs `*`),
  * and a profile's permissions count as granted. The profile must be in the same account.
  */
 async function checkGrant(deps: KeyDeps, scopes: string[] | null | undefined, profileId: string | null | undefined) {
-  if (scopes !== undefined) assertCanGrant(deps.principal, scopes ?? ["*"]);
+  if (scopes !== undefined) assertCanGrant(deps.principal.permissions, scopes ?? ["*"]);
   if (!profileId) return;
   const profile = await findProfile(deps.db, deps.accountId, profileId);
   if (!profile) {
@@ -51,7 +42,7 @@ async function checkGrant(deps: KeyDeps, scopes: string[] | null | undefined, pr
       { path: "profileId", message: "no such permission profile" },
     ]);
   }
-  assertCanGrant(deps.principal, JSON.parse(profile.permissions) as string[]);
+  assertCanGrant(deps.principal.permissions, JSON.parse(profile.permissions) as string[]);
 }
 
 function expiry(input: { expiresInDays?: number; expiresAt?: string | null }, now: number) {

@@ -3,7 +3,7 @@ import type { Db } from "../../db/client";
 import type { PermissionProfileRow } from "../../db/schema";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
-import { missingPermissions } from "../../lib/permissions";
+import { assertCanGrant } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { found, iso, page } from "../../lib/schemas";
 import { type AuditContext, auditRow, diff } from "../audit/audit.service";
@@ -30,19 +30,9 @@ export function toProfile(row: PermissionProfileRow): z.infer<typeof Profile> {
 
 const audited = ({ name, permissions }: z.infer<typeof Profile>) => ({ name, permissions });
 
-/** A profile may only bundle permissions its author holds: editing one changes all its holders. */
-function assertHolds(principal: Principal, permissions: string[]) {
-  const missing = missingPermissions(principal.permissions, permissions);
-  if (missing.length > 0) {
-    throw new ApiError("insufficient_scope", `You cannot grant permissions you do not hold: ${missing.join(", ")}`, {
-      missing,
-    });
-  }
-}
-
 export async function createProfile(deps: ProfileDeps, input: z.infer<typeof CreateProfileBody>) {
   const { db, accountId, now } = deps;
-  assertHolds(deps.principal, input.permissions);
+  assertCanGrant(deps.principal.permissions, input.permissions);
   const row: PermissionProfileRow = {
     id: newId("pp", now),
     accountId,
@@ -69,7 +59,7 @@ export async function getProfile(deps: ProfileDeps, id: string) {
 
 export async function updateProfile(deps: ProfileDeps, id: string, input: z.infer<typeof UpdateProfileBody>) {
   const { db, accountId, now } = deps;
-  if (input.permissions) assertHolds(deps.principal, input.permissions);
+  if (input.permissions) assertCanGrant(deps.principal.permissions, input.permissions);
   const before = found(await repo.findProfile(db, accountId, id), "Permission profile");
   const after: PermissionProfileRow = {
     ...before,
