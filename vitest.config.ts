@@ -7,19 +7,27 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     plugins: [
-      cloudflareTest({
+      cloudflareTest(({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
             ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
             JWT_SECRET: "test-jwt-secret-0123456789abcdef",
+            WEBHOOK_SECRET_KEY: "test-webhook-secret-key-0123456789",
+            // Local receiver on loopback, short schedule and timeout so retries happen within a test.
+            WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+            WEBHOOK_RETRY_DELAYS: "1,1,1",
+            WEBHOOK_TIMEOUT_MS: "1500",
+            RECEIVER_URL: `http://127.0.0.1:${inject("receiverPort")}`,
           },
+          queueConsumers: { "keyhook-deliveries": { maxBatchTimeout: 0.05 } },
         },
-      }),
+      })),
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      globalSetup: ["./test/setup/global.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
     },
   };

@@ -6,10 +6,13 @@ import type { AppEnv } from "./context";
 import { createDb } from "./db/client";
 import { accountsRouter } from "./features/accounts";
 import { auditRouter } from "./features/audit";
+import { deliveriesRouter } from "./features/deliveries";
+import { eventsRouter } from "./features/events";
 import { healthRouter } from "./features/health";
 import { keysRouter } from "./features/keys";
 import { profilesRouter } from "./features/profiles";
 import { verifyRouter } from "./features/verify";
+import { webhooksRouter } from "./features/webhooks";
 import { whoamiRouter } from "./features/whoami";
 import { readSettings } from "./lib/config";
 import { ApiError } from "./lib/errors";
@@ -62,6 +65,9 @@ export function createApp() {
   app.route("/", verifyRouter);
   app.route("/", profilesRouter);
   app.route("/", auditRouter);
+  app.route("/", webhooksRouter);
+  app.route("/", deliveriesRouter);
+  app.route("/", eventsRouter);
 
   const routes = methodsByPath(app);
   app.notFound((c) => {

@@ -1,7 +1,13 @@
 import { createApp } from "./app";
+import { handleQueue } from "./queue/consumer";
+import { sweep } from "./queue/sweep";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env) => handleQueue(batch, env),
+  scheduled: async (controller, env) => {
+    await sweep(env, controller.scheduledTime);
+  },
+} satisfies ExportedHandler<Env, unknown>;

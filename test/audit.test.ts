@@ -12,6 +12,10 @@ interface Case {
   operatorOnly?: boolean;
 }
 
+const newWebhook = async (accountId: string) =>
+  (await call("POST", "/v1/webhooks", { token: ADMIN, accountId, body: { url: `${env.RECEIVER_URL}/ok/audit`, events: ["*"] } }))
+    .body.webhook.id as string;
+
 const newProfile = async (accountId: string) =>
   (await call("POST", "/v1/permission-profiles", { token: ADMIN, accountId, body: { name: "p", permissions: [] } })).body
     .profile.id as string;
@@ -50,14 +54,43 @@ const cases: Record<string, Case> = {
     body: { permissions: ["keys:read"] },
     action: "permission_profile.updated",
   },
+  "POST /v1/webhooks": {
+    setup: async () => ({ targetType: "webhook" }),
+    body: { url: "https://hooks.example.com/keyhook", events: ["api_key.created"] },
+    action: "webhook.created",
+  },
+  "PATCH /v1/webhooks/:id": {
+    setup: async (a) => ({ id: await newWebhook(a), targetType: "webhook" }),
+    body: { description: "changed" },
+    action: "webhook.updated",
+  },
+  "DELETE /v1/webhooks/:id": {
+    setup: async (a) => ({ id: await newWebhook(a), targetType: "webhook" }),
+    action: "webhook.deleted",
+  },
+  "POST /v1/webhooks/:id/rotate-secret": {
+    setup: async (a) => ({ id: await newWebhook(a), targetType: "webhook" }),
+    body: { overlapSeconds: 60 },
+    action: "webhook.secret_rotated",
+  },
   "DELETE /v1/permission-profiles/:id": {
     setup: async (a) => ({ id: await newProfile(a), targetType: "permission_profile" }),
     action: "permission_profile.deleted",
   },
 };
 
-/** Not changes: verify answers a question (it only counts toward the key's rate limit). */
-const notMutations = new Set(["POST /v1/keys/verify"]);
+/**
+ * Not changes to configuration: verify answers a question; publishing, test sends, retries and
+ * recovery move events, whose record is the delivery history, not the audit log.
+ */
+const notMutations = new Set([
+  "POST /v1/keys/verify",
+  "POST /v1/events",
+  "POST /v1/event-types",
+  "POST /v1/deliveries/:id/retry",
+  "POST /v1/webhooks/:id/recover",
+  "POST /v1/webhooks/:id/test",
+]);
 const mutating = appRoutes().filter(
   (r) => ["POST", "PATCH", "DELETE", "PUT"].includes(r.method) && !notMutations.has(`${r.method} ${r.path}`),
 );
@@ -83,7 +116,7 @@ describe("every change writes an audit entry", () => {
         headers: { "cf-connecting-ip": "198.51.100.4", "user-agent": "audit-test/1.0" },
       });
       expect(res.status).toBeLessThan(300);
-      const targetId = id ?? res.body.account?.id ?? res.body.apiKey?.id ?? res.body.profile?.id;
+      const targetId = id ?? res.body.account?.id ?? res.body.apiKey?.id ?? res.body.profile?.id ?? res.body.webhook?.id;
       const entries = await entriesOf(method === "POST" && path === "/v1/accounts" ? targetId : account.id);
       const entry = entries.find((e) => e.action === c.action && e.target.id === targetId);
       expect(entry, JSON.stringify(entries)).toBeDefined();
@@ -93,6 +126,7 @@ describe("every change writes an audit entry", () => {
       );
       expect(entry).toMatchObject({ ip: "198.51.100.4", userAgent: "audit-test/1.0", requestId: res.headers.get("x-request-id") });
       if (res.body.key) expect(JSON.stringify(entries)).not.toContain(res.body.key);
+      if (res.body.secret) expect(JSON.stringify(entries)).not.toContain(res.body.secret);
       expect(JSON.stringify(entries)).not.toContain(actorKey);
     });
   }

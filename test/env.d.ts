@@ -1,8 +1,7 @@
 declare namespace Cloudflare {
   interface Env {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
-  }
-  interface GlobalProps {
-    mainModule: typeof import("../src/index");
+    /** The loopback receiver started by test/setup/global.ts. */
+    RECEIVER_URL: string;
   }
 }

@@ -9,6 +9,33 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
     table: "api_keys",
     create: async (accountId) => (await createKey(accountId, { name: "victim key" })).apiKey.id,
   },
+  "/v1/webhooks": {
+    table: "webhooks",
+    create: async (accountId) => {
+      const res = await call("POST", "/v1/webhooks", {
+        token: ADMIN,
+        accountId,
+        body: { url: `${env.RECEIVER_URL}/ok/isolation`, events: ["*"], description: "victim key" },
+      });
+      return res.body.webhook.id;
+    },
+  },
+  "/v1/deliveries": {
+    table: "deliveries",
+    // Written directly (status failed, no queue message), so no consumer changes it mid-test.
+    create: async (accountId) => {
+      const now = Date.now();
+      const evt = `evt_${crypto.randomUUID()}`;
+      const dlv = `dlv_${crypto.randomUUID()}`;
+      await env.DB.batch([
+        env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'a.b', '{}', ?)").bind(evt, accountId, now),
+        env.DB.prepare(
+          "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'wh_x', 'failed', 1, ?, ?)",
+        ).bind(dlv, accountId, evt, now, now),
+      ]);
+      return dlv;
+    },
+  },
   "/v1/permission-profiles": {
     table: "permission_profiles",
     create: async (accountId) => {
@@ -27,6 +54,10 @@ const bodies: Record<string, unknown> = {
   "PATCH /v1/api-keys/:id": { name: "stolen", enabled: false },
   "POST /v1/api-keys/:id/rotate": { gracePeriodSeconds: 0 },
   "PATCH /v1/permission-profiles/:id": { name: "stolen", permissions: ["*"] },
+  "PATCH /v1/webhooks/:id": { description: "stolen", status: "disabled" },
+  "POST /v1/webhooks/:id/rotate-secret": { overlapSeconds: 0 },
+  "POST /v1/webhooks/:id/recover": { since: "2020-01-01T00:00:00Z" },
+  "POST /v1/webhooks/:id/test": { event: "webhook.test" },
 };
 
 // /v1/accounts/:id is the operator's own inventory, not tenant-scoped: it is covered in auth.test.ts.
@@ -39,7 +70,7 @@ describe("every row belongs to one account", () => {
     for (const r of tenantIdRoutes) {
       const name = `${r.method} ${r.path}`;
       expect(resourceOf(r.path), name).toBeDefined();
-      if (r.method === "PATCH") expect(bodies, name).toHaveProperty([name]);
+      if (r.method === "PATCH" || name.endsWith("/recover")) expect(bodies, name).toHaveProperty([name]);
     }
   });
 

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Times are unix milliseconds; ids are time-ordered (`acc_…`, `key_…`), so `ORDER BY id` is creation order. */
 export const accounts = sqliteTable("accounts", {
@@ -103,3 +103,118 @@ export type AccountRow = typeof accounts.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type PermissionProfileRow = typeof permissionProfiles.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
+
+/** A subscription. The signing secret is stored AES-256-GCM encrypted (`iv.ciphertext`, base64). */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    url: text("url").notNull(),
+    /** JSON array of event types, or ["*"]. */
+    events: text("events").notNull(),
+    /** JSON array of `{field, op, value, order?}` conditions, all of which must hold. */
+    filter: text("filter"),
+    description: text("description"),
+    status: text("status").notNull(),
+    disabledReason: text("disabled_reason"),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    /** First failure since the last success: the auto-disable clock. */
+    failingSince: integer("failing_since"),
+    lastSuccessAt: integer("last_success_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhooks_account_idx").on(t.accountId, t.id)],
+);
+
+/** Event types an account registered or published (Keyhook's own are built in). */
+export const eventTypes = sqliteTable(
+  "event_types",
+  {
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description"),
+    example: text("example"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.name] })],
+);
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    type: text("type").notNull(),
+    /** JSON of the entity. */
+    entity: text("entity").notNull(),
+    /** Kept 24 h, then cleared by the cron. */
+    idempotencyKey: text("idempotency_key"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("events_idempotency_idx").on(t.accountId, t.idempotencyKey)],
+);
+
+/**
+ * One event going to one webhook (the outbox row). `nextAttemptAt` is both the schedule and the
+ * lease: a consumer claims a due delivery by moving it into the future; the cron re-queues any
+ * pending delivery whose time is well past (its message was lost, or its consumer died).
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    webhookId: text("webhook_id").notNull(),
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    lastAttemptAt: integer("last_attempt_at"),
+    isTest: integer("is_test", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("deliveries_event_webhook_idx").on(t.eventId, t.webhookId),
+    index("deliveries_due_idx").on(t.status, t.nextAttemptAt),
+    index("deliveries_webhook_idx").on(t.webhookId, t.status, t.createdAt),
+  ],
+);
+
+/** Every HTTP try of a delivery: what was sent, what came back (capped, never parsed). */
+export const attempts = sqliteTable(
+  "attempts",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    deliveryId: text("delivery_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    attempt: integer("attempt").notNull(),
+    url: text("url").notNull(),
+    requestHeaders: text("request_headers").notNull(),
+    requestBody: text("request_body").notNull(),
+    responseStatus: integer("response_status"),
+    responseHeaders: text("response_headers"),
+    responseBody: text("response_body"),
+    durationMs: integer("duration_ms").notNull(),
+    failureReason: text("failure_reason"),
+    succeeded: integer("succeeded", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("attempts_webhook_idx").on(t.webhookId, t.id)],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;
+export type AttemptRow = typeof attempts.$inferSelect;

@@ -33,6 +33,26 @@ export interface Settings {
   allowKeyInQuery: boolean;
   /** Failed authentications one client IP may make per 10 minutes before it gets 429. */
   authFailureLimit: number;
+  webhooks: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  timeoutMs: number;
+  /** Seconds to wait before each retry; its length is the number of retries. */
+  retryDelays: number[];
+  disableAfterHours: number;
+  maxPerAccount: number;
+  /** Host patterns refused as webhook targets (`*.workers.dev`, the deployment's own domains). */
+  denyHosts: string[];
+  /** Local development only: http://, any port, loopback and private addresses. */
+  allowPrivateUrls: boolean;
+}
+
+const DEFAULT_RETRY_DELAYS = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
+function retryDelays(value: string | undefined): number[] {
+  const delays = (value ?? "").split(",").map((d) => Number(d.trim()));
+  return delays.length > 0 && delays.every((d) => Number.isInteger(d) && d >= 0) ? delays : DEFAULT_RETRY_DELAYS;
 }
 
 export function readSettings(env: Env): Settings {
@@ -41,6 +61,17 @@ export function readSettings(env: Env): Settings {
     keyEnv: env.KEY_ENV === "test" ? "test" : "live",
     allowKeyInQuery: env.ALLOW_KEY_IN_QUERY === "true",
     authFailureLimit: positiveInt(env.AUTH_FAILURE_LIMIT, 30),
+    webhooks: {
+      timeoutMs: positiveInt(env.WEBHOOK_TIMEOUT_MS, 15_000),
+      retryDelays: retryDelays(env.WEBHOOK_RETRY_DELAYS),
+      disableAfterHours: positiveInt(env.WEBHOOK_DISABLE_AFTER_HOURS, 120),
+      maxPerAccount: positiveInt(env.WEBHOOK_MAX_PER_ACCOUNT, 20),
+      denyHosts: (env.WEBHOOK_DENY_HOSTS ?? "*.workers.dev")
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+      allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS === "true",
+    },
   };
 }
 

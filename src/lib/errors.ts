@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 /** Every error code Keyhook answers with, and the HTTP status it carries. */
 export const errorStatus = {
   validation_failed: 400,
+  invalid_webhook_url: 400,
   invalid_json: 400,
   missing_account: 400,
   missing_credentials: 401,

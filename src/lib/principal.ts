@@ -1,12 +1,15 @@
-/** Who did something, as recorded on rows and (later) in the audit log. */
+/** Who did something, as recorded on rows and in the audit log (`system`: Keyhook itself). */
 export interface Actor {
-  type: "operator" | "user" | "api_key";
+  type: "operator" | "user" | "api_key" | "system";
   id: string;
   name: string;
 }
 
+export const SYSTEM_ACTOR: Actor = { type: "system", id: "keyhook", name: "Keyhook" };
+
 /** The authenticated caller. `permissions` are effective: wildcards are expanded by `hasPermission`. */
 export interface Principal extends Actor {
+  type: "operator" | "user" | "api_key";
   /** The account it acts in; for the operator, the `X-Account-Id` it named (checked by `requireAccount`). */
   accountId: string | null;
   permissions: string[];

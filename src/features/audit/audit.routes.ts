@@ -8,7 +8,7 @@ const Ref = z.object({ type: z.string(), id: z.string(), name: z.string().nullab
 export const AuditEntry = z
   .object({
     id: z.string(),
-    actor: z.object({ type: z.enum(["operator", "user", "api_key"]), id: z.string(), name: z.string() }),
+    actor: z.object({ type: z.enum(["operator", "user", "api_key", "system"]), id: z.string(), name: z.string() }),
     onBehalfOf: z.object({ type: z.literal("user"), id: z.string() }).nullable(),
     action: z.string().openapi({ example: "api_key.created" }),
     target: Ref,

@@ -4,6 +4,7 @@ import { auditOf } from "../../middleware/auth";
 import type * as routes from "./keys.routes";
 import * as service from "./keys.service";
 import { keyRequests } from "../ratelimit/limits";
+import { emitter } from "../events/emitter";
 
 const deps = (c: Context<AppEnv>): service.KeyDeps => ({
   db: c.var.db,
@@ -12,6 +13,7 @@ const deps = (c: Context<AppEnv>): service.KeyDeps => ({
   accountId: c.var.accountId,
   audit: auditOf(c),
   now: Date.now(),
+  emit: emitter(c),
 });
 
 export const create: Handler<typeof routes.create> = async (c) => {

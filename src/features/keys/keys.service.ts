@@ -27,6 +27,8 @@ export interface KeyDeps {
   accountId: string;
   audit: AuditContext;
   now: number;
+  /** Publishes one of Keyhook's own events (`api_key.*`) after the change is stored. */
+  emit: (type: string, entity: Record<string, unknown>) => Promise<void>;
 }
 
 /**
@@ -95,6 +97,7 @@ export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBo
       { maxActiveKeys },
     );
   }
+  await deps.emit("api_key.created", apiKey);
   return { apiKey, key: secret.key };
 }
 
@@ -128,6 +131,7 @@ async function changeKey(deps: KeyDeps, id: string, action: string, changes: Par
   if (!(await repo.updateKey(deps.db, deps.accountId, id, { ...changes, updatedAt: key.updatedAt }, audit))) {
     throw new ApiError("not_found", "API key not found");
   }
+  await deps.emit(action, changes.revokedAt ? { id, name: key.name } : after);
   return after;
 }
 

@@ -1,0 +1,81 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
+import { IdParams, Timestamp } from "../../lib/schemas";
+import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+import { DeliverySummary, EventTypeName } from "../events/events.routes";
+
+const tags = ["Deliveries"];
+const reader = [authenticate, requireScope("webhooks:read"), requireAccount];
+const writer = [authenticate, requireScope("webhooks:write"), requireAccount];
+
+export const Attempt = z
+  .object({
+    id: z.string(),
+    deliveryId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    attempt: z.number().int(),
+    url: z.string(),
+    requestHeaders: z.record(z.string(), z.string()),
+    requestBody: z.string(),
+    responseStatus: z.number().int().nullable(),
+    responseHeaders: z.record(z.string(), z.string()).nullable(),
+    responseBody: z.string().nullable().openapi({ description: "First 4 KiB, never parsed" }),
+    durationMs: z.number().int(),
+    failureReason: z.string().nullable(),
+    succeeded: z.boolean(),
+    createdAt: Timestamp,
+  })
+  .openapi("Attempt");
+
+export const attemptsList = createRoute({
+  method: "get",
+  path: "/v1/webhooks/{id}/attempts",
+  tags,
+  security,
+  middleware: reader,
+  request: { params: IdParams },
+  responses: {
+    200: jsonResponse(z.object({ attempts: z.array(Attempt) }), "The last 50 attempts, newest first"),
+    ...errorResponses(400, 404),
+  },
+});
+
+export const retry = createRoute({
+  method: "post",
+  path: "/v1/deliveries/{id}/retry",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams },
+  responses: { 202: jsonResponse(z.object({ delivery: DeliverySummary }), "Queued again"), ...errorResponses(400, 404, 409) },
+});
+
+export const recover = createRoute({
+  method: "post",
+  path: "/v1/webhooks/{id}/recover",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams, body: jsonBody(z.strictObject({ since: z.iso.datetime({ offset: true }) })) },
+  responses: {
+    202: jsonResponse(z.object({ count: z.number().int() }), "Failed deliveries since then, queued again"),
+    ...errorResponses(400, 404, 409, 413, 415),
+  },
+});
+
+export const test = createRoute({
+  method: "post",
+  path: "/v1/webhooks/{id}/test",
+  tags,
+  security,
+  middleware: writer,
+  request: {
+    params: IdParams,
+    body: jsonBody(z.strictObject({ event: EventTypeName.optional() }), false),
+  },
+  responses: {
+    202: jsonResponse(z.object({ delivery: DeliverySummary }), "A synthetic, signed event on its way"),
+    ...errorResponses(400, 404, 409, 413, 415),
+  },
+});

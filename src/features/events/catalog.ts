@@ -1,0 +1,40 @@
+/** Keyhook's own event types, emitted through the same path as the host's. */
+export const BUILT_IN_EVENT_TYPES = [
+  {
+    name: "api_key.created",
+    description: "An API key was created (the entity never holds the secret).",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", prefix: "kh_live_Ab3x", scopes: ["keys:read"] },
+  },
+  {
+    name: "api_key.updated",
+    description: "An API key's name, scopes, profile, expiry, rate limit, metadata or state changed.",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", enabled: false },
+  },
+  {
+    name: "api_key.rotated",
+    description: "An API key got a new secret.",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", last4: "9fQz" },
+  },
+  {
+    name: "api_key.revoked",
+    description: "An API key was revoked; it is refused from now on.",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline" },
+  },
+  {
+    name: "api_key.expiring",
+    description: "An API key expires within 7 days.",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", expiresAt: "2026-12-01T00:00:00.000Z" },
+  },
+  {
+    name: "webhook.disabled",
+    description: "A webhook was disabled: its endpoint answered 410, or kept failing.",
+    example: { id: "wh_01jd8x0000AbCdEfGhIjKlMn", url: "https://example.com/hooks", reason: "410 Gone" },
+  },
+  {
+    name: "webhook.test",
+    description: "A synthetic event sent by 'Send test event'.",
+    example: { message: "This is a test event from Keyhook" },
+  },
+] as const;
+
+export const BUILT_IN_NAMES: ReadonlySet<string> = new Set(BUILT_IN_EVENT_TYPES.map((t) => t.name));
