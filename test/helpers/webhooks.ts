@@ -1,0 +1,31 @@
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { ADMIN, call } from "./api";
+import type { Received } from "../setup/receiver";
+
+/** A name unique to one test, so its requests at the receiver are its own. */
+export const uniqueName = () => `t${crypto.randomUUID().replaceAll("-", "")}`;
+
+export async function createWebhook(accountId: string, body: Record<string, unknown>) {
+  const res = await call("POST", "/v1/webhooks", { token: ADMIN, accountId, body: { events: ["*"], ...body } });
+  if (res.status !== 201) throw new Error(`webhook create failed: ${JSON.stringify(res.body)}`);
+  return res.body as { webhook: { id: string; [k: string]: any }; secret: string };
+}
+
+export async function publish(accountId: string, body: Record<string, unknown>) {
+  return call("POST", "/v1/events", { token: ADMIN, accountId, body });
+}
+
+export async function received(name: string): Promise<Received[]> {
+  return (await fetch(`${env.RECEIVER_URL}/__received/${name}`)).json();
+}
+
+/** Waits until the receiver has seen at least `count` requests for `name`. */
+export async function waitForReceived(name: string, count: number, timeout = 10_000) {
+  await expect.poll(async () => (await received(name)).length, { timeout, interval: 50 }).toBeGreaterThanOrEqual(count);
+  return received(name);
+}
+
+export async function deliveryRow(id: string) {
+  return env.DB.prepare("SELECT * FROM deliveries WHERE id = ?").bind(id).first<Record<string, any>>();
+}
