@@ -21,7 +21,10 @@ export default defineConfig(async () => {
             WEBHOOK_TIMEOUT_MS: "1500",
             RECEIVER_URL: `http://127.0.0.1:${inject("receiverPort")}`,
           },
-          queueConsumers: { "keyhook-deliveries": { maxBatchTimeout: 0.05 } },
+          // Replaces wrangler.toml's consumer settings in tests, so it restates them, faster.
+          queueConsumers: {
+            "keyhook-deliveries": { maxBatchTimeout: 0.05, maxRetries: 100, deadLetterQueue: "keyhook-deliveries-dlq" },
+          },
         },
       })),
     ],

@@ -4,13 +4,7 @@
 //        /drop/<name> (closes the socket)   Control: GET /__received/<name>
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-
-export interface Received {
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-  at: number;
-}
+import type { Received } from "./received";
 
 export function startReceiver(): Promise<{ server: Server; port: number }> {
   const received = new Map<string, Received[]>();
