@@ -2,16 +2,29 @@
 // `npm run dev`: local secrets, local migrations, then `wrangler dev` on port 8787.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const PORT = process.env.PORT ?? "8787";
 
-/** Creates .dev.vars from .dev.vars.example, replacing each `<generate>` with a fresh secret. */
+const fill = (text) => text.replace(/<generate>/g, () => randomBytes(32).toString("hex"));
+
+/**
+ * Creates .dev.vars from .dev.vars.example, replacing each `<generate>` with a fresh secret; an
+ * existing .dev.vars keeps its values and only gains the settings it lacks (after an upgrade).
+ */
 function ensureDevVars() {
-  if (existsSync(".dev.vars")) return false;
   const example = readFileSync(".dev.vars.example", "utf8");
-  writeFileSync(".dev.vars", example.replace(/<generate>/g, () => randomBytes(32).toString("hex")), { mode: 0o600 });
-  return true;
+  if (!existsSync(".dev.vars")) {
+    writeFileSync(".dev.vars", fill(example), { mode: 0o600 });
+    return true;
+  }
+  const current = readFileSync(".dev.vars", "utf8");
+  const have = new Set(current.split("\n").map((l) => l.split("=")[0].trim()));
+  const missing = example.split("\n").filter((l) => /^[A-Z_]+=/.test(l) && !have.has(l.split("=")[0]));
+  if (missing.length > 0) {
+    appendFileSync(".dev.vars", `${current.endsWith("\n") ? "" : "\n"}${fill(missing.join("\n"))}\n`);
+  }
+  return false;
 }
 
 function readDevVar(name) {

@@ -353,6 +353,51 @@ describe("the queue consumer and the cron", () => {
     expect(left.at(-1).id).toBe("att_010");
   });
 
+  it("the cron announces keys expiring within 7 days, once per expiry", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["api_key.expiring"] });
+    const soon = await createKey(account.id, { name: "Soon", expiresInDays: 3 });
+    await createKey(account.id, { name: "Later", expiresInDays: 30 });
+    const cron = () => worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env);
+    await cron();
+    await cron();
+    const [notice] = await waitForReceived(name, 1);
+    expect(JSON.parse(notice!.body)).toMatchObject({ event: "api_key.expiring", entity: { id: soon.apiKey.id, name: "Soon" } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await received(name)).toHaveLength(1);
+    // A new expiry is announced again when it comes near.
+    await call("PATCH", `/v1/api-keys/${soon.apiKey.id}`, { token: ADMIN, accountId: account.id, body: { expiresInDays: 2 } });
+    await cron();
+    await waitForReceived(name, 2);
+  });
+
+  it("a webhook with no success for WEBHOOK_DISABLE_AFTER_HOURS is disabled on its next failure", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${name}`, events: ["a.b"] });
+    await env.DB.prepare("UPDATE webhooks SET failing_since = ? WHERE id = ?").bind(Date.now() - 121 * 3_600_000, webhook.id).run();
+    await publish(account.id, { type: "a.b", entity: {} });
+    await expect
+      .poll(async () => (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook.status)
+      .toBe("disabled");
+    const got = await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id });
+    expect(got.body.webhook.disabledReason).toMatch(/no successful delivery for 120 hours/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await received(name)).toHaveLength(1); // no retries once disabled
+  });
+
+  it("a success resets the failure clock", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/fail/1/${name}` });
+    await publish(account.id, { type: "a.b", entity: {} });
+    await waitForReceived(name, 2);
+    await expect
+      .poll(async () => (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook)
+      .toMatchObject({ failingSince: null, lastSuccessAt: expect.any(String) });
+  });
+
   it("the Worker exports the queue and scheduled handlers", () => {
     expect(typeof exports.default.fetch).toBe("function");
     expect(typeof worker.queue).toBe("function");

@@ -59,6 +59,8 @@ export const apiKeys = sqliteTable(
     lastUsedAt: integer("last_used_at"),
     expiresAt: integer("expires_at"),
     revokedAt: integer("revoked_at"),
+    /** When `api_key.expiring` was emitted for the current expiry (cleared when the expiry changes). */
+    expiringNotifiedAt: integer("expiring_notified_at"),
   },
   (t) => [
     uniqueIndex("api_keys_hash_idx").on(t.hash),

@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 const PORT = "8787";
 const base = `http://localhost:${PORT}`;
 const blocks = [...readFileSync("README.md", "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-// Block 0 is the two commands at the top; then the walk-through and the verify example.
-const script = `set -euo pipefail\n${blocks[1]}\n${blocks[2]}`;
+// Block 0 is the two commands at the top; then the keys walk-through, verify, and webhooks.
+const script = `set -euo pipefail\n${blocks[1]}\n${blocks[2]}\n${blocks[3]}`;
 
 const dev = spawn("npm", ["run", "dev"], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
 let log = "";
@@ -50,6 +50,11 @@ try {
     check(/HTTP\/1\.1 401[\s\S]*"invalid_credentials"/.test(out), "the revoked key gets 401 invalid_credentials");
     check(/"code": "VALID"/.test(out), "verify answers VALID");
     check(/"INSUFFICIENT_SCOPE"/.test(out), "verify answers INSUFFICIENT_SCOPE for a missing scope");
+    check(/^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"issue\.resolved".*"severity":"critical"/m.test(out), "the receiver got the critical issue, signed");
+    check(!/"severity":"minor"\}\}$/m.test(out.split("\n").filter((l) => l.startsWith("evt_")).join("\n")), "the minor issue was filtered out");
+    check(/"deliveries":\[\]/.test(out), "publishing the minor issue made no delivery");
+    check(/\{"eventType":"issue\.resolved","responseStatus":200/.test(out), "the attempt is in the delivery history");
+    check(/^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"webhook\.test"/m.test(out), "the test event reached the receiver");
     if (failed) console.log(out.slice(-4000));
   }
 } finally {

@@ -98,3 +98,30 @@ export function touchLastUsed(db: Db, id: string, now: number, staleBefore: numb
     .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))))
     .run();
 }
+
+/** Live keys that expire within `within` ms and have not been announced yet. */
+export function keysExpiringSoon(db: Db, now: number, within: number, limit: number) {
+  return db
+    .select()
+    .from(apiKeys)
+    .where(
+      and(
+        isNull(apiKeys.revokedAt),
+        isNull(apiKeys.expiringNotifiedAt),
+        sql`${apiKeys.expiresAt} > ${now}`,
+        sql`${apiKeys.expiresAt} <= ${now + within}`,
+      ),
+    )
+    .limit(limit)
+    .all();
+}
+
+/** Marks the notice sent; false if another sweep got there first. */
+export async function markExpiringNotified(db: Db, id: string, now: number) {
+  const rows = await db
+    .update(apiKeys)
+    .set({ expiringNotifiedAt: now })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.expiringNotifiedAt)))
+    .returning({ id: apiKeys.id });
+  return rows.length > 0;
+}

@@ -85,6 +85,7 @@ export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBo
     lastUsedAt: null,
     expiresAt: expiry(input, now) ?? null,
     revokedAt: null,
+    expiringNotifiedAt: null,
   };
   const profile = input.profileId ? await findProfile(db, accountId, input.profileId) : undefined;
   const apiKey = toApiKey({ key: row, profilePermissions: profile?.permissions ?? null });
@@ -137,11 +138,14 @@ async function changeKey(deps: KeyDeps, id: string, action: string, changes: Par
 
 export async function updateKey(deps: KeyDeps, id: string, input: z.infer<typeof UpdateKeyBody>) {
   await checkGrant(deps, input.scopes, input.profileId);
+  const expiresAt = expiry(input, deps.now);
   return changeKey(deps, id, "api_key.updated", {
+    // A new expiry earns a new `api_key.expiring` notice.
+    expiringNotifiedAt: expiresAt === undefined ? undefined : null,
     name: input.name,
     scopes: input.scopes === undefined ? undefined : scopesJson(input.scopes),
     profileId: input.profileId,
-    expiresAt: expiry(input, deps.now),
+    expiresAt,
     rateLimitPerHour: input.rateLimitPerHour,
     metadata: input.metadata && JSON.stringify(input.metadata),
     enabled: input.enabled,
