@@ -65,3 +65,11 @@ describe("permissions", () => {
     ]);
   });
 });
+
+describe("version", () => {
+  it("the User-Agent version is the package's", async () => {
+    const { KEYHOOK_VERSION } = await import("../src/lib/version");
+    const pkg = (await import("../package.json")).default;
+    expect(KEYHOOK_VERSION).toBe(pkg.version);
+  });
+});
