@@ -141,6 +141,9 @@ CREATE TABLE `webhooks` (
 	`previous_secret_expires_at` integer,
 	`failing_since` integer,
 	`last_success_at` integer,
+	`last_attempt_at` integer,
+	`last_attempt_status` integer,
+	`last_attempt_succeeded` integer,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
 	FOREIGN KEY (`account_id`) REFERENCES `accounts`(`id`) ON UPDATE no action ON DELETE no action

@@ -125,6 +125,8 @@ describe("delivery", () => {
     await expect.poll(async () => (await attemptsOf(account.id, webhook.id)).length).toBe(1);
     const [a] = await attemptsOf(account.id, webhook.id);
     expect(a.responseBody.length).toBe(4096);
+    const listed = await call("GET", "/v1/webhooks", { token: ADMIN, accountId: account.id });
+    expect(listed.body.webhooks[0].lastAttempt).toEqual({ at: a.createdAt, status: 200, succeeded: true });
   });
 });
 

@@ -128,6 +128,10 @@ export const webhooks = sqliteTable(
     /** First failure since the last success: the auto-disable clock. */
     failingSince: integer("failing_since"),
     lastSuccessAt: integer("last_success_at"),
+    /** The latest attempt, for lists: when, and its HTTP status (null: no answer). */
+    lastAttemptAt: integer("last_attempt_at"),
+    lastAttemptStatus: integer("last_attempt_status"),
+    lastAttemptSucceeded: integer("last_attempt_succeeded", { mode: "boolean" }),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

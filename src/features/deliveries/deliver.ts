@@ -79,7 +79,8 @@ export async function deliverOne(deps: DeliverDeps, deliveryId: string): Promise
     createdAt: done,
   };
   const plan = nextStep(deps, delivery, webhook, result, number, done);
-  await recordOutcome(db, delivery.id, webhook.id, { attempt, ...plan.outcome });
+  const last = { lastAttemptAt: done, lastAttemptStatus: result.status, lastAttemptSucceeded: result.failure === null };
+  await recordOutcome(db, delivery.id, webhook.id, { attempt, ...plan.outcome, webhook: { ...plan.outcome.webhook, ...last } });
   if (plan.disableReason) await deps.disable(webhook, plan.disableReason);
   return plan.delaySeconds === null ? { action: "ack" } : { action: "retry", delaySeconds: plan.delaySeconds };
 }

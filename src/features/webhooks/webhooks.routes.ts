@@ -35,6 +35,10 @@ export const Webhook = z
     status: z.enum(["active", "disabled"]),
     disabledReason: z.string().nullable(),
     lastSuccessAt: Timestamp.nullable(),
+    lastAttempt: z
+      .object({ at: Timestamp, status: z.number().int().nullable(), succeeded: z.boolean() })
+      .nullable()
+      .openapi({ description: "The latest delivery attempt" }),
     failingSince: Timestamp.nullable(),
     previousSecretExpiresAt: Timestamp.nullable().openapi({ description: "End of a rotation's overlap" }),
     createdAt: Timestamp,

@@ -37,6 +37,10 @@ export function toWebhook(row: WebhookRow): z.infer<typeof Webhook> {
     status: row.status as "active" | "disabled",
     disabledReason: row.disabledReason,
     lastSuccessAt: isoOrNull(row.lastSuccessAt),
+    lastAttempt:
+      row.lastAttemptAt === null
+        ? null
+        : { at: iso(row.lastAttemptAt), status: row.lastAttemptStatus, succeeded: row.lastAttemptSucceeded ?? false },
     failingSince: isoOrNull(row.failingSince),
     previousSecretExpiresAt: isoOrNull(row.previousSecretExpiresAt),
     createdAt: iso(row.createdAt),
@@ -82,6 +86,9 @@ export async function createWebhook(deps: WebhookDeps, input: z.infer<typeof Cre
     previousSecretExpiresAt: null,
     failingSince: null,
     lastSuccessAt: null,
+    lastAttemptAt: null,
+    lastAttemptStatus: null,
+    lastAttemptSucceeded: null,
     createdAt: now,
     updatedAt: now,
   };
