@@ -163,3 +163,16 @@ describe("operator and accounts", () => {
     expect(apiKey.createdBy).toEqual({ type: "operator", id: "operator", name: "Operator" });
   });
 });
+
+describe("GET /v1/account", () => {
+  it("any principal reads its own account and plan limits", async () => {
+    const { account, key } = await accountWithKey("enterprise");
+    const jwt = await userToken({ accountId: account.id, permissions: [] });
+    for (const opts of [{ apiKey: key }, { token: jwt }, { token: ADMIN, accountId: account.id }]) {
+      const res = await call("GET", "/v1/account", opts);
+      expect(res.status).toBe(200);
+      expect(res.body.account).toMatchObject({ id: account.id, plan: "enterprise", limits: { rateLimitPerHour: 10000 } });
+    }
+    expect((await call("GET", "/v1/account", { token: ADMIN })).status).toBe(400);
+  });
+});

@@ -22,3 +22,7 @@ export const update: Handler<typeof routes.update> = async (c) => {
   const account = await service.updateAccount(c.var.db, auditOf(c), id, c.req.valid("json"), Date.now());
   return c.json({ account }, 200);
 };
+
+export const current: Handler<typeof routes.current> = async (c) => {
+  return c.json({ account: await service.getAccount(c.var.db, c.var.accountId) }, 200);
+};

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { PLAN_NAMES } from "../../lib/config";
 import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
 import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
-import { authenticate, requireOperator } from "../../middleware/auth";
+import { authenticate, requireAccount, requireOperator } from "../../middleware/auth";
 
 const middleware = [authenticate, requireOperator];
 const tags = ["Accounts"];
@@ -77,4 +77,14 @@ export const update = createRoute({
   middleware,
   request: { params: IdParams, body: jsonBody(UpdateAccountBody) },
   responses: { 200: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(400, 404, 413, 415) },
+});
+
+/** The caller's own account (for the operator: the one named in X-Account-Id), with its plan's limits. */
+export const current = createRoute({
+  method: "get",
+  path: "/v1/account",
+  tags,
+  security,
+  middleware: [authenticate, requireAccount],
+  responses: { 200: jsonResponse(AccountEnvelope, "The caller's account"), ...errorResponses(400, 404) },
 });

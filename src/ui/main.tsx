@@ -1,0 +1,4 @@
+import { render } from "hono/jsx/dom";
+import { App } from "./app";
+
+render(<App />, document.getElementById("root")!);

@@ -1,0 +1,359 @@
+import { useEffect, useState } from "hono/jsx/dom";
+import { api, message } from "./api";
+import { When } from "./components";
+
+interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  filter: unknown[] | null;
+  description: string | null;
+  status: "active" | "disabled";
+  disabledReason: string | null;
+  lastAttempt: { at: string; status: number | null; succeeded: boolean } | null;
+}
+
+interface Attempt {
+  id: string;
+  deliveryId: string;
+  eventType: string;
+  attempt: number;
+  responseStatus: number | null;
+  durationMs: number;
+  failureReason: string | null;
+  succeeded: boolean;
+  createdAt: string;
+  requestHeaders: Record<string, string>;
+  requestBody: string;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+}
+
+type OnError = (text: string, retry?: () => void) => void;
+
+/** `whsec_` + base64 of 32 random bytes, made in the browser; the server takes it as given. */
+function generateSecret() {
+  return `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`;
+}
+
+export function WebhooksTab(props: { onError: OnError }) {
+  const [hooks, setHooks] = useState<Webhook[] | null>(null);
+  const [editing, setEditing] = useState<Webhook | "new" | null>(null);
+  const [history, setHistory] = useState<Webhook | null>(null);
+
+  const load = async () => {
+    setHooks(null);
+    try {
+      setHooks((await api<{ webhooks: Webhook[] }>("GET", "/v1/webhooks?limit=100")).webhooks);
+    } catch (err) {
+      setHooks([]);
+      props.onError(`Could not load webhooks: ${message(err)}`, load);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+
+  const act = async (what: string, run: () => Promise<unknown>) => {
+    try {
+      await run();
+      await load();
+    } catch (err) {
+      props.onError(`Could not ${what}: ${message(err)}`);
+    }
+  };
+
+  return (
+    <section aria-labelledby="webhooks-heading">
+      <div class="section-head">
+        <h2 id="webhooks-heading">Webhooks</h2>
+        <button type="button" class="primary" onClick={() => setEditing("new")}>
+          + New webhook
+        </button>
+      </div>
+      {editing && (
+        <WebhookForm
+          webhook={editing === "new" ? null : editing}
+          onDone={() => {
+            setEditing(null);
+            load();
+          }}
+          onError={props.onError}
+        />
+      )}
+      {hooks === null ? (
+        <p class="muted">Loading webhooks...</p>
+      ) : hooks.length === 0 ? (
+        <div class="empty">
+          <p>No webhooks yet</p>
+          <p class="muted">Add a URL to receive signed events when things change.</p>
+        </div>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">URL</th>
+              <th scope="col">Events</th>
+              <th scope="col">Status</th>
+              <th scope="col">Last delivery</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {hooks.map((w) => (
+              <tr key={w.id} data-webhook-id={w.id}>
+                <td>
+                  <code>{w.url}</code>
+                  {w.description && <div class="muted">{w.description}</div>}
+                </td>
+                <td>{w.events.includes("*") ? "All events" : w.events.join(", ")}</td>
+                <td>
+                  <span class={`status status-${w.status}`}>{w.status === "active" ? "Active" : "Disabled"}</span>
+                  {w.disabledReason && <div class="muted">{w.disabledReason}</div>}
+                </td>
+                <td>
+                  {w.lastAttempt ? (
+                    <span>
+                      <When iso={w.lastAttempt.at} />{" "}
+                      <span class={w.lastAttempt.succeeded ? "ok" : "fail"}>
+                        {w.lastAttempt.succeeded ? "Succeeded" : "Failed"}
+                        {w.lastAttempt.status !== null ? ` (${w.lastAttempt.status})` : ""}
+                      </span>
+                    </span>
+                  ) : (
+                    <span class="muted">None yet</span>
+                  )}
+                </td>
+                <td>
+                  <div class="row-actions">
+                  <button type="button" onClick={() => setEditing(w)}>
+                    Edit
+                  </button>
+                  <button
+                    type="button"
+                    onClick={() =>
+                      act("change the webhook", () =>
+                        api("PATCH", `/v1/webhooks/${w.id}`, { status: w.status === "active" ? "disabled" : "active" }),
+                      )
+                    }
+                  >
+                    {w.status === "active" ? "Disable" : "Enable"}
+                  </button>
+                  <button
+                    type="button"
+                    onClick={() =>
+                      act("send a test event", async () => {
+                        await api("POST", `/v1/webhooks/${w.id}/test`, {});
+                        setTimeout(load, 1500); // its outcome shows in "Last delivery" once it is sent
+                      })
+                    }
+                  >
+                    Send test event
+                  </button>
+                  <button type="button" onClick={() => setHistory(w)}>
+                    Delivery history
+                  </button>
+                  <button
+                    type="button"
+                    class="danger"
+                    onClick={() => {
+                      if (confirm(`Delete webhook ${w.url}? This cannot be undone.`)) {
+                        act("delete the webhook", () => api("DELETE", `/v1/webhooks/${w.id}`));
+                      }
+                    }}
+                  >
+                    Delete
+                  </button>
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {history && <DeliveryHistory webhook={history} onClose={() => setHistory(null)} onError={props.onError} />}
+    </section>
+  );
+}
+
+function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onError: OnError }) {
+  const existing = props.webhook;
+  const [types, setTypes] = useState<{ name: string; description: string | null }[]>([]);
+  const [all, setAll] = useState(existing ? existing.events.includes("*") : false);
+  const [secret, setSecret] = useState(existing ? "" : generateSecret());
+  const [revealed, setRevealed] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    api<{ eventTypes: { name: string; description: string | null }[] }>("GET", "/v1/event-types")
+      .then((r) => setTypes(r.eventTypes))
+      .catch(() => {});
+  }, []);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    const events = all ? ["*"] : form.getAll("event").map(String);
+    const filterText = String(form.get("filter") ?? "").trim();
+    let filter: unknown = null;
+    try {
+      filter = filterText ? JSON.parse(filterText) : null;
+    } catch {
+      props.onError("The filter is not valid JSON");
+      return;
+    }
+    const description = String(form.get("description") ?? "").trim();
+    const body: Record<string, unknown> = { url: String(form.get("url")).trim(), events };
+    if (existing) Object.assign(body, { filter, description: description || null });
+    else Object.assign(body, { secret: String(form.get("secret")).trim() }, filter ? { filter } : {}, description ? { description } : {});
+    setBusy(true);
+    try {
+      if (existing) await api("PATCH", `/v1/webhooks/${existing.id}`, body);
+      else await api("POST", "/v1/webhooks", body);
+      props.onDone();
+    } catch (err) {
+      props.onError(`Could not save the webhook: ${message(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const reveal = async () => {
+    if (!existing) return;
+    try {
+      setRevealed((await api<{ secret: string }>("GET", `/v1/webhooks/${existing.id}/secret`)).secret);
+    } catch (err) {
+      props.onError(`Could not reveal the secret: ${message(err)}`);
+    }
+  };
+
+  return (
+    <form class="panel" onSubmit={submit} aria-label={existing ? "Edit webhook" : "New webhook"}>
+      <label for="wh-url">URL</label>
+      <input id="wh-url" name="url" type="url" required value={existing?.url ?? ""} placeholder="https://example.com/webhooks" />
+      <fieldset>
+        <legend>Events</legend>
+        <label class="check">
+          <input type="checkbox" checked={all} onChange={(e: Event) => setAll((e.target as HTMLInputElement).checked)} /> All events
+        </label>
+        {!all &&
+          types.map((t) => (
+            <label class="check" title={t.description ?? ""}>
+              <input type="checkbox" name="event" value={t.name} checked={existing?.events.includes(t.name) ?? false} /> {t.name}
+            </label>
+          ))}
+      </fieldset>
+      <label for="wh-filter">Filter (optional, JSON)</label>
+      <textarea
+        id="wh-filter"
+        name="filter"
+        rows={2}
+        placeholder='[{"field":"severity","op":"gte","value":"major","order":["minor","major","critical"]}]'
+      >
+        {existing?.filter ? JSON.stringify(existing.filter) : ""}
+      </textarea>
+      {existing ? (
+        <div>
+          <span class="label">Secret</span>{" "}
+          {revealed ? (
+            <span>
+              <code class="secret">{revealed}</code>{" "}
+              <button type="button" onClick={() => navigator.clipboard.writeText(revealed).catch(() => {})}>
+                Copy secret
+              </button>
+            </span>
+          ) : (
+            <button type="button" onClick={reveal}>
+              Reveal secret
+            </button>
+          )}
+        </div>
+      ) : (
+        <div>
+          <label for="wh-secret">Secret</label>
+          <input id="wh-secret" name="secret" required minLength={24} value={secret} onInput={(e: Event) => setSecret((e.target as HTMLInputElement).value)} />
+          <button type="button" onClick={() => setSecret(generateSecret())}>
+            Regenerate
+          </button>
+        </div>
+      )}
+      <label for="wh-description">Description</label>
+      <input id="wh-description" name="description" maxLength={500} value={existing?.description ?? ""} />
+      <div class="form-actions">
+        <button type="submit" class="primary" disabled={busy}>
+          {existing ? "Save" : "Create"}
+        </button>
+        <button type="button" onClick={props.onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError: OnError }) {
+  const [attempts, setAttempts] = useState<Attempt[] | null>(null);
+  const load = async () => {
+    try {
+      setAttempts((await api<{ attempts: Attempt[] }>("GET", `/v1/webhooks/${props.webhook.id}/attempts`)).attempts);
+    } catch (err) {
+      setAttempts([]);
+      props.onError(`Could not load the delivery history: ${message(err)}`, load);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, [props.webhook.id]);
+  const retry = async (a: Attempt) => {
+    try {
+      await api("POST", `/v1/deliveries/${a.deliveryId}/retry`);
+      setTimeout(load, 1500);
+    } catch (err) {
+      props.onError(`Could not retry: ${message(err)}`);
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="history-heading">
+      <div class="section-head">
+        <h3 id="history-heading">Delivery history: {props.webhook.url}</h3>
+        <span>
+          <button type="button" onClick={load}>
+            Refresh
+          </button>{" "}
+          <button type="button" onClick={props.onClose}>
+            Close
+          </button>
+        </span>
+      </div>
+      {attempts === null ? (
+        <p class="muted">Loading deliveries...</p>
+      ) : attempts.length === 0 ? (
+        <p class="muted">No deliveries yet. Send a test event to see one here.</p>
+      ) : (
+        <ul class="attempts">
+          {attempts.map((a) => (
+            <li key={a.id}>
+              <details>
+                <summary>
+                  <When iso={a.createdAt} /> · <strong>{a.eventType}</strong> ·{" "}
+                  <span class={a.succeeded ? "ok" : "fail"}>{a.responseStatus ?? "no response"}</span> · {a.durationMs} ms
+                  {a.failureReason && <span class="fail"> · {a.failureReason}</span>}
+                </summary>
+                <h4>Request</h4>
+                <pre>{Object.entries(a.requestHeaders).map(([k, v]) => `${k}: ${v}`).join("\n")}</pre>
+                <pre>{a.requestBody}</pre>
+                <h4>Response</h4>
+                <pre>{a.responseHeaders ? Object.entries(a.responseHeaders).map(([k, v]) => `${k}: ${v}`).join("\n") : "(none)"}</pre>
+                <pre>{a.responseBody ?? ""}</pre>
+              </details>
+              <button type="button" onClick={() => retry(a)}>
+                Retry
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

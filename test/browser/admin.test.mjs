@@ -1,0 +1,196 @@
+// The admin page in a real browser: Debian's Chromium driven by playwright-core, against `npm run dev`.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import AxeBuilder from "@axe-core/playwright";
+import { chromium } from "playwright-core";
+import { apiCall, BASE, devVar, startKeyhook, startReceiver, userJwt } from "./harness.mjs";
+
+const SHOTS = "docs/screenshots";
+let keyhook, receiver, browser, page, account;
+const consoleErrors = [];
+
+async function noSeriousA11yViolations(where) {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `axe on ${where}`);
+}
+
+/** Requests this test made fail on purpose log a console error; anything else must not. */
+function takeConsoleErrors() {
+  return consoleErrors.splice(0);
+}
+
+before(async () => {
+  keyhook = await startKeyhook();
+  receiver = await startReceiver();
+  const created = await apiCall("POST", "/v1/accounts", { token: devVar("ADMIN_TOKEN"), body: { name: "Browser Co", plan: "pro" } });
+  account = created.body.account;
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+  page = await context.newPage();
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  page.on("request", (r) => assert.ok(r.url().startsWith(BASE), `request to a third-party host: ${r.url()}`));
+});
+
+after(async () => {
+  await browser?.close();
+  receiver?.close();
+  keyhook?.stop();
+});
+
+describe("Admin → Integrations", () => {
+  it("a bad token says so in the banner", async () => {
+    await page.goto(`${BASE}/admin/`);
+    await page.getByLabel("Access token").fill("not-a-real-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").getByText("not accepted").waitFor();
+    const errs = takeConsoleErrors();
+    assert.ok(errs.every((e) => /status of 401/.test(e)), errs.join("\n"));
+    await page.getByRole("button", { name: "Dismiss" }).click();
+    assert.equal(await page.getByRole("alert").count(), 0);
+  });
+
+  it("signs in with a user token: tabs and the empty state", async () => {
+    await page.getByLabel("Access token").fill(userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" }));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    for (const name of ["API keys", "Webhooks", "Audit log"]) await page.getByRole("tab", { name }).waitFor();
+    await page.getByText("No API keys yet").waitFor();
+    await noSeriousA11yViolations("the API keys tab (empty)");
+  });
+
+  it("creates a key; the copy dialog shows it once and only Done closes it", async () => {
+    await page.getByRole("button", { name: "+ New API key" }).click();
+    await page.getByLabel("Name").fill("CI/CD Pipeline");
+    assert.equal(await page.getByLabel("Name").getAttribute("placeholder"), "e.g. CI/CD Pipeline");
+    await page.getByLabel("keys:read").check();
+    assert.equal(await page.getByLabel("Rate limit (req/hour)").inputValue(), "100");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: "Copy your API key" });
+    await dialog.waitFor();
+    const secret = await dialog.getByRole("textbox").inputValue();
+    assert.match(secret, /^kh_live_[0-9A-Za-z]{38}$/);
+    await page.mouse.click(5, 5); // outside
+    await page.keyboard.press("Escape");
+    assert.ok(await dialog.isVisible(), "an outside click or Escape must not close it");
+    await dialog.getByRole("button", { name: "Copy" }).click();
+    await dialog.getByRole("button", { name: "Copied" }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    await page.screenshot({ path: `${SHOTS}/copy-dialog.png` });
+    await dialog.getByRole("button", { name: "Done" }).click();
+    assert.equal(await dialog.count(), 0);
+    const row = page.getByRole("row", { name: /CI\/CD Pipeline/ });
+    await row.waitFor();
+    assert.match(await row.textContent(), /Read-only/);
+    assert.equal((await row.locator(".last-used").textContent()).trim(), "Never");
+    assert.match(await row.textContent(), new RegExp(`${secret.slice(0, 12)}…${secret.slice(-4)}`));
+    page.secret = secret;
+  });
+
+  it("Last used turns into a relative time after the key is used", async () => {
+    assert.equal((await apiCall("GET", "/v1/api-keys", { apiKey: page.secret })).status, 200);
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    const lastUsed = page.getByRole("row", { name: /CI\/CD Pipeline/ }).locator(".last-used time");
+    await lastUsed.waitFor();
+    assert.match(await lastUsed.textContent(), /now|second|minute/);
+    assert.ok(await lastUsed.getAttribute("title"), "the exact time is on hover");
+    await page.screenshot({ path: `${SHOTS}/api-keys.png` });
+  });
+
+  it("revokes with a confirmation; the row leaves at once and the key is refused", async () => {
+    let asked = "";
+    page.once("dialog", (d) => {
+      asked = d.message();
+      d.accept();
+    });
+    await page.getByRole("row", { name: /CI\/CD Pipeline/ }).getByRole("button", { name: "Revoke" }).click();
+    assert.equal(asked, "Revoke API key CI/CD Pipeline? This cannot be undone.");
+    await page.getByText("No API keys yet").waitFor({ timeout: 2000 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await apiCall("GET", "/v1/whoami", { apiKey: page.secret })).status, 401);
+  });
+
+  it("a failed load offers Retry", async () => {
+    let fail = true;
+    await page.route("**/v1/api-keys?*", (route) => (fail ? route.fulfill({ status: 500, contentType: "application/json", body: '{"error":{"code":"internal_error","message":"Internal server error","requestId":"x"}}' }) : route.continue()));
+    await page.getByRole("tab", { name: "Audit log" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByRole("alert").getByText("Could not load API keys").waitFor();
+    fail = false;
+    await page.getByRole("alert").getByRole("button", { name: "Retry" }).click();
+    await page.getByText("No API keys yet").waitFor();
+    assert.equal(await page.getByRole("alert").count(), 0);
+    await page.unroute("**/v1/api-keys?*");
+    assert.ok(takeConsoleErrors().every((e) => /status of 500/.test(e)));
+  });
+
+  it("creates a webhook with the generated secret and sends a test event to a real receiver", async () => {
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByText("No webhooks yet").waitFor();
+    await page.getByRole("button", { name: "+ New webhook" }).click();
+    await page.getByLabel("URL").fill(receiver.url);
+    const secret = await page.getByLabel("Secret").inputValue();
+    assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    await page.getByRole("button", { name: "Regenerate" }).click();
+    assert.notEqual(await page.getByLabel("Secret").inputValue(), secret);
+    await page.getByLabel("api_key.created").waitFor();
+    await page.getByLabel("All events").check();
+    await page.getByLabel("Description").fill("Ops alerts");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const row = page.getByRole("row", { name: new RegExp(receiver.url.replace(/[.:/]/g, "\\$&")) });
+    await row.waitFor();
+    assert.match(await row.textContent(), /All events/);
+    await noSeriousA11yViolations("the Webhooks tab");
+    await row.getByRole("button", { name: "Send test event" }).click();
+    const until = Date.now() + 10_000;
+    while (receiver.received.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(receiver.received.length, 1);
+    assert.equal(JSON.parse(receiver.received[0].body).event, "webhook.test");
+    await row.getByRole("button", { name: "Delivery history" }).click();
+    const history = page.locator(".attempts li").first();
+    for (let i = 0; i < 20 && !(await history.isVisible()); i++) {
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.match(await history.textContent(), /webhook\.test.*200/s);
+    await history.locator("summary").click();
+    assert.match(await history.textContent(), /webhook-signature: v1,/);
+    await page.screenshot({ path: `${SHOTS}/webhooks.png`, fullPage: true });
+    await row.getByRole("button", { name: "Edit" }).click();
+    await page.getByRole("button", { name: "Reveal secret" }).click();
+    await page.locator("code.secret").waitFor();
+    assert.match(await page.locator("code.secret").textContent(), /^whsec_/);
+    await page.getByRole("button", { name: "Cancel" }).click();
+  });
+
+  it("the audit log shows those actions, the key under its own name", async () => {
+    await page.getByRole("tab", { name: "Audit log" }).click();
+    await page.getByRole("table").waitFor();
+    const text = await page.getByRole("table").textContent();
+    for (const action of ["api_key.created", "api_key.revoked", "webhook.created", "account.created"]) assert.match(text, new RegExp(action.replace(".", "\\.")));
+    assert.match(text, /Ada/);
+    await page.getByLabel("Action").fill("api_key.revoked");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 1);
+    await noSeriousA11yViolations("the Audit log tab");
+    await page.screenshot({ path: `${SHOTS}/audit-log.png` });
+  });
+
+  it("the operator signs in and picks an account", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Access token").fill(devVar("ADMIN_TOKEN"));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByLabel("Account").selectOption(account.id);
+    await page.getByRole("tab", { name: "API keys" }).waitFor();
+    await page.getByText("No API keys yet").waitFor();
+  });
+
+  it("no console errors on any page", () => {
+    assert.deepEqual(takeConsoleErrors(), []);
+  });
+});
