@@ -32,6 +32,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       globalSetup: ["./test/setup/global.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // Deliveries go through a real queue and a real HTTP receiver: give them time on a busy machine.
+      expect: { poll: { timeout: 10_000, interval: 50 } },
     },
   };
 });

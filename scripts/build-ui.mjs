@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles the admin page (src/ui, hono/jsx/dom) into public/admin/app.js for Workers Static Assets,
-// and reports its gzipped size (budget: 60 KiB).
-import { readFileSync } from "node:fs";
+// and reports its gzipped size (budget: 60 KiB). Copies Scalar's standalone bundle for /docs, so the
+// API reference is served by the Worker itself, never from a CDN.
+import { copyFileSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
@@ -23,3 +24,5 @@ if (gz > 60 * 1024) {
   console.error("The admin page's JavaScript is over its 60 KiB gzipped budget");
   process.exit(1);
 }
+
+copyFileSync("node_modules/@scalar/api-reference/dist/browser/standalone.js", "public/docs/scalar.js");

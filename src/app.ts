@@ -17,6 +17,7 @@ import { whoamiRouter } from "./features/whoami";
 import { readSettings } from "./lib/config";
 import { ApiError } from "./lib/errors";
 import { errorResponse, onError } from "./lib/on-error";
+import { registerOpenApi } from "./lib/openapi-doc";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -68,6 +69,7 @@ export function createApp() {
   app.route("/", webhooksRouter);
   app.route("/", deliveriesRouter);
   app.route("/", eventsRouter);
+  registerOpenApi(app);
 
   const routes = methodsByPath(app);
   app.notFound((c) => {

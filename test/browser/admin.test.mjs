@@ -190,6 +190,13 @@ describe("Admin → Integrations", () => {
     await page.getByText("No API keys yet").waitFor();
   });
 
+  it("the API reference at /docs is served by the Worker itself", async () => {
+    await page.goto(`${BASE}/docs`);
+    await page.getByRole("heading", { name: "Keyhook API" }).waitFor({ timeout: 20_000 });
+    for (const tag of ["API keys", "Webhooks", "Deliveries", "Audit log"]) await page.getByText(tag, { exact: true }).first().waitFor();
+    await page.screenshot({ path: `${SHOTS}/api-reference.png` });
+  });
+
   it("no console errors on any page", () => {
     assert.deepEqual(takeConsoleErrors(), []);
   });

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { call } from "./helpers/api";
+import { appRoutes } from "./helpers/routes";
+
+/** Served by the Worker but not API operations: the document itself. */
+const NOT_OPERATIONS = new Set(["GET /openapi.json"]);
+
+describe("GET /openapi.json", () => {
+  it("is OpenAPI 3.1 with both security schemes", async () => {
+    const res = await call("GET", "/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe("3.1.0");
+    expect(res.body.info).toMatchObject({ title: "Keyhook API", version: expect.any(String) });
+    expect(res.body.components.securitySchemes).toEqual({
+      bearer: expect.objectContaining({ type: "http", scheme: "bearer" }),
+      apiKey: expect.objectContaining({ type: "apiKey", in: "header", name: "X-API-Key" }),
+    });
+  });
+
+  it("lists every route the Worker serves, and nothing else", async () => {
+    const doc = (await call("GET", "/openapi.json")).body;
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`),
+    );
+    const served = appRoutes()
+      .map((r) => `${r.method} ${r.path}`)
+      .filter((r) => !NOT_OPERATIONS.has(r));
+    expect(documented.sort()).toEqual(served.sort());
+  });
+
+  it("every operation has a tag, its error responses in the shared shape, and security unless public", async () => {
+    const doc = (await call("GET", "/openapi.json")).body;
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        expect(op.tags?.length, name).toBeGreaterThan(0);
+        if (path === "/health") continue;
+        expect(op.security, name).toEqual([{ bearer: [] }, { apiKey: [] }]);
+        for (const status of ["401", "403", "429"]) {
+          expect(op.responses[status]?.content["application/json"].schema, `${name} ${status}`).toEqual({
+            $ref: "#/components/schemas/Error",
+          });
+        }
+        if (op.requestBody) expect(op.responses["400"], `${name} 400`).toBeDefined();
+      }
+    }
+    expect(doc.components.schemas.Error).toBeDefined();
+  });
+});
