@@ -2,6 +2,8 @@ import { createApp } from "./app";
 import { handleQueue } from "./queue/consumer";
 import { sweep } from "./queue/sweep";
 
+export { KeyhookRpc } from "./rpc";
+
 const app = createApp();
 
 export default {

@@ -1,0 +1,71 @@
+import { createMiddleware } from "hono/factory";
+
+/** What `KeyhookRpc.verify` answers (the same as `POST /v1/keys/verify`). */
+export interface KeyVerdict {
+  valid: boolean;
+  code: string;
+  keyId: string | null;
+  accountId: string | null;
+  name: string | null;
+  scopes: string[] | null;
+  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  expiresAt: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export type PublishResult =
+  | {
+      event: { id: string; type: string; accountId: string; occurredAt: string; entity: Record<string, unknown> };
+      deliveries: { id: string; webhookId: string; status: string }[];
+    }
+  | { error: { code: string; message: string; details?: unknown } };
+
+/** The shape of a service binding to Keyhook's `KeyhookRpc` entrypoint. */
+export interface KeyhookBinding {
+  verify(key: string, scopes?: string[]): Promise<KeyVerdict>;
+  publish(
+    accountId: string,
+    event: { type: string; entity: Record<string, unknown>; idempotencyKey?: string },
+  ): Promise<PublishResult>;
+}
+
+const STATUS: Record<string, 401 | 403 | 429> = {
+  MALFORMED: 401,
+  NOT_FOUND: 401,
+  REVOKED: 401,
+  EXPIRED: 401,
+  DISABLED: 401,
+  INSUFFICIENT_SCOPE: 403,
+  PLAN_BLOCKED: 403,
+  RATE_LIMITED: 429,
+};
+
+/**
+ * Protects another Worker's Hono routes with Keyhook keys, through a service binding:
+ * `app.use("/api/*", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }))`.
+ * Sets `c.var.keyhook` to the verdict; refuses with Keyhook's error shape and rate-limit headers.
+ */
+export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
+  return createMiddleware<{ Bindings: Record<string, unknown>; Variables: { keyhook: KeyVerdict } }>(async (c, next) => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    const key = bearer ?? c.req.header("x-api-key");
+    if (!key) {
+      return c.json({ error: { code: "missing_credentials", message: "Send an API key in X-API-Key or Authorization: Bearer" } }, 401);
+    }
+    const binding = c.env[options.binding] as KeyhookBinding | undefined;
+    if (!binding) throw new Error(`keyhookAuth: no service binding named ${options.binding}`);
+    const verdict = await binding.verify(key, options.scopes);
+    if (verdict.ratelimit) {
+      c.header("X-RateLimit-Limit", String(verdict.ratelimit.limit));
+      c.header("X-RateLimit-Remaining", String(verdict.ratelimit.remaining));
+      c.header("X-RateLimit-Reset", String(verdict.ratelimit.reset));
+    }
+    if (!verdict.valid) {
+      const status = STATUS[verdict.code] ?? 401;
+      if (status === 429 && verdict.ratelimit) c.header("Retry-After", String(Math.max(1, verdict.ratelimit.reset - Math.floor(Date.now() / 1000))));
+      return c.json({ error: { code: verdict.code.toLowerCase(), message: `API key refused: ${verdict.code}` } }, status);
+    }
+    c.set("keyhook", verdict);
+    await next();
+  });
+}

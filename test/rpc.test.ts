@@ -1,0 +1,66 @@
+import { env, exports } from "cloudflare:workers";
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { type KeyhookBinding, keyhookAuth, type KeyVerdict } from "../src/sdk/middleware";
+import { accountWithKey, createAccount } from "./helpers/api";
+import { createWebhook, uniqueName, waitForReceived } from "./helpers/webhooks";
+
+// The loopback service binding to our own named entrypoint: what another Worker's binding gets.
+// Typed as another Worker would type its binding (the generated RPC types cannot express `unknown`).
+const rpc = exports.KeyhookRpc as unknown as KeyhookBinding;
+
+describe("KeyhookRpc (service binding)", () => {
+  it("verify answers as POST /v1/keys/verify does", async () => {
+    const { account, apiKey, key } = await accountWithKey("pro", { scopes: ["invoices:read"] });
+    const ok = await rpc.verify(key, ["invoices:read"]);
+    expect(ok).toMatchObject({ valid: true, code: "VALID", keyId: apiKey.id, accountId: account.id, ratelimit: { limit: 100, remaining: 99 } });
+    expect((await rpc.verify(key, ["invoices:write"])).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await rpc.verify("kh_live_bogus")).code).toBe("MALFORMED");
+  });
+
+  it("publish goes through the same path as POST /v1/events", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["order.paid"] });
+    const published = await rpc.publish(account.id, { type: "order.paid", entity: { id: "o_1" } });
+    if (!("event" in published)) throw new Error(JSON.stringify(published));
+    expect(published.event).toMatchObject({ type: "order.paid", accountId: account.id });
+    expect(published.deliveries).toHaveLength(1);
+    const [req] = await waitForReceived(name, 1);
+    expect(JSON.parse(req!.body).entity).toEqual({ id: "o_1" });
+    expect(await rpc.publish(account.id, { type: "Bad", entity: {} })).toMatchObject({
+      error: { code: "validation_failed", details: [{ path: "type" }] },
+    });
+    expect(await rpc.publish("acc_missing", { type: "a.b", entity: {} })).toMatchObject({ error: { code: "not_found" } });
+  });
+});
+
+describe("keyhookAuth middleware for other Workers", () => {
+  const api = new Hono<{ Bindings: { KEYHOOK: typeof rpc }; Variables: { keyhook: KeyVerdict } }>()
+    .use("/invoices/*", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }))
+    .get("/invoices/mine", (c) => c.json({ account: c.var.keyhook.accountId, key: c.var.keyhook.name }));
+  const get = (headers: Record<string, string>) => api.request("/invoices/mine", { headers }, { KEYHOOK: rpc });
+
+  it("lets a key with the scope through, with its identity", async () => {
+    const { account, key } = await accountWithKey("pro", { name: "Billing bot", scopes: ["invoices:read"] });
+    const res = await get({ "x-api-key": key });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ account: account.id, key: "Billing bot" });
+    expect(res.headers.get("x-ratelimit-limit")).toBe("100");
+    expect((await get({ authorization: `Bearer ${key}` })).status).toBe(200);
+  });
+
+  it("refuses: no key 401, bad key 401, missing scope 403, spent limit 429", async () => {
+    expect((await get({})).status).toBe(401);
+    expect((await get({ "x-api-key": "kh_live_nope" })).status).toBe(401);
+    const { key: noScope } = await accountWithKey("pro", { scopes: ["orders:read"] });
+    const forbidden = await get({ "x-api-key": noScope });
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.json()).toMatchObject({ error: { code: "insufficient_scope" } });
+    const { key: tiny } = await accountWithKey("pro", { scopes: ["invoices:read"], rateLimitPerHour: 1 });
+    expect((await get({ "x-api-key": tiny })).status).toBe(200);
+    const limited = await get({ "x-api-key": tiny });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
