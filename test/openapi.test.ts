@@ -47,3 +47,12 @@ describe("GET /openapi.json", () => {
     expect(doc.components.schemas.Error).toBeDefined();
   });
 });
+
+describe("docs/openapi.json", () => {
+  it("is the document the Worker serves (regenerate with npm run openapi)", async () => {
+    const committed = (await import("../docs/openapi.json")).default as { paths: unknown; components: unknown };
+    const served = (await call("GET", "/openapi.json")).body;
+    expect(JSON.parse(JSON.stringify(committed.paths))).toEqual(served.paths);
+    expect(JSON.parse(JSON.stringify(committed.components))).toEqual(served.components);
+  });
+});

@@ -26,10 +26,15 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
     name: "X-API-Key",
     description: "An API key",
   });
-  app.doc31(OPENAPI_PATH, (c) => ({
+  app.doc31(OPENAPI_PATH, (c) => documentConfig(new URL(c.req.url).origin));
+}
+
+/** The document's frame; `scripts/openapi.mjs` uses it to write docs/openapi.json. */
+export function documentConfig(origin: string) {
+  return {
     openapi: "3.1.0",
-    info: { title: "Keyhook API", version: KEYHOOK_VERSION, description: DESCRIPTION, license: { name: "Proprietary" } },
-    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+    info: { title: "Keyhook API", version: KEYHOOK_VERSION, description: DESCRIPTION },
+    servers: [{ url: origin, description: "This deployment" }],
     tags: [
       { name: "Health", description: "Liveness" },
       { name: "Auth", description: "Who is calling" },
@@ -41,5 +46,5 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
       { name: "Deliveries", description: "Delivery history, retries, recovery and test events" },
       { name: "Events", description: "Publishing events and the event catalog" },
     ],
-  }));
+  };
 }

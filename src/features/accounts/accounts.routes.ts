@@ -39,6 +39,8 @@ const AccountEnvelope = z.object({ account: Account });
 export const create = createRoute({
   method: "post",
   path: "/v1/accounts",
+  operationId: "createAccount",
+  summary: "Create an account",
   tags,
   security,
   middleware,
@@ -49,6 +51,8 @@ export const create = createRoute({
 export const list = createRoute({
   method: "get",
   path: "/v1/accounts",
+  operationId: "listAccounts",
+  summary: "List accounts",
   tags,
   security,
   middleware,
@@ -62,6 +66,8 @@ export const list = createRoute({
 export const get = createRoute({
   method: "get",
   path: "/v1/accounts/{id}",
+  operationId: "getAccount",
+  summary: "Get an account",
   tags,
   security,
   middleware,
@@ -72,6 +78,8 @@ export const get = createRoute({
 export const update = createRoute({
   method: "patch",
   path: "/v1/accounts/{id}",
+  operationId: "updateAccount",
+  summary: "Change an account's plan or limits",
   tags,
   security,
   middleware,
@@ -83,6 +91,8 @@ export const update = createRoute({
 export const current = createRoute({
   method: "get",
   path: "/v1/account",
+  operationId: "getCurrentAccount",
+  summary: "Get the caller's account",
   tags,
   security,
   middleware: [authenticate, requireAccount],

@@ -31,6 +31,8 @@ export const AuditQuery = PageQuery.extend({
 export const list = createRoute({
   method: "get",
   path: "/v1/audit-log",
+  operationId: "listAuditLog",
+  summary: "List audit log entries",
   tags: ["Audit log"],
   security,
   middleware: [authenticate, requireScope("audit:read"), requireAccount],

@@ -31,6 +31,8 @@ export const Attempt = z
 export const attemptsList = createRoute({
   method: "get",
   path: "/v1/webhooks/{id}/attempts",
+  operationId: "listWebhookAttempts",
+  summary: "List a webhook's delivery attempts",
   tags,
   security,
   middleware: reader,
@@ -44,6 +46,8 @@ export const attemptsList = createRoute({
 export const retry = createRoute({
   method: "post",
   path: "/v1/deliveries/{id}/retry",
+  operationId: "retryDelivery",
+  summary: "Send a delivery again",
   tags,
   security,
   middleware: writer,
@@ -54,6 +58,8 @@ export const retry = createRoute({
 export const recover = createRoute({
   method: "post",
   path: "/v1/webhooks/{id}/recover",
+  operationId: "recoverWebhook",
+  summary: "Re-send failed deliveries since a time",
   tags,
   security,
   middleware: writer,
@@ -67,6 +73,8 @@ export const recover = createRoute({
 export const test = createRoute({
   method: "post",
   path: "/v1/webhooks/{id}/test",
+  operationId: "sendTestEvent",
+  summary: "Send a test event",
   tags,
   security,
   middleware: writer,

@@ -39,6 +39,8 @@ export const EventType = z
 export const publish = createRoute({
   method: "post",
   path: "/v1/events",
+  operationId: "publishEvent",
+  summary: "Publish an event",
   tags: ["Events"],
   security,
   middleware: [authenticate, requireScope("events:write"), requireAccount],
@@ -52,6 +54,8 @@ export const publish = createRoute({
 export const listTypes = createRoute({
   method: "get",
   path: "/v1/event-types",
+  operationId: "listEventTypes",
+  summary: "List event types",
   tags: ["Events"],
   security,
   middleware: [authenticate, requireScope("webhooks:read"), requireAccount],
@@ -61,6 +65,8 @@ export const listTypes = createRoute({
 export const registerType = createRoute({
   method: "post",
   path: "/v1/event-types",
+  operationId: "registerEventType",
+  summary: "Register an event type",
   tags: ["Events"],
   security,
   middleware: [authenticate, requireScope("events:write"), requireAccount],

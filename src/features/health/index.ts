@@ -5,7 +5,10 @@ import { jsonResponse } from "../../lib/openapi-errors";
 const health = createRoute({
   method: "get",
   path: "/health",
+  operationId: "health",
+  summary: "Health check",
   tags: ["Health"],
+  security: [],
   responses: { 200: jsonResponse(z.object({ status: z.literal("ok") }), "The Worker is up (no auth, no I/O)") },
 });
 

@@ -91,6 +91,8 @@ const KeyWithSecret = z.object({
 export const create = createRoute({
   method: "post",
   path: "/v1/api-keys",
+  operationId: "createApiKey",
+  summary: "Create an API key",
   tags,
   security,
   middleware: writer,
@@ -101,6 +103,8 @@ export const create = createRoute({
 export const list = createRoute({
   method: "get",
   path: "/v1/api-keys",
+  operationId: "listApiKeys",
+  summary: "List API keys",
   tags,
   security,
   middleware: reader,
@@ -114,6 +118,8 @@ export const list = createRoute({
 export const get = createRoute({
   method: "get",
   path: "/v1/api-keys/{id}",
+  operationId: "getApiKey",
+  summary: "Get an API key",
   tags,
   security,
   middleware: reader,
@@ -124,6 +130,8 @@ export const get = createRoute({
 export const update = createRoute({
   method: "patch",
   path: "/v1/api-keys/{id}",
+  operationId: "updateApiKey",
+  summary: "Update an API key",
   tags,
   security,
   middleware: writer,
@@ -134,6 +142,8 @@ export const update = createRoute({
 export const revoke = createRoute({
   method: "delete",
   path: "/v1/api-keys/{id}",
+  operationId: "revokeApiKey",
+  summary: "Revoke an API key",
   tags,
   security,
   middleware: writer,
@@ -144,6 +154,8 @@ export const revoke = createRoute({
 export const rotate = createRoute({
   method: "post",
   path: "/v1/api-keys/{id}/rotate",
+  operationId: "rotateApiKey",
+  summary: "Rotate an API key's secret",
   tags,
   security,
   middleware: writer,
@@ -154,6 +166,8 @@ export const rotate = createRoute({
 export const usage = createRoute({
   method: "get",
   path: "/v1/api-keys/{id}/usage",
+  operationId: "getApiKeyUsage",
+  summary: "Hourly usage of an API key",
   tags,
   security,
   middleware: reader,

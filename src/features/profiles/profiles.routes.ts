@@ -39,6 +39,8 @@ const ProfileEnvelope = z.object({ profile: Profile });
 export const create = createRoute({
   method: "post",
   path: "/v1/permission-profiles",
+  operationId: "createPermissionProfile",
+  summary: "Create a permission profile",
   tags,
   security,
   middleware: writer,
@@ -49,6 +51,8 @@ export const create = createRoute({
 export const list = createRoute({
   method: "get",
   path: "/v1/permission-profiles",
+  operationId: "listPermissionProfiles",
+  summary: "List permission profiles",
   tags,
   security,
   middleware: reader,
@@ -62,6 +66,8 @@ export const list = createRoute({
 export const get = createRoute({
   method: "get",
   path: "/v1/permission-profiles/{id}",
+  operationId: "getPermissionProfile",
+  summary: "Get a permission profile",
   tags,
   security,
   middleware: reader,
@@ -72,6 +78,8 @@ export const get = createRoute({
 export const update = createRoute({
   method: "patch",
   path: "/v1/permission-profiles/{id}",
+  operationId: "updatePermissionProfile",
+  summary: "Update a permission profile",
   tags,
   security,
   middleware: writer,
@@ -82,6 +90,8 @@ export const update = createRoute({
 export const remove = createRoute({
   method: "delete",
   path: "/v1/permission-profiles/{id}",
+  operationId: "deletePermissionProfile",
+  summary: "Delete a permission profile",
   tags,
   security,
   middleware: writer,

@@ -40,6 +40,7 @@ export const VerifyResult = z
 export const verify = createRoute({
   method: "post",
   path: "/v1/keys/verify",
+  operationId: "verifyKey",
   tags: ["API keys"],
   summary: "Verify a key for a backend that does not run on Workers",
   security,

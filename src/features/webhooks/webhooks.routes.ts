@@ -75,6 +75,8 @@ export const create = createRoute(
   route({
     method: "post" as const,
     path: "/v1/webhooks",
+    operationId: "createWebhook",
+    summary: "Create a webhook",
     middleware: writer,
     request: { body: jsonBody(CreateWebhookBody) },
     responses: { 201: jsonResponse(WithSecret, "The webhook and its secret"), ...errorResponses(400, 404, 409, 413, 415) },
@@ -85,6 +87,8 @@ export const list = createRoute(
   route({
     method: "get" as const,
     path: "/v1/webhooks",
+    operationId: "listWebhooks",
+    summary: "List webhooks",
     middleware: reader,
     request: { query: PageQuery },
     responses: {
@@ -98,6 +102,8 @@ export const get = createRoute(
   route({
     method: "get" as const,
     path: "/v1/webhooks/{id}",
+    operationId: "getWebhook",
+    summary: "Get a webhook",
     middleware: reader,
     request: { params: IdParams },
     responses: { 200: jsonResponse(Envelope, "The webhook"), ...errorResponses(400, 404) },
@@ -108,6 +114,8 @@ export const update = createRoute(
   route({
     method: "patch" as const,
     path: "/v1/webhooks/{id}",
+    operationId: "updateWebhook",
+    summary: "Update a webhook",
     middleware: writer,
     request: { params: IdParams, body: jsonBody(UpdateWebhookBody) },
     responses: { 200: jsonResponse(Envelope, "The webhook"), ...errorResponses(400, 404, 413, 415) },
@@ -118,6 +126,8 @@ export const remove = createRoute(
   route({
     method: "delete" as const,
     path: "/v1/webhooks/{id}",
+    operationId: "deleteWebhook",
+    summary: "Delete a webhook",
     middleware: writer,
     request: { params: IdParams },
     responses: { 200: jsonResponse(z.object({ success: z.literal(true) }), "Deleted"), ...errorResponses(400, 404) },
@@ -128,6 +138,8 @@ export const secret = createRoute(
   route({
     method: "get" as const,
     path: "/v1/webhooks/{id}/secret",
+    operationId: "getWebhookSecret",
+    summary: "Reveal a webhook's signing secret",
     middleware: writer,
     request: { params: IdParams },
     responses: { 200: jsonResponse(z.object({ secret: z.string() }), "The signing secret"), ...errorResponses(400, 404) },
@@ -138,6 +150,8 @@ export const rotateSecret = createRoute(
   route({
     method: "post" as const,
     path: "/v1/webhooks/{id}/rotate-secret",
+    operationId: "rotateWebhookSecret",
+    summary: "Rotate a webhook's signing secret",
     middleware: writer,
     request: { params: IdParams, body: jsonBody(RotateSecretBody, false) },
     responses: { 200: jsonResponse(WithSecret, "The new secret"), ...errorResponses(400, 404, 413, 415) },

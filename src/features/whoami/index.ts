@@ -20,6 +20,8 @@ export const Whoami = z
 const whoami = createRoute({
   method: "get",
   path: "/v1/whoami",
+  operationId: "whoami",
+  summary: "Who is calling",
   tags: ["Auth"],
   security,
   middleware: [authenticate],
