@@ -11,16 +11,20 @@ import type { paths } from "./schema.ts";
 
 export type { paths } from "./schema.ts";
 
+// Plain fields, not parameter properties: the CLI runs this file with Node's type stripping.
 export class KeyhookError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-    readonly requestId?: string,
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly details?: unknown;
+  readonly requestId?: string;
+
+  constructor(status: number, code: string, message: string, details?: unknown, requestId?: string) {
     super(message);
     this.name = "KeyhookError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.requestId = requestId;
   }
 }
 

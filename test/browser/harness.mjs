@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 
-export const PORT = 8790;
+export const PORT = Number(process.env.KEYHOOK_TEST_PORT ?? 8790);
 export const BASE = `http://localhost:${PORT}`;
 
 export async function startKeyhook() {

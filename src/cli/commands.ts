@@ -1,0 +1,310 @@
+import { readFileSync } from "node:fs";
+import type { KeyhookClient } from "../client/index.ts";
+import { record, table } from "./format.ts";
+
+export class UsageError extends Error {}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+export interface Command {
+  usage: string;
+  summary: string;
+  options?: Record<string, { type: "string" | "boolean"; description: string }>;
+  /** Positional arguments it needs, by name. */
+  args?: string[];
+  run(client: KeyhookClient, args: string[], values: Values): Promise<{ data: unknown; text: string; warn?: string }>;
+}
+
+const list = (v: string | boolean | undefined) =>
+  typeof v === "string"
+    ? v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+const int = (name: string, v: string | boolean | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number`);
+  return n;
+};
+const bool = (name: string, v: string | boolean | undefined) => {
+  if (v === undefined) return undefined;
+  if (v === "true" || v === true) return true;
+  if (v === "false") return false;
+  throw new UsageError(`--${name} must be true or false`);
+};
+const json = (name: string, v: string | boolean | undefined): unknown => {
+  if (typeof v !== "string") return undefined;
+  const text = v.startsWith("@") ? readFileSync(v.slice(1), "utf8") : v;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`--${name} is not valid JSON${v.startsWith("@") ? ` (in ${v.slice(1)})` : ""}`);
+  }
+};
+const path = (id: string) => ({ params: { path: { id } } });
+
+const KEY_COLUMNS = ["id", "name", "prefix", "last4", "enabled", "lastUsedAt", "expiresAt"];
+const keyBody = (v: Values) => ({
+  name: v.name as string | undefined,
+  scopes: list(v.scopes),
+  profileId: v.profile as string | undefined,
+  expiresInDays: int("expires-in-days", v["expires-in-days"]),
+  rateLimitPerHour: int("rate-limit", v["rate-limit"]),
+  metadata: json("metadata", v.metadata) as Record<string, unknown> | undefined,
+});
+
+/** `--json` prints the API's answer as it is; the table shows the record inside it. */
+const one = (data: unknown, inner: Record<string, unknown> = data as Record<string, unknown>) => ({ data, text: record(inner) });
+
+export const COMMANDS: Record<string, Command> = {
+  whoami: {
+    usage: "whoami",
+    summary: "Show who the key or token belongs to, and its permissions",
+    async run(c) {
+      const { data } = await c.GET("/v1/whoami");
+      return one(data as Record<string, unknown>);
+    },
+  },
+  "keys list": {
+    usage: "keys list [--limit N]",
+    summary: "List API keys, newest first",
+    options: { limit: { type: "string", description: "at most this many (1-100)" } },
+    async run(c, _a, v) {
+      const { data } = await c.GET("/v1/api-keys", { params: { query: { limit: int("limit", v.limit) ?? 100 } } });
+      return { data, text: table(data!.apiKeys, KEY_COLUMNS) };
+    },
+  },
+  "keys get": {
+    usage: "keys get <id>",
+    summary: "Show one API key",
+    args: ["id"],
+    async run(c, [id]) {
+      const { data } = await c.GET("/v1/api-keys/{id}", path(id!));
+      return one(data, data!.apiKey);
+    },
+  },
+  "keys create": {
+    usage: "keys create --name NAME [--scopes a,b] [--profile ID] [--expires-in-days N] [--rate-limit N] [--metadata JSON]",
+    summary: "Create an API key; its secret is printed once",
+    options: {
+      name: { type: "string", description: "what the key is for (required)" },
+      scopes: { type: "string", description: "comma-separated permissions; omit for full access" },
+      profile: { type: "string", description: "a permission profile id" },
+      "expires-in-days": { type: "string", description: "days until it expires" },
+      "rate-limit": { type: "string", description: "requests per hour (default: the plan's)" },
+      metadata: { type: "string", description: "a JSON object, or @file" },
+    },
+    async run(c, _a, v) {
+      if (!v.name) throw new UsageError("--name is required");
+      const { data } = await c.POST("/v1/api-keys", { body: { ...keyBody(v), name: v.name as string } });
+      return {
+        data,
+        text: `${record(data!.apiKey)}\n\nkey  ${data!.key}`,
+        warn: "Store this key now: it is shown only once and cannot be recovered.",
+      };
+    },
+  },
+  "keys update": {
+    usage: "keys update <id> [--name N] [--scopes a,b] [--enabled true|false] [--rate-limit N] [--expires-in-days N]",
+    summary: "Change an API key",
+    args: ["id"],
+    options: {
+      name: { type: "string", description: "a new name" },
+      scopes: { type: "string", description: "comma-separated permissions" },
+      enabled: { type: "string", description: "true or false" },
+      "rate-limit": { type: "string", description: "requests per hour" },
+      "expires-in-days": { type: "string", description: "days from now" },
+      metadata: { type: "string", description: "a JSON object, or @file" },
+    },
+    async run(c, [id], v) {
+      const { profileId: _p, ...body } = keyBody(v);
+      const { data } = await c.PATCH("/v1/api-keys/{id}", { ...path(id!), body: { ...body, enabled: bool("enabled", v.enabled) } });
+      return one(data, data!.apiKey);
+    },
+  },
+  "keys revoke": {
+    usage: "keys revoke <id>",
+    summary: "Revoke an API key (immediate and permanent)",
+    args: ["id"],
+    async run(c, [id]) {
+      const { data } = await c.DELETE("/v1/api-keys/{id}", path(id!));
+      return { data, text: `Revoked ${id}` };
+    },
+  },
+  "keys rotate": {
+    usage: "keys rotate <id> [--grace-seconds N]",
+    summary: "Give a key a new secret; the old one works for the grace period",
+    args: ["id"],
+    options: { "grace-seconds": { type: "string", description: "0-604800 (default 0)" } },
+    async run(c, [id], v) {
+      const body = { gracePeriodSeconds: int("grace-seconds", v["grace-seconds"]) ?? 0 };
+      const { data } = await c.POST("/v1/api-keys/{id}/rotate", { ...path(id!), body });
+      return { data, text: `${record(data!.apiKey)}\n\nkey  ${data!.key}`, warn: "Store this key now: it is shown only once." };
+    },
+  },
+  "keys usage": {
+    usage: "keys usage <id>",
+    summary: "Requests per hour over the last 48 hours",
+    args: ["id"],
+    async run(c, [id]) {
+      const { data } = await c.GET("/v1/api-keys/{id}/usage", path(id!));
+      return { data, text: table(data!.usage, ["hour", "requests"]) };
+    },
+  },
+  "webhooks list": {
+    usage: "webhooks list",
+    summary: "List webhooks",
+    async run(c) {
+      const { data } = await c.GET("/v1/webhooks", { params: { query: { limit: 100 } } });
+      return { data, text: table(data!.webhooks, ["id", "url", "events", "status", "lastSuccessAt"]) };
+    },
+  },
+  "webhooks get": {
+    usage: "webhooks get <id>",
+    summary: "Show one webhook",
+    args: ["id"],
+    async run(c, [id]) {
+      const { data } = await c.GET("/v1/webhooks/{id}", path(id!));
+      return one(data, data!.webhook);
+    },
+  },
+  "webhooks create": {
+    usage: "webhooks create --webhook-url URL --events a.b,c.d|* [--filter JSON] [--secret S] [--description D]",
+    summary: "Create a webhook; its signing secret is printed",
+    options: {
+      "webhook-url": { type: "string", description: "https:// URL to POST to (required)" },
+      events: { type: "string", description: "comma-separated event types, or * (required)" },
+      filter: { type: "string", description: "JSON list of conditions, or @file" },
+      secret: { type: "string", description: "your own signing secret (default: generated)" },
+      description: { type: "string", description: "a note" },
+    },
+    async run(c, _a, v) {
+      if (!v["webhook-url"] || !v.events) throw new UsageError("--webhook-url and --events are required");
+      const body = {
+        url: v["webhook-url"] as string,
+        events: list(v.events)!,
+        filter: json("filter", v.filter) as never,
+        secret: v.secret as string | undefined,
+        description: v.description as string | undefined,
+      };
+      const { data } = await c.POST("/v1/webhooks", { body });
+      return { data, text: `${record(data!.webhook)}\n\nsecret  ${data!.secret}` };
+    },
+  },
+  "webhooks update": {
+    usage: "webhooks update <id> [--webhook-url U] [--events a,b] [--status active|disabled] [--description D]",
+    summary: "Change a webhook",
+    args: ["id"],
+    options: {
+      "webhook-url": { type: "string", description: "a new URL" },
+      events: { type: "string", description: "comma-separated event types, or *" },
+      status: { type: "string", description: "active or disabled" },
+      description: { type: "string", description: "a note" },
+    },
+    async run(c, [id], v) {
+      if (v.status !== undefined && v.status !== "active" && v.status !== "disabled") {
+        throw new UsageError("--status must be active or disabled");
+      }
+      const body = {
+        url: v["webhook-url"] as string | undefined,
+        events: list(v.events),
+        status: v.status as "active" | "disabled" | undefined,
+        description: v.description as string | undefined,
+      };
+      const { data } = await c.PATCH("/v1/webhooks/{id}", { ...path(id!), body });
+      return one(data, data!.webhook);
+    },
+  },
+  "webhooks delete": {
+    usage: "webhooks delete <id>",
+    summary: "Delete a webhook",
+    args: ["id"],
+    async run(c, [id]) {
+      const { data } = await c.DELETE("/v1/webhooks/{id}", path(id!));
+      return { data, text: `Deleted ${id}` };
+    },
+  },
+  "webhooks test": {
+    usage: "webhooks test <id> [--event TYPE]",
+    summary: "Send a signed test event",
+    args: ["id"],
+    options: { event: { type: "string", description: "the event type to imitate" } },
+    async run(c, [id], v) {
+      const { data } = await c.POST("/v1/webhooks/{id}/test", { ...path(id!), body: { event: v.event as string | undefined } });
+      return one(data, data!.delivery);
+    },
+  },
+  "webhooks attempts": {
+    usage: "webhooks attempts <id>",
+    summary: "The last 50 delivery attempts, newest first",
+    args: ["id"],
+    async run(c, [id]) {
+      const { data } = await c.GET("/v1/webhooks/{id}/attempts", path(id!));
+      return { data, text: table(data!.attempts, ["createdAt", "eventType", "responseStatus", "durationMs", "failureReason", "deliveryId"]) };
+    },
+  },
+  "webhooks retry": {
+    usage: "webhooks retry <delivery-id>",
+    summary: "Send one delivery again now",
+    args: ["delivery-id"],
+    async run(c, [id]) {
+      const { data } = await c.POST("/v1/deliveries/{id}/retry", path(id!));
+      return one(data, data!.delivery);
+    },
+  },
+  "webhooks rotate-secret": {
+    usage: "webhooks rotate-secret <id> [--overlap-seconds N]",
+    summary: "A new signing secret; the old one keeps signing during the overlap",
+    args: ["id"],
+    options: { "overlap-seconds": { type: "string", description: "default 86400, at most 604800" } },
+    async run(c, [id], v) {
+      const body = { overlapSeconds: int("overlap-seconds", v["overlap-seconds"]) };
+      const { data } = await c.POST("/v1/webhooks/{id}/rotate-secret", { ...path(id!), body });
+      return { data, text: `${record(data!.webhook)}\n\nsecret  ${data!.secret}` };
+    },
+  },
+  "events publish": {
+    usage: "events publish --type TYPE --entity JSON|@file [--idempotency-key K]",
+    summary: "Publish an event to the matching webhooks",
+    options: {
+      type: { type: "string", description: "e.g. issue.resolved (required)" },
+      entity: { type: "string", description: "a JSON object, or @file (required)" },
+      "idempotency-key": { type: "string", description: "repeat-safe publishing (kept 24 h)" },
+    },
+    async run(c, _a, v) {
+      if (!v.type || !v.entity) throw new UsageError("--type and --entity are required");
+      const entity = json("entity", v.entity);
+      if (!entity || typeof entity !== "object" || Array.isArray(entity)) throw new UsageError("--entity must be a JSON object");
+      const body = { type: v.type as string, entity: entity as Record<string, unknown>, idempotencyKey: v["idempotency-key"] as string | undefined };
+      const { data } = await c.POST("/v1/events", { body });
+      return { data, text: `${record(data!.event)}\n\n${table(data!.deliveries, ["id", "webhookId", "status"])}` };
+    },
+  },
+  "audit list": {
+    usage: "audit list [--action A] [--actor ID] [--target ID] [--since ISO] [--until ISO] [--limit N]",
+    summary: "The audit log, newest first",
+    options: {
+      action: { type: "string", description: "e.g. api_key.revoked" },
+      actor: { type: "string", description: "who (a key id, user id or operator)" },
+      target: { type: "string", description: "what it was done to" },
+      since: { type: "string", description: "ISO time" },
+      until: { type: "string", description: "ISO time" },
+      limit: { type: "string", description: "1-100 (default 20)" },
+    },
+    async run(c, _a, v) {
+      const query = {
+        action: v.action as string | undefined,
+        actorId: v.actor as string | undefined,
+        targetId: v.target as string | undefined,
+        since: v.since as string | undefined,
+        until: v.until as string | undefined,
+        limit: int("limit", v.limit),
+      };
+      const { data } = await c.GET("/v1/audit-log", { params: { query } });
+      const rows = data!.entries.map((e) => ({ when: e.createdAt, who: `${e.actor.name} (${e.actor.type})`, action: e.action, target: e.target.name ?? e.target.id }));
+      return { data, text: table(rows, ["when", "who", "action", "target"]) };
+    },
+  },
+};

@@ -1,0 +1,99 @@
+import { parseArgs } from "node:util";
+import { createClient, KeyhookError } from "../client/index.ts";
+import { type Command, COMMANDS, UsageError } from "./commands.ts";
+
+const GLOBAL = {
+  url: { type: "string", description: "Keyhook's URL (default: $KEYHOOK_URL)" },
+  key: { type: "string", description: "an API key, user JWT or operator token (default: $KEYHOOK_API_KEY)" },
+  account: { type: "string", description: "for the operator: the account to act in (default: $KEYHOOK_ACCOUNT_ID)" },
+  json: { type: "boolean", description: "print JSON for scripts instead of tables" },
+  help: { type: "boolean", description: "show help" },
+} as const;
+
+function optionLines(options: Record<string, { description: string }>) {
+  return Object.entries(options).map(([name, o]) => `  --${name.padEnd(18)} ${o.description}`);
+}
+
+function helpFor(name: string, cmd: Command) {
+  return [`Usage: keyhook ${cmd.usage}`, "", cmd.summary, "", "Options:", ...optionLines({ ...(cmd.options ?? {}), ...GLOBAL })].join("\n");
+}
+
+function overview() {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    "Usage: keyhook <command> [options]",
+    "",
+    "Configured by KEYHOOK_URL and KEYHOOK_API_KEY (or --url and --key).",
+    "",
+    "Commands:",
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]!.summary}`),
+    "",
+    "Global options:",
+    ...optionLines(GLOBAL),
+    "",
+    "Run `keyhook <command> --help` for a command's options. Exit codes: 0 ok, 1 API error, 2 usage error.",
+  ].join("\n");
+}
+
+/** Runs one CLI invocation; answers the exit code. Output goes to stdout, problems to stderr. */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const words = argv.filter((a) => !a.startsWith("-"));
+  const name = [words.slice(0, 2).join(" "), words[0] ?? ""].find((n) => n in COMMANDS);
+  if (!name) {
+    if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+      console.log(overview());
+      return argv.length === 0 ? 2 : 0;
+    }
+    console.error(`keyhook: unknown command "${words.slice(0, 2).join(" ")}"\n\n${overview()}`);
+    return 2;
+  }
+  const cmd = COMMANDS[name]!;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...(cmd.options ?? {}), ...GLOBAL }, allowPositionals: true, strict: true });
+  } catch (err) {
+    console.error(`keyhook ${name}: ${(err as Error).message}\n\n${helpFor(name, cmd)}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(helpFor(name, cmd));
+    return 0;
+  }
+  const args = positionals.slice(name.split(" ").length);
+  const needed = cmd.args ?? [];
+  if (args.length !== needed.length) {
+    console.error(`keyhook ${name}: expected ${needed.map((a) => `<${a}>`).join(" ") || "no arguments"}\n\n${helpFor(name, cmd)}`);
+    return 2;
+  }
+  const url = (values.url as string | undefined) ?? env.KEYHOOK_URL;
+  const key = (values.key as string | undefined) ?? env.KEYHOOK_API_KEY;
+  if (!url || !key) {
+    console.error("keyhook: set KEYHOOK_URL and KEYHOOK_API_KEY (or pass --url and --key)");
+    return 2;
+  }
+  const isApiKey = /^[a-z0-9]+_(live|test)_/.test(key);
+  const client = createClient({
+    baseUrl: url,
+    ...(isApiKey ? { apiKey: key } : { token: key }),
+    accountId: (values.account as string | undefined) ?? env.KEYHOOK_ACCOUNT_ID,
+  });
+  try {
+    const out = await cmd.run(client, args, values as Record<string, string | boolean | undefined>);
+    console.log(values.json ? JSON.stringify(out.data, null, 2) : out.text);
+    if (out.warn) console.error(`\nWarning: ${out.warn}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`keyhook ${name}: ${err.message}\n\n${helpFor(name, cmd)}`);
+      return 2;
+    }
+    if (err instanceof KeyhookError) {
+      console.error(`error: ${err.code}: ${err.message}`);
+      return 1;
+    }
+    console.error(`error: could not reach Keyhook at ${url}: ${(err as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,122 @@
+// Every `keyhook` command against a running Worker (`npm run dev`), as a script would run it.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { apiCall, BASE, devVar, startKeyhook, startReceiver } from "../browser/harness.mjs";
+
+let keyhook, receiver, env;
+
+function keyhookCli(args, extraEnv = {}) {
+  return new Promise((resolve) => {
+    execFile("node", ["bin/keyhook.mjs", ...args], { env: { ...process.env, ...env, ...extraEnv } }, (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    );
+  });
+}
+const json = async (args) => {
+  const r = await keyhookCli([...args, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+
+before(async () => {
+  keyhook = await startKeyhook();
+  receiver = await startReceiver();
+  const admin = devVar("ADMIN_TOKEN");
+  const account = (await apiCall("POST", "/v1/accounts", { token: admin, body: { name: "CLI Co", plan: "pro" } })).body.account;
+  const created = await apiCall("POST", "/v1/api-keys", { token: admin, accountId: account.id, body: { name: "CLI admin key" } });
+  env = { KEYHOOK_URL: BASE, KEYHOOK_API_KEY: created.body.key };
+});
+
+after(() => {
+  receiver?.close();
+  keyhook?.stop();
+});
+
+describe("keyhook CLI", () => {
+  it("whoami, as a table and as JSON", async () => {
+    const r = await keyhookCli(["whoami"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /name\s+CLI admin key/);
+    assert.equal((await json(["whoami"])).type, "api_key");
+  });
+
+  it("keys: create (secret once, with a warning), list, get, update, usage, rotate, revoke", async () => {
+    const created = await keyhookCli(["keys", "create", "--name", "Deploy", "--scopes", "keys:read", "--expires-in-days", "30"]);
+    assert.equal(created.code, 0);
+    assert.match(created.stderr, /shown only once/);
+    const secret = /key\s+(kh_live_\S+)/.exec(created.stdout)[1];
+    const id = /^id\s+(key_\S+)/m.exec(created.stdout)[1];
+    assert.match((await keyhookCli(["keys", "list"])).stdout, /Deploy/);
+    assert.equal((await json(["keys", "get", id])).apiKey.name, "Deploy");
+    assert.equal((await json(["keys", "update", id, "--name", "Deploy 2", "--enabled", "false"])).apiKey.enabled, false);
+    await json(["keys", "update", id, "--enabled", "true"]);
+    assert.equal((await keyhookCli(["whoami"], { KEYHOOK_API_KEY: secret })).code, 0);
+    assert.equal((await json(["keys", "usage", id])).usage.length, 48);
+    const rotated = await json(["keys", "rotate", id, "--grace-seconds", "0"]);
+    assert.notEqual(rotated.key, secret);
+    assert.equal((await keyhookCli(["keys", "revoke", id])).code, 0);
+    const refused = await keyhookCli(["whoami"], { KEYHOOK_API_KEY: rotated.key });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /invalid_credentials/);
+  });
+
+  it("webhooks: create, list, get, update, test, attempts, retry, rotate-secret, delete", async () => {
+    const created = await json(["webhooks", "create", "--webhook-url", receiver.url, "--events", "*", "--description", "from the CLI"]);
+    const id = created.webhook.id;
+    assert.match(created.secret, /^whsec_/);
+    assert.match((await keyhookCli(["webhooks", "list"])).stdout, new RegExp(id));
+    assert.equal((await json(["webhooks", "get", id])).webhook.description, "from the CLI");
+    assert.equal((await json(["webhooks", "update", id, "--description", "changed"])).webhook.description, "changed");
+    await json(["webhooks", "test", id, "--event", "webhook.test"]);
+    let attempts = [];
+    for (let i = 0; i < 50 && attempts.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      attempts = (await json(["webhooks", "attempts", id])).attempts;
+    }
+    assert.equal(attempts[0].responseStatus, 200);
+    assert.match((await keyhookCli(["webhooks", "attempts", id])).stdout, /webhook\.test\s+200/);
+    assert.equal((await json(["webhooks", "retry", attempts[0].deliveryId])).delivery.status, "pending");
+    const rotated = await json(["webhooks", "rotate-secret", id, "--overlap-seconds", "60"]);
+    assert.notEqual(rotated.secret, created.secret);
+    assert.equal((await keyhookCli(["webhooks", "delete", id])).code, 0);
+  });
+
+  it("events publish, with --entity as JSON or @file", async () => {
+    const inline = await json(["events", "publish", "--type", "issue.resolved", "--entity", '{"id":"iss_1"}']);
+    assert.equal(inline.event.type, "issue.resolved");
+    const file = join(tmpdir(), `entity-${process.pid}.json`);
+    writeFileSync(file, '{"id":"iss_2","severity":"major"}');
+    const fromFile = await json(["events", "publish", "--type", "issue.resolved", "--entity", `@${file}`]);
+    assert.deepEqual(fromFile.event.entity, { id: "iss_2", severity: "major" });
+  });
+
+  it("audit list", async () => {
+    const entries = (await json(["audit", "list", "--action", "api_key.revoked"])).entries;
+    assert.equal(entries[0].action, "api_key.revoked");
+    assert.match((await keyhookCli(["audit", "list"])).stdout, /WHEN\s+WHO\s+ACTION/);
+  });
+
+  it("a wrong key: exit 1 with the code and message on stderr", async () => {
+    const r = await keyhookCli(["keys", "list"], { KEYHOOK_API_KEY: "kh_live_wrongwrongwrongwrongwrongwrongwrong00" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: invalid_credentials: /);
+  });
+
+  it("usage errors exit 2; --help on every command exits 0", async () => {
+    assert.equal((await keyhookCli(["keys", "create"])).code, 2);
+    assert.equal((await keyhookCli(["keys", "get"])).code, 2);
+    assert.equal((await keyhookCli(["nothing"])).code, 2);
+    assert.equal((await keyhookCli(["keys", "list", "--bogus"])).code, 2);
+    assert.equal((await keyhookCli(["whoami"], { KEYHOOK_URL: "" })).code, 2);
+    for (const command of ["whoami", "keys list", "keys create", "webhooks rotate-secret", "events publish", "audit list"]) {
+      const r = await keyhookCli([...command.split(" "), "--help"]);
+      assert.equal(r.code, 0, command);
+      assert.match(r.stdout, new RegExp(`^Usage: keyhook ${command}`));
+    }
+    assert.equal((await keyhookCli(["--help"])).code, 0);
+  });
+});
