@@ -7,8 +7,10 @@ import { readFileSync } from "node:fs";
 const PORT = "8787";
 const base = `http://localhost:${PORT}`;
 const blocks = [...readFileSync("README.md", "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-// Block 0 is the two commands at the top; then the keys walk-through, verify, and webhooks.
-const script = `set -euo pipefail\n${blocks[1]}\n${blocks[2]}\n${blocks[3]}`;
+// Block 0 is the two commands at the top; then the keys walk-through, webhooks, verify — and,
+// after the CLI block (placeholders, not run), the protected-API example.
+const example = blocks.find((b) => b.startsWith("npm run example"));
+const script = `set -euo pipefail\n${blocks[1]}\n${blocks[2]}\n${blocks[3]}\n${example}`;
 
 const dev = spawn("npm", ["run", "dev"], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
 let log = "";
@@ -55,9 +57,13 @@ try {
     check(/"deliveries":\[\]/.test(out), "publishing the minor issue made no delivery");
     check(/\{"eventType":"issue\.resolved","responseStatus":200/.test(out), "the attempt is in the delivery history");
     check(/^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"webhook\.test"/m.test(out), "the test event reached the receiver");
+    check(/\{"invoice":\{"id":"inv_\w+","amount":42,"paid":false\},"event":"evt_\w+"\}/.test(out), "the example API accepts a Keyhook key and publishes through the binding");
+    check(/"key":"Invoicer","invoices":\[\{/.test(out), "the example API knows which key called");
+    check(/^401$/m.test(out), "the example API refuses a call without a key");
     if (failed) console.log(out.slice(-4000));
   }
 } finally {
   stop();
+  spawnSync("pkill", ["-f", "examples/protected-api"]); // started by the README's example block
 }
 process.exit(failed ? 1 : 0);
