@@ -7,7 +7,7 @@ const routes = appRoutes();
 const METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS", "HEAD"];
 
 describe("no input yields a 5xx", () => {
-  it("random methods, credentials, headers and bodies on every route", async () => {
+  it("10,000 random requests: methods, paths, credentials, headers, JSON and non-JSON bodies, huge and deeply nested values, unicode", async () => {
     const account = await createAccount("enterprise");
     const { key, apiKey } = await createKey(account.id);
     const jwt = await userToken({ accountId: account.id, role: "admin" });
@@ -40,11 +40,18 @@ describe("no input yields a 5xx", () => {
         limits: fc.record({ maxActiveKeys: fc.oneof(fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
       }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
       fc.string({ unit: "binary" }),
+      fc.string({ unit: "grapheme", maxLength: 300 }).map((t) => JSON.stringify({ name: t, type: t, url: t })),
+      fc.integer({ min: 1, max: 400 }).map((d) => `${"[".repeat(d)}${"]".repeat(d)}`), // deeply nested
+      fc.integer({ min: 60_000, max: 70_000 }).map((n) => JSON.stringify({ name: "x".repeat(n) })), // near and over 64 KiB
       fc.constant(undefined),
     );
     const contentType = fc.constantFrom("application/json", "text/plain", "application/json; charset=utf-8", "");
+    const randomPath = fc.array(fc.oneof(fc.constantFrom("v1", "api-keys", "webhooks", "..", "%2e%2e", "admin"), fc.string({ maxLength: 12 })), { maxLength: 5 });
     const request = fc.record({
-      route: fc.constantFrom(...routes),
+      route: fc.oneof(
+        { weight: 9, arbitrary: fc.constantFrom(...routes) },
+        { weight: 1, arbitrary: randomPath.map((parts) => ({ method: "GET", path: `/${parts.map(encodeURIComponent).join("/")}` })) },
+      ),
       method: fc.option(fc.constantFrom(...METHODS), { nil: undefined }),
       id: ids,
       credential: credentials,
@@ -68,7 +75,7 @@ describe("no input yields a 5xx", () => {
           expect(res.body.error.message).toBeTypeOf("string");
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: 10_000 },
     );
-  }, 120_000);
+  }, 600_000);
 });

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "hono/jsx/dom";
 import { api, message } from "./api";
+import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
 import { Dialog, Sparkline, When } from "./components";
 
 interface ApiKey {
@@ -14,16 +15,6 @@ interface ApiKey {
   lastUsedAt: string | null;
 }
 
-const OWN_PERMISSIONS = [
-  "keys:read",
-  "keys:write",
-  "keys:verify",
-  "webhooks:read",
-  "webhooks:write",
-  "events:write",
-  "audit:read",
-  "impersonate",
-];
 
 const BADGE_TEXT = { no_permissions: "No permissions", can_impersonate: "Can impersonate", read_only: "Read-only" };
 
@@ -250,7 +241,7 @@ function NewKeyForm(props: {
       <input id="key-name" name="name" required maxLength={100} placeholder="e.g. CI/CD Pipeline" />
       <fieldset>
         <legend>Permissions</legend>
-        {OWN_PERMISSIONS.map((p) => (
+        {KEYHOOK_PERMISSIONS.map((p) => (
           <label class="check">
             <input type="checkbox" name="scope" value={p} /> {p}
           </label>
