@@ -7,8 +7,10 @@ import { createServer } from "node:http";
 export const PORT = Number(process.env.KEYHOOK_TEST_PORT ?? 8790);
 export const BASE = `http://localhost:${PORT}`;
 
-export async function startKeyhook() {
-  const dev = spawn("npm", ["run", "dev"], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORT: String(PORT) } });
+/** `npm run dev` on PORT; `extraArgs` go to `wrangler dev` (e.g. `--var NAME:value`). */
+export async function startKeyhook(extraArgs = []) {
+  const args = ["run", "dev", ...(extraArgs.length ? ["--", ...extraArgs] : [])];
+  const dev = spawn("npm", args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORT: String(PORT) } });
   let log = "";
   dev.stdout.on("data", (d) => (log += d));
   dev.stderr.on("data", (d) => (log += d));
@@ -20,7 +22,14 @@ export async function startKeyhook() {
     await new Promise((r) => setTimeout(r, 500));
   }
   if (!(await fetch(`${BASE}/health`).then((r) => r.ok, () => false))) throw new Error(`Keyhook did not start:\n${log.slice(-3000)}`);
-  return { stop: () => { try { process.kill(-dev.pid, "SIGTERM"); } catch {} } };
+  return {
+    stop: (signal = "SIGTERM") => {
+      try {
+        process.kill(-dev.pid, signal);
+      } catch {}
+    },
+    exited: new Promise((resolve) => dev.on("exit", resolve)),
+  };
 }
 
 export function devVar(name) {
