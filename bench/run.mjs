@@ -146,11 +146,11 @@ function chart(rows) {
   const bars = rows.filter((r) => r.requestsPerSecond !== undefined && r.connections === 32);
   const max = Math.max(...bars.map((b) => b.requestsPerSecond));
   const h = 24;
-  const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="720" height="${bars.length * h + 40}" font-family="sans-serif" font-size="12">`,
+  const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="780" height="${bars.length * h + 40}" font-family="sans-serif" font-size="12">`,
     `<text x="10" y="16" font-weight="bold">Requests/s at 32 connections (bar) and p99 ms (label)</text>`];
   bars.forEach((b, i) => {
     const y = 28 + i * h;
-    const w = Math.round((b.requestsPerSecond / max) * 420);
+    const w = Math.round((b.requestsPerSecond / max) * 400);
     svg.push(`<text x="10" y="${y + 14}">${b.scenario}</text>`, `<rect x="200" y="${y}" width="${w}" height="18" fill="#0b57d0"/>`,
       `<text x="${206 + w}" y="${y + 14}">${b.requestsPerSecond}/s · p99 ${b.p99} ms</text>`);
   });
