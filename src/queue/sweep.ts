@@ -1,13 +1,12 @@
 import { createDb } from "../db/client";
 import { clearIdempotencyKeys, makeDue, overdue, pruneAttempts } from "../features/deliveries/deliveries.repo";
-import { enqueue, publishEvent } from "../features/events/events.service";
+import { enqueue, IDEMPOTENCY_MS, publishEvent } from "../features/events/events.service";
 import { keysExpiringSoon, markExpiringNotified } from "../features/keys/keys.repo";
 import { isoOrNull } from "../lib/schemas";
 
 /** A pending delivery this far past its time has no live message or consumer: re-queue it. */
 export const OVERDUE_AFTER_MS = 30_000;
 export const ATTEMPTS_KEPT_PER_WEBHOOK = 50;
-const IDEMPOTENCY_MS = 24 * 3600 * 1000;
 /** `api_key.expiring` goes out this long before a key expires. */
 export const EXPIRING_NOTICE_MS = 7 * 24 * 3600 * 1000;
 

@@ -6,7 +6,8 @@ import { type FilterCondition, matchesFilter } from "../webhooks/filter";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
 import * as repo from "./events.repo";
 
-const IDEMPOTENCY_MS = 24 * 3600 * 1000;
+/** How long an idempotency key answers its first event (the cron clears older ones). */
+export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
 
 export interface PublishDeps {
   db: Db;
@@ -66,7 +67,7 @@ export async function publishEvent(deps: PublishDeps, input: PublishInput, opts:
   if (input.idempotencyKey) {
     await repo.releaseIdempotencyKey(db, accountId, input.idempotencyKey, now - IDEMPOTENCY_MS);
     const existing = await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey);
-    if (existing) return { event: toEvent(existing), deliveries: (await repo.deliveriesOf(db, existing.id)).map(toDeliverySummary), replayed: true };
+    if (existing) return answerFirst(db, existing);
   }
   const event: EventRow = {
     id: newId("evt", now),
@@ -100,10 +101,15 @@ export async function publishEvent(deps: PublishDeps, input: PublishInput, opts:
     // Two publishes raced on one idempotency key: the unique index let one through; answer it.
     const first = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
     if (!first) throw err;
-    return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary), replayed: true };
+    return answerFirst(db, first);
   }
   await enqueue(deps.queue, rows.map((r) => r.id));
-  return { event: toEvent(event), deliveries: rows.map(toDeliverySummary), replayed: false };
+  return { event: toEvent(event), deliveries: rows.map(toDeliverySummary) };
+}
+
+/** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
+async function answerFirst(db: Db, first: EventRow) {
+  return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary) };
 }
 
 /** Keyhook's own types first, then the account's, each with a description and an example. */
