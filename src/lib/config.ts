@@ -33,6 +33,8 @@ export interface Settings {
   allowKeyInQuery: boolean;
   /** Failed authentications one client IP may make per 10 minutes before it gets 429. */
   authFailureLimit: number;
+  /** Opt-in: seconds a found key stays in isolate memory (0 = every request reads D1). */
+  keyCacheTtlSeconds: number;
   webhooks: WebhookSettings;
 }
 
@@ -55,12 +57,28 @@ function retryDelays(value: string | undefined): number[] {
   return delays.length > 0 && delays.every((d) => Number.isInteger(d) && d >= 0) ? delays : DEFAULT_RETRY_DELAYS;
 }
 
+/** The key cache may delay a revoke by at most this much. */
+export const MAX_KEY_CACHE_TTL_SECONDS = 300;
+
+/** Settings are parsed once per `env` object (it is the same across an isolate's requests). */
+const parsed = new WeakMap<Env, Settings>();
+
 export function readSettings(env: Env): Settings {
+  let settings = parsed.get(env);
+  if (!settings) {
+    settings = parseSettings(env);
+    parsed.set(env, settings);
+  }
+  return settings;
+}
+
+function parseSettings(env: Env): Settings {
   return {
     keyPrefix: /^[a-z][a-z0-9]{0,15}$/.test(env.KEY_PREFIX ?? "") ? env.KEY_PREFIX : "kh",
     keyEnv: env.KEY_ENV === "test" ? "test" : "live",
     allowKeyInQuery: env.ALLOW_KEY_IN_QUERY === "true",
     authFailureLimit: positiveInt(env.AUTH_FAILURE_LIMIT, 30),
+    keyCacheTtlSeconds: Math.min(positiveInt(env.KEY_CACHE_TTL_SECONDS, 0), MAX_KEY_CACHE_TTL_SECONDS),
     webhooks: {
       timeoutMs: positiveInt(env.WEBHOOK_TIMEOUT_MS, 15_000),
       retryDelays: retryDelays(env.WEBHOOK_RETRY_DELAYS),

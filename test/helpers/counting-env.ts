@@ -9,21 +9,43 @@ export interface OpCounts {
 }
 
 /**
- * The real bindings, wrapped to count what a request costs: every D1 statement prepared
- * (one per query), every batch, and every KV get / list / put.
+ * The real bindings, wrapped to count what a request costs: every D1 statement run, every
+ * batch, and every KV get / list / put.
  */
 export function countingEnv() {
   const counts: OpCounts = { d1Queries: 0, d1Batches: 0, kvReads: 0, kvLists: 0, kvWrites: 0 };
   const db = env.DB;
   const kv = env.RATE_LIMITS;
+  // Counted when run, not when prepared: Keyhook prepares its hot-path statement once per isolate.
+  const unwrapped = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
+    const counted = {
+      bind: (...values: unknown[]) => wrap(stmt.bind(...values)),
+      first: (column?: string) => {
+        counts.d1Queries += 1;
+        return column === undefined ? stmt.first() : stmt.first(column);
+      },
+      all: () => {
+        counts.d1Queries += 1;
+        return stmt.all();
+      },
+      raw: (options?: { columnNames?: boolean }) => {
+        counts.d1Queries += 1;
+        return stmt.raw(options as { columnNames: true });
+      },
+      run: () => {
+        counts.d1Queries += 1;
+        return stmt.run();
+      },
+    } as unknown as D1PreparedStatement;
+    unwrapped.set(counted, stmt);
+    return counted;
+  };
   const DB = {
-    prepare: (query: string) => {
-      counts.d1Queries += 1;
-      return db.prepare(query);
-    },
+    prepare: (query: string) => wrap(db.prepare(query)),
     batch: (statements: D1PreparedStatement[]) => {
       counts.d1Batches += 1;
-      return db.batch(statements);
+      return db.batch(statements.map((s) => unwrapped.get(s) ?? s));
     },
     exec: (query: string) => db.exec(query),
     withSession: (c?: string) => db.withSession(c),

@@ -5,6 +5,7 @@ import { planLimits } from "../../lib/config";
 import { newId } from "../../lib/encoding";
 import { found, iso, page } from "../../lib/schemas";
 import { type AuditContext, auditRow, diff } from "../audit/audit.service";
+import { forgetCachedKeys } from "../keys/keys.auth";
 import * as repo from "./accounts.repo";
 import type { Account, CreateAccountBody, UpdateAccountBody } from "./accounts.routes";
 
@@ -68,5 +69,6 @@ export async function updateAccount(
   const changes = diff(audited(toAccount(before)), audited(toAccount(merged)));
   const target = { type: "account", id, name: merged.name };
   const row = await repo.updateAccount(db, id, merged, auditRow(audit, id, "account.updated", target, changes, now));
+  forgetCachedKeys();
   return toAccount(found(row, "Account"));
 }

@@ -29,13 +29,23 @@ export function looksLikeApiKey(credential: string, settings: Settings): boolean
   return credential.startsWith(`${settings.keyPrefix}_`);
 }
 
+const shapes = new Map<string, RegExp>();
+/** The key pattern for a prefix, compiled once (the prefix is a setting, so there is one or two). */
+function shapeOf(prefix: string): RegExp {
+  let shape = shapes.get(prefix);
+  if (!shape) {
+    shape = new RegExp(`^${prefix}_(live|test)_[0-9A-Za-z]{${RANDOM_CHARS + CHECKSUM_CHARS},128}$`);
+    shapes.set(prefix, shape);
+  }
+  return shape;
+}
+
 /**
  * Shape and checksum, checked before any lookup: a mistyped or made-up key never reaches D1.
  * Keys of either env are accepted, so changing `KEY_ENV` does not invalidate issued keys.
  */
 export function isWellFormedApiKey(credential: string, settings: Settings): boolean {
-  const shape = new RegExp(`^${settings.keyPrefix}_(live|test)_[0-9A-Za-z]{${RANDOM_CHARS + CHECKSUM_CHARS},128}$`);
-  if (!shape.test(credential)) return false;
+  if (!shapeOf(settings.keyPrefix).test(credential)) return false;
   const body = credential.slice(0, -CHECKSUM_CHARS);
   return checksum(body) === credential.slice(-CHECKSUM_CHARS);
 }

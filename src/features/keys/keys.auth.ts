@@ -1,11 +1,10 @@
 import type { Db } from "../../db/client";
-import type { AccountRow, ApiKeyRow } from "../../db/schema";
 import { planLimits, type PlanLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 import type { Principal } from "../../lib/principal";
 import { isWellFormedApiKey } from "./key-format";
-import { findKeyForAuth, touchLastUsed } from "./keys.repo";
+import { type AuthKey, findKeyForAuth, touchLastUsed } from "./keys.repo";
 
 /** Later uses refresh `lastUsedAt` at most this often per key: no D1 write on every request. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
@@ -16,8 +15,8 @@ const lastUsedWritten = new Map<string, number>();
 export type KeyFailure = "MALFORMED" | "NOT_FOUND" | "REVOKED" | "EXPIRED" | "DISABLED" | "PLAN_BLOCKED";
 
 export type KeyCheck =
-  | { ok: true; key: ApiKeyRow; account: AccountRow; limits: PlanLimits; permissions: string[] }
-  | { ok: false; code: KeyFailure; key?: ApiKeyRow };
+  | { ok: true; key: AuthKey; limits: PlanLimits; permissions: string[] }
+  | { ok: false; code: KeyFailure; key?: AuthKey };
 
 /** A key's own scopes (null = legacy full access) plus its profile's permissions. */
 export function keyPermissions(scopes: string | null, profilePermissions: string | null): string[] {
@@ -27,11 +26,44 @@ export function keyPermissions(scopes: string | null, profilePermissions: string
   return [...new Set([...own, ...fromProfile])];
 }
 
-/** Checks a presented key: checksum first (no I/O), then one indexed D1 read. */
+type FoundKey = NonNullable<Awaited<ReturnType<typeof findKeyForAuth>>>;
+
+/** Bounded: a full cache is emptied rather than grown. */
+const KEY_CACHE_MAX = 10_000;
+const keyCache = new Map<string, { found: FoundKey; until: number }>();
+
+/**
+ * Forgets every cached key of this isolate. Called after any change a cached entry could be
+ * stale about (a key's update, revoke or rotation, a profile's edit, an account's plan): here it
+ * is at once; other isolates see it within `KEY_CACHE_TTL_SECONDS`.
+ */
+export function forgetCachedKeys() {
+  keyCache.clear();
+}
+
+/**
+ * The key behind a hash. With `KEY_CACHE_TTL_SECONDS` (opt-in, default 0 = off) a found key is
+ * kept in this isolate's memory that long, so a revoke made elsewhere can take that long to be
+ * seen; unknown hashes are never cached (a new key works at once).
+ */
+async function lookupKey(db: Db, settings: Settings, hash: string, now: number): Promise<FoundKey | undefined> {
+  const ttl = settings.keyCacheTtlSeconds;
+  if (ttl === 0) return findKeyForAuth(db, hash);
+  const cached = keyCache.get(hash);
+  if (cached && cached.until > now) return cached.found;
+  const found = await findKeyForAuth(db, hash);
+  if (found) {
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(hash, { found, until: now + ttl * 1000 });
+  }
+  return found;
+}
+
+/** Checks a presented key: checksum first (no I/O), then one indexed D1 read (or the opt-in cache). */
 export async function checkApiKey(db: Db, settings: Settings, credential: string, now: number): Promise<KeyCheck> {
   if (!isWellFormedApiKey(credential, settings)) return { ok: false, code: "MALFORMED" };
   const hash = await sha256Hex(credential);
-  const found = await findKeyForAuth(db, hash);
+  const found = await lookupKey(db, settings, hash, now);
   if (!found) return { ok: false, code: "NOT_FOUND" };
   const { key, account, profilePermissions } = found;
   if (key.revokedAt !== null) return { ok: false, code: "REVOKED", key };
@@ -40,7 +72,7 @@ export async function checkApiKey(db: Db, settings: Settings, credential: string
   if (!key.enabled) return { ok: false, code: "DISABLED", key };
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, code: "PLAN_BLOCKED", key };
-  return { ok: true, key, account, limits, permissions: keyPermissions(key.scopes, profilePermissions) };
+  return { ok: true, key, limits, permissions: keyPermissions(key.scopes, profilePermissions) };
 }
 
 const failures: Record<KeyFailure, () => ApiError> = {
@@ -57,12 +89,13 @@ const failures: Record<KeyFailure, () => ApiError> = {
  * Records `lastUsedAt`: the first use is awaited (so it shows at once); later ones go to
  * `waitUntil`, at most once a minute per key.
  */
-export async function recordUse(db: Db, key: ApiKeyRow, now: number, waitUntil: (p: Promise<unknown>) => void) {
+export async function recordUse(db: Db, key: AuthKey, now: number, waitUntil: (p: Promise<unknown>) => void) {
   const staleBefore = now - LAST_USED_RESOLUTION_MS;
-  if (key.lastUsedAt === null) {
+  // A cached key still says "never used" after its first use here: this isolate's memory knows better.
+  if (key.lastUsedAt === null && !lastUsedWritten.has(key.id)) {
     await touchLastUsed(db, key.id, now, staleBefore);
     lastUsedWritten.set(key.id, now);
-  } else if (key.lastUsedAt < staleBefore && (lastUsedWritten.get(key.id) ?? 0) < staleBefore) {
+  } else if ((key.lastUsedAt ?? 0) < staleBefore && (lastUsedWritten.get(key.id) ?? 0) < staleBefore) {
     if (lastUsedWritten.size > 10_000) lastUsedWritten.clear(); // bounded: it only saves writes
     lastUsedWritten.set(key.id, now);
     waitUntil(touchLastUsed(db, key.id, now, staleBefore));
@@ -72,7 +105,7 @@ export async function recordUse(db: Db, key: ApiKeyRow, now: number, waitUntil: 
 export interface KeyAuthentication {
   principal: Principal;
   rateLimitPerHour: number;
-  key: ApiKeyRow;
+  key: AuthKey;
 }
 
 /** Authenticates an API key or throws the matching 401/403. */

@@ -9,19 +9,55 @@ const activeKeysOf = (accountId: string, now: number) => sql`(
   WHERE ${apiKeys.accountId} = ${accountId} AND ${apiKeys.revokedAt} IS NULL
     AND (${apiKeys.expiresAt} IS NULL OR ${apiKeys.expiresAt} > ${now}))`;
 
-/**
- * The hot-path read: one indexed D1 query for the key (current or rotated-out secret), its account
- * and its profile's permissions. Always read from D1 so that a revoke, or a profile edit, takes
- * effect on the very next request.
- */
-export function findKeyForAuth(db: Db, hash: string) {
+/** The key columns the hot path reads (not the prefix, the audit fields or the timestamps it never uses). */
+const authKeyColumns = {
+  id: apiKeys.id,
+  accountId: apiKeys.accountId,
+  name: apiKeys.name,
+  hash: apiKeys.hash,
+  previousHashExpiresAt: apiKeys.previousHashExpiresAt,
+  scopes: apiKeys.scopes,
+  enabled: apiKeys.enabled,
+  rateLimitPerHour: apiKeys.rateLimitPerHour,
+  metadata: apiKeys.metadata,
+  lastUsedAt: apiKeys.lastUsedAt,
+  expiresAt: apiKeys.expiresAt,
+  revokedAt: apiKeys.revokedAt,
+};
+
+function prepareFindKeyForAuth(db: Db) {
+  const hash = sql.placeholder("hash");
   return db
-    .select({ key: apiKeys, account: accounts, profilePermissions: permissionProfiles.permissions })
+    .select({
+      key: authKeyColumns,
+      account: { plan: accounts.plan, maxActiveKeys: accounts.maxActiveKeys, rateLimitPerHour: accounts.rateLimitPerHour },
+      profilePermissions: permissionProfiles.permissions,
+    })
     .from(apiKeys)
     .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
     .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId))
     .where(or(eq(apiKeys.hash, hash), eq(apiKeys.previousHash, hash)))
-    .get();
+    .prepare();
+}
+
+/** A key as the hot path sees it. */
+export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns>;
+
+const findKeyStatements = new WeakMap<Db, ReturnType<typeof prepareFindKeyForAuth>>();
+
+/**
+ * The hot-path read: one indexed D1 query for the key (current or rotated-out secret), its account's
+ * limits and its profile's permissions. Always read from D1 (unless the opt-in key cache is on) so
+ * that a revoke, or a profile edit, takes effect on the very next request. The statement is built
+ * once per isolate and only bound per request.
+ */
+export function findKeyForAuth(db: Db, hash: string) {
+  let statement = findKeyStatements.get(db);
+  if (!statement) {
+    statement = prepareFindKeyForAuth(db);
+    findKeyStatements.set(db, statement);
+  }
+  return statement.get({ hash });
 }
 
 /**

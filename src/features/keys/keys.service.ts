@@ -14,6 +14,7 @@ import { findProfile } from "../profiles/profiles.repo";
 import { USAGE_HISTORY_HOURS } from "../ratelimit/limits";
 import type { ShardedCounter } from "../ratelimit/sharded-counter";
 import { generateApiKey } from "./key-format";
+import { forgetCachedKeys } from "./keys.auth";
 import * as repo from "./keys.repo";
 import type { CreateKeyBody, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
 import { auditedFields, toApiKey } from "./keys.view";
@@ -132,6 +133,7 @@ async function changeKey(deps: KeyDeps, id: string, action: string, changes: Par
   if (!(await repo.updateKey(deps.db, deps.accountId, id, { ...changes, updatedAt: key.updatedAt }, audit))) {
     throw new ApiError("not_found", "API key not found");
   }
+  forgetCachedKeys();
   await deps.emit(action, changes.revokedAt ? { id, name: key.name } : after);
   return after;
 }

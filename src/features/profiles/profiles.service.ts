@@ -7,6 +7,7 @@ import { assertCanGrant } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { found, iso, page } from "../../lib/schemas";
 import { type AuditContext, auditRow, diff } from "../audit/audit.service";
+import { forgetCachedKeys } from "../keys/keys.auth";
 import * as repo from "./profiles.repo";
 import type { CreateProfileBody, Profile, UpdateProfileBody } from "./profiles.routes";
 
@@ -70,7 +71,9 @@ export async function updateProfile(deps: ProfileDeps, id: string, input: z.infe
   const changes = diff(audited(toProfile(before)), audited(toProfile(after)));
   const target = { type: "permission_profile", id, name: after.name };
   const audit = auditRow(deps.audit, accountId, "permission_profile.updated", target, changes, now);
-  return toProfile(found(await repo.updateProfile(db, after, audit), "Permission profile"));
+  const updated = found(await repo.updateProfile(db, after, audit), "Permission profile");
+  forgetCachedKeys();
+  return toProfile(updated);
 }
 
 /** 409 while a live key holds the profile; the check and the delete are one statement. */

@@ -1,0 +1,72 @@
+// Shared by the bench scripts: start Keyhook and the floor Worker under `wrangler dev`, call the API.
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+
+export const KEYHOOK = "http://localhost:8795";
+export const FLOOR = "http://localhost:8796";
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const procs = [];
+
+/** Starts a process in its own group (so its children can be measured and stopped together). */
+export function start(cmd, args, env = {}) {
+  const p = spawn(cmd, args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  let log = "";
+  p.stdout.on("data", (d) => (log += d));
+  p.stderr.on("data", (d) => (log += d));
+  procs.push(p);
+  return { pid: p.pid, log: () => log };
+}
+
+export async function up(url, started) {
+  for (let i = 0; i < 240; i++) {
+    if (await fetch(url).then(() => true, () => false)) return;
+    await sleep(500);
+  }
+  throw new Error(`${url} did not start:\n${started.log().slice(-2000)}`);
+}
+
+export function stopAll() {
+  for (const p of procs) try { process.kill(-p.pid, "SIGTERM"); } catch {}
+}
+process.on("exit", stopAll);
+
+/** Keyhook (`npm run dev`) on 8795 and the floor Worker on 8796, sharing one local D1. */
+export async function startBoth(keyhookArgs = []) {
+  const keyhook = start("npm", ["run", "dev", "--", ...keyhookArgs], { PORT: "8795" });
+  await up(`${KEYHOOK}/health`, keyhook);
+  const floor = start("node_modules/.bin/wrangler", ["dev", "-c", "bench/floor/wrangler.toml", "--port", "8796", "--persist-to", ".wrangler/state"]);
+  await up(FLOOR, floor);
+  return { keyhook, floor };
+}
+
+const admin = () => readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)[1].trim();
+export const adminHeaders = () => ({ authorization: `Bearer ${admin()}`, "content-type": "application/json" });
+
+export async function api(method, path, body, headers = {}) {
+  const res = await fetch(KEYHOOK + path, { method, headers: { ...adminHeaders(), ...headers }, body: body && JSON.stringify(body) });
+  return res.json();
+}
+
+/** An enterprise account with a limit high enough for the bench, and one key in it. */
+export async function benchAccount() {
+  const { account } = await api("POST", "/v1/accounts", { name: "Bench", plan: "enterprise" });
+  await api("PATCH", `/v1/accounts/${account.id}`, { limits: { rateLimitPerHour: 1_000_000 } });
+  const { key } = await api("POST", "/v1/api-keys", { name: "bench" }, { "x-account-id": account.id });
+  return { account, key };
+}
+
+/** CPU milliseconds used so far by every process in a process group, by command name (Linux /proc). */
+export function groupCpu(pgid) {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  const byName = {};
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let stat;
+    try { stat = readFileSync(`/proc/${pid}/stat`, "utf8"); } catch { continue; }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) !== pgid) continue; // field 5: pgrp
+    const ms = (Number(fields[11]) + Number(fields[12])) * tick; // utime + stime
+    byName[name] = (byName[name] ?? 0) + ms;
+  }
+  return byName;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// `npm run bench:profile`: where the time of a key-authenticated request goes. Runs each auth
+// scenario at 32 connections and reads, from /proc, the CPU each process group spent per request
+// (Keyhook's wrangler + workerd, the floor's, the load generator); then takes a V8 CPU profile of
+// Keyhook's Worker (through wrangler's inspector) during the whoami load and prints the functions
+// with the most self time. Writes bench/results/<date>-profile.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import autocannon from "autocannon";
+import WebSocket from "ws";
+import { adminHeaders, benchAccount, FLOOR, groupCpu, KEYHOOK, startBoth, stopAll } from "./lib.mjs";
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const INSPECTOR = 9230;
+
+/** One CDP session on wrangler's inspector proxy. */
+async function inspector() {
+  const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR}/ws`);
+  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  let id = 0;
+  const waiting = new Map();
+  ws.on("message", (data) => {
+    const msg = JSON.parse(String(data));
+    if (msg.id && waiting.has(msg.id)) { waiting.get(msg.id)(msg); waiting.delete(msg.id); }
+  });
+  const send = (method, params = {}) => new Promise((resolve) => { id++; waiting.set(id, resolve); ws.send(JSON.stringify({ id, method, params })); });
+  return { send, close: () => ws.close() };
+}
+
+/** Self time per function (ms), from a V8 CPU profile, heaviest first. */
+function selfTimes(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  profile.samples.forEach((nodeId, i) => {
+    const f = byId.get(nodeId).callFrame;
+    const name = `${f.functionName || "(anonymous)"} ${f.url ? `${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}` : ""}`.trim();
+    self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...self.entries()].sort((a, b) => b[1] - a[1]);
+}
+
+const cpuOf = (groups) => Object.fromEntries(Object.entries(groups).map(([label, pgid]) => [label, groupCpu(pgid)]));
+function perRequest(before, after, requests) {
+  const out = {};
+  for (const [label, names] of Object.entries(after)) {
+    for (const [name, ms] of Object.entries(names)) {
+      const used = ms - (before[label]?.[name] ?? 0);
+      if (used > 0) out[`${label} ${name}`] = +(used / requests).toFixed(2);
+    }
+  }
+  return out;
+}
+
+const { keyhook, floor } = await startBoth(["--inspector-port", String(INSPECTOR), "--minify", "false"]);
+const { key } = await benchAccount();
+const groups = { keyhook: keyhook.pid, floor: floor.pid };
+const scenarios = {
+  health: { url: `${KEYHOOK}/health` },
+  floor: { url: `${FLOOR}/`, headers: { "x-api-key": key } },
+  whoami: { url: `${KEYHOOK}/v1/whoami`, headers: { "x-api-key": key } },
+  verify: { url: `${KEYHOOK}/v1/keys/verify`, method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) },
+};
+
+const results = { date: new Date().toISOString(), command: "npm run bench:profile", cpuMsPerRequest: {}, profile: null };
+for (const [name, opts] of Object.entries(scenarios)) {
+  await autocannon({ ...opts, duration: 2, connections: 32 }); // warm-up, excluded
+  const before = cpuOf(groups);
+  const ownBefore = process.cpuUsage();
+  const r = await autocannon({ ...opts, duration: DURATION, connections: 32 });
+  const own = process.cpuUsage(ownBefore);
+  const rows = perRequest(before, cpuOf(groups), r.requests.total);
+  rows["load generator (autocannon)"] = +((own.user + own.system) / 1000 / r.requests.total).toFixed(2);
+  results.cpuMsPerRequest[name] = { requestsPerSecond: Math.round(r.requests.average), ...rows };
+  console.log(name, results.cpuMsPerRequest[name]);
+}
+
+// The V8 profile of Keyhook's Worker while it serves whoami.
+const cdp = await inspector();
+await cdp.send("Profiler.enable");
+await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+await cdp.send("Profiler.start");
+const r = await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 });
+const { result } = await cdp.send("Profiler.stop");
+cdp.close();
+const times = selfTimes(result.profile);
+const total = times.reduce((s, [, ms]) => s + ms, 0);
+const idle = times.filter(([n]) => n === "(idle)").reduce((s, [, ms]) => s + ms, 0);
+results.profile = {
+  scenario: "whoami, 32 connections",
+  requests: r.requests.total,
+  workerBusyMsPerRequest: +((total - idle) / r.requests.total).toFixed(3),
+  top: times.filter(([n]) => n !== "(idle)").slice(0, 30).map(([fn, ms]) => ({ fn, msPerRequest: +(ms / r.requests.total).toFixed(4), share: +((ms / (total - idle)) * 100).toFixed(1) })),
+};
+console.table(results.profile.top);
+console.log(`Worker busy ${results.profile.workerBusyMsPerRequest} ms per whoami request`);
+mkdirSync("bench/results", { recursive: true });
+writeFileSync(`bench/results/${results.date.slice(0, 10)}-profile.json`, `${JSON.stringify(results, null, 2)}\n`);
+stopAll();
+process.exit(0);
