@@ -3,11 +3,11 @@
 // scenario at 32 connections and reads, from /proc, the CPU each process group spent per request
 // (Keyhook's wrangler + workerd, the floor's, the load generator); then takes a V8 CPU profile of
 // Keyhook's Worker (through wrangler's inspector) during the whoami load and prints the functions
-// with the most self time. Writes bench/results/<date>-profile.json.
+// with the most self time; the same for the webhook pipeline, per delivered webhook. Writes bench/results/<date>-profile.json.
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import WebSocket from "ws";
-import { adminHeaders, benchAccount, FLOOR, groupCpu, KEYHOOK, startBoth, stopAll } from "./lib.mjs";
+import { adminHeaders, benchAccount, FLOOR, groupCpu, KEYHOOK, pipeline, startBoth, stopAll } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const INSPECTOR = 9230;
@@ -51,7 +51,7 @@ function perRequest(before, after, requests) {
 }
 
 const { keyhook, floor } = await startBoth(["--inspector-port", String(INSPECTOR), "--minify", "false"]);
-const { key } = await benchAccount();
+const { account, key } = await benchAccount();
 const groups = { keyhook: keyhook.pid, floor: floor.pid };
 const scenarios = {
   health: { url: `${KEYHOOK}/health` },
@@ -73,25 +73,46 @@ for (const [name, opts] of Object.entries(scenarios)) {
   console.log(name, results.cpuMsPerRequest[name]);
 }
 
-// The V8 profile of Keyhook's Worker while it serves whoami.
-const cdp = await inspector();
-await cdp.send("Profiler.enable");
-await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
-await cdp.send("Profiler.start");
-const r = await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 });
-const { result } = await cdp.send("Profiler.stop");
-cdp.close();
-const times = selfTimes(result.profile);
-const total = times.reduce((s, [, ms]) => s + ms, 0);
-const idle = times.filter(([n]) => n === "(idle)").reduce((s, [, ms]) => s + ms, 0);
+/** A V8 CPU profile of Keyhook's Worker while `work` runs; self time per function per `unit`. */
+async function profiled(work) {
+  const cdp = await inspector();
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  await cdp.send("Profiler.start");
+  const units = await work();
+  const { result } = await cdp.send("Profiler.stop");
+  cdp.close();
+  const times = selfTimes(result.profile);
+  const total = times.reduce((s, [, ms]) => s + ms, 0);
+  const idle = times.filter(([n]) => n === "(idle)").reduce((s, [, ms]) => s + ms, 0);
+  return {
+    units,
+    workerBusyMsPerUnit: +((total - idle) / units).toFixed(3),
+    top: times
+      .filter(([n]) => n !== "(idle)")
+      .slice(0, 25)
+      .map(([fn, ms]) => ({ fn, msPerUnit: +(ms / units).toFixed(4), share: +((ms / (total - idle)) * 100).toFixed(1) })),
+  };
+}
+
 results.profile = {
-  scenario: "whoami, 32 connections",
-  requests: r.requests.total,
-  workerBusyMsPerRequest: +((total - idle) / r.requests.total).toFixed(3),
-  top: times.filter(([n]) => n !== "(idle)").slice(0, 30).map(([fn, ms]) => ({ fn, msPerRequest: +(ms / r.requests.total).toFixed(4), share: +((ms / (total - idle)) * 100).toFixed(1) })),
+  scenario: "whoami, 32 connections; unit = one request",
+  ...(await profiled(async () => (await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 })).requests.total)),
 };
 console.table(results.profile.top);
-console.log(`Worker busy ${results.profile.workerBusyMsPerRequest} ms per whoami request`);
+console.log(`Worker busy ${results.profile.workerBusyMsPerUnit} ms per whoami request`);
+
+// The webhook pipeline: CPU per delivered webhook by process, then where the Worker's time goes.
+const before = cpuOf(groups);
+const flow = await pipeline(KEYHOOK, account.id, { events: 200, webhooks: 5, port: 9877 });
+results.pipelineCpuMsPerDelivery = perRequest(before, cpuOf(groups), flow.delivered);
+console.log("pipeline", flow, results.pipelineCpuMsPerDelivery);
+results.pipelineProfile = {
+  scenario: "webhook pipeline (publish + queue consumer); unit = one delivered webhook",
+  ...(await profiled(async () => (await pipeline(KEYHOOK, account.id, { events: 200, webhooks: 5, port: 9878 })).delivered)),
+};
+console.table(results.pipelineProfile.top);
+console.log(`Worker busy ${results.pipelineProfile.workerBusyMsPerUnit} ms per delivered webhook`);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(`bench/results/${results.date.slice(0, 10)}-profile.json`, `${JSON.stringify(results, null, 2)}\n`);
 stopAll();

@@ -1,47 +1,19 @@
 #!/usr/bin/env node
 // `npm run bench`: Keyhook under `wrangler dev` (local D1, KV, Queues) on this machine, measured
-// side by side with a floor Worker; then the webhook pipeline; then scaling with 10× and 100× the
-// keys. Writes bench/results/<date>.json, bench/results/<date>.svg and prints the table.
-import { spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:http";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// side by side with a floor Worker and with the opt-in key cache; then the webhook pipeline; then
+// the operations each request and delivery costs (counted by a Keyhook started with COUNT_OPS);
+// then scaling with 100× and 1,000× the keys and webhooks. Writes bench/results/<date>.json and
+// bench/results/<date>.svg and prints the tables. BENCH_ONLY=auth,pipeline,ops,scaling runs a subset.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import autocannon from "autocannon";
+import { adminHeaders, benchAccount, FLOOR, KEYHOOK, pipeline, sleep, start, startBoth, stop, stopAll, up } from "./lib.mjs";
 
-const KEYHOOK = "http://localhost:8795";
-const FLOOR = "http://localhost:8796";
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const procs = [];
-
-function start(cmd, args, env = {}) {
-  const p = spawn(cmd, args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-  let log = "";
-  p.stdout.on("data", (d) => (log += d));
-  p.stderr.on("data", (d) => (log += d));
-  procs.push(p);
-  return () => log;
-}
-async function up(url, log) {
-  for (let i = 0; i < 240; i++) {
-    if (await fetch(url).then(() => true, () => false)) return;
-    await sleep(500);
-  }
-  throw new Error(`${url} did not start:\n${log().slice(-2000)}`);
-}
-function stopAll() {
-  for (const p of procs) try { process.kill(-p.pid, "SIGTERM"); } catch {}
-}
-process.on("exit", stopAll);
-
-const admin = () => readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)[1].trim();
-async function api(method, path, body, headers = {}) {
-  const res = await fetch(KEYHOOK + path, {
-    method,
-    headers: { authorization: `Bearer ${admin()}`, "content-type": "application/json", ...headers },
-    body: body && JSON.stringify(body),
-  });
-  return res.json();
-}
+const ONLY = new Set((process.env.BENCH_ONLY ?? "auth,pipeline,ops,scaling").split(","));
+const CACHED = "http://localhost:8797";
+const COUNTING = "http://localhost:8798";
 
 async function load(name, opts) {
   const r = await autocannon({ duration: DURATION, ...opts });
@@ -54,142 +26,155 @@ async function load(name, opts) {
     p999: r.latency.p99_9 ?? r.latency.p999,
     non2xx: r.non2xx,
     errors: r.errors,
+    // Answers other than 2xx are counted by status, so a failure can be told from a rate limit.
+    statuses: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).filter(([code]) => !code.startsWith("2")).map(([code, s]) => [code, s.count])),
   };
   console.log(JSON.stringify(out));
   return out;
 }
 
-async function authScenarios(key, label) {
+async function authScenarios(key, label, { cached = false } = {}) {
   const rows = [];
   for (const connections of [32, 1]) {
     const common = { connections, pipelining: 1 };
+    const whoami = { headers: { "x-api-key": key } };
     await autocannon({ url: `${KEYHOOK}/health`, duration: 2, connections }); // warm-up, excluded
     rows.push(await load(`${label}health`, { ...common, url: `${KEYHOOK}/health` }));
-    rows.push(await load(`${label}floor`, { ...common, url: `${FLOOR}/`, headers: { "x-api-key": key } }));
-    rows.push(await load(`${label}whoami`, { ...common, url: `${KEYHOOK}/v1/whoami`, headers: { "x-api-key": key } }));
+    rows.push(await load(`${label}floor`, { ...common, url: `${FLOOR}/`, ...whoami }));
+    rows.push(await load(`${label}whoami`, { ...common, url: `${KEYHOOK}/v1/whoami`, ...whoami }));
     rows.push(
       await load(`${label}verify`, {
         ...common,
         url: `${KEYHOOK}/v1/keys/verify`,
         method: "POST",
-        headers: { authorization: `Bearer ${admin()}`, "content-type": "application/json" },
+        headers: adminHeaders(),
         body: JSON.stringify({ key }),
       }),
     );
+    if (cached) {
+      await autocannon({ url: `${CACHED}/v1/whoami`, duration: 2, connections, ...whoami });
+      rows.push(await load(`${label}whoami, key cache on`, { ...common, url: `${CACHED}/v1/whoami`, ...whoami }));
+    }
   }
   return rows;
 }
 
-async function pipeline(accountId, events = 300, webhooksCount = 5) {
-  const arrivals = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      const at = Date.now();
-      const parsed = JSON.parse(body);
-      arrivals.push({ id: req.headers["webhook-id"], hook: req.url, sentAt: parsed.entity.sentAt, at });
-      res.end("ok");
-    });
-  });
-  await new Promise((r) => server.listen(9877, "127.0.0.1", r));
-  for (let i = 0; i < webhooksCount; i++) {
-    await api("POST", "/v1/webhooks", { url: `http://127.0.0.1:9877/h${i}`, events: ["bench.event"] }, { "x-account-id": accountId });
-  }
-  const started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < events) {
-        next++;
-        await api("POST", "/v1/events", { type: "bench.event", entity: { sentAt: Date.now() } }, { "x-account-id": accountId });
-      }
-    }),
-  );
-  const expected = events * webhooksCount;
-  const deadline = Date.now() + 180_000;
-  while (new Set(arrivals.map((a) => `${a.hook} ${a.id}`)).size < expected && Date.now() < deadline) await sleep(200);
-  server.close();
-  const unique = new Map();
-  for (const a of arrivals) if (!unique.has(`${a.hook} ${a.id}`)) unique.set(`${a.hook} ${a.id}`, a);
-  const latencies = [...unique.values()].map((a) => a.at - a.sentAt).sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  const last = Math.max(...arrivals.map((a) => a.at));
-  const out = {
-    scenario: "webhook pipeline",
-    events,
-    webhooks: webhooksCount,
-    expected,
-    delivered: unique.size,
-    lost: expected - unique.size,
-    duplicates: arrivals.length - unique.size,
-    deliveriesPerSecond: Math.round(unique.size / ((last - started) / 1000)),
-    p50: pct(50),
-    p99: pct(99),
-  };
-  console.log(JSON.stringify(out));
-  return out;
+/** Runs SQL on the local D1 (the one every `wrangler dev` here shares). */
+function d1(sql) {
+  writeFileSync("/tmp/keyhook-bench.sql", sql);
+  const r = spawnSync("node_modules/.bin/wrangler", ["d1", "execute", "DB", "--local", "--file", "/tmp/keyhook-bench.sql"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(r.stderr);
 }
 
-/** Adds `n` keys (other accounts') straight into the local D1, to see whether lookups slow down. */
-function seedKeys(n, round) {
-  const sql = `INSERT INTO accounts (id, name, plan, created_at, updated_at) VALUES ('acc_seed${round}', 'seed', 'pro', 0, 0);
-WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${n})
-INSERT INTO api_keys (id, account_id, name, hash, prefix, last4, enabled, metadata, created_by, created_at, updated_at)
-SELECT 'key_seed${round}_' || i, 'acc_seed${round}', 'seed', lower(hex(randomblob(32))), 'kh_live_seed', 'seed', 1, '{}', '{}', 0, 0 FROM c;`;
-  writeFileSync("/tmp/keyhook-seed.sql", sql);
-  const r = spawnSync("node_modules/.bin/wrangler", ["d1", "execute", "DB", "--local", "--file", "/tmp/keyhook-seed.sql"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(r.stderr);
+/** `n` more keys, and `n` more webhooks each with one event, delivery and attempt, in another account. */
+function seed(n, round) {
+  const acc = `acc_seed${round}`; // round: unique per run (the local state persists between runs)
+  const rows = (table, cols, select) =>
+    `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${n}) INSERT INTO ${table} (${cols}) SELECT ${select} FROM c;`;
+  d1(`INSERT INTO accounts (id, name, plan, created_at, updated_at) VALUES ('${acc}', 'seed', 'enterprise', 0, 0);
+${rows("api_keys", "id, account_id, name, hash, prefix, last4, enabled, metadata, created_by, created_at, updated_at",
+    `'key_s${round}_' || i, '${acc}', 'seed', lower(hex(randomblob(32))), 'kh_live_seed', 'seed', 1, '{}', '{}', 0, 0`)}
+${rows("webhooks", "id, account_id, url, events, secret, status, created_at, updated_at",
+    `'wh_s${round}_' || i, '${acc}', 'https://example.com/h' || i, '["seed.event"]', 'x', 'active', 0, 0`)}
+${rows("events", "id, account_id, type, entity, created_at", `'evt_s${round}_' || i, '${acc}', 'seed.event', '{}', 0`)}
+${rows("deliveries", "id, account_id, webhook_id, event_id, status, attempts, created_at, updated_at",
+    `'dlv_s${round}_' || i, '${acc}', 'wh_s${round}_' || i, 'evt_s${round}_' || i, 'succeeded', 1, 0, 0`)}`);
+}
+
+/** Sums the per-invocation `ops` lines a COUNT_OPS Keyhook logged, over those `pick` selects. */
+function sumOps(log, pick) {
+  const lines = log
+    .split("\n")
+    .filter((l) => l.startsWith('{"msg":"ops"'))
+    .map((l) => JSON.parse(l))
+    .filter(pick);
+  const total = { invocations: lines.length };
+  for (const l of lines) for (const [k, v] of Object.entries(l)) if (typeof v === "number") total[k] = (total[k] ?? 0) + v;
+  return total;
+}
+const per = (total, n) => Object.fromEntries(Object.entries(total).filter(([k]) => k !== "invocations" && k !== "messages").map(([k, v]) => [k, +(v / n).toFixed(2)]));
+
+async function operations(accountId, key) {
+  const counting = start("npm", ["run", "dev", "--", "--var", "COUNT_OPS:true"], { PORT: "8798" });
+  await up(`${COUNTING}/health`, counting);
+  const n = 200;
+  const marker = counting.log().length;
+  for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/whoami`, { headers: { "x-api-key": key } });
+  for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/keys/verify`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) });
+  const flow = await pipeline(COUNTING, accountId, { events: 100, webhooks: 5, port: 9878, label: "pipeline (counting run)" });
+  await sleep(3000); // the last ops lines
+  stop(counting);
+  const log = counting.log().slice(marker);
+  const whoami = sumOps(log, (l) => l.path === "/v1/whoami");
+  const verify = sumOps(log, (l) => l.path === "/v1/keys/verify");
+  const publish = sumOps(log, (l) => l.path === "/v1/events");
+  const consumer = sumOps(log, (l) => l.kind === "queue" && l.queue === "keyhook-deliveries");
+  return {
+    requests: n,
+    whoami: per(whoami, whoami.invocations),
+    verify: per(verify, verify.invocations),
+    publishPerEvent: per(publish, publish.invocations),
+    consumerPerDelivery: { ...per(consumer, flow.delivered), queueMessagesReceived: +(consumer.messages / flow.delivered).toFixed(2) },
+    deliveries: flow.delivered,
+  };
 }
 
 function chart(rows) {
   const bars = rows.filter((r) => r.requestsPerSecond !== undefined && r.connections === 32);
   const max = Math.max(...bars.map((b) => b.requestsPerSecond));
   const h = 24;
-  const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="780" height="${bars.length * h + 40}" font-family="sans-serif" font-size="12">`,
+  const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="820" height="${bars.length * h + 40}" font-family="sans-serif" font-size="12">`,
     `<text x="10" y="16" font-weight="bold">Requests/s at 32 connections (bar) and p99 ms (label)</text>`];
   bars.forEach((b, i) => {
     const y = 28 + i * h;
     const w = Math.round((b.requestsPerSecond / max) * 400);
-    svg.push(`<text x="10" y="${y + 14}">${b.scenario}</text>`, `<rect x="200" y="${y}" width="${w}" height="18" fill="#0b57d0"/>`,
-      `<text x="${206 + w}" y="${y + 14}">${b.requestsPerSecond}/s · p99 ${b.p99} ms</text>`);
+    svg.push(`<text x="10" y="${y + 14}">${b.scenario}</text>`, `<rect x="240" y="${y}" width="${w}" height="18" fill="#0b57d0"/>`,
+      `<text x="${246 + w}" y="${y + 14}">${b.requestsPerSecond}/s · p99 ${b.p99} ms</text>`);
   });
   svg.push("</svg>");
   return svg.join("\n");
 }
 
 const started = Date.now();
-const logK = start("npm", ["run", "dev"], { PORT: "8795" });
-await up(`${KEYHOOK}/health`, logK);
-const logF = start("node_modules/.bin/wrangler", ["dev", "-c", "bench/floor/wrangler.toml", "--port", "8796", "--persist-to", ".wrangler/state"]);
-await up(FLOOR, logF);
+await startBoth();
+const { account, key } = await benchAccount();
+const results = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, ${cpus().length} cores`, command: "npm run bench", auth: [], pipeline: null, operations: null, scaling: [] };
 
-const { account } = await api("POST", "/v1/accounts", { name: "Bench", plan: "enterprise" });
-await api("PATCH", `/v1/accounts/${account.id}`, { limits: { rateLimitPerHour: 1_000_000 } });
-const { key } = await api("POST", "/v1/api-keys", { name: "bench" }, { "x-account-id": account.id });
-
-const results = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, ${(await import("node:os")).cpus().length} cores`, command: "npm run bench", auth: [], pipeline: null, scaling: [] };
-results.auth = await authScenarios(key, "");
-results.pipeline = await pipeline(account.id);
-for (const [n, round] of [[1_000, 1], [9_000, 2]]) {
-  seedKeys(n, round);
-  const rows = (await authScenarios(key, `+${round === 1 ? "1k" : "10k"} keys: `)).filter((r) => r.connections === 32 && /whoami|floor/.test(r.scenario));
-  results.scaling.push(...rows);
+if (ONLY.has("auth")) {
+  const cached = start("npm", ["run", "dev", "--", "--var", "KEY_CACHE_TTL_SECONDS:60"], { PORT: "8797" });
+  await up(`${CACHED}/health`, cached);
+  results.auth = await authScenarios(key, "", { cached: true });
+  stop(cached);
+  const byName = (s, c) => results.auth.find((r) => r.scenario === s && r.connections === c);
+  results.headlines = {
+    whoamiOverFloor: +(byName("whoami", 32).requestsPerSecond / byName("floor", 32).requestsPerSecond).toFixed(2),
+    whoamiOverHealth: +(byName("whoami", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
+    cachedWhoamiOverHealth: +(byName("whoami, key cache on", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
+    p99WhoamiMinusFloorAt1: byName("whoami", 1).p99 - byName("floor", 1).p99,
+    p99VerifyMinusFloorAt1: byName("verify", 1).p99 - byName("floor", 1).p99,
+  };
 }
-const byName = (s, c) => results.auth.find((r) => r.scenario === s && r.connections === c);
-results.headlines = {
-  whoamiOverFloor: +(byName("whoami", 32).requestsPerSecond / byName("floor", 32).requestsPerSecond).toFixed(2),
-  whoamiOverHealth: +(byName("whoami", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
-  p99WhoamiMinusFloorAt1: byName("whoami", 1).p99 - byName("floor", 1).p99,
-  p99VerifyMinusFloorAt1: byName("verify", 1).p99 - byName("floor", 1).p99,
-};
+if (ONLY.has("pipeline")) results.pipeline = await pipeline(KEYHOOK, account.id);
+if (ONLY.has("ops")) results.operations = await operations(account.id, key);
+if (ONLY.has("scaling")) {
+  let port = 9880;
+  const run = Date.now().toString(36);
+  for (const [n, round, label] of [[1_000, `${run}a`, "+1k keys and webhooks"], [9_000, `${run}b`, "+10k keys and webhooks"]]) {
+    seed(n, round);
+    const rows = (await authScenarios(key, `${label}: `)).filter((r) => r.connections === 32 && /whoami|floor/.test(r.scenario));
+    const flow = await pipeline(KEYHOOK, account.id, { events: 100, webhooks: 5, port: port++, label: `${label}: webhook pipeline` });
+    results.scaling.push(...rows, flow);
+  }
+}
 results.seconds = Math.round((Date.now() - started) / 1000);
 const day = results.date.slice(0, 10);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(`bench/results/${day}.json`, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(`bench/results/${day}.svg`, chart([...results.auth, ...results.scaling]));
-console.table([...results.auth, ...results.scaling].map(({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx }) => ({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx })));
-console.table([results.pipeline]);
+const httpRows = [...results.auth, ...results.scaling].filter((r) => r.requestsPerSecond !== undefined);
+console.table(httpRows.map(({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx }) => ({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx })));
+console.table([results.pipeline, ...results.scaling.filter((r) => r.deliveriesPerSecond !== undefined)].filter(Boolean));
+if (results.operations) console.table(Object.fromEntries(Object.entries(results.operations).filter(([, v]) => typeof v === "object")));
 console.log(results.headlines, `${results.seconds} s`);
 stopAll();
 process.exit(0);

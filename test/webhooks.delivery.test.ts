@@ -323,8 +323,14 @@ describe("the queue consumer and the cron", () => {
       env.DB.prepare("INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES ('dlv_c1', ?, 'evt_c1', ?, 'pending', 0, ?, ?, ?)").bind(account.id, webhook.id, now, now, now),
     ]);
     // D1 refuses the write that records the outcome: the Worker "dies" after the receiver got it.
+    const recordsOutcome = (statements: D1PreparedStatement[]) =>
+      statements.some((st) => /insert into "attempts"/i.test((st as unknown as { statement: string }).statement));
     const failingDb = new Proxy(env.DB, {
-      get: (target, prop) => (prop === "batch" ? () => Promise.reject(new Error("D1 went away")) : Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
+      get: (target, prop) =>
+        prop === "batch"
+          ? (statements: D1PreparedStatement[]) =>
+              recordsOutcome(statements) ? Promise.reject(new Error("D1 went away")) : target.batch(statements)
+          : (Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
     });
     const batch = createMessageBatch("keyhook-deliveries", [{ id: "c", timestamp: new Date(), attempts: 1, body: { deliveryId: "dlv_c1" } }]);
     const ctx = createExecutionContext();

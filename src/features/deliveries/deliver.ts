@@ -5,7 +5,7 @@ import { newId } from "../../lib/encoding";
 import { decryptSecret } from "../../lib/secret-box";
 import { nextRetryDelay, parseRetryAfter } from "../../queue/retry";
 import { checkWebhookUrl } from "../webhooks/url-safety";
-import { claimDelivery, loadForSend, markFailed, type Outcome, recordOutcome } from "./deliveries.repo";
+import { claimForSend, markFailed, type Outcome, recordOutcome } from "./deliveries.repo";
 import { deliveryBody, type HttpResult, post, signedHeaders } from "./send";
 
 export interface DeliverDeps {
@@ -36,23 +36,22 @@ const refused = (reason: string): HttpResult => ({
 });
 
 /**
- * Sends one delivery once: claim it (so duplicates of its message do nothing), sign, POST, and
- * record the attempt, the delivery's next state and the webhook's health in one batch. Answers
- * whether the queue message is done (ack) or should come back after the retry delay.
+ * Sends one delivery once: claim it and read its event and webhook (one round trip; duplicates of
+ * its message do nothing), sign, POST, and record the attempt, the delivery's next state and the
+ * webhook's health in one batch. Answers whether the queue message is done (ack) or should come
+ * back after the retry delay.
  */
 export async function deliverOne(deps: DeliverDeps, deliveryId: string): Promise<Verdict> {
   const { db, settings } = deps;
   const now = deps.now();
-  const delivery = await claimDelivery(db, deliveryId, now, now + settings.timeoutMs + 60_000);
+  const { delivery, event, webhook } = await claimForSend(db, deliveryId, now, now + settings.timeoutMs + 60_000);
   if (!delivery) return { action: "ack" }; // already done, not due, or in flight elsewhere
-  const loaded = await loadForSend(db, delivery);
-  if (!loaded?.webhook || loaded.webhook.status !== "active") {
-    const reason = loaded?.webhook ? "webhook is disabled" : "webhook was deleted";
+  if (!event || !webhook || webhook.status !== "active") {
+    const reason = !webhook ? "webhook was deleted" : !event ? "event was deleted" : "webhook is disabled";
     await markFailed(db, delivery.id, now);
     console.log(JSON.stringify({ level: "info", msg: "delivery dropped", deliveryId, reason }));
     return { action: "ack" };
   }
-  const { event, webhook } = loaded;
   const body = deliveryBody(event);
   const headers = await signedHeaders(event, webhook, delivery.id, body, await secretsOf(deps, webhook, now), Math.floor(now / 1000));
   const verdict = checkWebhookUrl(webhook.url, { allowPrivate: settings.allowPrivateUrls, denyHosts: settings.denyHosts });

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `npm run bench:cost [results.json]`: prices a million verified requests and a million delivered
+// webhooks at Cloudflare's list prices, from the operations `npm run bench` counted and the CPU
+// `npm run bench:profile` measured. Prints the markdown tables docs/COST.md is made of.
+import { readdirSync, readFileSync } from "node:fs";
+
+/** Workers Paid list prices beyond the included amounts, USD per unit (sources in docs/COST.md). */
+export const PRICES = {
+  workerRequest: 0.3 / 1e6,
+  cpuMs: 0.02 / 1e6,
+  d1RowRead: 0.001 / 1e6,
+  d1RowWritten: 1.0 / 1e6,
+  kvRead: 0.5 / 1e6,
+  kvWriteListDelete: 5.0 / 1e6,
+  queueOperation: 0.4 / 1e6,
+};
+
+/** The newest results file whose name matches `pattern`. */
+const latest = (pattern) => `bench/results/${readdirSync("bench/results").filter((f) => pattern.test(f)).sort().at(-1)}`;
+const results = JSON.parse(readFileSync(process.argv[2] ?? latest(/^\d{4}-\d{2}-\d{2}\.json$/), "utf8"));
+const profile = JSON.parse(readFileSync(latest(/-profile\.json$/), "utf8"));
+const ops = results.operations;
+if (!ops) throw new Error("no operation counts in the results: run `npm run bench` (with the ops phase) first");
+
+const money = (usd) => (usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`);
+function lines(items) {
+  const rows = items.filter(([, count]) => count > 0).map(([what, count, unit, price]) => [what, count, unit, price * count * 1e6]);
+  const total = rows.reduce((s, r) => s + r[3], 0);
+  return [
+    "| per million | count per unit | list price | cost |",
+    "|---|---|---|---|",
+    ...rows.map(([what, count, unit, usd]) => `| ${what} | ${count} | ${unit} | ${money(usd)} |`),
+    `| **total** | | | **${money(total)}** |`,
+  ].join("\n");
+}
+
+const cpuRequest = profile.profile.workerBusyMsPerUnit;
+const v = ops.whoami;
+console.log(`### A million key-verified requests (GET /v1/whoami, steady state)\n`);
+console.log(
+  lines([
+    ["Worker requests", 1, "$0.30 / M", PRICES.workerRequest],
+    [`Worker CPU (ms, upper bound: measured locally under the profiler)`, cpuRequest, "$0.02 / M ms", PRICES.cpuMs],
+    ["D1 rows read", v.d1RowsRead, "$0.001 / M", PRICES.d1RowRead],
+    ["D1 rows written (lastUsedAt)", v.d1RowsWritten, "$1.00 / M", PRICES.d1RowWritten],
+    ["KV reads", v.kvReads, "$0.50 / M", PRICES.kvRead],
+    ["KV writes + lists (rate counter)", +(v.kvWrites + v.kvLists).toFixed(2), "$5.00 / M", PRICES.kvWriteListDelete],
+  ]),
+);
+
+const p = ops.publishPerEvent;
+const c = ops.consumerPerDelivery;
+const fanOut = 5; // the counting run publishes to 5 webhooks per event
+const cpuDelivery = profile.pipelineProfile.workerBusyMsPerUnit;
+console.log(`\n### A million delivered webhooks (events fanned out to ${fanOut} webhooks each, as in the bench)\n`);
+console.log(
+  lines([
+    [`Worker requests (the publish call, 1 per ${fanOut} deliveries)`, +(1 / fanOut).toFixed(2), "$0.30 / M", PRICES.workerRequest],
+    [`Worker CPU (ms, publish + consumer, upper bound as above)`, cpuDelivery, "$0.02 / M ms", PRICES.cpuMs],
+    ["D1 rows read", +(p.d1RowsRead / fanOut + c.d1RowsRead).toFixed(2), "$0.001 / M", PRICES.d1RowRead],
+    ["D1 rows written (event, delivery, attempt, webhook health, with indexes)", +(p.d1RowsWritten / fanOut + c.d1RowsWritten).toFixed(2), "$1.00 / M", PRICES.d1RowWritten],
+    ["Queue operations (write + read + delete per message)", +(3 * (p.queueSends / fanOut + c.queueSends)).toFixed(2), "$0.40 / M", PRICES.queueOperation],
+    ["KV writes", +(p.kvWrites / fanOut + c.kvWrites).toFixed(2), "$5.00 / M", PRICES.kvWriteListDelete],
+  ]),
+);
