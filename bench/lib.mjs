@@ -101,7 +101,10 @@ export async function pipeline(base, accountId, { events = 300, webhooks = 5, po
     fetch(base + path, { method, headers: { ...adminHeaders(), "x-account-id": accountId }, body: JSON.stringify(body) }).then((r) => r.json());
   const rx = await receiver(port);
   const type = `bench.${"abcdefghij"[port - 9877]}event`; // one type per run: fresh webhooks only
-  for (let i = 0; i < webhooks; i++) await call("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/h${i}`, events: [type] });
+  for (let i = 0; i < webhooks; i++) {
+    const created = await call("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/h${i}`, events: [type] });
+    if (!created.webhook) throw new Error(`creating a bench webhook failed: ${JSON.stringify(created)}`);
+  }
   const started = Date.now();
   let next = 0;
   await Promise.all(

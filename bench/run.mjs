@@ -136,7 +136,7 @@ function chart(rows) {
 }
 
 const started = Date.now();
-await startBoth();
+const { keyhook } = await startBoth();
 const { account, key } = await benchAccount();
 const results = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, ${cpus().length} cores`, command: "npm run bench", auth: [], pipeline: null, operations: null, scaling: [] };
 
@@ -166,6 +166,8 @@ if (ONLY.has("scaling")) {
     results.scaling.push(...rows, flow);
   }
 }
+// Every error or warning Keyhook logged during the run (a 5xx in the tables is explained here).
+results.keyhookLog = keyhook.log().split("\n").filter((l) => /"level":"(error|warn)"/.test(l)).slice(0, 50);
 results.seconds = Math.round((Date.now() - started) / 1000);
 const day = results.date.slice(0, 10);
 mkdirSync("bench/results", { recursive: true });
@@ -176,5 +178,6 @@ console.table(httpRows.map(({ scenario, connections, requestsPerSecond, p50, p99
 console.table([results.pipeline, ...results.scaling.filter((r) => r.deliveriesPerSecond !== undefined)].filter(Boolean));
 if (results.operations) console.table(Object.fromEntries(Object.entries(results.operations).filter(([, v]) => typeof v === "object")));
 console.log(results.headlines, `${results.seconds} s`);
+if (results.keyhookLog.length > 0) console.log("Keyhook logged:\n" + results.keyhookLog.join("\n"));
 stopAll();
 process.exit(0);

@@ -46,10 +46,12 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestId());
   app.use(dependencies);
+  // Set before the handler runs, so every response (errors included) is built with them: setting
+  // them afterwards would make Hono copy the finished Response once per header.
   app.use(async (c, next) => {
-    await next();
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Cache-Control", "no-store");
+    await next();
   });
   app.use(
     "/v1/*",

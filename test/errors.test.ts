@@ -3,6 +3,23 @@ import { ADMIN, BASE, accountWithKey, call, createAccount } from "./helpers/api"
 import { exports } from "cloudflare:workers";
 
 describe("the one error shape", () => {
+  it("every answer, success or error, says nosniff and no-store", async () => {
+    const { key } = await accountWithKey();
+    const answers = [
+      await call("GET", "/health"),
+      await call("GET", "/v1/whoami", { apiKey: key }),
+      await call("GET", "/v1/whoami"),
+      await call("GET", "/v1/nothing-here"),
+      await call("DELETE", "/v1/whoami", { apiKey: key }),
+      await call("POST", "/v1/accounts", { token: ADMIN, body: "{not json" }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 401, 404, 405, 400]);
+    for (const a of answers) {
+      expect(a.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(a.headers.get("cache-control")).toBe("no-store");
+    }
+  });
+
   it("unknown routes: 404 not_found in JSON, before any auth", async () => {
     const res = await call("GET", "/v1/nothing-here");
     expect(res.status).toBe(404);

@@ -39,6 +39,8 @@ describe("key format", () => {
 
   it("CRC-32 matches the IEEE check value", () => {
     expect(crc32("123456789")).toBe(0xcbf43926);
+    // Non-ASCII text is checksummed over its UTF-8 bytes ("é" is C3 A9), as before the ASCII fast path.
+    expect(crc32("é")).toBe(0x0e048d3e);
   });
 });
 

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { ShardedCounter } from "../src/features/ratelimit/sharded-counter";
+import { REFRESH_MS, ShardedCounter } from "../src/features/ratelimit/sharded-counter";
 import { ADMIN, BASE, accountWithKey, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 
@@ -63,6 +63,34 @@ describe("per-hour rate limits", () => {
 });
 
 describe("the KV counter", () => {
+  it("waits for the other shards' sum only the first time; later refreshes run in waitUntil", async () => {
+    let lists = 0;
+    let hang = false;
+    const kv = {
+      list: (options: KVNamespaceListOptions) => {
+        lists += 1;
+        return hang ? new Promise(() => {}) : env.RATE_LIMITS.list(options); // a KV that stops answering
+      },
+      put: () => Promise.resolve(),
+    } as unknown as KVNamespace;
+    const counter = new ShardedCounter(kv, "bg", 3600, 0);
+    const id = `bg-${crypto.randomUUID()}`;
+    const background: Promise<unknown>[] = [];
+    const waitUntil = (p: Promise<unknown>) => background.push(p);
+    const now = Date.now();
+    expect((await counter.hit(id, 10, now, waitUntil)).allowed).toBe(true);
+    expect(lists).toBe(1);
+    hang = true;
+    // Past the refresh interval: the list is started, but the request does not wait for it.
+    const later = await Promise.race([
+      counter.hit(id, 10, now + REFRESH_MS + 1, waitUntil),
+      new Promise((r) => setTimeout(() => r("waited on the list"), 1_000)),
+    ]);
+    expect(later).toMatchObject({ allowed: true, remaining: 8 });
+    expect(lists).toBe(2);
+    expect(background.length).toBeGreaterThan(0);
+  });
+
   it("writes only its own shard key, with the count in metadata and a TTL that lets it expire", async () => {
     const id = `t-${crypto.randomUUID()}`;
     const counter = new ShardedCounter(env.RATE_LIMITS, "ut", 3600, 48 * 3600);

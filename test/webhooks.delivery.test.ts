@@ -279,7 +279,7 @@ describe("the queue consumer and the cron", () => {
       { id: "m2", timestamp: new Date(), attempts: 1, body: { nope: true } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, env);
+    await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
     expect(result.retryMessages).toEqual([]);
@@ -301,7 +301,7 @@ describe("the queue consumer and the cron", () => {
       { id: "b", timestamp: new Date(), attempts: 1, body: { deliveryId: "dlv_q1" } }, // a duplicate
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, env);
+    await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages).toHaveLength(1);
     expect(result.explicitAcks).toHaveLength(1);
@@ -334,14 +334,14 @@ describe("the queue consumer and the cron", () => {
     });
     const batch = createMessageBatch("keyhook-deliveries", [{ id: "c", timestamp: new Date(), attempts: 1, body: { deliveryId: "dlv_c1" } }]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, { ...env, DB: failingDb });
+    await worker.queue(batch, { ...env, DB: failingDb }, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages).toHaveLength(1); // not acked: it did not finish
     expect(await received(name)).toHaveLength(1);
     expect(await deliveryRow("dlv_c1")).toMatchObject({ status: "pending", attempts: 0 });
     // Its lease runs out; the cron finds it overdue and re-queues it.
     await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = 'dlv_c1'").bind(Date.now() - 60_000).run();
-    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env);
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
     const reqs = await waitForReceived(name, 2);
     expect(reqs[1]!.headers["webhook-id"]).toBe("evt_c1");
     expect(reqs[1]!.headers["webhook-id"]).toBe(reqs[0]!.headers["webhook-id"]);
@@ -355,7 +355,7 @@ describe("the queue consumer and the cron", () => {
       "INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url, request_headers, request_body, duration_ms, succeeded, created_at) VALUES (?, ?, ?, 'd', 'e', 'a.b', 1, 'u', '{}', '{}', 1, 1, ?)",
     );
     await env.DB.batch(Array.from({ length: 60 }, (_, i) => stmt.bind(`att_${String(i).padStart(3, "0")}`, account.id, webhook.id, Date.now())));
-    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env);
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
     const left = await attemptsOf(account.id, webhook.id);
     expect(left).toHaveLength(50);
     expect(left.at(-1).id).toBe("att_010");
@@ -367,7 +367,7 @@ describe("the queue consumer and the cron", () => {
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["api_key.expiring"] });
     const soon = await createKey(account.id, { name: "Soon", expiresInDays: 3 });
     await createKey(account.id, { name: "Later", expiresInDays: 30 });
-    const cron = () => worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env);
+    const cron = () => worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
     await cron();
     await cron();
     const [notice] = await waitForReceived(name, 1);

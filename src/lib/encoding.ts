@@ -54,10 +54,20 @@ const CRC_TABLE = (() => {
 
 const utf8 = new TextEncoder();
 
-/** CRC-32 (IEEE), as GitHub uses for its token checksums. */
+/** CRC-32 (IEEE) of the UTF-8 bytes, as GitHub uses for its token checksums. */
 export function crc32(text: string): number {
   let crc = 0xffffffff;
-  const bytes = utf8.encode(text);
+  // Keys are ASCII, whose UTF-8 bytes are the char codes: no encoding on the hot path.
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return crc32Bytes(utf8.encode(text));
+    crc = CRC_TABLE[(crc ^ code) & 0xff]! ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crc32Bytes(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

@@ -11,7 +11,8 @@ import { randomBase62 } from "../../lib/encoding";
  *   shard key.
  * - **Summed on read.** The other shards' totals come from one `list()` of the window's prefix
  *   (metadata carries the counts, so no `get` per shard), refreshed at most every
- *   `REFRESH_MS` per isolate and id. Between refreshes admission is decided in memory.
+ *   `REFRESH_MS` per isolate and id, in the background after the first time. Between refreshes
+ *   admission is decided in memory.
  * - **Self-expiring.** Every shard key carries an `expirationTtl` covering the retention span.
  *
  * The check-and-increment runs synchronously after the (shared) refresh, so within one isolate
@@ -98,14 +99,26 @@ export class ShardedCounter {
     s.othersAt = Date.now();
   }
 
-  private async current(id: string, now: number) {
+  /**
+   * The window's state. The other shards' sum is awaited only the first time this isolate sees
+   * the id in this window; later refreshes run in `waitUntil` while the request goes on with the
+   * sum it has (at most one refresh interval older), so no request waits on a KV `list()` twice.
+   */
+  private async current(id: string, now: number, waitUntil: WaitUntil) {
     const start = this.windowStart(now);
     const s = this.state(id, start);
     if (now - s.othersAt >= REFRESH_MS) {
+      const first = s.othersAt === 0;
       s.refreshing ??= this.refresh(id, start, s).finally(() => {
         s.refreshing = null;
       });
-      await s.refreshing;
+      if (first) await s.refreshing;
+      else
+        waitUntil(
+          s.refreshing.catch((err) => {
+            console.error(JSON.stringify({ level: "warn", msg: "rate counter refresh failed", error: String(err) }));
+          }),
+        );
     }
     return { start, s };
   }
@@ -134,7 +147,7 @@ export class ShardedCounter {
 
   /** Counts one request if it fits under `limit`; refuses it (without counting) otherwise. */
   async hit(id: string, limit: number, now: number, waitUntil: WaitUntil): Promise<Hit> {
-    const { start, s } = await this.current(id, now);
+    const { start, s } = await this.current(id, now, waitUntil);
     const resetAt = start + this.windowSeconds * 1000;
     const used = s.local + s.others;
     if (used >= limit) return { allowed: false, limit, remaining: 0, resetAt };
@@ -145,7 +158,7 @@ export class ShardedCounter {
 
   /** Counts one event with no limit (e.g. a failed authentication). */
   async add(id: string, now: number, waitUntil: WaitUntil): Promise<number> {
-    const { start, s } = await this.current(id, now);
+    const { start, s } = await this.current(id, now, waitUntil);
     s.local += 1;
     this.scheduleFlush(id, start, s, waitUntil);
     return s.local + s.others;
