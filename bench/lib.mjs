@@ -1,6 +1,6 @@
 // Shared by the bench scripts: start Keyhook and the floor Worker under `wrangler dev`, call the API.
 import { spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 
 export const KEYHOOK = "http://localhost:8795";
@@ -31,13 +31,36 @@ export function stopAll() {
 }
 process.on("exit", stopAll);
 
-/** Keyhook (`npm run dev`) on 8795 and the floor Worker on 8796, sharing one local D1. */
-export async function startBoth(keyhookArgs = []) {
-  const keyhook = start("npm", ["run", "dev", "--", ...keyhookArgs], { PORT: "8795" });
-  await up(`${KEYHOOK}/health`, keyhook);
-  const floor = start("node_modules/.bin/wrangler", ["dev", "-c", "bench/floor/wrangler.toml", "--port", "8796", "--persist-to", ".wrangler/state"]);
+/**
+ * A copy of Keyhook's local state (D1, KV) for another `wrangler dev` process. Two workerd
+ * processes on one SQLite file answer each other's writes with SQLITE_BUSY ("database is locked"),
+ * which a deployment never sees (one D1), so every extra process gets its own copy.
+ */
+export function stateCopy(name) {
+  const dir = `.wrangler/bench-${name}`;
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(STATE, dir, { recursive: true });
+  return dir;
+}
+
+/** The bench's own local state, empty at the start of every run (`npm run dev`'s is left alone). */
+export const STATE = ".wrangler/bench-state";
+export const freshState = () => rmSync(STATE, { recursive: true, force: true });
+
+/** Keyhook (`npm run dev`) on 8795 on the bench's state, with extra wrangler args. */
+export async function startKeyhook(args = [], port = "8795", persistTo = STATE) {
+  const keyhook = start("npm", ["run", "dev", "--", ...args, "--persist-to", persistTo], { PORT: port });
+  await up(`http://localhost:${port}/health`, keyhook);
+  return keyhook;
+}
+
+/** The floor Worker on 8796, on a fresh copy of Keyhook's state (so it sees the same keys). */
+export async function startFloor(previous, config = "bench/floor/wrangler.toml") {
+  if (previous) stop(previous);
+  const dir = stateCopy("floor");
+  const floor = start("node_modules/.bin/wrangler", ["dev", "-c", config, "--port", "8796", "--persist-to", dir]);
   await up(FLOOR, floor);
-  return { keyhook, floor };
+  return floor;
 }
 
 const admin = () => readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)[1].trim();

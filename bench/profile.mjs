@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import WebSocket from "ws";
-import { adminHeaders, benchAccount, FLOOR, groupCpu, KEYHOOK, pipeline, startBoth, stopAll } from "./lib.mjs";
+import { adminHeaders, benchAccount, FLOOR, groupCpu, KEYHOOK, pipeline, startFloor, startKeyhook, stopAll } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const INSPECTOR = 9230;
@@ -50,8 +50,9 @@ function perRequest(before, after, requests) {
   return out;
 }
 
-const { keyhook, floor } = await startBoth(["--inspector-port", String(INSPECTOR), "--minify", "false"]);
+const keyhook = await startKeyhook(["--inspector-port", String(INSPECTOR), "--minify", "false"]);
 const { account, key } = await benchAccount();
+const floor = await startFloor();
 const groups = { keyhook: keyhook.pid, floor: floor.pid };
 const scenarios = {
   health: { url: `${KEYHOOK}/health` },

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import autocannon from "autocannon";
-import { adminHeaders, benchAccount, FLOOR, KEYHOOK, pipeline, sleep, start, startBoth, stop, stopAll, up } from "./lib.mjs";
+import { adminHeaders, benchAccount, FLOOR, freshState, KEYHOOK, pipeline, sleep, STATE, startFloor, startKeyhook, stateCopy, stop, stopAll } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const ONLY = new Set((process.env.BENCH_ONLY ?? "auth,pipeline,ops,scaling").split(","));
@@ -38,22 +38,16 @@ async function authScenarios(key, label, { cached = false } = {}) {
   for (const connections of [32, 1]) {
     const common = { connections, pipelining: 1 };
     const whoami = { headers: { "x-api-key": key } };
-    await autocannon({ url: `${KEYHOOK}/health`, duration: 2, connections }); // warm-up, excluded
-    rows.push(await load(`${label}health`, { ...common, url: `${KEYHOOK}/health` }));
-    rows.push(await load(`${label}floor`, { ...common, url: `${FLOOR}/`, ...whoami }));
-    rows.push(await load(`${label}whoami`, { ...common, url: `${KEYHOOK}/v1/whoami`, ...whoami }));
-    rows.push(
-      await load(`${label}verify`, {
-        ...common,
-        url: `${KEYHOOK}/v1/keys/verify`,
-        method: "POST",
-        headers: adminHeaders(),
-        body: JSON.stringify({ key }),
-      }),
-    );
-    if (cached) {
-      await autocannon({ url: `${CACHED}/v1/whoami`, duration: 2, connections, ...whoami });
-      rows.push(await load(`${label}whoami, key cache on`, { ...common, url: `${CACHED}/v1/whoami`, ...whoami }));
+    const targets = [
+      ["health", { url: `${KEYHOOK}/health` }],
+      ["floor", { url: `${FLOOR}/`, ...whoami }],
+      ["whoami", { url: `${KEYHOOK}/v1/whoami`, ...whoami }],
+      ["verify", { url: `${KEYHOOK}/v1/keys/verify`, method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) }],
+      ...(cached ? [["whoami, key cache on", { url: `${CACHED}/v1/whoami`, ...whoami }]] : []),
+    ];
+    for (const [name, target] of targets) {
+      await autocannon({ ...target, duration: 2, connections }); // warm-up, excluded
+      rows.push(await load(`${label}${name}`, { ...common, ...target }));
     }
   }
   return rows;
@@ -62,7 +56,7 @@ async function authScenarios(key, label, { cached = false } = {}) {
 /** Runs SQL on the local D1 (the one every `wrangler dev` here shares). */
 function d1(sql) {
   writeFileSync("/tmp/keyhook-bench.sql", sql);
-  const r = spawnSync("node_modules/.bin/wrangler", ["d1", "execute", "DB", "--local", "--file", "/tmp/keyhook-bench.sql"], { encoding: "utf8" });
+  const r = spawnSync("node_modules/.bin/wrangler", ["d1", "execute", "DB", "--local", "--persist-to", STATE, "--file", "/tmp/keyhook-bench.sql"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
@@ -95,8 +89,7 @@ function sumOps(log, pick) {
 const per = (total, n) => Object.fromEntries(Object.entries(total).filter(([k]) => k !== "invocations" && k !== "messages").map(([k, v]) => [k, +(v / n).toFixed(2)]));
 
 async function operations(accountId, key) {
-  const counting = start("npm", ["run", "dev", "--", "--var", "COUNT_OPS:true"], { PORT: "8798" });
-  await up(`${COUNTING}/health`, counting);
+  const counting = await startKeyhook(["--var", "COUNT_OPS:true"], "8798", stateCopy("counting"));
   const n = 200;
   const marker = counting.log().length;
   for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/whoami`, { headers: { "x-api-key": key } });
@@ -136,13 +129,14 @@ function chart(rows) {
 }
 
 const started = Date.now();
-const { keyhook } = await startBoth();
+freshState();
+const keyhook = await startKeyhook();
 const { account, key } = await benchAccount();
+let floor = await startFloor();
 const results = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, ${cpus().length} cores`, command: "npm run bench", auth: [], pipeline: null, operations: null, scaling: [] };
 
 if (ONLY.has("auth")) {
-  const cached = start("npm", ["run", "dev", "--", "--var", "KEY_CACHE_TTL_SECONDS:60"], { PORT: "8797" });
-  await up(`${CACHED}/health`, cached);
+  const cached = await startKeyhook(["--var", "KEY_CACHE_TTL_SECONDS:60"], "8797", stateCopy("cached"));
   results.auth = await authScenarios(key, "", { cached: true });
   stop(cached);
   const byName = (s, c) => results.auth.find((r) => r.scenario === s && r.connections === c);
@@ -161,6 +155,7 @@ if (ONLY.has("scaling")) {
   const run = Date.now().toString(36);
   for (const [n, round, label] of [[1_000, `${run}a`, "+1k keys and webhooks"], [9_000, `${run}b`, "+10k keys and webhooks"]]) {
     seed(n, round);
+    floor = await startFloor(floor); // a fresh copy with the seeded rows
     const rows = (await authScenarios(key, `${label}: `)).filter((r) => r.connections === 32 && /whoami|floor/.test(r.scenario));
     const flow = await pipeline(KEYHOOK, account.id, { events: 100, webhooks: 5, port: port++, label: `${label}: webhook pipeline` });
     results.scaling.push(...rows, flow);

@@ -35,7 +35,10 @@ function readDevVar(name) {
 }
 
 const created = ensureDevVars();
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
+// `npm run dev -- --persist-to <dir>` keeps its state elsewhere: migrate that state, not the default.
+const persistAt = process.argv.indexOf("--persist-to");
+const persist = persistAt > 0 ? ["--persist-to", process.argv[persistAt + 1]] : [];
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], {
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, CI: "true" }, // no interactive confirmation
 });

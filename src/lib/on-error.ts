@@ -16,6 +16,10 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
   return c.json(body, err.status, err.headers);
 }
 
+/** The first line of an error message, capped, with anything shaped like a key or a hash redacted. */
+const loggable = (message: string) =>
+  message.split("\n")[0]!.slice(0, 200).replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test)_\w+/gi, "[redacted]");
+
 /**
  * Known errors become their status; anything else is logged — its name, a capped message and the
  * route, never a stack trace, request body, credential or hash — and answered with a generic 500
@@ -24,9 +28,11 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
-  const message = err.message.split("\n")[0]!.slice(0, 200).replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test)_\w+/gi, "[redacted]");
+  // A wrapped error (Drizzle's "Failed query: …" around D1's own) is logged with its cause, which
+  // says what actually went wrong; only first lines, so bound parameters are never logged.
+  const cause = err.cause instanceof Error ? loggable(err.cause.message) : undefined;
   console.error(
-    JSON.stringify({ level: "error", requestId: c.var.requestId, route: c.req.routePath, name: err.name, message }),
+    JSON.stringify({ level: "error", requestId: c.var.requestId, route: c.req.routePath, name: err.name, message: loggable(err.message), cause }),
   );
   return errorResponse(c, new ApiError("internal_error", "Internal server error"));
 };
