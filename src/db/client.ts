@@ -1,4 +1,5 @@
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import { memo } from "../lib/memo";
 import * as schema from "./schema";
 
 export type Db = DrizzleD1Database<typeof schema>;
@@ -10,11 +11,4 @@ export type Db = DrizzleD1Database<typeof schema>;
  */
 const handles = new WeakMap<D1Database, Db>();
 
-export function createDb(d1: D1Database): Db {
-  let db = handles.get(d1);
-  if (!db) {
-    db = drizzle(d1, { schema });
-    handles.set(d1, db);
-  }
-  return db;
-}
+export const createDb = (d1: D1Database): Db => memo(handles, d1, () => drizzle(d1, { schema }));

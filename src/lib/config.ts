@@ -1,3 +1,5 @@
+import { memo } from "./memo";
+
 /** What a plan allows. Accounts may override `maxActiveKeys` and `rateLimitPerHour`. */
 export interface PlanLimits {
   apiAccess: boolean;
@@ -63,14 +65,7 @@ export const MAX_KEY_CACHE_TTL_SECONDS = 300;
 /** Settings are parsed once per `env` object (it is the same across an isolate's requests). */
 const parsed = new WeakMap<Env, Settings>();
 
-export function readSettings(env: Env): Settings {
-  let settings = parsed.get(env);
-  if (!settings) {
-    settings = parseSettings(env);
-    parsed.set(env, settings);
-  }
-  return settings;
-}
+export const readSettings = (env: Env): Settings => memo(parsed, env, () => parseSettings(env));
 
 function parseSettings(env: Env): Settings {
   return {

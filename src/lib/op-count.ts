@@ -92,30 +92,37 @@ function countQueue(queue: Queue, counts: OpCounts): Queue {
   } as unknown as Queue;
 }
 
-/**
- * `env` with counting bindings and a `ctx` whose `waitUntil` work is tracked, plus `done()`, which
- * logs the counts once everything the invocation started has settled. Off: the same env and ctx.
- */
-export function countOps(env: Env, ctx: ExecutionContext, label: Record<string, unknown>) {
-  if (env.COUNT_OPS !== "true") return { env, ctx, done: () => {} };
-  const counts: OpCounts = {
-    d1Queries: 0,
-    d1Batches: 0,
-    d1RowsRead: 0,
-    d1RowsWritten: 0,
-    kvReads: 0,
-    kvLists: 0,
-    kvWrites: 0,
-    queueSends: 0,
-  };
-  const pending: Promise<unknown>[] = [];
-  const counted: Env = {
+export const newCounts = (): OpCounts => ({
+  d1Queries: 0,
+  d1Batches: 0,
+  d1RowsRead: 0,
+  d1RowsWritten: 0,
+  kvReads: 0,
+  kvLists: 0,
+  kvWrites: 0,
+  queueSends: 0,
+});
+
+/** `env` with its D1, KV and Queue bindings wrapped to add what they do to `counts`. */
+export function countBindings(env: Env, counts: OpCounts): Env {
+  return {
     ...env,
     DB: countD1(env.DB, counts),
     RATE_LIMITS: countKv(env.RATE_LIMITS, counts),
     DELIVERIES: countQueue(env.DELIVERIES, counts),
     DELIVERIES_DLQ: countQueue(env.DELIVERIES_DLQ, counts),
   };
+}
+
+/**
+ * `env` with counting bindings and a `ctx` whose `waitUntil` work is tracked, plus `done()`, which
+ * logs the counts once everything the invocation started has settled. Off: the same env and ctx.
+ */
+export function countOps(env: Env, ctx: ExecutionContext, label: Record<string, unknown>) {
+  if (env.COUNT_OPS !== "true") return { env, ctx, done: () => {} };
+  const counts = newCounts();
+  const pending: Promise<unknown>[] = [];
+  const counted = countBindings(env, counts);
   const tracked = Object.assign(Object.create(ctx) as ExecutionContext, {
     waitUntil: (p: Promise<unknown>) => {
       pending.push(p);

@@ -1,5 +1,6 @@
 import { crc32, randomBase62, toBase62 } from "../../lib/encoding";
 import type { Settings } from "../../lib/config";
+import { memo } from "../../lib/memo";
 
 const RANDOM_CHARS = 32; // 32 × log2(62) ≈ 190 bits of entropy
 const CHECKSUM_CHARS = 6; // 62^6 > 2^32: the whole CRC-32 fits
@@ -31,14 +32,8 @@ export function looksLikeApiKey(credential: string, settings: Settings): boolean
 
 const shapes = new Map<string, RegExp>();
 /** The key pattern for a prefix, compiled once (the prefix is a setting, so there is one or two). */
-function shapeOf(prefix: string): RegExp {
-  let shape = shapes.get(prefix);
-  if (!shape) {
-    shape = new RegExp(`^${prefix}_(live|test)_[0-9A-Za-z]{${RANDOM_CHARS + CHECKSUM_CHARS},128}$`);
-    shapes.set(prefix, shape);
-  }
-  return shape;
-}
+const shapeOf = (prefix: string) =>
+  memo(shapes, prefix, () => new RegExp(`^${prefix}_(live|test)_[0-9A-Za-z]{${RANDOM_CHARS + CHECKSUM_CHARS},128}$`));
 
 /**
  * Shape and checksum, checked before any lookup: a mistyped or made-up key never reaches D1.

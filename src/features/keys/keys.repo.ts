@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
+import { memo } from "../../lib/memo";
 import { insertAudit } from "../audit/audit.repo";
 import { accounts, apiKeys, type ApiKeyRow, type AuditRow, permissionProfiles } from "../../db/schema";
 
@@ -52,12 +53,7 @@ const findKeyStatements = new WeakMap<Db, ReturnType<typeof prepareFindKeyForAut
  * once per isolate and only bound per request.
  */
 export function findKeyForAuth(db: Db, hash: string) {
-  let statement = findKeyStatements.get(db);
-  if (!statement) {
-    statement = prepareFindKeyForAuth(db);
-    findKeyStatements.set(db, statement);
-  }
-  return statement.get({ hash });
+  return memo(findKeyStatements, db, () => prepareFindKeyForAuth(db)).get({ hash });
 }
 
 /**
