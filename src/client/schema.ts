@@ -468,7 +468,7 @@ export interface components {
             prefix: string;
             /** @example 9fQz */
             last4: string;
-            /** @description null = never set (full access); [] = none */
+            /** @description The key's own. null = neither scopes nor a profile: full access (legacy); [] = none of its own */
             scopes: string[] | null;
             profileId: string | null;
             /** @description Effective: scopes plus the profile's */

@@ -115,6 +115,33 @@ describe("Admin → Integrations", () => {
     assert.equal((await apiCall("GET", "/v1/whoami", { apiKey: page.secret })).status, 401);
   });
 
+  it("a key created with only a permission profile holds only the profile's permissions", async () => {
+    const admin = userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" });
+    const profile = await apiCall("POST", "/v1/permission-profiles", { token: admin, body: { name: "Read-only", permissions: ["keys:read"] } });
+    assert.equal(profile.status, 201);
+    await page.getByRole("button", { name: "+ New API key" }).click();
+    await page.getByLabel("Name").fill("Reporting");
+    await page.getByLabel("Permission profile").selectOption({ label: "Read-only" });
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: "Copy your API key" });
+    await dialog.waitFor();
+    const secret = await dialog.getByRole("textbox").inputValue();
+    await dialog.getByRole("button", { name: "Done" }).click();
+    const row = page.getByRole("row", { name: /Reporting/ });
+    await row.waitFor();
+    assert.match(await row.textContent(), /Read-only/);
+    assert.doesNotMatch(await row.textContent(), /Can impersonate/);
+    assert.equal((await apiCall("GET", "/v1/api-keys", { apiKey: secret })).status, 200);
+    assert.equal((await apiCall("POST", "/v1/api-keys", { apiKey: secret, body: { name: "escalated" } })).status, 403);
+    const key = (await apiCall("GET", "/v1/whoami", { apiKey: secret })).body;
+    assert.deepEqual(key.permissions, ["keys:read"]);
+    // Leave the tab as the next tests expect it: no keys.
+    await apiCall("DELETE", `/v1/api-keys/${key.id}`, { token: admin });
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByText("No API keys yet").waitFor();
+  });
+
   it("a failed load offers Retry", async () => {
     let fail = true;
     await page.route("**/v1/api-keys?*", (route) => (fail ? route.fulfill({ status: 500, contentType: "application/json", body: '{"error":{"code":"internal_error","message":"Internal server error","requestId":"x"}}' }) : route.continue()));
@@ -176,7 +203,8 @@ describe("Admin → Integrations", () => {
     assert.match(text, /Ada/);
     await page.getByLabel("Action").fill("api_key.revoked");
     await page.getByRole("button", { name: "Apply" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 1);
+    // The two keys revoked above: the pipeline key and the profile-only one.
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 2);
     await noSeriousA11yViolations("the Audit log tab");
     await page.screenshot({ path: `${SHOTS}/audit-log.png` });
   });

@@ -18,10 +18,14 @@ export type KeyCheck =
   | { ok: true; key: AuthKey; limits: PlanLimits; permissions: string[] }
   | { ok: false; code: KeyFailure; key?: AuthKey };
 
-/** A key's own scopes (null = legacy full access) plus its profile's permissions. */
-export function keyPermissions(scopes: string | null, profilePermissions: string | null): string[] {
-  if (scopes === null) return ["*"];
-  const own = JSON.parse(scopes) as string[];
+/**
+ * A key's own scopes plus its profile's permissions. Full access (legacy) only for a key with
+ * neither: a key with a profile and no scopes holds exactly the profile's permissions.
+ */
+export function keyPermissions(key: { scopes: string | null; profileId: string | null }, profilePermissions: string | null): string[] {
+  const { scopes, profileId } = key;
+  if (scopes === null && profileId === null) return ["*"];
+  const own = scopes === null ? [] : (JSON.parse(scopes) as string[]);
   const fromProfile = profilePermissions ? (JSON.parse(profilePermissions) as string[]) : [];
   return [...new Set([...own, ...fromProfile])];
 }
@@ -72,7 +76,7 @@ export async function checkApiKey(db: Db, settings: Settings, credential: string
   if (!key.enabled) return { ok: false, code: "DISABLED", key };
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, code: "PLAN_BLOCKED", key };
-  return { ok: true, key, limits, permissions: keyPermissions(key.scopes, profilePermissions) };
+  return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions) };
 }
 
 const failures: Record<KeyFailure, () => ApiError> = {

@@ -18,6 +18,7 @@ const authKeyColumns = {
   hash: apiKeys.hash,
   previousHashExpiresAt: apiKeys.previousHashExpiresAt,
   scopes: apiKeys.scopes,
+  profileId: apiKeys.profileId,
   enabled: apiKeys.enabled,
   rateLimitPerHour: apiKeys.rateLimitPerHour,
   metadata: apiKeys.metadata,

@@ -28,7 +28,10 @@ export const ApiKey = z
     name: z.string(),
     prefix: z.string().openapi({ example: "kh_live_Ab3x" }),
     last4: z.string().openapi({ example: "9fQz" }),
-    scopes: z.array(z.string()).nullable().openapi({ description: "null = never set (full access); [] = none" }),
+    scopes: z
+      .array(z.string())
+      .nullable()
+      .openapi({ description: "The key's own. null = neither scopes nor a profile: full access (legacy); [] = none of its own" }),
     profileId: z.string().nullable(),
     permissions: z.array(z.string()).openapi({ description: "Effective: scopes plus the profile's" }),
     badges: z.array(z.enum(["no_permissions", "can_impersonate", "read_only"])),

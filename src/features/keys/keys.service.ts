@@ -33,7 +33,15 @@ export interface KeyDeps {
 }
 
 /**
- * No one hands out rights they do not hold: omitted scopes mean full access (which needs `*`),
+ * The scopes a key is stored with. Null (legacy full access) only when the key has no profile: a key
+ * given a profile and no scopes holds exactly the profile's permissions, so its own scopes are [].
+ */
+function ownScopes(scopes: string[] | null, profileId: string | null): string[] | null {
+  return scopes === null && profileId !== null ? [] : scopes;
+}
+
+/**
+ * No one hands out rights they do not hold: null scopes mean full access (which needs `*`),
  * and a profile's permissions count as granted. The profile must be in the same account.
  */
 async function checkGrant(deps: KeyDeps, scopes: string[] | null | undefined, profileId: string | null | undefined) {
@@ -55,6 +63,7 @@ function expiry(input: { expiresInDays?: number; expiresAt?: string | null }, no
 }
 
 const scopesJson = (scopes: string[] | null) => (scopes === null ? null : JSON.stringify([...new Set(scopes)]));
+const parseScopes = (json: string | null) => (json === null ? null : (JSON.parse(json) as string[]));
 
 async function loadKey(deps: KeyDeps, id: string) {
   return found(await repo.getKey(deps.db, deps.accountId, id), "API key");
@@ -62,7 +71,8 @@ async function loadKey(deps: KeyDeps, id: string) {
 
 export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBody>) {
   const { db, settings, principal, accountId, now } = deps;
-  await checkGrant(deps, input.scopes ?? null, input.profileId);
+  const scopes = ownScopes(input.scopes ?? null, input.profileId ?? null);
+  await checkGrant(deps, scopes, input.profileId);
   const account = found(await findAccount(db, accountId), "Account");
   const { maxActiveKeys } = planLimits(account.plan, account);
   const secret = generateApiKey(settings);
@@ -75,7 +85,7 @@ export async function createKey(deps: KeyDeps, input: z.infer<typeof CreateKeyBo
     previousHashExpiresAt: null,
     prefix: secret.prefix,
     last4: secret.last4,
-    scopes: scopesJson(input.scopes ?? null),
+    scopes: scopesJson(scopes),
     profileId: input.profileId ?? null,
     enabled: true,
     rateLimitPerHour: input.rateLimitPerHour ?? null,
@@ -119,8 +129,14 @@ export async function getKey(deps: KeyDeps, id: string) {
  * Applies `changes` with its audit entry in one batch and answers the key as it now is. The new
  * `updatedAt` is unique per change, which is what the audit entry's guard checks for.
  */
-async function changeKey(deps: KeyDeps, id: string, action: string, changes: Partial<ApiKeyRow>) {
-  const before = await loadKey(deps, id);
+async function changeKey(
+  deps: KeyDeps,
+  id: string,
+  action: string,
+  changes: Partial<ApiKeyRow>,
+  loaded?: repo.KeyWithProfile,
+) {
+  const before = loaded ?? (await loadKey(deps, id));
   const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
   const key: ApiKeyRow = { ...before.key, ...defined, updatedAt: Math.max(deps.now, before.key.updatedAt + 1) };
   const profilePermissions =
@@ -139,19 +155,25 @@ async function changeKey(deps: KeyDeps, id: string, action: string, changes: Par
 }
 
 export async function updateKey(deps: KeyDeps, id: string, input: z.infer<typeof UpdateKeyBody>) {
-  await checkGrant(deps, input.scopes, input.profileId);
+  const before = await loadKey(deps, id);
+  const profileId = input.profileId === undefined ? before.key.profileId : input.profileId;
+  const current = input.scopes === undefined ? parseScopes(before.key.scopes) : input.scopes;
+  // Giving a legacy full-access key a profile narrows it to the profile, as creating it so would.
+  const scopes = ownScopes(current, profileId);
+  const scopesChange = input.scopes === undefined && scopes === current ? undefined : scopes;
+  await checkGrant(deps, scopesChange, input.profileId);
   const expiresAt = expiry(input, deps.now);
   return changeKey(deps, id, "api_key.updated", {
     // A new expiry earns a new `api_key.expiring` notice.
     expiringNotifiedAt: expiresAt === undefined ? undefined : null,
     name: input.name,
-    scopes: input.scopes === undefined ? undefined : scopesJson(input.scopes),
+    scopes: scopesChange === undefined ? undefined : scopesJson(scopesChange),
     profileId: input.profileId,
     expiresAt,
     rateLimitPerHour: input.rateLimitPerHour,
     metadata: input.metadata && JSON.stringify(input.metadata),
     enabled: input.enabled,
-  });
+  }, before);
 }
 
 /** Immediate and permanent: the key record is read from D1 on every request, so the next one is 401. */

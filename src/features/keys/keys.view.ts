@@ -18,7 +18,7 @@ export function badgesOf(permissions: string[]): Badge[] {
 
 /** What the API shows of a key: never the secret, never its hash. */
 export function toApiKey({ key: row, profilePermissions }: KeyWithProfile): z.infer<typeof ApiKey> {
-  const permissions = keyPermissions(row.scopes, profilePermissions);
+  const permissions = keyPermissions(row, profilePermissions);
   return {
     id: row.id,
     name: row.name,
