@@ -11,6 +11,8 @@ export interface AppVariables {
   principal: Principal;
   /** The account a tenant-scoped route acts in (set by `requireAccount`). */
   accountId: string;
+  /** Its `webhooksVersion`, when authentication read the account row anyway (keys, the operator). */
+  webhooksVersion: number | null;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -6,6 +6,7 @@ import { publishEvent } from "./features/events/events.service";
 import { keyRequests } from "./features/ratelimit/limits";
 import { verifyKey } from "./features/verify/verify.service";
 import { readSettings } from "./lib/config";
+import { runnerDeps } from "./queue/deps";
 import { ApiError } from "./lib/errors";
 import { validationError } from "./lib/create-router";
 
@@ -42,9 +43,17 @@ export class KeyhookRpc extends WorkerEntrypoint<Env> {
     const parsed = PublishBody.safeParse(event);
     if (!parsed.success) return errorOf(validationError(parsed.error.issues));
     const db = createDb(this.env.DB);
-    if (!(await findAccount(db, String(accountId)))) return errorOf(new ApiError("not_found", "Account not found"));
+    const account = await findAccount(db, String(accountId));
+    if (!account) return errorOf(new ApiError("not_found", "Account not found"));
     const { event: published, deliveries } = await publishEvent(
-      { db, queue: this.env.DELIVERIES, accountId: String(accountId), now: Date.now() },
+      {
+        db,
+        queue: this.env.DELIVERIES,
+        accountId: account.id,
+        now: Date.now(),
+        webhooksVersion: account.webhooksVersion,
+        firstAttempt: { runner: runnerDeps(this.env), waitUntil: (p) => this.ctx.waitUntil(p) },
+      },
       parsed.data,
     );
     return { event: published, deliveries };

@@ -2,7 +2,8 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import { memo } from "../lib/memo";
 import * as schema from "./schema";
 
-export type Db = DrizzleD1Database<typeof schema>;
+/** The Drizzle handle; `$client` is the D1 binding itself, for the pipeline's hand-written statements. */
+export type Db = DrizzleD1Database<typeof schema> & { $client: D1Database };
 
 /**
  * One Drizzle handle per `DB` binding, made once per isolate: building it walks the whole schema

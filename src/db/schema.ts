@@ -9,6 +9,11 @@ export const accounts = sqliteTable("accounts", {
   /** Per-account overrides of the plan's limits; null = the plan's value. */
   maxActiveKeys: integer("max_active_keys"),
   rateLimitPerHour: integer("rate_limit_per_hour"),
+  /**
+   * Bumped in the same batch as every change to the account's webhooks. The hot-path key lookup
+   * reads it for free, so a publish knows whether this isolate's copy of the webhooks is current.
+   */
+  webhooksVersion: integer("webhooks_version").notNull().default(0),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
@@ -127,11 +132,11 @@ export const webhooks = sqliteTable(
     previousSecretExpiresAt: integer("previous_secret_expires_at"),
     /** First failure since the last success: the auto-disable clock. */
     failingSince: integer("failing_since"),
+    /**
+     * Written only when a failing streak starts or ends: between those, the latest success is read
+     * from the attempts (so a delivery writes no webhook row unless its health changes).
+     */
     lastSuccessAt: integer("last_success_at"),
-    /** The latest attempt, for lists: when, and its HTTP status (null: no answer). */
-    lastAttemptAt: integer("last_attempt_at"),
-    lastAttemptStatus: integer("last_attempt_status"),
-    lastAttemptSucceeded: integer("last_attempt_succeeded", { mode: "boolean" }),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -163,13 +168,23 @@ export const events = sqliteTable(
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [uniqueIndex("events_idempotency_idx").on(t.accountId, t.idempotencyKey)],
+  // Partial: an event without an idempotency key writes no index entry.
+  (t) => [
+    uniqueIndex("events_idempotency_idx")
+      .on(t.accountId, t.idempotencyKey)
+      .where(sql`idempotency_key IS NOT NULL`),
+  ],
 );
 
 /**
  * One event going to one webhook (the outbox row). `nextAttemptAt` is both the schedule and the
  * lease: a consumer claims a due delivery by moving it into the future; the cron re-queues any
  * pending delivery whose time is well past (its message was lost, or its consumer died).
+ *
+ * The table is `WITHOUT ROWID` (migration 0002; drizzle-kit cannot say so): the id is the row's
+ * key, with no separate primary-key index to write. Every index here costs a D1 row written per
+ * insert, which is most of a delivery's price: the due index holds pending rows only, and the
+ * webhook index leaves out `status`, so finishing a delivery writes one row and no index entry.
  */
 export const deliveries = sqliteTable(
   "deliveries",
@@ -190,16 +205,23 @@ export const deliveries = sqliteTable(
   },
   (t) => [
     uniqueIndex("deliveries_event_webhook_idx").on(t.eventId, t.webhookId),
-    index("deliveries_due_idx").on(t.status, t.nextAttemptAt),
-    index("deliveries_webhook_idx").on(t.webhookId, t.status, t.createdAt),
+    index("deliveries_due_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+    index("deliveries_webhook_idx").on(t.webhookId, t.createdAt),
   ],
 );
 
-/** Every HTTP try of a delivery: what was sent, what came back (capped, never parsed). */
+/**
+ * Every HTTP try of a delivery: what was sent, what came back (capped, never parsed). `WITHOUT
+ * ROWID` with the key (webhook_id, id) (migration 0002): an insert writes one row and no index, and
+ * a webhook's history is one range of the key. The request body is not stored: it is the event's
+ * delivery body, byte for byte, rebuilt from the event when the history is read.
+ */
 export const attempts = sqliteTable(
   "attempts",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     accountId: text("account_id").notNull(),
     webhookId: text("webhook_id").notNull(),
     deliveryId: text("delivery_id").notNull(),
@@ -208,7 +230,8 @@ export const attempts = sqliteTable(
     attempt: integer("attempt").notNull(),
     url: text("url").notNull(),
     requestHeaders: text("request_headers").notNull(),
-    requestBody: text("request_body").notNull(),
+    /** Only in rows written before migration 0002; newer attempts rebuild it from the event. */
+    requestBody: text("request_body"),
     responseStatus: integer("response_status"),
     responseHeaders: text("response_headers"),
     responseBody: text("response_body"),
@@ -217,7 +240,7 @@ export const attempts = sqliteTable(
     succeeded: integer("succeeded", { mode: "boolean" }).notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("attempts_webhook_idx").on(t.webhookId, t.id)],
+  (t) => [primaryKey({ columns: [t.webhookId, t.id] })],
 );
 
 export type WebhookRow = typeof webhooks.$inferSelect;

@@ -9,8 +9,11 @@
  * `UPDATE … RETURNING` on one table, so no duplicate column names) runs as `run()` instead.
  */
 export interface OpCounts {
+  /** Statements run, those in batches included. */
   d1Queries: number;
   d1Batches: number;
+  /** Calls that went to D1: a batch is one, however many statements it holds. */
+  d1RoundTrips: number;
   d1RowsRead: number;
   d1RowsWritten: number;
   kvReads: number;
@@ -30,6 +33,7 @@ function countD1(db: D1Database, counts: OpCounts): D1Database {
   const wrap = (stmt: D1PreparedStatement, query: string): D1PreparedStatement => {
     const counted = async <T extends { meta?: Meta }>(run: () => Promise<T>) => {
       counts.d1Queries += 1;
+      counts.d1RoundTrips += 1;
       const result = await run();
       addMeta(result.meta);
       return result;
@@ -59,6 +63,7 @@ function countD1(db: D1Database, counts: OpCounts): D1Database {
     prepare: (query: string) => wrap(db.prepare(query), query),
     batch: async (statements: D1PreparedStatement[]) => {
       counts.d1Batches += 1;
+      counts.d1RoundTrips += 1;
       counts.d1Queries += statements.length;
       const results = await db.batch(statements.map((s) => inner.get(s) ?? s));
       for (const r of results) addMeta(r.meta);
@@ -95,6 +100,7 @@ function countQueue(queue: Queue, counts: OpCounts): Queue {
 export const newCounts = (): OpCounts => ({
   d1Queries: 0,
   d1Batches: 0,
+  d1RoundTrips: 0,
   d1RowsRead: 0,
   d1RowsWritten: 0,
   kvReads: 0,

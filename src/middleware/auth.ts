@@ -99,10 +99,12 @@ async function identify(c: Context<AppEnv>, credential: string, now: number) {
     const auth = await authenticateApiKey(db, settings, credential, now);
     const headers = await spendRateLimit(c, auth.key.id, auth.rateLimitPerHour, now);
     await recordUse(db, auth.key, now, (p) => c.executionCtx.waitUntil(p));
-    return { principal: auth.principal, headers };
+    return { principal: auth.principal, headers, webhooksVersion: auth.webhooksVersion };
   }
-  if (isJwtShaped(credential)) return { principal: await authenticateUser(c, credential, now), headers: {} };
-  return { principal: await authenticateOperator(c, credential), headers: {} };
+  if (isJwtShaped(credential)) {
+    return { principal: await authenticateUser(c, credential, now), headers: {}, webhooksVersion: null };
+  }
+  return { principal: await authenticateOperator(c, credential), headers: {}, webhooksVersion: null };
 }
 
 /** `X-Act-As: <userId>`: needs the `impersonate` permission; both identities are kept. */
@@ -148,6 +150,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     throw err;
   }
   c.set("principal", applyImpersonation(c, identified.principal));
+  c.set("webhooksVersion", identified.webhooksVersion);
   await next();
   for (const [name, value] of Object.entries(identified.headers)) c.res.headers.set(name, value);
 });
@@ -179,7 +182,9 @@ export const requireAccount = createMiddleware<AppEnv>(async (c, next) => {
     if (!principal.accountId) {
       throw new ApiError("missing_account", "The operator must name the account in the X-Account-Id header");
     }
-    if (!(await findAccount(db, principal.accountId))) throw new ApiError("not_found", "Account not found");
+    const account = await findAccount(db, principal.accountId);
+    if (!account) throw new ApiError("not_found", "Account not found");
+    c.set("webhooksVersion", account.webhooksVersion);
   }
   c.set("accountId", principal.accountId!);
   await next();

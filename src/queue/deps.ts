@@ -1,10 +1,10 @@
 import { createDb } from "../db/client";
-import type { DeliverDeps } from "../features/deliveries/deliver";
-import { disableWebhook } from "../features/webhooks/webhooks.service";
+import type { RunnerDeps } from "../features/deliveries/runner";
+import { disableWebhooks } from "../features/webhooks/webhooks.service";
 import { readSettings } from "../lib/config";
 
-/** The delivery job's dependencies, built from `env` the same way for the queue, the cron and the API. */
-export function deliverDeps(env: Env, fetcher: typeof fetch = fetch): DeliverDeps {
+/** What sending a delivery needs, built from `env` the same way for the queue, the cron and the API. */
+export function runnerDeps(env: Env, fetcher: typeof fetch = fetch): RunnerDeps {
   const db = createDb(env.DB);
   return {
     db,
@@ -12,6 +12,6 @@ export function deliverDeps(env: Env, fetcher: typeof fetch = fetch): DeliverDep
     secretKey: env.WEBHOOK_SECRET_KEY,
     fetch: fetcher,
     now: () => Date.now(),
-    disable: (webhook, reason) => disableWebhook({ db, queue: env.DELIVERIES, now: Date.now() }, webhook, reason),
+    disable: (disablings) => disableWebhooks({ db, queue: env.DELIVERIES, now: Date.now() }, disablings),
   };
 }

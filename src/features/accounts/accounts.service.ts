@@ -31,6 +31,7 @@ export async function createAccount(db: Db, audit: AuditContext, input: z.infer<
     plan: input.plan,
     maxActiveKeys: null,
     rateLimitPerHour: null,
+    webhooksVersion: 0,
     createdAt: now,
     updatedAt: now,
   };
@@ -68,7 +69,8 @@ export async function updateAccount(
   };
   const changes = diff(audited(toAccount(before)), audited(toAccount(merged)));
   const target = { type: "account", id, name: merged.name };
-  const row = await repo.updateAccount(db, id, merged, auditRow(audit, id, "account.updated", target, changes, now));
+  const { webhooksVersion: _, ...changed } = merged; // never written back: webhook changes bump it concurrently
+  const row = await repo.updateAccount(db, id, changed, auditRow(audit, id, "account.updated", target, changes, now));
   forgetCachedKeys();
   return toAccount(found(row, "Account"));
 }

@@ -1,50 +1,20 @@
 import { and, desc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { attempts, type AttemptRow, deliveries, type DeliveryRow, events, webhooks, type WebhookRow } from "../../db/schema";
+import { attempts, deliveries, events } from "../../db/schema";
 
 /**
- * Claims a due delivery by moving `nextAttemptAt` to the end of a lease (a second message for the
- * same delivery — a queue duplicate, a cron re-queue — finds it not due and is acked without
- * sending), and reads its event and webhook: one batch, so one D1 round trip. The reads are
- * separate statements, not a join: D1 batch results are keyed by column name, and a join's
- * same-named columns (`id`, `account_id`, …) would overwrite each other. `webhook` is undefined if
- * it was deleted; nothing is claimed when `delivery` is undefined.
+ * The newest attempts of a webhook, each with its event: the request body an attempt sent is the
+ * event's delivery body, rebuilt from it (older rows kept theirs).
  */
-export async function claimForSend(db: Db, id: string, now: number, leaseUntil: number) {
-  const ofDelivery = (column: typeof deliveries.eventId | typeof deliveries.webhookId) =>
-    sql`(SELECT ${column} FROM ${deliveries} WHERE ${deliveries.id} = ${id})`;
-  const [claimed, event, webhook] = await db.batch([
-    db
-      .update(deliveries)
-      .set({ nextAttemptAt: leaseUntil, updatedAt: now })
-      .where(and(eq(deliveries.id, id), eq(deliveries.status, "pending"), lte(deliveries.nextAttemptAt, now + 5_000)))
-      .returning(),
-    db.select().from(events).where(eq(events.id, ofDelivery(deliveries.eventId))),
-    db.select().from(webhooks).where(eq(webhooks.id, ofDelivery(deliveries.webhookId))),
-  ]);
-  return { delivery: claimed[0], event: event[0], webhook: webhook[0] };
-}
-
-export interface Outcome {
-  attempt: AttemptRow | null;
-  delivery: Partial<DeliveryRow>;
-  webhook: Partial<WebhookRow> | null;
-}
-
-/** The attempt, the delivery's new state and the webhook's health, in one batch. */
-export async function recordOutcome(db: Db, deliveryId: string, webhookId: string, o: Outcome) {
-  await db.batch([
-    db.update(deliveries).set(o.delivery).where(eq(deliveries.id, deliveryId)),
-    ...(o.attempt ? [db.insert(attempts).values(o.attempt)] : []),
-    ...(o.webhook ? [db.update(webhooks).set(o.webhook).where(eq(webhooks.id, webhookId))] : []),
-  ]);
-}
-
 export function listAttempts(db: Db, accountId: string, webhookId: string, limit: number) {
   return db
-    .select()
+    .select({
+      attempt: attempts,
+      event: { id: events.id, type: events.type, accountId: events.accountId, createdAt: events.createdAt, entity: events.entity },
+    })
     .from(attempts)
-    .where(and(eq(attempts.accountId, accountId), eq(attempts.webhookId, webhookId)))
+    .leftJoin(events, eq(events.id, attempts.eventId))
+    .where(and(eq(attempts.webhookId, webhookId), eq(attempts.accountId, accountId)))
     .orderBy(desc(attempts.id))
     .limit(limit)
     .all();
@@ -73,10 +43,6 @@ export async function makeDue(db: Db, ids: string[], now: number) {
     changed.push(...rows.map((r) => r.id));
   }
   return changed;
-}
-
-export function markFailed(db: Db, id: string, now: number) {
-  return db.update(deliveries).set({ status: "failed", nextAttemptAt: null, updatedAt: now }).where(eq(deliveries.id, id));
 }
 
 export function failedSince(db: Db, accountId: string, webhookId: string, since: number) {

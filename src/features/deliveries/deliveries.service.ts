@@ -1,24 +1,21 @@
-import type { Db } from "../../db/client";
-import type { AttemptRow } from "../../db/schema";
 import { ApiError } from "../../lib/errors";
 import { found, iso } from "../../lib/schemas";
 import { rateLimited } from "../ratelimit/limits";
-import { enqueue, listEventTypes, publishEvent, toDeliverySummary } from "../events/events.service";
+import { enqueue, listEventTypes, type PublishDeps, publishEvent, toDeliverySummary } from "../events/events.service";
 import { getWebhook } from "../webhooks/webhooks.repo";
 import * as repo from "./deliveries.repo";
+import { deliveryBody } from "./send";
 
 /** Test sends per webhook per hour: "Send test event" must not become a traffic cannon. */
 export const TEST_SENDS_PER_HOUR = 20;
 const ATTEMPTS_SHOWN = 50;
 
-export interface DeliveryDeps {
-  db: Db;
-  queue: Queue;
-  accountId: string;
-  now: number;
-}
+/** Test sends publish, so they take what publishing takes (the first attempt is sent at once). */
+export type DeliveryDeps = PublishDeps;
 
-const toAttempt = (a: AttemptRow) => ({
+type ListedAttempt = Awaited<ReturnType<typeof repo.listAttempts>>[number];
+
+const toAttempt = ({ attempt: a, event }: ListedAttempt) => ({
   id: a.id,
   deliveryId: a.deliveryId,
   eventId: a.eventId,
@@ -26,7 +23,7 @@ const toAttempt = (a: AttemptRow) => ({
   attempt: a.attempt,
   url: a.url,
   requestHeaders: JSON.parse(a.requestHeaders) as Record<string, string>,
-  requestBody: a.requestBody,
+  requestBody: a.requestBody ?? (event ? deliveryBody(event) : ""),
   responseStatus: a.responseStatus,
   responseHeaders: a.responseHeaders ? (JSON.parse(a.responseHeaders) as Record<string, string>) : null,
   responseBody: a.responseBody,
@@ -81,7 +78,7 @@ export async function sendTest(deps: DeliveryDeps, webhookId: string, type = "we
       ? (example as Record<string, unknown>)
       : { message: "This is a test event from Keyhook" };
   const { deliveries } = await publishEvent(
-    { db: deps.db, queue: deps.queue, accountId: deps.accountId, now: deps.now },
+    deps,
     { type, entity: { ...entity, test: true } },
     { onlyWebhookId: webhookId, isTest: true },
   );

@@ -1,15 +1,11 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../../context";
 import { createRouter } from "../../lib/create-router";
+import { publishDeps } from "../events/emitter";
 import * as routes from "./deliveries.routes";
 import * as service from "./deliveries.service";
 
-const deps = (c: Context<AppEnv>): service.DeliveryDeps => ({
-  db: c.var.db,
-  queue: c.env.DELIVERIES,
-  accountId: c.var.accountId,
-  now: Date.now(),
-});
+const deps = (c: Context<AppEnv>): service.DeliveryDeps => ({ ...publishDeps(c) });
 
 export const deliveriesRouter = createRouter()
   .openapi(routes.attemptsList, async (c) => {

@@ -1,7 +1,7 @@
-import type { EventRow, WebhookRow } from "../../db/schema";
+import type { EventRow } from "../../db/schema";
 import { iso } from "../../lib/schemas";
 import { KEYHOOK_VERSION } from "../../lib/version";
-import { githubSignature, standardSignature } from "../webhooks/signing";
+import { githubSignatureWith, type SigningKeys, standardSignatureWith } from "../webhooks/signing";
 
 /** Response bodies are read up to this many bytes, stored as text, never parsed. */
 export const RESPONSE_BODY_CAP = 4096;
@@ -10,7 +10,7 @@ export const RESPONSE_BODY_CAP = 4096;
  * The body, byte for byte the same on every try of a delivery: `{id, event, accountId, occurredAt,
  * entity}` with the entity exactly as stored.
  */
-export function deliveryBody(event: EventRow): string {
+export function deliveryBody(event: Pick<EventRow, "id" | "type" | "accountId" | "createdAt" | "entity">): string {
   const head = JSON.stringify({ id: event.id, event: event.type, accountId: event.accountId, occurredAt: iso(event.createdAt) });
   return `${head.slice(0, -1)},"entity":${event.entity}}`;
 }
@@ -21,23 +21,23 @@ export function deliveryBody(event: EventRow): string {
  * carries both signatures, space-separated; the GitHub format has room for one, the new one.
  */
 export async function signedHeaders(
-  event: EventRow,
-  webhook: Pick<WebhookRow, "id">,
+  event: Pick<EventRow, "id" | "type">,
+  webhookId: string,
   deliveryId: string,
   body: string,
-  secrets: string[],
+  secrets: SigningKeys[],
   timestamp: number,
 ): Promise<Record<string, string>> {
-  const signatures = await Promise.all(secrets.map((s) => standardSignature(s, event.id, timestamp, body)));
+  const signatures = await Promise.all(secrets.map((s) => standardSignatureWith(s, event.id, timestamp, body)));
   return {
     "content-type": "application/json",
     "user-agent": `Keyhook-Webhooks/${KEYHOOK_VERSION}`,
     "webhook-id": event.id,
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signatures.join(" "),
-    "x-keyhook-signature": await githubSignature(secrets[0]!, body),
+    "x-keyhook-signature": await githubSignatureWith(secrets[0]!, body),
     "x-keyhook-event": event.type,
-    "x-keyhook-webhook-id": webhook.id,
+    "x-keyhook-webhook-id": webhookId,
     "x-keyhook-delivery": deliveryId,
   };
 }

@@ -1,14 +1,7 @@
 import { and, asc, eq, lt } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { deliveries, type DeliveryRow, events, type EventRow, eventTypes, webhooks } from "../../db/schema";
-
-export function activeWebhooks(db: Db, accountId: string) {
-  return db
-    .select({ id: webhooks.id, events: webhooks.events, filter: webhooks.filter })
-    .from(webhooks)
-    .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")))
-    .all();
-}
+import { deliveries, type DeliveryRow, events, type EventRow, eventTypes } from "../../db/schema";
+import { memo } from "../../lib/memo";
 
 export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
   return db
@@ -31,16 +24,37 @@ export function deliveriesOf(db: Db, eventId: string) {
   return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).orderBy(asc(deliveries.id)).all();
 }
 
+const OUTBOX_SQL = {
+  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
+  /** One statement for every delivery, whatever their number: the ids come in as one JSON parameter. */
+  deliveries: `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, is_test, created_at, updated_at)
+    SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, ?5, ?6, ?6 FROM json_each(?1)`,
+  eventType: `INSERT INTO event_types (account_id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`,
+} as const;
+
+type OutboxStatements = { [K in keyof typeof OUTBOX_SQL]: D1PreparedStatement };
+const prepared = new WeakMap<D1Database, OutboxStatements>();
+
 /**
- * The outbox write: the event, one delivery per matching webhook and the type's registration,
- * in one batch. D1 caps bound parameters at 100 per query, so deliveries go one per statement.
+ * The outbox write, one D1 round trip: the event, every delivery (one statement), and the type's
+ * registration when `registerType`. `nextAttemptAt` is when a consumer may first claim them.
  */
-export async function insertEvent(db: Db, event: EventRow, rows: DeliveryRow[], registerType: boolean) {
-  const typeRow = { accountId: event.accountId, name: event.type, createdAt: event.createdAt };
-  await db.batch([
-    db.insert(events).values(event),
-    ...(registerType ? [db.insert(eventTypes).values(typeRow).onConflictDoNothing()] : []),
-    ...rows.map((r) => db.insert(deliveries).values(r)),
+export async function writeOutbox(
+  db: Db,
+  event: EventRow,
+  rows: Pick<DeliveryRow, "id" | "webhookId">[],
+  opts: { nextAttemptAt: number; isTest: boolean; registerType: boolean },
+) {
+  const s = memo(prepared, db.$client, () => {
+    const client = db.$client;
+    return Object.fromEntries(Object.entries(OUTBOX_SQL).map(([k, q]) => [k, client.prepare(q)])) as OutboxStatements;
+  });
+  const { id, accountId, type, entity, idempotencyKey, createdAt } = event;
+  const deliveriesJson = JSON.stringify(rows.map((r) => ({ id: r.id, webhookId: r.webhookId })));
+  await db.$client.batch([
+    s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt),
+    ...(opts.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
+    ...(rows.length > 0 ? [s.deliveries.bind(deliveriesJson, accountId, id, opts.nextAttemptAt, opts.isTest ? 1 : 0, createdAt)] : []),
   ]);
 }
 

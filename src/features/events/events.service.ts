@@ -2,18 +2,30 @@ import type { Db } from "../../db/client";
 import type { DeliveryRow, EventRow } from "../../db/schema";
 import { newId } from "../../lib/encoding";
 import { iso } from "../../lib/schemas";
+import type { Job } from "../deliveries/attempt";
+import { type RunnerDeps, runJobs } from "../deliveries/runner";
 import { type FilterCondition, matchesFilter } from "../webhooks/filter";
+import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
 import * as repo from "./events.repo";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
 export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
 
+/** Sends the first attempts from the publishing invocation (`waitUntil`) instead of through the queue. */
+export interface FirstAttempt {
+  runner: RunnerDeps;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
 export interface PublishDeps {
   db: Db;
   queue: Queue;
   accountId: string;
   now: number;
+  /** The account's `webhooksVersion` if the caller has read it (the key lookup does); else the webhooks are read. */
+  webhooksVersion?: number | null;
+  firstAttempt?: FirstAttempt;
 }
 
 export interface PublishInput {
@@ -22,14 +34,35 @@ export interface PublishInput {
   idempotencyKey?: string;
 }
 
-/** Sends delivery ids to the queue; a failed send is harmless: the cron re-queues due deliveries. */
-export async function enqueue(queue: Queue, ids: string[]) {
+/**
+ * A first attempt made by the publishing invocation owns its deliveries this long (the receiver's
+ * timeout and a margin to record the outcome): their queue message is sent delayed by as much, so
+ * it acts only if that attempt never happened (the Worker stopped) — then it finds them due.
+ */
+export const FIRST_ATTEMPT_MARGIN_MS = 10_000;
+
+/**
+ * Sends delivery ids to the queue, after `delaySeconds` if given; a failed send is harmless: the
+ * deliveries are in D1 and the cron re-queues due ones.
+ */
+export async function enqueue(queue: Queue, ids: string[], delaySeconds = 0) {
   try {
     for (let i = 0; i < ids.length; i += 100) {
-      await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
+      const messages = ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } }));
+      await queue.sendBatch(messages, delaySeconds > 0 ? { delaySeconds } : undefined);
     }
   } catch (err) {
     console.error(JSON.stringify({ level: "warn", msg: "queue send failed; the cron will re-queue", error: String(err) }));
+  }
+}
+
+/** Retries after first attempts, each with its own delay (one send for all of them). */
+async function enqueueRetries(queue: Queue, retries: { deliveryId: string; delaySeconds: number }[]) {
+  if (retries.length === 0) return;
+  try {
+    await queue.sendBatch(retries.map(({ deliveryId, delaySeconds }) => ({ body: { deliveryId }, delaySeconds })));
+  } catch (err) {
+    console.error(JSON.stringify({ level: "warn", msg: "retry send failed; the delayed message or the cron will send it", error: String(err) }));
   }
 }
 
@@ -47,9 +80,20 @@ export const toDeliverySummary = (d: DeliveryRow) => ({
   status: d.status as "pending" | "succeeded" | "failed",
 });
 
-function subscribed(events: string, type: string) {
+const subscribed = (events: string, type: string) => {
   const list = JSON.parse(events) as string[];
   return list.includes("*") || list.includes(type);
+};
+
+/** Event types this isolate has registered for an account (bounded): no statement to register them again. */
+const registered = new Set<string>();
+
+function needsRegistration(accountId: string, type: string) {
+  const key = `${accountId} ${type}`;
+  if (registered.has(key)) return false;
+  if (registered.size >= 10_000) registered.clear();
+  registered.add(key);
+  return true;
 }
 
 export interface PublishOptions {
@@ -59,8 +103,9 @@ export interface PublishOptions {
 }
 
 /**
- * Publishes an event: writes it with one delivery per matching webhook (outbox), then queues the
- * delivery ids. A repeated idempotency key (within 24 h) answers the first event, sends nothing.
+ * Publishes an event: writes it with one delivery per matching webhook (outbox) in one D1 round
+ * trip, queues the delivery ids, and — with `firstAttempt` — sends the first attempts from this
+ * invocation right away. A repeated idempotency key (within 24 h) answers the first event, sends nothing.
  */
 export async function publishEvent(deps: PublishDeps, input: PublishInput, opts: PublishOptions = {}) {
   const { db, accountId, now } = deps;
@@ -77,34 +122,39 @@ export async function publishEvent(deps: PublishDeps, input: PublishInput, opts:
     idempotencyKey: input.idempotencyKey ?? null,
     createdAt: now,
   };
-  const targets = (await repo.activeWebhooks(db, accountId)).filter((w) =>
+  const targets = (await targetsOf(db, accountId, deps.webhooksVersion ?? null)).filter((w) =>
     opts.onlyWebhookId
       ? w.id === opts.onlyWebhookId
       : subscribed(w.events, input.type) && matchesFilter(input.entity, w.filter ? (JSON.parse(w.filter) as FilterCondition[]) : null),
   );
-  const rows: DeliveryRow[] = targets.map((w) => ({
-    id: newId("dlv", now),
-    accountId,
-    eventId: event.id,
-    webhookId: w.id,
-    status: "pending",
-    attempts: 0,
-    nextAttemptAt: now,
-    lastAttemptAt: null,
-    isTest: opts.isTest ?? false,
-    createdAt: now,
-    updatedAt: now,
-  }));
+  const jobs: Job[] = targets.map((webhook) => ({ delivery: { id: newId("dlv", now), accountId, attempts: 0 }, event, webhook }));
+  const first = jobs.length > 0 ? deps.firstAttempt : undefined;
+  const leaseMs = first ? first.runner.settings.timeoutMs + FIRST_ATTEMPT_MARGIN_MS : 0;
+  const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
+  const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
   try {
-    await repo.insertEvent(db, event, rows, !BUILT_IN_NAMES.has(input.type) && !opts.isTest);
+    await repo.writeOutbox(db, event, rows, { nextAttemptAt: now + leaseMs, isTest: opts.isTest ?? false, registerType: register });
   } catch (err) {
+    if (register) registered.delete(`${accountId} ${input.type}`);
     // Two publishes raced on one idempotency key: the unique index let one through; answer it.
-    const first = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
-    if (!first) throw err;
-    return answerFirst(db, first);
+    const firstEvent = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
+    if (!firstEvent) throw err;
+    return answerFirst(db, firstEvent);
   }
-  await enqueue(deps.queue, rows.map((r) => r.id));
-  return { event: toEvent(event), deliveries: rows.map(toDeliverySummary) };
+  const ids = rows.map((r) => r.id);
+  await enqueue(deps.queue, ids, Math.ceil(leaseMs / 1000));
+  if (first) first.waitUntil(sendFirstAttempts(first.runner, deps.queue, jobs));
+  const deliveries = rows.map((r) => ({ id: r.id, webhookId: r.webhookId, status: "pending" as const }));
+  return { event: toEvent(event), deliveries };
+}
+
+/** The first attempts, recorded as they come back; a failed one is queued again after its delay. */
+async function sendFirstAttempts(runner: RunnerDeps, queue: Queue, jobs: Job[]) {
+  const retries: { deliveryId: string; delaySeconds: number }[] = [];
+  await runJobs(runner, jobs, (job, verdict) => {
+    if (verdict.action === "retry") retries.push({ deliveryId: job.delivery.id, delaySeconds: verdict.delaySeconds });
+  });
+  await enqueueRetries(queue, retries);
 }
 
 /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */

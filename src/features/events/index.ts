@@ -1,5 +1,6 @@
 import { createRouter } from "../../lib/create-router";
 import { ApiError } from "../../lib/errors";
+import { publishDeps } from "./emitter";
 import * as routes from "./events.routes";
 import { listEventTypes, publishEvent, registerEventType } from "./events.service";
 
@@ -9,8 +10,7 @@ export const eventsRouter = createRouter()
     if (JSON.stringify(input.entity).length > routes.MAX_ENTITY_BYTES) {
       throw new ApiError("payload_too_large", "The entity is larger than 64 KiB");
     }
-    const deps = { db: c.var.db, queue: c.env.DELIVERIES, accountId: c.var.accountId, now: Date.now() };
-    const { event, deliveries } = await publishEvent(deps, input);
+    const { event, deliveries } = await publishEvent(publishDeps(c), input);
     return c.json({ event, deliveries }, 202);
   })
   .openapi(routes.listTypes, async (c) => {

@@ -15,7 +15,14 @@ const lastUsedWritten = new Map<string, number>();
 export type KeyFailure = "MALFORMED" | "NOT_FOUND" | "REVOKED" | "EXPIRED" | "DISABLED" | "PLAN_BLOCKED";
 
 export type KeyCheck =
-  | { ok: true; key: AuthKey; limits: PlanLimits; permissions: string[] }
+  | {
+      ok: true;
+      key: AuthKey;
+      limits: PlanLimits;
+      permissions: string[];
+      /** The account's `webhooksVersion` as D1 has it now; null if the key came from the key cache. */
+      webhooksVersion: number | null;
+    }
   | { ok: false; code: KeyFailure; key?: AuthKey };
 
 /**
@@ -76,7 +83,8 @@ export async function checkApiKey(db: Db, settings: Settings, credential: string
   if (!key.enabled) return { ok: false, code: "DISABLED", key };
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, code: "PLAN_BLOCKED", key };
-  return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions) };
+  const webhooksVersion = settings.keyCacheTtlSeconds === 0 ? account.webhooksVersion : null;
+  return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions), webhooksVersion };
 }
 
 const failures: Record<KeyFailure, () => ApiError> = {
@@ -110,6 +118,7 @@ export interface KeyAuthentication {
   principal: Principal;
   rateLimitPerHour: number;
   key: AuthKey;
+  webhooksVersion: number | null;
 }
 
 /** Authenticates an API key or throws the matching 401/403. */
@@ -126,5 +135,6 @@ export async function authenticateApiKey(
     principal: { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions },
     rateLimitPerHour: key.rateLimitPerHour ?? limits.rateLimitPerHour,
     key,
+    webhooksVersion: check.webhooksVersion,
   };
 }

@@ -32,7 +32,12 @@ function prepareFindKeyForAuth(db: Db) {
   return db
     .select({
       key: authKeyColumns,
-      account: { plan: accounts.plan, maxActiveKeys: accounts.maxActiveKeys, rateLimitPerHour: accounts.rateLimitPerHour },
+      account: {
+        plan: accounts.plan,
+        maxActiveKeys: accounts.maxActiveKeys,
+        rateLimitPerHour: accounts.rateLimitPerHour,
+        webhooksVersion: accounts.webhooksVersion,
+      },
       profilePermissions: permissionProfiles.permissions,
     })
     .from(apiKeys)

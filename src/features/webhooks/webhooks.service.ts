@@ -12,7 +12,10 @@ import { publishEvent } from "../events/events.service";
 import type { FilterCondition } from "./filter";
 import { generateWebhookSecret } from "./signing";
 import { checkWebhookUrl } from "./url-safety";
+import type { Disabling } from "../deliveries/runner";
+import { forgetTargets } from "./targets";
 import * as repo from "./webhooks.repo";
+import type { WebhookView } from "./webhooks.repo";
 import type { CreateWebhookBody, RotateSecretBody, UpdateWebhookBody, Webhook } from "./webhooks.routes";
 
 const DEFAULT_OVERLAP_SECONDS = 24 * 3600;
@@ -27,7 +30,12 @@ export interface WebhookDeps {
   now: number;
 }
 
-export function toWebhook(row: WebhookRow): z.infer<typeof Webhook> {
+/** A webhook just written has no attempts yet. */
+const noHistory = { lastAttemptAt: null, lastAttemptStatus: null, lastAttemptSucceeded: null, lastSucceededAttemptAt: null };
+
+const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
+export function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
   return {
     id: row.id,
     url: row.url,
@@ -36,11 +44,11 @@ export function toWebhook(row: WebhookRow): z.infer<typeof Webhook> {
     description: row.description,
     status: row.status as "active" | "disabled",
     disabledReason: row.disabledReason,
-    lastSuccessAt: isoOrNull(row.lastSuccessAt),
+    lastSuccessAt: isoOrNull(latest(row.lastSuccessAt, row.lastSucceededAttemptAt)),
     lastAttempt:
       row.lastAttemptAt === null
         ? null
-        : { at: iso(row.lastAttemptAt), status: row.lastAttemptStatus, succeeded: row.lastAttemptSucceeded ?? false },
+        : { at: iso(row.lastAttemptAt), status: row.lastAttemptStatus, succeeded: Boolean(row.lastAttemptSucceeded) },
     failingSince: isoOrNull(row.failingSince),
     previousSecretExpiresAt: isoOrNull(row.previousSecretExpiresAt),
     createdAt: iso(row.createdAt),
@@ -86,19 +94,17 @@ export async function createWebhook(deps: WebhookDeps, input: z.infer<typeof Cre
     previousSecretExpiresAt: null,
     failingSince: null,
     lastSuccessAt: null,
-    lastAttemptAt: null,
-    lastAttemptStatus: null,
-    lastAttemptSucceeded: null,
     createdAt: now,
     updatedAt: now,
   };
-  const webhook = toWebhook(row);
+  const webhook = toWebhook({ ...row, ...noHistory });
   const audit = auditRow(deps.audit, accountId, "webhook.created", { type: "webhook", id, name: row.url }, diff(null, audited(webhook)), now);
   if (!(await repo.insertWebhookWithinLimit(db, row, settings.maxPerAccount, audit))) {
     throw new ApiError("conflict", `This account already has ${settings.maxPerAccount} webhooks, the most allowed; delete one first`, {
       maxWebhooks: settings.maxPerAccount,
     });
   }
+  forgetTargets(accountId);
   return { webhook, secret };
 }
 
@@ -117,13 +123,14 @@ export async function getWebhook(deps: WebhookDeps, id: string) {
 async function changeWebhook(deps: WebhookDeps, id: string, action: string, changes: Partial<WebhookRow>) {
   const before = await load(deps, id);
   const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-  const after: WebhookRow = { ...before, ...defined, updatedAt: Math.max(deps.now, before.updatedAt + 1) };
+  const after: WebhookView = { ...before, ...defined, updatedAt: Math.max(deps.now, before.updatedAt + 1) };
   const view = toWebhook(after);
   const changed = diff(audited(toWebhook(before)), audited(view));
   const audit = auditRow(deps.audit, deps.accountId, action, { type: "webhook", id, name: after.url }, changed, deps.now);
   if (!(await repo.updateWebhook(deps.db, deps.accountId, id, { ...changes, updatedAt: after.updatedAt }, audit))) {
     throw new ApiError("not_found", "Webhook not found");
   }
+  forgetTargets(deps.accountId);
   return view;
 }
 
@@ -145,6 +152,7 @@ export async function deleteWebhook(deps: WebhookDeps, id: string) {
   const row = await load(deps, id);
   const audit = auditRow(deps.audit, deps.accountId, "webhook.deleted", { type: "webhook", id, name: row.url }, null, deps.now);
   if (!(await repo.deleteWebhook(deps.db, deps.accountId, id, audit))) throw new ApiError("not_found", "Webhook not found");
+  forgetTargets(deps.accountId);
 }
 
 export async function revealSecret(deps: WebhookDeps, id: string) {
@@ -166,22 +174,24 @@ export async function rotateSecret(deps: WebhookDeps, id: string, input: Partial
 }
 
 /**
- * Keyhook disables a webhook itself (410 Gone, or no success for too long): audited under the
- * system actor, then `webhook.disabled` is published to the account's other webhooks.
+ * Keyhook disables webhooks itself (410 Gone, or no success for too long): each with its audit
+ * entry under the system actor and the failed deliveries that end with it, then `webhook.disabled`
+ * is published to the account's other webhooks. A webhook that was no longer active is left alone.
  */
-export async function disableWebhook(
-  deps: { db: Db; queue: Queue; now: number },
-  webhook: WebhookRow,
-  reason: string,
-) {
+export async function disableWebhooks(deps: { db: Db; queue: Queue; now: number }, disablings: Disabling[]) {
   const { db, now } = deps;
-  const updatedAt = Math.max(now, webhook.updatedAt + 1);
   const ctx: AuditContext = { actor: SYSTEM_ACTOR, onBehalfOf: null, ip: null, userAgent: null, requestId: null };
-  const changes = { status: { before: webhook.status, after: "disabled" }, disabledReason: { before: webhook.disabledReason, after: reason } };
-  const audit = auditRow(ctx, webhook.accountId, "webhook.disabled", { type: "webhook", id: webhook.id, name: webhook.url }, changes, now);
-  await repo.updateWebhook(db, webhook.accountId, webhook.id, { status: "disabled", disabledReason: reason, updatedAt }, audit);
-  await publishEvent(
-    { db, queue: deps.queue, accountId: webhook.accountId, now },
-    { type: "webhook.disabled", entity: { id: webhook.id, url: webhook.url, reason } },
-  );
+  for (const { webhook, reason, deliveryIds } of disablings) {
+    const updatedAt = Math.max(now, webhook.updatedAt + 1);
+    const changes = { status: { before: "active", after: "disabled" }, disabledReason: { before: webhook.disabledReason, after: reason } };
+    const target = { type: "webhook", id: webhook.id, name: webhook.url };
+    const audit = auditRow(ctx, webhook.accountId, "webhook.disabled", target, changes, now);
+    const disabled = await repo.disableWebhook(db, webhook, reason, updatedAt, audit, deliveryIds);
+    forgetTargets(webhook.accountId);
+    if (!disabled) continue;
+    await publishEvent(
+      { db, queue: deps.queue, accountId: webhook.accountId, now },
+      { type: "webhook.disabled", entity: { id: webhook.id, url: webhook.url, reason } },
+    );
+  }
 }

@@ -1,0 +1,157 @@
+import type { DeliveryRow, EventRow, WebhookRow } from "../../db/schema";
+import type { WebhookSettings } from "../../lib/config";
+import { newId } from "../../lib/encoding";
+import { decryptSecret } from "../../lib/secret-box";
+import { type SigningKeys, signingKeys } from "../webhooks/signing";
+import { checkWebhookUrl } from "../webhooks/url-safety";
+import { nextRetryDelay, parseRetryAfter } from "./retry";
+import { deliveryBody, type HttpResult, post, signedHeaders } from "./send";
+
+/** What an attempt needs of a delivery, its event and its webhook (loaded together, or just written). */
+export type JobDelivery = Pick<DeliveryRow, "id" | "accountId" | "attempts">;
+export type JobEvent = Pick<EventRow, "id" | "type" | "accountId" | "createdAt" | "entity">;
+export type WebhookTarget = Pick<
+  WebhookRow,
+  | "id"
+  | "accountId"
+  | "url"
+  | "status"
+  | "secret"
+  | "previousSecret"
+  | "previousSecretExpiresAt"
+  | "failingSince"
+  | "disabledReason"
+  | "updatedAt"
+>;
+
+export interface Job {
+  delivery: JobDelivery;
+  event: JobEvent;
+  webhook: WebhookTarget;
+}
+
+export interface AttemptDeps {
+  settings: WebhookSettings;
+  /** `WEBHOOK_SECRET_KEY`: opens the stored signing secrets. */
+  secretKey: string;
+  fetch: typeof fetch;
+  now: () => number;
+}
+
+/** The attempt row as the history shows it (the request body is the event's, rebuilt on read). */
+export interface AttemptRecord {
+  id: string;
+  accountId: string;
+  webhookId: string;
+  deliveryId: string;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+  url: string;
+  requestHeaders: string;
+  responseStatus: number | null;
+  responseHeaders: string | null;
+  responseBody: string | null;
+  durationMs: number;
+  failureReason: string | null;
+  succeeded: boolean;
+  createdAt: number;
+}
+
+/** One finished attempt and what follows it. */
+export interface Outcome {
+  job: Job;
+  attempt: AttemptRecord;
+  delivery: { id: string; status: "pending" | "succeeded" | "failed"; attempts: number; nextAttemptAt: number | null; at: number };
+  /** Seconds until the next try, or null: the delivery is finished (succeeded, or out of tries). */
+  retryInSeconds: number | null;
+  /** The endpoint answered 410 Gone: its webhook is disabled at once. */
+  gone: boolean;
+}
+
+/**
+ * Signing keys per stored secret, made once per isolate: opening the secret (AES-GCM) and importing
+ * two HMAC keys is otherwise most of a delivery's own CPU. Keyed by the ciphertext, so a rotated
+ * secret is a new entry; bounded, emptied when full.
+ */
+const keyCache = new Map<string, Promise<SigningKeys>>();
+const KEY_CACHE_MAX = 2_000;
+
+function keysOf(sealed: string, secretKey: string, webhookId: string): Promise<SigningKeys> {
+  const cacheKey = `${webhookId}:${sealed}`;
+  let keys = keyCache.get(cacheKey);
+  if (!keys) {
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keys = decryptSecret(sealed, secretKey, webhookId).then(signingKeys);
+    keys.catch(() => keyCache.delete(cacheKey));
+    keyCache.set(cacheKey, keys);
+  }
+  return keys;
+}
+
+async function secretsOf(deps: AttemptDeps, webhook: WebhookTarget, now: number) {
+  const current = keysOf(webhook.secret, deps.secretKey, webhook.id);
+  const overlapping = webhook.previousSecret && (webhook.previousSecretExpiresAt ?? 0) > now;
+  return Promise.all(overlapping ? [current, keysOf(webhook.previousSecret!, deps.secretKey, webhook.id)] : [current]);
+}
+
+const refused = (reason: string): HttpResult => ({
+  status: null,
+  headers: null,
+  body: null,
+  durationMs: 0,
+  failure: `URL refused: ${reason}`,
+  retryAfter: null,
+});
+
+/** Signs and POSTs one delivery once (the URL is checked again at send time), and decides what follows. */
+export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
+  const { settings } = deps;
+  const { delivery, event, webhook } = job;
+  const now = deps.now();
+  const body = deliveryBody(event);
+  const headers = await signedHeaders(event, webhook.id, delivery.id, body, await secretsOf(deps, webhook, now), Math.floor(now / 1000));
+  const verdict = checkWebhookUrl(webhook.url, { allowPrivate: settings.allowPrivateUrls, denyHosts: settings.denyHosts });
+  const result = verdict.ok ? await post(deps.fetch, webhook.url, headers, body, settings.timeoutMs) : refused(verdict.reason);
+  const done = deps.now();
+  const number = delivery.attempts + 1;
+  const record: AttemptRecord = {
+    id: newId("att", done),
+    accountId: delivery.accountId,
+    webhookId: webhook.id,
+    deliveryId: delivery.id,
+    eventId: event.id,
+    eventType: event.type,
+    attempt: number,
+    url: webhook.url,
+    requestHeaders: JSON.stringify(headers),
+    responseStatus: result.status,
+    responseHeaders: result.headers && JSON.stringify(result.headers),
+    responseBody: result.body,
+    durationMs: result.durationMs,
+    failureReason: result.failure,
+    succeeded: result.failure === null,
+    createdAt: done,
+  };
+  const step = nextStep(settings, number, result, done);
+  return { job, attempt: record, ...step, delivery: { ...step.delivery, id: delivery.id } };
+}
+
+/** What follows an attempt: success, a retry after the schedule's delay (or `Retry-After`), or the end. */
+export function nextStep(settings: WebhookSettings, number: number, result: HttpResult, now: number) {
+  const base = { id: "", attempts: number, at: now };
+  if (result.failure === null) {
+    return { delivery: { ...base, status: "succeeded" as const, nextAttemptAt: null }, retryInSeconds: null, gone: false };
+  }
+  const gone = result.status === 410;
+  const retryAfter = result.status === 429 || result.status === 503 ? parseRetryAfter(result.retryAfter, now) : null;
+  const delay = gone ? null : nextRetryDelay(number, settings.retryDelays, retryAfter);
+  return {
+    delivery:
+      delay === null
+        ? { ...base, status: "failed" as const, nextAttemptAt: null }
+        : { ...base, status: "pending" as const, nextAttemptAt: now + delay * 1000 },
+    retryInSeconds: delay,
+    gone,
+  };
+}

@@ -1,0 +1,136 @@
+import type { Db } from "../../db/client";
+import { type AttemptDeps, attempt, type Job, type Outcome } from "./attempt";
+import { recordOutcomes } from "./pipeline.repo";
+
+/** What the caller does with the job's queue message once its outcome is recorded. */
+export type Verdict =
+  | { action: "ack" }
+  | { action: "retry"; delaySeconds: number }
+  /** The outcome could not be recorded (D1 failed): try the whole thing again shortly. */
+  | { action: "error" };
+
+/** A webhook to disable after its group is recorded, and the failed deliveries that end with it. */
+export interface Disabling {
+  webhook: Job["webhook"];
+  reason: string;
+  deliveryIds: string[];
+}
+
+export interface RunnerDeps extends AttemptDeps {
+  db: Db;
+  /** Disables webhooks (410, or failing too long): audit entry, `webhook.disabled`, their deliveries failed. */
+  disable: (disablings: Disabling[]) => Promise<void>;
+}
+
+/**
+ * Outcomes that arrive within this long of the first unrecorded one are recorded together; a
+ * receiver slower than that is recorded on its own, later, and holds nobody else's record back.
+ */
+export const GROUP_WINDOW_MS = 25;
+
+/**
+ * Sends every job at once and records the outcomes in groups: one D1 round trip per group, the
+ * first group as soon as the fast receivers have answered. `onVerdict` is called for each job
+ * after its group is stored. Resolves when every job has a verdict.
+ */
+export async function runJobs(
+  deps: RunnerDeps,
+  jobs: Job[],
+  onVerdict: (job: Job, verdict: Verdict) => void,
+  dropped: string[] = [],
+): Promise<void> {
+  const records: Promise<void>[] = [];
+  let buffer: Outcome[] = [];
+  let remaining = jobs.length;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let toDrop = dropped;
+
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const group = buffer;
+    const drops = toDrop;
+    buffer = [];
+    toDrop = [];
+    if (group.length === 0 && drops.length === 0) return;
+    records.push(record(deps, group, drops, onVerdict));
+  };
+
+  await Promise.all(
+    jobs.map(async (job) => {
+      let outcome: Outcome;
+      try {
+        outcome = await attempt(deps, job);
+      } catch (err) {
+        // Signing failed (a secret that no longer opens): nothing was sent; the message comes back.
+        log("delivery attempt could not run", job, err);
+        onVerdict(job, { action: "error" });
+        remaining--;
+        if (remaining === 0) flush();
+        return;
+      }
+      buffer.push(outcome);
+      remaining--;
+      if (remaining === 0) flush();
+      else if (timer === undefined) timer = setTimeout(flush, GROUP_WINDOW_MS);
+    }),
+  );
+  if (jobs.length === 0) flush();
+  await Promise.all(records);
+}
+
+async function record(deps: RunnerDeps, group: Outcome[], dropped: string[], onVerdict: (job: Job, verdict: Verdict) => void) {
+  try {
+    await recordOutcomes(deps.db, group, dropped, deps.now());
+  } catch (err) {
+    for (const o of group) onVerdict(o.job, { action: "error" });
+    log("delivery outcome not recorded", group[0]?.job, err);
+    return;
+  }
+  const disablings = toDisable(deps, group);
+  let ended = new Set<string>();
+  if (disablings.length > 0) {
+    try {
+      await deps.disable(disablings);
+      ended = new Set(disablings.flatMap((d) => d.deliveryIds));
+    } catch (err) {
+      log("could not disable a webhook", group[0]?.job, err);
+    }
+  }
+  for (const o of group) {
+    const done = o.retryInSeconds === null || ended.has(o.delivery.id);
+    onVerdict(o.job, done ? { action: "ack" } : { action: "retry", delaySeconds: o.retryInSeconds! });
+  }
+}
+
+/**
+ * Webhooks this group disables: one that answered 410 Gone, or one that has had no success for
+ * `WEBHOOK_DISABLE_AFTER_HOURS` and failed again. The failing clock is the webhook row as loaded
+ * with the job: the consumer's is fresh; a first attempt's may be this isolate's copy, so a
+ * long-failing webhook it missed is disabled by the consumer at its first retry.
+ */
+function toDisable(deps: RunnerDeps, group: Outcome[]): Disabling[] {
+  const span = deps.settings.disableAfterHours * 3_600_000;
+  const byWebhook = new Map<string, Disabling>();
+  for (const o of group) {
+    if (o.attempt.succeeded) continue;
+    const { webhook } = o.job;
+    const since = webhook.failingSince;
+    const reason = o.gone
+      ? "the endpoint answered 410 Gone"
+      : since !== null && o.attempt.createdAt - since >= span
+        ? `no successful delivery for ${deps.settings.disableAfterHours} hours`
+        : null;
+    if (reason === null) continue;
+    const entry = byWebhook.get(webhook.id) ?? { webhook, reason, deliveryIds: [] };
+    if (o.gone) entry.reason = reason;
+    entry.deliveryIds.push(o.delivery.id);
+    byWebhook.set(webhook.id, entry);
+  }
+  return [...byWebhook.values()];
+}
+
+function log(msg: string, job: Job | undefined, err: unknown) {
+  const where = job ? { deliveryId: job.delivery.id, webhookId: job.webhook.id } : {};
+  console.error(JSON.stringify({ level: "error", msg, ...where, error: String(err).slice(0, 200) }));
+}

@@ -1,0 +1,252 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+import { ADMIN, BASE, call, createAccount, createKey } from "./helpers/api";
+import { countingEnv } from "./helpers/counting-env";
+import { createWebhook, deliveryRow, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+
+/** Writes deliveries (each with its own event) straight into D1, unqueued: only the test's own batches send them. */
+async function outbox(accountId: string, deliveries: { id: string; webhookId: string; status?: string; due?: number }[]) {
+  const now = Date.now();
+  await env.DB.batch(
+    deliveries.flatMap((d) => [
+      env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'order.paid', '{\"n\":1}', ?)").bind(
+        `evt_${d.id}`,
+        accountId,
+        now,
+      ),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+      ).bind(d.id, accountId, `evt_${d.id}`, d.webhookId, d.status ?? "pending", d.status === "succeeded" ? null : (d.due ?? now), now, now),
+    ]),
+  );
+}
+
+const message = (id: string, body: unknown) => ({ id, timestamp: new Date(), attempts: 1, body });
+const dlv = () => `dlv_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+
+async function consume(messages: ReturnType<typeof message>[], useEnv: Env = env) {
+  const batch = createMessageBatch("keyhook-deliveries", messages);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, useEnv, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+describe("the queue consumer works a batch as a batch", () => {
+  it("due, not-due, succeeded, deleted-webhook, duplicate and poison messages: each acked or retried as before, in 2 D1 round trips", async () => {
+    const account = await createAccount();
+    const names = { ok: uniqueName(), failing: uniqueName(), deleted: uniqueName() };
+    const ok = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${names.ok}` })).webhook;
+    const failing = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${names.failing}` })).webhook;
+    const deleted = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${names.deleted}` })).webhook;
+    await call("DELETE", `/v1/webhooks/${deleted.id}`, { token: ADMIN, accountId: account.id });
+    const ids = { due: dlv(), failing: dlv(), later: dlv(), done: dlv(), gone: dlv() };
+    await outbox(account.id, [
+      { id: ids.due, webhookId: ok.id },
+      { id: ids.failing, webhookId: failing.id },
+      { id: ids.later, webhookId: ok.id, due: Date.now() + 3_600_000 },
+      { id: ids.done, webhookId: ok.id, status: "succeeded" },
+      { id: ids.gone, webhookId: deleted.id },
+    ]);
+    const { env: counted, counts } = countingEnv();
+    const result = await consume(
+      [
+        message("due", { deliveryId: ids.due }),
+        message("due-again", { deliveryId: ids.due }),
+        message("failing", { deliveryId: ids.failing }),
+        message("later", { deliveryId: ids.later }),
+        message("done", { deliveryId: ids.done }),
+        message("gone", { deliveryId: ids.gone }),
+        message("poison", { nope: true }),
+      ],
+      counted,
+    );
+    expect(result.explicitAcks.sort()).toEqual(["done", "due", "due-again", "gone", "later", "poison"]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["failing"]);
+    expect(await received(names.ok)).toHaveLength(1); // the due one, once; not the later or the finished one
+    expect(await received(names.failing)).toHaveLength(1);
+    expect(await received(names.deleted)).toHaveLength(0);
+    expect(await deliveryRow(ids.due)).toMatchObject({ status: "succeeded", attempts: 1 });
+    const retried = await deliveryRow(ids.failing);
+    expect(retried).toMatchObject({ status: "pending", attempts: 1 });
+    expect(retried!.next_attempt_at - retried!.last_attempt_at).toBeGreaterThanOrEqual(900); // "1,1,1" in tests
+    expect(await deliveryRow(ids.later)).toMatchObject({ status: "pending", attempts: 0 });
+    expect(await deliveryRow(ids.gone)).toMatchObject({ status: "failed", attempts: 0 });
+    // Claim and load in one round trip, every outcome in one more.
+    expect(counts.d1RoundTrips).toBe(2);
+  });
+
+  it("the number of D1 round trips does not grow with the batch", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    const trips: number[] = [];
+    for (const size of [3, 40]) {
+      const ids = Array.from({ length: size }, dlv);
+      await outbox(account.id, ids.map((id) => ({ id, webhookId: webhook.id })));
+      const { env: counted, counts } = countingEnv();
+      const result = await consume(ids.map((id) => message(id, { deliveryId: id })), counted);
+      expect(result.explicitAcks).toHaveLength(size);
+      trips.push(counts.d1RoundTrips);
+    }
+    expect(await received(name)).toHaveLength(43);
+    // One claim + load, then one record per group of outcomes that came back together (usually one).
+    expect(trips[0]).toBeLessThanOrEqual(3);
+    expect(trips[1]).toBeLessThanOrEqual(3);
+  });
+
+  it("two consumers given the same batch send each delivery once", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    const ids = Array.from({ length: 10 }, dlv);
+    await outbox(account.id, ids.map((id) => ({ id, webhookId: webhook.id })));
+    const messages = ids.map((id) => message(id, { deliveryId: id }));
+    const [a, b] = await Promise.all([consume(messages), consume(messages)]);
+    expect(a.explicitAcks.length + a.retryMessages.length).toBe(10);
+    expect(b.explicitAcks.length + b.retryMessages.length).toBe(10);
+    const got = await received(name);
+    expect(got).toHaveLength(10);
+    expect(new Set(got.map((r) => r.headers["x-keyhook-delivery"]))).toEqual(new Set(ids));
+    for (const id of ids) expect(await deliveryRow(id)).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
+
+  it("a receiver that hangs does not hold back the others' records", async () => {
+    const account = await createAccount();
+    const fast = uniqueName();
+    const slow = uniqueName();
+    const quick = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${fast}` })).webhook;
+    const hanging = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/4000/${slow}` })).webhook;
+    const fastIds = [dlv(), dlv(), dlv()];
+    const slowId = dlv();
+    await outbox(account.id, [...fastIds.map((id) => ({ id, webhookId: quick.id })), { id: slowId, webhookId: hanging.id }]);
+    const started = Date.now();
+    let finished = 0;
+    const consumer = consume([...fastIds, slowId].map((id) => message(id, { deliveryId: id }))).then((r) => {
+      finished = Date.now();
+      return r;
+    });
+    // The fast ones are recorded long before the hanging one times out (1.5 s in tests).
+    await expect.poll(async () => (await Promise.all(fastIds.map(deliveryRow))).map((r) => r?.status), { timeout: 1000 }).toEqual([
+      "succeeded",
+      "succeeded",
+      "succeeded",
+    ]);
+    expect(finished).toBe(0);
+    expect((await deliveryRow(slowId))?.attempts).toBe(0);
+    const result = await consumer;
+    expect(finished - started).toBeGreaterThanOrEqual(1400);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual([slowId]);
+    expect(await deliveryRow(slowId)).toMatchObject({ status: "pending", attempts: 1 });
+  });
+});
+
+describe("the first attempt is sent by the publishing request", () => {
+  it("arrives without the queue; the delayed message that follows finds it done and sends nothing", async () => {
+    const account = await createAccount();
+    const { key } = await createKey(account.id, { scopes: ["events:write"] });
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    const started = Date.now();
+    const res = await call("POST", "/v1/events", { apiKey: key, body: { type: "order.paid", entity: { id: 1 } } });
+    expect(res.status).toBe(202);
+    const [req] = await waitForReceived(name, 1);
+    // The queue message is delayed by the receiver's timeout + 10 s: only the request itself sent this.
+    expect(req!.at - started).toBeLessThan(1000);
+    const id = res.body.deliveries[0].id;
+    await expect.poll(async () => (await deliveryRow(id))?.status).toBe("succeeded");
+    const result = await consume([message("late", { deliveryId: id })]);
+    expect(result.explicitAcks).toEqual(["late"]);
+    expect(await received(name)).toHaveLength(1);
+  });
+
+  it("killed during a first attempt (sent, not recorded): the delayed message sends it again, with the same webhook-id", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    const sent: { body: unknown; delaySeconds?: number }[] = [];
+    const queue = {
+      sendBatch: async (msgs: { body: unknown }[], opts?: { delaySeconds?: number }) => void sent.push(...msgs.map((m) => ({ ...m, ...opts }))),
+      send: async () => {},
+    };
+    // The invocation dies after the receiver got the POST and before the outcome is written.
+    const recordsOutcome = (statements: D1PreparedStatement[]) =>
+      statements.some((st) => /insert into "?attempts"?/i.test((st as unknown as { statement: string }).statement));
+    const dyingDb = new Proxy(env.DB, {
+      get: (target, prop) =>
+        prop === "batch"
+          ? (statements: D1PreparedStatement[]) =>
+              recordsOutcome(statements) ? Promise.reject(new Error("the Worker stopped")) : target.batch(statements)
+          : (Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
+    });
+    const ctx = createExecutionContext();
+    const req = new Request(`${BASE}/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id, "content-type": "application/json" },
+      body: JSON.stringify({ type: "order.paid", entity: { id: 2 } }),
+    });
+    const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, DB: dyingDb, DELIVERIES: queue as unknown as Queue }, ctx);
+    expect(res.status).toBe(202);
+    await waitOnExecutionContext(ctx);
+    const { event, deliveries } = (await res.json()) as { event: { id: string }; deliveries: { id: string }[] };
+    const id = deliveries[0]!.id;
+    expect(sent).toEqual([{ body: { deliveryId: id }, delaySeconds: 12 }]); // 1.5 s timeout + 10 s, rounded up
+    expect(await received(name)).toHaveLength(1);
+    const row = await deliveryRow(id);
+    expect(row).toMatchObject({ status: "pending", attempts: 0 });
+    expect(row!.next_attempt_at - Date.now()).toBeGreaterThan(9_000); // still leased to the first attempt
+    // Arriving early, the message leaves it alone; after the lease (time moved on) it claims and sends.
+    expect((await consume([message("early", sent[0]!.body)])).explicitAcks).toEqual(["early"]);
+    expect(await received(name)).toHaveLength(1);
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now(), id).run();
+    expect((await consume([message("delayed", sent[0]!.body)])).explicitAcks).toEqual(["delayed"]);
+    const reqs = await waitForReceived(name, 2);
+    expect(reqs.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id]);
+    expect(await deliveryRow(id)).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
+
+  it("a failed first attempt is queued again after the schedule's delay", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/fail/1/${name}` });
+    const res = await call("POST", "/v1/events", { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity: {} } });
+    const reqs = await waitForReceived(name, 2, 8000);
+    expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(800); // "1,1,1" in tests, ±10 %
+    expect(reqs[1]!.at - reqs[0]!.at).toBeLessThan(5000); // not the 12 s of the delayed message
+    await expect.poll(async () => (await deliveryRow(res.body.deliveries[0].id))?.status).toBe("succeeded");
+  });
+});
+
+describe("what a delivery costs in D1", () => {
+  it("publish + first attempts to 5 webhooks: ≤ 4.5 rows written per delivery after the outbox, no webhook write", async () => {
+    const account = await createAccount();
+    const { key } = await createKey(account.id, { scopes: ["events:write"] });
+    for (let i = 0; i < 5; i++) await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const publishOnce = async () => {
+      const { env: counted, counts } = countingEnv();
+      const ctx = createExecutionContext();
+      const req = new Request(`${BASE}/v1/events`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({ type: "order.paid", entity: { id: 3 } }),
+      });
+      const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, counted, ctx);
+      expect(res.status).toBe(202);
+      const publish = { ...counts };
+      await waitOnExecutionContext(ctx);
+      return { publish, total: { ...counts } };
+    };
+    await publishOnce(); // warms this isolate's copy of the account's webhooks
+    const { publish, total } = await publishOnce();
+    // The request: the key lookup, then event + 5 deliveries in one batch (no webhook read: cached).
+    expect(publish.d1RoundTrips).toBe(2);
+    // Today: 1 event row, 5 deliveries × (row + due index + webhook index + event index).
+    expect(publish.d1RowsWritten).toBeLessThanOrEqual(21 + 1); // +1: the key's first lastUsedAt
+    // The first attempts: every delivery's state and attempt in one more round trip (usually).
+    const afterOutbox = total.d1RowsWritten - publish.d1RowsWritten;
+    expect(afterOutbox / 5).toBeLessThanOrEqual(4.5);
+    expect(afterOutbox).toBe(10); // delivery row + attempt row each: no index entry, no webhook row
+    expect(total.d1RoundTrips - publish.d1RoundTrips).toBeLessThanOrEqual(2);
+  });
+});
