@@ -1,7 +1,6 @@
 // Shared by the bench scripts: start Keyhook and the floor Worker under `wrangler dev`, call the API.
 import { spawn } from "node:child_process";
 import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
 
 export const KEYHOOK = "http://localhost:8795";
 export const FLOOR = "http://localhost:8796";
@@ -63,7 +62,24 @@ export async function startFloor(previous, config = "bench/floor/wrangler.toml")
   return floor;
 }
 
-const admin = () => readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)[1].trim();
+export const FLOOR_PIPELINE = "http://localhost:8799";
+
+/**
+ * The pipeline floor (bench/floor-pipeline) on 8799, on a fresh copy of Keyhook's state: the same
+ * keys, webhooks and signing-secret key, so it delivers what Keyhook would, to the same receivers.
+ */
+export async function startFloorPipeline(extraArgs = []) {
+  const dir = stateCopy("floor-pipeline");
+  const floor = start("node_modules/.bin/wrangler", [
+    "dev", "-c", "bench/floor-pipeline/wrangler.toml", "--port", "8799", "--persist-to", dir,
+    "--var", `WEBHOOK_SECRET_KEY:${devVar("WEBHOOK_SECRET_KEY")}`, ...extraArgs,
+  ]);
+  await up(FLOOR_PIPELINE, floor);
+  return floor;
+}
+
+const devVar = (name) => readFileSync(".dev.vars", "utf8").match(new RegExp(`^${name}=(.*)$`, "m"))[1].trim();
+const admin = () => devVar("ADMIN_TOKEN");
 export const adminHeaders = () => ({ authorization: `Bearer ${admin()}`, "content-type": "application/json" });
 
 export async function api(method, path, body, headers = {}) {
@@ -99,71 +115,3 @@ export function groupCpu(pgid) {
 export function stop(started) {
   try { process.kill(-started.pid, "SIGTERM"); } catch {}
 }
-
-/** A local receiver that records every arrival (webhook-id, path, publish time, arrival time). */
-async function receiver(port) {
-  const arrivals = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      arrivals.push({ id: req.headers["webhook-id"], hook: req.url, sentAt: JSON.parse(body).entity.sentAt, at: Date.now() });
-      res.end("ok");
-    });
-  });
-  await new Promise((r) => server.listen(port, "127.0.0.1", r));
-  return { arrivals, close: () => server.close() };
-}
-
-/**
- * Publishes `events` events (16 publishers at once) to `webhooks` webhooks on a local receiver and
- * waits for every delivery: delivered, lost, duplicates (same webhook-id twice), publish → receipt.
- */
-export async function pipeline(base, accountId, { events = 300, webhooks = 5, port = 9877, label = "webhook pipeline" } = {}) {
-  const call = (method, path, body) =>
-    fetch(base + path, { method, headers: { ...adminHeaders(), "x-account-id": accountId }, body: JSON.stringify(body) }).then((r) => r.json());
-  const rx = await receiver(port);
-  const type = `bench.${"abcdefghij"[port - 9877]}event`; // one type per run: fresh webhooks only
-  for (let i = 0; i < webhooks; i++) {
-    const created = await call("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/h${i}`, events: [type] });
-    if (!created.webhook) throw new Error(`creating a bench webhook failed: ${JSON.stringify(created)}`);
-  }
-  const started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < events) {
-        next++;
-        await call("POST", "/v1/events", { type, entity: { sentAt: Date.now() } });
-      }
-    }),
-  );
-  const published = Date.now();
-  const expected = events * webhooks;
-  const deadline = Date.now() + 180_000;
-  const key = (a) => `${a.hook} ${a.id}`;
-  while (new Set(rx.arrivals.map(key)).size < expected && Date.now() < deadline) await sleep(200);
-  await sleep(1000); // late duplicates, if any
-  rx.close();
-  const unique = new Map();
-  for (const a of rx.arrivals) if (!unique.has(key(a))) unique.set(key(a), a);
-  const latencies = [...unique.values()].map((a) => a.at - a.sentAt).sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  const last = Math.max(...rx.arrivals.map((a) => a.at));
-  const out = {
-    scenario: label,
-    events,
-    webhooks,
-    expected,
-    delivered: unique.size,
-    lost: expected - unique.size,
-    duplicates: rx.arrivals.length - unique.size,
-    publishesPerSecond: Math.round(events / ((published - started) / 1000)),
-    deliveriesPerSecond: Math.round(unique.size / ((last - started) / 1000)),
-    p50: pct(50),
-    p99: pct(99),
-  };
-  console.log(JSON.stringify(out));
-  return out;
-}
-

@@ -7,14 +7,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import WebSocket from "ws";
-import { adminHeaders, benchAccount, FLOOR, groupCpu, KEYHOOK, pipeline, startFloor, startKeyhook, stopAll } from "./lib.mjs";
+import { adminHeaders, benchAccount, FLOOR, FLOOR_PIPELINE, groupCpu, KEYHOOK, startFloor, startFloorPipeline, startKeyhook, stop, stopAll } from "./lib.mjs";
+import { saturated, webhooks } from "./pipeline.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const INSPECTOR = 9230;
 
 /** One CDP session on wrangler's inspector proxy. */
-async function inspector() {
-  const ws = new WebSocket(`ws://127.0.0.1:${INSPECTOR}/ws`);
+async function inspector(port = INSPECTOR) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
   await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
   let id = 0;
   const waiting = new Map();
@@ -62,7 +63,9 @@ const scenarios = {
 };
 
 const results = { date: new Date().toISOString(), command: "npm run bench:profile", cpuMsPerRequest: {}, profile: null };
-for (const [name, opts] of Object.entries(scenarios)) {
+// PROFILE_ONLY=pipeline skips the request scenarios.
+const only = process.env.PROFILE_ONLY ?? "requests,pipeline";
+for (const [name, opts] of only.includes("requests") ? Object.entries(scenarios) : []) {
   await autocannon({ ...opts, duration: 2, connections: 32 }); // warm-up, excluded
   const before = cpuOf(groups);
   const ownBefore = process.cpuUsage();
@@ -75,8 +78,8 @@ for (const [name, opts] of Object.entries(scenarios)) {
 }
 
 /** A V8 CPU profile of Keyhook's Worker while `work` runs; self time per function per `unit`. */
-async function profiled(work) {
-  const cdp = await inspector();
+async function profiled(work, port = INSPECTOR) {
+  const cdp = await inspector(port);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
   await cdp.send("Profiler.start");
@@ -96,25 +99,44 @@ async function profiled(work) {
   };
 }
 
-results.profile = {
-  scenario: "whoami, 32 connections; unit = one request",
-  ...(await profiled(async () => (await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 })).requests.total)),
-};
-console.table(results.profile.top);
-console.log(`Worker busy ${results.profile.workerBusyMsPerUnit} ms per whoami request`);
+if (only.includes("requests")) {
+  results.profile = {
+    scenario: "whoami, 32 connections; unit = one request",
+    ...(await profiled(async () => (await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 })).requests.total)),
+  };
+  console.table(results.profile.top);
+  console.log(`Worker busy ${results.profile.workerBusyMsPerUnit} ms per whoami request`);
+}
 
-// The webhook pipeline: CPU per delivered webhook by process, then where the Worker's time goes.
-const before = cpuOf(groups);
-const flow = await pipeline(KEYHOOK, account.id, { events: 200, webhooks: 5, port: 9877 });
+// The webhook pipeline: CPU per delivered webhook by process — Keyhook's, then the pipeline floor's
+// on the same load — then where Keyhook's Worker spends its time.
+const forKeyhook = await webhooks(account.id);
+const forFloor = await webhooks(account.id);
+const forFloorProfile = await webhooks(account.id);
+const floorPipeline = await startFloorPipeline(["--inspector-port", String(INSPECTOR + 1), "--minify", "false"]);
+groups.floorPipeline = floorPipeline.pid;
+let before = cpuOf(groups);
+const floorFlow = await saturated(FLOOR_PIPELINE, key, forFloor, { label: "floor pipeline" });
+results.floorPipelineCpuMsPerDelivery = perRequest(before, cpuOf(groups), floorFlow.delivered);
+results.floorPipelineProfile = {
+  scenario: "the pipeline floor (publish + queue consumer); unit = one delivered webhook",
+  ...(await profiled(async () => (await saturated(FLOOR_PIPELINE, key, forFloorProfile, { events: 300 })).delivered, INSPECTOR + 1)),
+};
+console.table(results.floorPipelineProfile.top);
+console.log(`Floor Worker busy ${results.floorPipelineProfile.workerBusyMsPerUnit} ms per delivered webhook`);
+stop(floorPipeline);
+before = cpuOf(groups);
+const flow = await saturated(KEYHOOK, key, forKeyhook, { label: "Keyhook pipeline" });
 results.pipelineCpuMsPerDelivery = perRequest(before, cpuOf(groups), flow.delivered);
-console.log("pipeline", flow, results.pipelineCpuMsPerDelivery);
+console.log("pipeline CPU ms per delivery", { keyhook: results.pipelineCpuMsPerDelivery, floor: results.floorPipelineCpuMsPerDelivery });
+const profiledSetup = await webhooks(account.id);
 results.pipelineProfile = {
-  scenario: "webhook pipeline (publish + queue consumer); unit = one delivered webhook",
-  ...(await profiled(async () => (await pipeline(KEYHOOK, account.id, { events: 200, webhooks: 5, port: 9878 })).delivered)),
+  scenario: "webhook pipeline (publish + first attempts); unit = one delivered webhook",
+  ...(await profiled(async () => (await saturated(KEYHOOK, key, profiledSetup, { events: 300 })).delivered)),
 };
 console.table(results.pipelineProfile.top);
 console.log(`Worker busy ${results.pipelineProfile.workerBusyMsPerUnit} ms per delivered webhook`);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync(`bench/results/${results.date.slice(0, 10)}-profile.json`, `${JSON.stringify(results, null, 2)}\n`);
+if (only === "requests,pipeline") writeFileSync(`bench/results/${results.date.slice(0, 10)}-profile.json`, `${JSON.stringify(results, null, 2)}\n`);
 stopAll();
 process.exit(0);

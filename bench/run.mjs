@@ -8,12 +8,15 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import autocannon from "autocannon";
-import { adminHeaders, benchAccount, FLOOR, freshState, KEYHOOK, pipeline, sleep, STATE, startFloor, startKeyhook, stateCopy, stop, stopAll } from "./lib.mjs";
+import { adminHeaders, benchAccount, FLOOR, FLOOR_PIPELINE, freshState, KEYHOOK, sleep, STATE, startFloor, startFloorPipeline, startKeyhook, stateCopy, stop, stopAll } from "./lib.mjs";
+import { openLoop, saturated, webhooks } from "./pipeline.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const ONLY = new Set((process.env.BENCH_ONLY ?? "auth,pipeline,ops,scaling").split(","));
 const CACHED = "http://localhost:8797";
 const COUNTING = "http://localhost:8798";
+/** Events per saturated pipeline run (× 5 webhooks). */
+const PIPELINE_EVENTS = Number(process.env.BENCH_PIPELINE_EVENTS ?? 500);
 
 async function load(name, opts) {
   const r = await autocannon({ duration: DURATION, ...opts });
@@ -79,41 +82,129 @@ ${rows("deliveries", "id, account_id, webhook_id, event_id, status, attempts, cr
     `'dlv_s${round}_' || i, '${acc}', 'wh_s${round}_' || i, 'evt_s${round}_' || i, 'succeeded', 1, 0, 0`)}`);
 }
 
-/** Sums the per-invocation `ops` lines a COUNT_OPS Keyhook logged, over those `pick` selects. */
-function sumOps(log, pick) {
-  const lines = log
+/** The per-invocation `ops` lines a COUNT_OPS Keyhook logged, those `pick` selects. */
+const opsLines = (log, pick) =>
+  log
     .split("\n")
     .filter((l) => l.startsWith('{"msg":"ops"'))
     .map((l) => JSON.parse(l))
     .filter(pick);
+
+/** Sums numeric fields over lines (of their `part`: the whole invocation, or what it cost `answered`). */
+function sumOps(lines, part = (l) => l) {
   const total = { invocations: lines.length };
-  for (const l of lines) for (const [k, v] of Object.entries(l)) if (typeof v === "number") total[k] = (total[k] ?? 0) + v;
+  for (const l of lines) for (const [k, v] of Object.entries(part(l))) if (typeof v === "number") total[k] = (total[k] ?? 0) + v;
   return total;
 }
-const per = (total, n) => Object.fromEntries(Object.entries(total).filter(([k]) => k !== "invocations" && k !== "messages").map(([k, v]) => [k, +(v / n).toFixed(2)]));
+const minus = (a, b) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === "number" && k !== "invocations" ? v - (b[k] ?? 0) : v]));
+const per = (total, n) =>
+  Object.fromEntries(Object.entries(total).filter(([k]) => k !== "invocations" && k !== "messages").map(([k, v]) => [k, +(v / n).toFixed(2)]));
 
+/**
+ * Operations per unit, counted by a Keyhook started with COUNT_OPS=true on its own copy of the
+ * state: whoami, verify, a publish (the request until it answers), its first attempts (the rest of
+ * that invocation: `waitUntil`), and deliveries sent by the queue consumer (a receiver failing each
+ * first try, so every delivery is retried from the queue).
+ */
 async function operations(accountId, key) {
   const counting = await startKeyhook(["--var", "COUNT_OPS:true"], "8798", stateCopy("counting"));
   const n = 200;
+  const events = 100;
+  const ok = await webhooks(accountId, { base: COUNTING });
+  const retried = await webhooks(accountId, { base: COUNTING, failOnce: true });
   const marker = counting.log().length;
   for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/whoami`, { headers: { "x-api-key": key } });
   for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/keys/verify`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) });
-  const flow = await pipeline(COUNTING, accountId, { events: 100, webhooks: 5, port: 9878, label: "pipeline (counting run)" });
+  const flow = await saturated(COUNTING, key, ok, { events, label: "pipeline (counting run)" });
   await sleep(3000); // the last ops lines
+  const publishLog = counting.log().slice(marker);
+  const retryMarker = counting.log().length;
+  const retries = await saturated(COUNTING, key, retried, { events: 20, label: "pipeline, every first try failing (counting run)" });
+  await sleep(3000);
   stop(counting);
-  const log = counting.log().slice(marker);
-  const whoami = sumOps(log, (l) => l.path === "/v1/whoami");
-  const verify = sumOps(log, (l) => l.path === "/v1/keys/verify");
-  const publish = sumOps(log, (l) => l.path === "/v1/events");
-  const consumer = sumOps(log, (l) => l.kind === "queue" && l.queue === "keyhook-deliveries");
+  const retryLog = counting.log().slice(retryMarker);
+  const publishes = opsLines(publishLog, (l) => l.path === "/v1/events");
+  const answered = sumOps(publishes, (l) => l.answered);
+  const whole = sumOps(publishes);
+  const consumer = sumOps(opsLines(retryLog, (l) => l.kind === "queue" && l.queue === "keyhook-deliveries"));
+  const delivered = flow.delivered;
   return {
     requests: n,
-    whoami: per(whoami, whoami.invocations),
-    verify: per(verify, verify.invocations),
-    publishPerEvent: per(publish, publish.invocations),
-    consumerPerDelivery: { ...per(consumer, flow.delivered), queueMessagesReceived: +(consumer.messages / flow.delivered).toFixed(2) },
-    deliveries: flow.delivered,
+    whoami: per(sumOps(opsLines(publishLog, (l) => l.path === "/v1/whoami")), n),
+    verify: per(sumOps(opsLines(publishLog, (l) => l.path === "/v1/keys/verify")), n),
+    publishPerEvent: { ...per(answered, publishes.length), webhooksPerEvent: 5 },
+    firstAttemptsPerDelivery: per(minus(whole, answered), delivered),
+    consumerPerRetriedDelivery: per(consumer, retries.delivered),
+    deliveries: delivered,
+    retriedDeliveries: retries.delivered,
   };
+}
+
+/**
+ * Saturated throughput of the floor and of Keyhook, one after the other, `rounds` times, the order
+ * alternating between rounds (so neither always runs on a warmer or a noisier machine). The
+ * headline is the ratio of the medians.
+ */
+async function floorBesideKeyhook(accountId, key, rounds = 3) {
+  const runs = [];
+  for (let round = 1; round <= rounds; round++) {
+    const forFloor = await webhooks(accountId);
+    const forKeyhook = await webhooks(accountId);
+    const floorRun = async () => {
+      const floor = await startFloorPipeline(); // a copy of the state made now: it has forFloor's webhooks
+      const f = await saturated(FLOOR_PIPELINE, key, forFloor, { events: PIPELINE_EVENTS, label: `floor pipeline, round ${round}` });
+      stop(floor);
+      await sleep(2000);
+      return f;
+    };
+    const keyhookRun = async () => {
+      const k = await saturated(KEYHOOK, key, forKeyhook, { events: PIPELINE_EVENTS, label: `Keyhook, round ${round}` });
+      await sleep(2000);
+      return k;
+    };
+    let f;
+    let k;
+    if (round % 2 === 1) {
+      f = await floorRun();
+      k = await keyhookRun();
+    } else {
+      k = await keyhookRun();
+      f = await floorRun();
+    }
+    runs.push(f, k, { round, keyhookOverFloor: +(k.deliveriesPerSecond / f.deliveriesPerSecond).toFixed(2) });
+    await forFloor.close();
+    await forKeyhook.close();
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const floorMedian = median(runs.filter((r) => r.scenario?.startsWith("floor")).map((r) => r.deliveriesPerSecond));
+  const keyhookMedian = median(runs.filter((r) => r.scenario?.startsWith("Keyhook")).map((r) => r.deliveriesPerSecond));
+  return { runs, floorMedian, keyhookMedian, keyhookOverFloor: +(keyhookMedian / floorMedian).toFixed(2) };
+}
+
+/** One of five endpoints never answers: what the other four get, beside all five healthy. */
+async function slowEndpoint(accountId, key) {
+  const healthy = await webhooks(accountId);
+  const all = await saturated(KEYHOOK, key, healthy, { label: "5 healthy endpoints" });
+  const withHang = await webhooks(accountId, { hanging: true });
+  const hung = await saturated(KEYHOOK, key, withHang, { label: "4 healthy + 1 hanging past the timeout" });
+  await healthy.close();
+  await withHang.close();
+  return { all, hung, fourKeep: +(hung.firstFourPerSecond / all.firstFourPerSecond).toFixed(2) };
+}
+
+/** Latency at fixed offered loads, up the ladder until the p99 passes 1 s (or deliveries go missing). */
+async function latencyCurve(accountId, key) {
+  const setup = await webhooks(accountId);
+  const points = [];
+  for (const rate of [50, 100, 200, 400, 600, 800, 1000, 1200, 1600]) {
+    const point = await openLoop(KEYHOOK, key, setup, { rate, seconds: Number(process.env.BENCH_OPEN_LOOP_SECONDS ?? 8) });
+    points.push(point);
+    if (rate >= 400 && (point.p99 === null || point.p99 > 1000 || point.lost > 0)) break;
+    await sleep(2000);
+  }
+  await setup.close();
+  const within = points.filter((p) => p.p99 !== null && p.p99 <= 1000 && p.lost === 0);
+  return { points, highestRateWithP99UnderOneSecond: within.length ? Math.max(...within.map((p) => p.offeredDeliveriesPerSecond)) : null };
 }
 
 function chart(rows) {
@@ -129,6 +220,46 @@ function chart(rows) {
       `<text x="${246 + w}" y="${y + 14}">${b.requestsPerSecond}/s · p99 ${b.p99} ms</text>`);
   });
   svg.push("</svg>");
+  return svg.join("\n");
+}
+
+/** The latency curve (p50 and p99 against the offered rate, log scale) beside the saturated throughput. */
+function pipelineChart(pipeline) {
+  const W = 820;
+  const H = 360;
+  const left = 70;
+  const top = 40;
+  const plotW = 460;
+  const plotH = 260;
+  const points = pipeline.latency.points.filter((p) => p.p99 !== null);
+  const maxRate = Math.max(...points.map((p) => p.offeredDeliveriesPerSecond));
+  const x = (rate) => left + (rate / maxRate) * plotW;
+  const y = (ms) => top + plotH - ((Math.log10(Math.max(ms, 1)) - 0) / 4) * plotH; // 1 ms … 10 s
+  const line = (key, color) =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((p) => `${x(p.offeredDeliveriesPerSecond).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ")}"/>` +
+    points.map((p) => `<circle cx="${x(p.offeredDeliveriesPerSecond).toFixed(1)}" cy="${y(p[key]).toFixed(1)}" r="3" fill="${color}"/>`).join("");
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<text x="10" y="18" font-weight="bold">Webhook pipeline: publish → receipt latency at fixed offered loads (open loop), and saturated throughput</text>`,
+    ...[1, 10, 100, 1000, 10000].map((ms) => `<line x1="${left}" x2="${left + plotW}" y1="${y(ms)}" y2="${y(ms)}" stroke="#ddd"/><text x="${left - 8}" y="${y(ms) + 4}" text-anchor="end">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`),
+    `<line x1="${left}" x2="${left + plotW}" y1="${y(1000)}" y2="${y(1000)}" stroke="#b00" stroke-dasharray="4 3"/><text x="${left + plotW - 4}" y="${y(1000) - 5}" text-anchor="end" fill="#b00">p99 goal 1 s</text>`,
+    ...points.map((p) => `<text x="${x(p.offeredDeliveriesPerSecond)}" y="${top + plotH + 16}" text-anchor="middle">${p.offeredDeliveriesPerSecond}</text>`),
+    `<text x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">offered deliveries/s (events/s × 5 webhooks)</text>`,
+    line("p50", "#0b57d0"),
+    line("p99", "#e8710a"),
+    `<text x="${left + 10}" y="${top + 14}" fill="#0b57d0">p50</text><text x="${left + 40}" y="${top + 14}" fill="#e8710a">p99</text>`,
+  ];
+  const f = pipeline.floorBesideKeyhook;
+  const bars = [["floor pipeline (median)", f.floorMedian, "#777"], ["Keyhook (median)", f.keyhookMedian, "#0b57d0"]];
+  const bx = 580;
+  const max = Math.max(...bars.map((b) => b[1]));
+  svg.push(`<text x="${bx}" y="${top + 4}" font-weight="bold">saturated deliveries/s</text>`);
+  bars.forEach(([label, value, color], i) => {
+    const by = top + 20 + i * 60;
+    const w = Math.round((value / max) * 200);
+    svg.push(`<text x="${bx}" y="${by + 12}">${label}</text><rect x="${bx}" y="${by + 18}" width="${w}" height="18" fill="${color}"/><text x="${bx + w + 6}" y="${by + 32}">${value}/s</text>`);
+  });
+  svg.push(`<text x="${bx}" y="${top + 150}">Keyhook ÷ floor: ${f.keyhookOverFloor}</text>`, "</svg>");
   return svg.join("\n");
 }
 
@@ -152,16 +283,29 @@ if (ONLY.has("auth")) {
     p99VerifyMinusFloorAt1: byName("verify", 1).p99 - byName("floor", 1).p99,
   };
 }
-if (ONLY.has("pipeline")) results.pipeline = await pipeline(KEYHOOK, account.id);
+if (ONLY.has("pipeline")) {
+  const floorRuns = await floorBesideKeyhook(account.id, key);
+  const slow = await slowEndpoint(account.id, key);
+  const latency = await latencyCurve(account.id, key);
+  results.pipeline = { floorBesideKeyhook: floorRuns, slowEndpoint: slow, latency };
+  results.headlines = {
+    ...results.headlines,
+    pipelineKeyhookOverFloor: floorRuns.keyhookOverFloor,
+    pipelineKeyhookOverFloorByRound: floorRuns.runs.filter((r) => r.round !== undefined).map((r) => r.keyhookOverFloor),
+    slowEndpointFourKeep: slow.fourKeep,
+    highestRateWithP99UnderOneSecond: latency.highestRateWithP99UnderOneSecond,
+  };
+}
 if (ONLY.has("ops")) results.operations = await operations(account.id, key);
 if (ONLY.has("scaling")) {
-  let port = 9880;
   const run = Date.now().toString(36);
   for (const [n, round, label] of [[1_000, `${run}a`, "+1k keys and webhooks"], [9_000, `${run}b`, "+10k keys and webhooks"]]) {
     seed(n, round);
     floor = await startFloor(floor); // a fresh copy with the seeded rows
     const rows = (await authScenarios(key, `${label}: `, { single: false })).filter((r) => /whoami|floor/.test(r.scenario));
-    const flow = await pipeline(KEYHOOK, account.id, { events: 100, webhooks: 5, port: port++, label: `${label}: webhook pipeline` });
+    const setup = await webhooks(account.id);
+    const flow = await saturated(KEYHOOK, key, setup, { events: 100, label: `${label}: webhook pipeline` });
+    await setup.close();
     results.scaling.push(...rows, flow);
   }
 }
@@ -172,9 +316,12 @@ const day = results.date.slice(0, 10);
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(`bench/results/${day}.json`, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(`bench/results/${day}.svg`, chart([...results.auth, ...results.scaling]));
+if (results.pipeline) writeFileSync(`bench/results/${day}-pipeline.svg`, pipelineChart(results.pipeline));
 const httpRows = [...results.auth, ...results.scaling].filter((r) => r.requestsPerSecond !== undefined);
 console.table(httpRows.map(({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx }) => ({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx })));
-console.table([results.pipeline, ...results.scaling.filter((r) => r.deliveriesPerSecond !== undefined)].filter(Boolean));
+const flows = [...(results.pipeline?.floorBesideKeyhook.runs ?? []).filter((r) => r.scenario), results.pipeline?.slowEndpoint.all, results.pipeline?.slowEndpoint.hung];
+console.table([...flows, ...results.scaling.filter((r) => r.deliveriesPerSecond !== undefined)].filter(Boolean));
+if (results.pipeline) console.table(results.pipeline.latency.points);
 if (results.operations) console.table(Object.fromEntries(Object.entries(results.operations).filter(([, v]) => typeof v === "object")));
 console.log(results.headlines, `${results.seconds} s`);
 if (results.keyhookLog.length > 0) console.log("Keyhook logged:\n" + results.keyhookLog.join("\n"));

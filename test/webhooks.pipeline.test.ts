@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
@@ -143,7 +143,7 @@ describe("the queue consumer works a batch as a batch", () => {
 });
 
 describe("the first attempt is sent by the publishing request", () => {
-  it("arrives without the queue; the delayed message that follows finds it done and sends nothing", async () => {
+  it("arrives without the queue; a message for it afterwards (a duplicate) finds it done and sends nothing", async () => {
     const account = await createAccount();
     const { key } = await createKey(account.id, { scopes: ["events:write"] });
     const name = uniqueName();
@@ -152,7 +152,6 @@ describe("the first attempt is sent by the publishing request", () => {
     const res = await call("POST", "/v1/events", { apiKey: key, body: { type: "order.paid", entity: { id: 1 } } });
     expect(res.status).toBe(202);
     const [req] = await waitForReceived(name, 1);
-    // The queue message is delayed by the receiver's timeout + 10 s: only the request itself sent this.
     expect(req!.at - started).toBeLessThan(1000);
     const id = res.body.deliveries[0].id;
     await expect.poll(async () => (await deliveryRow(id))?.status).toBe("succeeded");
@@ -161,7 +160,7 @@ describe("the first attempt is sent by the publishing request", () => {
     expect(await received(name)).toHaveLength(1);
   });
 
-  it("killed during a first attempt (sent, not recorded): the delayed message sends it again, with the same webhook-id", async () => {
+  it("a first attempt sent but not recorded: queued again for after its lease, and sent again with the same webhook-id", async () => {
     const account = await createAccount();
     const name = uniqueName();
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
@@ -170,7 +169,7 @@ describe("the first attempt is sent by the publishing request", () => {
       sendBatch: async (msgs: { body: unknown }[], opts?: { delaySeconds?: number }) => void sent.push(...msgs.map((m) => ({ ...m, ...opts }))),
       send: async () => {},
     };
-    // The invocation dies after the receiver got the POST and before the outcome is written.
+    // D1 fails after the receiver got the POST, before the outcome is written.
     const recordsOutcome = (statements: D1PreparedStatement[]) =>
       statements.some((st) => /insert into "?attempts"?/i.test((st as unknown as { statement: string }).statement));
     const dyingDb = new Proxy(env.DB, {
@@ -188,6 +187,7 @@ describe("the first attempt is sent by the publishing request", () => {
     });
     const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, DB: dyingDb, DELIVERIES: queue as unknown as Queue }, ctx);
     expect(res.status).toBe(202);
+    expect(sent).toEqual([]); // nothing queued for a first attempt
     await waitOnExecutionContext(ctx);
     const { event, deliveries } = (await res.json()) as { event: { id: string }; deliveries: { id: string }[] };
     const id = deliveries[0]!.id;
@@ -204,6 +204,46 @@ describe("the first attempt is sent by the publishing request", () => {
     const reqs = await waitForReceived(name, 2);
     expect(reqs.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id]);
     expect(await deliveryRow(id)).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
+
+  it("killed during a first attempt (nothing recorded, nothing queued): the cron sends it after its lease, with the same webhook-id", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    // What a killed invocation leaves: the POST may have gone out, but no outcome was written and
+    // no message was queued (D1 refuses the record, the queue takes nothing).
+    const nothingRecorded = new Proxy(env.DB, {
+      get: (target, prop) =>
+        prop === "batch"
+          ? (statements: D1PreparedStatement[]) =>
+              statements.some((st) => /insert into "?attempts"?/i.test((st as unknown as { statement: string }).statement))
+                ? Promise.reject(new Error("killed"))
+                : target.batch(statements)
+          : (Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
+    });
+    const nothingQueued = { sendBatch: async () => {}, send: async () => {} } as unknown as Queue;
+    const ctx = createExecutionContext();
+    const req = new Request(`${BASE}/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id, "content-type": "application/json" },
+      body: JSON.stringify({ type: "order.paid", entity: { id: 4 } }),
+    });
+    const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, DB: nothingRecorded, DELIVERIES: nothingQueued }, ctx);
+    await waitOnExecutionContext(ctx);
+    const { event, deliveries } = (await res.json()) as { event: { id: string }; deliveries: { id: string }[] };
+    const id = deliveries[0]!.id;
+    expect(await received(name)).toHaveLength(1);
+    const cron = () => worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
+    await cron(); // within its lease: left alone
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await deliveryRow(id)).toMatchObject({ status: "pending", attempts: 0 });
+    expect(await received(name)).toHaveLength(1);
+    // The lease long over: the cron re-queues it and the consumer sends it again.
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now() - 60_000, id).run();
+    await cron();
+    const reqs = await waitForReceived(name, 2);
+    expect(reqs.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id]);
+    await expect.poll(async () => (await deliveryRow(id))?.status).toBe("succeeded");
   });
 
   it("a failed first attempt is queued again after the schedule's delay", async () => {

@@ -2,7 +2,8 @@
  * Operation counting, on only when `COUNT_OPS=true` (`npm run bench` starts a Keyhook that way):
  * the bindings are wrapped to count what one invocation (a request, a queue batch, a cron run)
  * costs in the units Cloudflare bills — D1 rows read and written, KV reads / lists / writes, Queue
- * messages — and one JSON line per invocation is logged once its `waitUntil` work has settled.
+ * messages — and one JSON line per invocation is logged once its `waitUntil` work has settled,
+ * with `answered`: the part spent before the invocation answered.
  *
  * D1 rows come from each result's `meta`. `raw()` results carry none, so a counted `raw()` SELECT
  * is replayed once with `all()` for its meta (reads are safe to repeat), and a `raw()` write (an
@@ -137,12 +138,14 @@ export function countOps(env: Env, ctx: ExecutionContext, label: Record<string, 
     passThroughOnException: () => ctx.passThroughOnException(),
   });
   const done = () => {
+    // What the invocation had cost when it answered, apart from its `waitUntil` work after that.
+    const answered = { ...counts };
     const settle = async () => {
       for (let seen = -1; seen !== pending.length; ) {
         seen = pending.length;
         await Promise.allSettled(pending);
       }
-      console.log(JSON.stringify({ msg: "ops", ...label, ...counts }));
+      console.log(JSON.stringify({ msg: "ops", ...label, ...counts, answered }));
     };
     ctx.waitUntil(settle());
   };

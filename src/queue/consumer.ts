@@ -44,9 +44,10 @@ async function deliverBatch(batch: MessageBatch<unknown>, env: Env) {
   }
   if (byDelivery.size === 0) return;
   const now = deps.now();
+  const leaseUntil = now + deps.settings.timeoutMs + LEASE_MARGIN_MS;
   let claimed: Awaited<ReturnType<typeof claimAndLoad>>;
   try {
-    claimed = await claimAndLoad(deps.db, [...byDelivery.keys()], now, now + deps.settings.timeoutMs + LEASE_MARGIN_MS, now + EARLY_MS);
+    claimed = await claimAndLoad(deps.db, [...byDelivery.keys()], now, leaseUntil, now + EARLY_MS);
   } catch (err) {
     console.error(JSON.stringify({ level: "error", msg: "could not claim deliveries", error: String(err).slice(0, 200) }));
     for (const messages of byDelivery.values()) for (const m of messages) m.retry({ delaySeconds: ERROR_RETRY_SECONDS });

@@ -46,6 +46,8 @@ const SQL = {
   webhooksFailing: `UPDATE webhooks SET failing_since = ?2,
       last_success_at = coalesce((SELECT max(a.created_at) FROM attempts a WHERE a.webhook_id = webhooks.id AND a.succeeded = 1), last_success_at)
     WHERE id IN (SELECT value FROM json_each(?1)) AND failing_since IS NULL`,
+  /** A health change is a webhook change: the isolates' copies of these accounts' webhooks are stale. */
+  bumpVersions: `UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id IN (SELECT value FROM json_each(?1))`,
   markFailed: `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, updated_at = ?2
     WHERE id IN (SELECT value FROM json_each(?1))`,
 } as const;
@@ -122,6 +124,8 @@ export async function claimAndLoad(db: Db, ids: string[], now: number, leaseUnti
 const MAX_JSON_CHARS = 900_000;
 
 function chunksOf<T>(items: T[]): string[] {
+  const whole = JSON.stringify(items);
+  if (whole.length <= MAX_JSON_CHARS) return [whole]; // nearly always: one statement
   const chunks: string[] = [];
   let current: string[] = [];
   let size = 0;
@@ -141,8 +145,12 @@ function chunksOf<T>(items: T[]): string[] {
 
 /**
  * Records a group of finished attempts in one D1 round trip: every delivery's new state, every
- * attempt, and the health of each webhook (by its latest outcome in the group). Health is written
- * only when it changes; a webhook that keeps succeeding costs no write at all.
+ * attempt, and — only where it changes — the health of a webhook (by its latest outcome in the
+ * group, against its row as loaded with the job). Answers the accounts whose webhooks' health changed.
+ *
+ * The row a first attempt has is this isolate's copy, which is exact: a health change bumps the
+ * account's `webhooksVersion` like any other webhook change. A success racing a failure elsewhere
+ * may leave a streak open; the next success, seeing the new version's row, closes it.
  */
 export async function recordOutcomes(db: Db, outcomes: Outcome[], dropped: string[], now: number) {
   const s = statements(db);
@@ -151,16 +159,20 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], dropped: strin
     const seen = latest.get(o.attempt.webhookId);
     if (!seen || seen.attempt.createdAt <= o.attempt.createdAt) latest.set(o.attempt.webhookId, o);
   }
-  const recovered = [...latest.values()].filter((o) => o.attempt.succeeded).map((o) => o.attempt.webhookId);
-  const failing = [...latest.values()].filter((o) => !o.attempt.succeeded).map((o) => o.attempt.webhookId);
+  const changed = [...latest.values()].filter((o) => o.attempt.succeeded === (o.job.webhook.failingSince !== null));
+  const recovered = changed.filter((o) => o.attempt.succeeded).map((o) => o.attempt.webhookId);
+  const failing = changed.filter((o) => !o.attempt.succeeded).map((o) => o.attempt.webhookId);
+  const accounts = [...new Set(changed.map((o) => o.job.webhook.accountId))];
   const batch: D1PreparedStatement[] = [
     ...chunksOf(outcomes.map((o) => o.delivery)).map((json) => s.updateDeliveries.bind(json)),
     ...chunksOf<AttemptRecord>(outcomes.map((o) => o.attempt)).map((json) => s.insertAttempts.bind(json)),
     ...(recovered.length > 0 ? [s.webhooksRecovered.bind(JSON.stringify(recovered), now)] : []),
     ...(failing.length > 0 ? [s.webhooksFailing.bind(JSON.stringify(failing), now)] : []),
+    ...(accounts.length > 0 ? [s.bumpVersions.bind(JSON.stringify(accounts))] : []),
     ...(dropped.length > 0 ? [s.markFailed.bind(JSON.stringify(dropped), now)] : []),
   ];
   if (batch.length > 0) await db.$client.batch(batch);
+  return accounts;
 }
 
 /** Marks deliveries failed (retryable by hand): their webhook or event is gone, or their messages died. */

@@ -1,12 +1,13 @@
 import type { Db } from "../../db/client";
+import { forgetTargets } from "../webhooks/targets";
 import { type AttemptDeps, attempt, type Job, type Outcome } from "./attempt";
 import { recordOutcomes } from "./pipeline.repo";
 
-/** What the caller does with the job's queue message once its outcome is recorded. */
+/** What becomes of the job's queue message once its outcome is recorded. */
 export type Verdict =
   | { action: "ack" }
   | { action: "retry"; delaySeconds: number }
-  /** The outcome could not be recorded (D1 failed): try the whole thing again shortly. */
+  /** The outcome could not be recorded (D1 failed) or the attempt could not run: try again later. */
   | { action: "error" };
 
 /** A webhook to disable after its group is recorded, and the failed deliveries that end with it. */
@@ -30,8 +31,8 @@ export const GROUP_WINDOW_MS = 25;
 
 /**
  * Sends every job at once and records the outcomes in groups: one D1 round trip per group, the
- * first group as soon as the fast receivers have answered. `onVerdict` is called for each job
- * after its group is stored. Resolves when every job has a verdict.
+ * first as soon as the fast receivers have answered. `onVerdict` is called for each job after its
+ * group is stored. Resolves when every job has a verdict.
  */
 export async function runJobs(
   deps: RunnerDeps,
@@ -41,9 +42,8 @@ export async function runJobs(
 ): Promise<void> {
   const records: Promise<void>[] = [];
   let buffer: Outcome[] = [];
-  let remaining = jobs.length;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let toDrop = dropped;
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer);
@@ -52,26 +52,24 @@ export async function runJobs(
     const drops = toDrop;
     buffer = [];
     toDrop = [];
-    if (group.length === 0 && drops.length === 0) return;
-    records.push(record(deps, group, drops, onVerdict));
+    if (group.length > 0 || drops.length > 0) records.push(record(deps, group, drops, onVerdict));
   };
 
+  let remaining = jobs.length;
   await Promise.all(
     jobs.map(async (job) => {
       let outcome: Outcome;
       try {
         outcome = await attempt(deps, job);
       } catch (err) {
-        // Signing failed (a secret that no longer opens): nothing was sent; the message comes back.
+        // Signing failed (a secret that no longer opens): nothing was sent; try again later.
         log("delivery attempt could not run", job, err);
         onVerdict(job, { action: "error" });
-        remaining--;
-        if (remaining === 0) flush();
+        if (--remaining === 0) flush();
         return;
       }
       buffer.push(outcome);
-      remaining--;
-      if (remaining === 0) flush();
+      if (--remaining === 0) flush();
       else if (timer === undefined) timer = setTimeout(flush, GROUP_WINDOW_MS);
     }),
   );
@@ -79,11 +77,11 @@ export async function runJobs(
   await Promise.all(records);
 }
 
-async function record(deps: RunnerDeps, group: Outcome[], dropped: string[], onVerdict: (job: Job, verdict: Verdict) => void) {
+async function record(deps: RunnerDeps, group: Outcome[], dropped: string[], decide: (job: Job, verdict: Verdict) => void) {
   try {
-    await recordOutcomes(deps.db, group, dropped, deps.now());
+    for (const accountId of await recordOutcomes(deps.db, group, dropped, deps.now())) forgetTargets(accountId);
   } catch (err) {
-    for (const o of group) onVerdict(o.job, { action: "error" });
+    for (const o of group) decide(o.job, { action: "error" });
     log("delivery outcome not recorded", group[0]?.job, err);
     return;
   }
@@ -99,15 +97,15 @@ async function record(deps: RunnerDeps, group: Outcome[], dropped: string[], onV
   }
   for (const o of group) {
     const done = o.retryInSeconds === null || ended.has(o.delivery.id);
-    onVerdict(o.job, done ? { action: "ack" } : { action: "retry", delaySeconds: o.retryInSeconds! });
+    decide(o.job, done ? { action: "ack" } : { action: "retry", delaySeconds: o.retryInSeconds! });
   }
 }
 
 /**
  * Webhooks this group disables: one that answered 410 Gone, or one that has had no success for
  * `WEBHOOK_DISABLE_AFTER_HOURS` and failed again. The failing clock is the webhook row as loaded
- * with the job: the consumer's is fresh; a first attempt's may be this isolate's copy, so a
- * long-failing webhook it missed is disabled by the consumer at its first retry.
+ * with the job (the consumer's is fresh; a first attempt's is this isolate's copy, current by the
+ * account's webhooks version).
  */
 function toDisable(deps: RunnerDeps, group: Outcome[]): Disabling[] {
   const span = deps.settings.disableAfterHours * 3_600_000;
@@ -133,4 +131,26 @@ function toDisable(deps: RunnerDeps, group: Outcome[]): Disabling[] {
 function log(msg: string, job: Job | undefined, err: unknown) {
   const where = job ? { deliveryId: job.delivery.id, webhookId: job.webhook.id } : {};
   console.error(JSON.stringify({ level: "error", msg, ...where, error: String(err).slice(0, 200) }));
+}
+
+/**
+ * Verdicts that arrive with no queue message to answer (first attempts) become messages: a retry after its delay; an outcome that could not be recorded,
+ * after the delivery's lease (it is then sent again). `send()` queues them, one call for all.
+ */
+export function verdictsToQueue(queue: Queue, leaseSeconds: number) {
+  const messages: { body: { deliveryId: string }; delaySeconds: number }[] = [];
+  return {
+    add(job: Job, verdict: Verdict) {
+      if (verdict.action === "retry") messages.push({ body: { deliveryId: job.delivery.id }, delaySeconds: verdict.delaySeconds });
+      if (verdict.action === "error") messages.push({ body: { deliveryId: job.delivery.id }, delaySeconds: leaseSeconds });
+    },
+    async send() {
+      if (messages.length === 0) return;
+      try {
+        for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100));
+      } catch (err) {
+        console.error(JSON.stringify({ level: "warn", msg: "retry send failed; the cron will send it", error: String(err).slice(0, 200) }));
+      }
+    },
+  };
 }

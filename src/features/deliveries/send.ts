@@ -42,8 +42,16 @@ export async function signedHeaders(
   };
 }
 
+/**
+ * The response body, up to the cap. A body that says it fits (Content-Length, uncompressed) is read whole — the
+ * runtime's own `text()` costs a fraction of reading a stream in JavaScript, and receivers mostly
+ * answer a few bytes; any other body is read chunk by chunk and cut off at the cap.
+ */
 async function readCapped(res: Response): Promise<string> {
   if (!res.body) return "";
+  // Not when compressed: the runtime inflates the body, whose size then says nothing of the length.
+  const length = res.headers.has("content-encoding") ? Number.NaN : Number(res.headers.get("content-length") ?? Number.NaN);
+  if (length <= RESPONSE_BODY_CAP) return (await res.text()).slice(0, RESPONSE_BODY_CAP);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -3,7 +3,7 @@ import type { DeliveryRow, EventRow } from "../../db/schema";
 import { newId } from "../../lib/encoding";
 import { iso } from "../../lib/schemas";
 import type { Job } from "../deliveries/attempt";
-import { type RunnerDeps, runJobs } from "../deliveries/runner";
+import { type RunnerDeps, runJobs, verdictsToQueue } from "../deliveries/runner";
 import { type FilterCondition, matchesFilter } from "../webhooks/filter";
 import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
@@ -36,33 +36,19 @@ export interface PublishInput {
 
 /**
  * A first attempt made by the publishing invocation owns its deliveries this long (the receiver's
- * timeout and a margin to record the outcome): their queue message is sent delayed by as much, so
- * it acts only if that attempt never happened (the Worker stopped) — then it finds them due.
+ * timeout and a margin to record the outcome): no consumer claims them before, and the cron finds
+ * them overdue after (if the invocation stopped before recording what happened).
  */
 export const FIRST_ATTEMPT_MARGIN_MS = 10_000;
 
-/**
- * Sends delivery ids to the queue, after `delaySeconds` if given; a failed send is harmless: the
- * deliveries are in D1 and the cron re-queues due ones.
- */
-export async function enqueue(queue: Queue, ids: string[], delaySeconds = 0) {
+/** Sends delivery ids to the queue; a failed send is harmless: the deliveries are in D1 and the cron re-queues due ones. */
+export async function enqueue(queue: Queue, ids: string[]) {
   try {
     for (let i = 0; i < ids.length; i += 100) {
-      const messages = ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } }));
-      await queue.sendBatch(messages, delaySeconds > 0 ? { delaySeconds } : undefined);
+      await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
     }
   } catch (err) {
     console.error(JSON.stringify({ level: "warn", msg: "queue send failed; the cron will re-queue", error: String(err) }));
-  }
-}
-
-/** Retries after first attempts, each with its own delay (one send for all of them). */
-async function enqueueRetries(queue: Queue, retries: { deliveryId: string; delaySeconds: number }[]) {
-  if (retries.length === 0) return;
-  try {
-    await queue.sendBatch(retries.map(({ deliveryId, delaySeconds }) => ({ body: { deliveryId }, delaySeconds })));
-  } catch (err) {
-    console.error(JSON.stringify({ level: "warn", msg: "retry send failed; the delayed message or the cron will send it", error: String(err) }));
   }
 }
 
@@ -104,8 +90,8 @@ export interface PublishOptions {
 
 /**
  * Publishes an event: writes it with one delivery per matching webhook (outbox) in one D1 round
- * trip, queues the delivery ids, and — with `firstAttempt` — sends the first attempts from this
- * invocation right away. A repeated idempotency key (within 24 h) answers the first event, sends nothing.
+ * trip, then either sends the first attempts from this invocation right away (`firstAttempt`) or
+ * queues the delivery ids. A repeated idempotency key (within 24 h) answers the first event, sends nothing.
  */
 export async function publishEvent(deps: PublishDeps, input: PublishInput, opts: PublishOptions = {}) {
   const { db, accountId, now } = deps;
@@ -141,20 +127,23 @@ export async function publishEvent(deps: PublishDeps, input: PublishInput, opts:
     if (!firstEvent) throw err;
     return answerFirst(db, firstEvent);
   }
-  const ids = rows.map((r) => r.id);
-  await enqueue(deps.queue, ids, Math.ceil(leaseMs / 1000));
-  if (first) first.waitUntil(sendFirstAttempts(first.runner, deps.queue, jobs));
+  if (first) first.waitUntil(sendFirstAttempts(first.runner, deps.queue, jobs, Math.ceil(leaseMs / 1000)));
+  else await enqueue(deps.queue, rows.map((r) => r.id));
   const deliveries = rows.map((r) => ({ id: r.id, webhookId: r.webhookId, status: "pending" as const }));
   return { event: toEvent(event), deliveries };
 }
 
-/** The first attempts, recorded as they come back; a failed one is queued again after its delay. */
-async function sendFirstAttempts(runner: RunnerDeps, queue: Queue, jobs: Job[]) {
-  const retries: { deliveryId: string; delaySeconds: number }[] = [];
-  await runJobs(runner, jobs, (job, verdict) => {
-    if (verdict.action === "retry") retries.push({ deliveryId: job.delivery.id, delaySeconds: verdict.delaySeconds });
-  });
-  await enqueueRetries(queue, retries);
+/**
+ * The first attempts, recorded as they come back. A failed one goes to the queue after its retry
+ * delay; one whose outcome could not be recorded, after its lease (the queue then sends it again).
+ * A delivery that succeeds costs no queue message at all. If this invocation stops before it has
+ * recorded an outcome, the delivery stays pending with its lease: the cron re-queues it when the
+ * lease is over (at-least-once, a minute or two late, with the same `webhook-id`).
+ */
+async function sendFirstAttempts(runner: RunnerDeps, queue: Queue, jobs: Job[], leaseSeconds: number) {
+  const later = verdictsToQueue(queue, leaseSeconds);
+  await runJobs(runner, jobs, (job, verdict) => later.add(job, verdict));
+  await later.send();
 }
 
 /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
