@@ -5,11 +5,16 @@
  * one `sendBatch`. Consumer: the whole queue batch loaded in one query, each delivery signed and
  * POSTed at once, every outcome (the delivery's state and its attempt) recorded in one D1 batch.
  * Nothing else: no claim, no retries, no history cap, no health, no validation.
+ *
+ * With `FIRST_ATTEMPT=inline` the publishing request delivers instead (no queue): it loads, signs,
+ * POSTs and records its own event's deliveries in `waitUntil` — the same minimum, shaped as
+ * Keyhook's first attempt is.
  */
 interface Env {
   DB: D1Database;
   DELIVERIES: Queue;
   WEBHOOK_SECRET_KEY: string;
+  FIRST_ATTEMPT?: string;
 }
 
 type Target = { id: string; url: string; secret: string; events: string };
@@ -57,7 +62,7 @@ const INSERT_ATTEMPTS = `INSERT INTO attempts (id, account_id, webhook_id, deliv
   FROM json_each(?1)`;
 
 export default {
-  async fetch(req: Request, env: Env): Promise<Response> {
+  async fetch(req: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const digest = await crypto.subtle.digest("SHA-256", enc.encode(req.headers.get("x-api-key") ?? ""));
     const key = await env.DB.prepare("SELECT id, account_id FROM api_keys WHERE hash = ?").bind(hex(digest)).first<{ account_id: string }>();
     if (!key) return Response.json({ error: "invalid" }, { status: 401 });
@@ -84,43 +89,60 @@ export default {
       ),
       env.DB.prepare(INSERT_DELIVERIES).bind(JSON.stringify(deliveries), key.account_id, event.id, now),
     ]);
-    if (deliveries.length > 0) await env.DELIVERIES.sendBatch(deliveries.map((d) => ({ body: { deliveryId: d.id } })));
+    if (env.FIRST_ATTEMPT === "inline") {
+      const byId = new Map(matching.map((w) => [w.id, w]));
+      const rows = deliveries.map((d) => {
+        const w = byId.get(d.webhookId)!;
+        return { d_id: d.id, d_account_id: key.account_id, e_id: event.id, e_type: type, e_entity: JSON.stringify(entity), e_created_at: now, w_id: w.id, w_url: w.url, w_secret: w.secret };
+      });
+      ctx.waitUntil(send(env, rows));
+    }
+    else if (deliveries.length > 0) await env.DELIVERIES.sendBatch(deliveries.map((d) => ({ body: { deliveryId: d.id } })));
     return Response.json({ event, deliveries }, { status: 202 });
   },
 
   async queue(batch: MessageBatch<{ deliveryId: string }>, env: Env): Promise<void> {
-    const ids = batch.messages.map((m) => m.body.deliveryId);
-    const { results } = await env.DB.prepare(LOAD).bind(JSON.stringify(ids)).all<Record<string, string | number>>();
-    const outcomes = await Promise.all(
-      results.map(async (r) => {
-        const createdAt = Number(r.e_created_at);
-        const body = `{"id":"${r.e_id}","event":"${r.e_type}","accountId":"${r.d_account_id}","occurredAt":"${new Date(createdAt).toISOString()}","entity":${r.e_entity}}`;
-        const ts = Math.floor(Date.now() / 1000);
-        const mac = await crypto.subtle.sign("HMAC", await signingKey(env, String(r.w_id), String(r.w_secret)), enc.encode(`${r.e_id}.${ts}.${body}`));
-        const headers = { "content-type": "application/json", "webhook-id": String(r.e_id), "webhook-timestamp": String(ts), "webhook-signature": `v1,${b64(new Uint8Array(mac))}` };
-        const started = Date.now();
-        let status: number | null = null;
-        let text: string | null = null;
-        try {
-          const res = await fetch(String(r.w_url), { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(15_000) });
-          status = res.status;
-          text = (await res.text()).slice(0, 4096);
-        } catch {}
-        const ok = status !== null && status >= 200 && status < 300;
-        const at = Date.now();
-        return {
-          delivery: { id: r.d_id, status: ok ? "succeeded" : "failed", at },
-          attempt: {
-            id: id("att"), accountId: r.d_account_id, webhookId: r.w_id, deliveryId: r.d_id, eventId: r.e_id, eventType: r.e_type,
-            url: r.w_url, headers: JSON.stringify(headers), status, body: text, ms: at - started, failure: ok ? null : "failed", ok, at,
-          },
-        };
-      }),
-    );
-    await env.DB.batch([
-      env.DB.prepare(UPDATE_DELIVERIES).bind(JSON.stringify(outcomes.map((o) => o.delivery))),
-      env.DB.prepare(INSERT_ATTEMPTS).bind(JSON.stringify(outcomes.map((o) => o.attempt))),
-    ]);
+    await deliver(env, batch.messages.map((m) => m.body.deliveryId));
     batch.ackAll();
   },
 };
+
+/** Loads the deliveries (one query), then sends them. */
+async function deliver(env: Env, ids: string[]) {
+  const { results } = await env.DB.prepare(LOAD).bind(JSON.stringify(ids)).all<Record<string, string | number>>();
+  await send(env, results);
+}
+
+/** Signs and POSTs every delivery at once, then records every outcome (one batch). */
+async function send(env: Env, rows: Record<string, string | number>[]) {
+  const outcomes = await Promise.all(
+    rows.map(async (r) => {
+      const createdAt = Number(r.e_created_at);
+      const body = `{"id":"${r.e_id}","event":"${r.e_type}","accountId":"${r.d_account_id}","occurredAt":"${new Date(createdAt).toISOString()}","entity":${r.e_entity}}`;
+      const ts = Math.floor(Date.now() / 1000);
+      const mac = await crypto.subtle.sign("HMAC", await signingKey(env, String(r.w_id), String(r.w_secret)), enc.encode(`${r.e_id}.${ts}.${body}`));
+      const headers = { "content-type": "application/json", "webhook-id": String(r.e_id), "webhook-timestamp": String(ts), "webhook-signature": `v1,${b64(new Uint8Array(mac))}` };
+      const started = Date.now();
+      let status: number | null = null;
+      let text: string | null = null;
+      try {
+        const res = await fetch(String(r.w_url), { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(15_000) });
+        status = res.status;
+        text = (await res.text()).slice(0, 4096);
+      } catch {}
+      const ok = status !== null && status >= 200 && status < 300;
+      const at = Date.now();
+      return {
+        delivery: { id: r.d_id, status: ok ? "succeeded" : "failed", at },
+        attempt: {
+          id: id("att"), accountId: r.d_account_id, webhookId: r.w_id, deliveryId: r.d_id, eventId: r.e_id, eventType: r.e_type,
+          url: r.w_url, headers: JSON.stringify(headers), status, body: text, ms: at - started, failure: ok ? null : "failed", ok, at,
+        },
+      };
+    }),
+  );
+  await env.DB.batch([
+    env.DB.prepare(UPDATE_DELIVERIES).bind(JSON.stringify(outcomes.map((o) => o.delivery))),
+    env.DB.prepare(INSERT_ATTEMPTS).bind(JSON.stringify(outcomes.map((o) => o.attempt))),
+  ]);
+}
