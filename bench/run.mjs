@@ -319,7 +319,8 @@ if (ONLY.has("scaling")) {
 // Every error or warning Keyhook logged during the run (a 5xx in the tables is explained here).
 results.keyhookLog = keyhook.log().split("\n").filter((l) => /"level":"(error|warn)"/.test(l)).slice(0, 50);
 results.seconds = Math.round((Date.now() - started) / 1000);
-const day = results.date.slice(0, 10);
+// A run of only some phases writes files of its own (`<date>-pipeline.json`…), never over a full run's.
+const day = results.date.slice(0, 10) + (process.env.BENCH_ONLY ? `-only-${[...ONLY].join("-")}` : "");
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(`bench/results/${day}.json`, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(`bench/results/${day}.svg`, chart([...results.auth, ...results.scaling]));
