@@ -3,27 +3,25 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./context";
-import { createDb } from "./db/client";
+import { compose } from "./compose";
 import { accountsRouter } from "./features/accounts";
+import { authRouter } from "./features/auth";
 import { auditRouter } from "./features/audit";
 import { deliveriesRouter } from "./features/deliveries";
 import { eventsRouter } from "./features/events";
 import { healthRouter } from "./features/health";
 import { keysRouter } from "./features/keys";
 import { profilesRouter } from "./features/profiles";
-import { verifyRouter } from "./features/verify";
 import { webhooksRouter } from "./features/webhooks";
-import { whoamiRouter } from "./features/whoami";
-import { readSettings } from "./lib/config";
 import { ApiError } from "./lib/errors";
 import { errorResponse, onError } from "./lib/on-error";
 import { registerOpenApi } from "./lib/openapi-doc";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-const dependencies = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("db", createDb(c.env.DB));
-  c.set("settings", readSettings(c.env));
+/** The composition root, once per request: every handler reaches its service through `c.var.services`. */
+const services = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("services", compose(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
   await next();
 });
 
@@ -45,7 +43,7 @@ function methodsByPath(app: OpenAPIHono<AppEnv>) {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
   app.use(requestId());
-  app.use(dependencies);
+  app.use(services);
   // Set before the handler runs, so every response (errors included) is built with them: setting
   // them afterwards would make Hono copy the finished Response once per header.
   app.use(async (c, next) => {
@@ -62,10 +60,9 @@ export function createApp() {
   );
 
   app.route("/", healthRouter);
-  app.route("/", whoamiRouter);
+  app.route("/", authRouter);
   app.route("/", accountsRouter);
   app.route("/", keysRouter);
-  app.route("/", verifyRouter);
   app.route("/", profilesRouter);
   app.route("/", auditRouter);
   app.route("/", webhooksRouter);

@@ -1,13 +1,12 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
-import type { Db } from "./db/client";
-import type { Settings } from "./lib/config";
+import type { Services } from "./compose";
 import type { Principal } from "./lib/principal";
 
-/** Variables set by middleware: `requestId`, `db` and `settings` on every request; the rest after auth. */
+/** Variables set by middleware: `requestId` and `services` on every request; the rest after auth. */
 export interface AppVariables {
   requestId: string;
-  db: Db;
-  settings: Settings;
+  /** Every service, built for this request by the composition root (`compose`). */
+  services: Services;
   principal: Principal;
   /** The account a tenant-scoped route acts in (set by `requireAccount`). */
   accountId: string;

@@ -1,12 +1,14 @@
 import { createApp } from "./app";
+import { compose } from "./compose";
+import { sweep } from "./cron/sweep";
 import { countOps } from "./lib/op-count";
 import { handleQueue } from "./queue/consumer";
-import { sweep } from "./queue/sweep";
 
 export { KeyhookRpc } from "./rpc";
 
 const app = createApp();
 
+/** The Worker's entry points: each an adapter onto the services `compose` builds for it. */
 export default {
   fetch: (req, env, ctx) => {
     if (env.COUNT_OPS !== "true") return app.fetch(req, env, ctx);
@@ -15,10 +17,10 @@ export default {
   },
   queue: (batch, env, ctx) => {
     const counted = countOps(env, ctx, { kind: "queue", queue: batch.queue, messages: batch.messages.length });
-    return handleQueue(batch, counted.env).finally(counted.done);
+    return handleQueue(batch, compose(counted.env, counted.ctx)).finally(counted.done);
   },
-  scheduled: async (controller, env, ctx) => {
+  scheduled: async (_controller, env, ctx) => {
     const counted = countOps(env, ctx, { kind: "scheduled" });
-    await sweep(counted.env, controller.scheduledTime).finally(counted.done);
+    await sweep(compose(counted.env, counted.ctx)).finally(counted.done);
   },
 } satisfies ExportedHandler<Env, unknown>;

@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify a key for a backend that does not run on Workers */
+        post: operations["verifyKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts": {
         parameters: {
             query?: never;
@@ -109,6 +126,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hourly usage of several API keys */
+        get: operations["listApiKeysUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys/{id}": {
         parameters: {
             query?: never;
@@ -156,23 +190,6 @@ export interface paths {
         get: operations["getApiKeyUsage"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/keys/verify": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Verify a key for a backend that does not run on Workers */
-        post: operations["verifyKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -427,12 +444,40 @@ export interface components {
         };
         Error: {
             error: {
-                /** @example not_found */
-                code: string;
+                /**
+                 * @description One of Keyhook's error codes (the table in the README)
+                 * @example not_found
+                 * @enum {string}
+                 */
+                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error";
                 message: string;
                 details?: unknown;
                 requestId: string;
             };
+        };
+        VerifyResult: {
+            valid: boolean;
+            /** @enum {string} */
+            code: "VALID" | "NOT_FOUND" | "MALFORMED" | "EXPIRED" | "DISABLED" | "REVOKED" | "RATE_LIMITED" | "INSUFFICIENT_SCOPE" | "PLAN_BLOCKED";
+            keyId: string | null;
+            accountId: string | null;
+            name: string | null;
+            /** @description The key's effective permissions */
+            scopes: string[] | null;
+            ratelimit: {
+                limit: number;
+                remaining: number;
+                /** @description Unix seconds */
+                reset: number;
+            } | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            expiresAt: string | null;
+            metadata: {
+                [key: string]: unknown;
+            } | null;
         };
         Account: {
             /** @example acc_01jd8x0000AbCdEfGhIjKlMn */
@@ -482,7 +527,7 @@ export interface components {
             };
             createdBy: {
                 /** @enum {string} */
-                type: "operator" | "user" | "api_key";
+                type: "operator" | "user" | "api_key" | "system";
                 id: string;
                 name: string;
             };
@@ -506,30 +551,6 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             expiresAt: string | null;
-        };
-        VerifyResult: {
-            valid: boolean;
-            /** @enum {string} */
-            code: "VALID" | "NOT_FOUND" | "MALFORMED" | "EXPIRED" | "DISABLED" | "REVOKED" | "RATE_LIMITED" | "INSUFFICIENT_SCOPE" | "PLAN_BLOCKED";
-            keyId: string | null;
-            accountId: string | null;
-            name: string | null;
-            /** @description The key's effective permissions */
-            scopes: string[] | null;
-            ratelimit: {
-                limit: number;
-                remaining: number;
-                /** @description Unix seconds */
-                reset: number;
-            } | null;
-            /**
-             * Format: date-time
-             * @example 2026-11-23T12:00:00.000Z
-             */
-            expiresAt: string | null;
-            metadata: {
-                [key: string]: unknown;
-            } | null;
         };
         PermissionProfile: {
             id: string;
@@ -759,6 +780,88 @@ export interface operations {
             };
             /** @description The principal lacks a permission, or the plan has no API access */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    verifyKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example kh_live_… */
+                    key: string;
+                    scopes?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description The verdict (also for invalid keys: see `code`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyResult"];
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1349,6 +1452,87 @@ export interface operations {
             };
         };
     };
+    listApiKeysUsage: {
+        parameters: {
+            query: {
+                /** @description Comma-separated key ids (at most 100): a page of the list */
+                ids: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each live key of the account among the ids, with its hourly counts (other ids are left out) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            keyId: string;
+                            /** @description Requests per clock hour over the last 48 hours, oldest first */
+                            usage: {
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-11-23T12:00:00.000Z
+                                 */
+                                hour: string;
+                                requests: number;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getApiKey: {
         parameters: {
             query?: never;
@@ -1761,88 +1945,6 @@ export interface operations {
             };
             /** @description Not found (also for another account's ids) */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    verifyKey: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @example kh_live_… */
-                    key: string;
-                    scopes?: string[];
-                };
-            };
-        };
-        responses: {
-            /** @description The verdict (also for invalid keys: see `code`) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["VerifyResult"];
-                };
-            };
-            /** @description Validation failed or the body is not valid JSON */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired or disabled credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The principal lacks a permission, or the plan has no API access */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body over 64 KiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body is not application/json */
-            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,13 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { FilterCondition } from "../features/webhooks/filter";
+import type { Actor } from "../lib/principal";
+
+/**
+ * JSON columns are `text({ mode: "json" }).$type<T>()`: Drizzle parses and serializes them, so no
+ * code reads one with a hand cast. The pipeline's own SQL (deliveries/pipeline.repo.ts) reads and
+ * writes the same text.
+ */
 
 /** Times are unix milliseconds; ids are time-ordered (`acc_…`, `key_…`), so `ORDER BY id` is creation order. */
 export const accounts = sqliteTable("accounts", {
@@ -27,8 +35,7 @@ export const permissionProfiles = sqliteTable(
       .notNull()
       .references(() => accounts.id),
     name: text("name").notNull(),
-    /** JSON array of permissions. */
-    permissions: text("permissions").notNull(),
+    permissions: text("permissions", { mode: "json" }).notNull().$type<string[]>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -50,15 +57,15 @@ export const apiKeys = sqliteTable(
     previousHashExpiresAt: integer("previous_hash_expires_at"),
     prefix: text("prefix").notNull(),
     last4: text("last4").notNull(),
-    /** JSON array of permissions; null = never set (legacy full access), "[]" = none. */
-    scopes: text("scopes"),
+    /** Its own permissions; null = neither scopes nor a profile (legacy full access), [] = none. */
+    scopes: text("scopes", { mode: "json" }).$type<string[]>(),
     /** Its permissions are added to `scopes`; revoked keys keep pointing at a deleted profile. */
     profileId: text("profile_id").references(() => permissionProfiles.id, { onDelete: "set null" }),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     rateLimitPerHour: integer("rate_limit_per_hour"),
-    metadata: text("metadata").notNull().default("{}"),
-    /** JSON `{type, id, name}` of the principal that created the key. */
-    createdBy: text("created_by").notNull(),
+    metadata: text("metadata", { mode: "json" }).notNull().$type<Record<string, unknown>>().default({}),
+    /** The principal that created the key. */
+    createdBy: text("created_by", { mode: "json" }).notNull().$type<Actor>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     lastUsedAt: integer("last_used_at"),
@@ -86,14 +93,14 @@ export const auditLog = sqliteTable(
     actorType: text("actor_type").notNull(),
     actorId: text("actor_id").notNull(),
     actorName: text("actor_name").notNull(),
-    /** JSON `{type, id}` of the user an impersonating key acted as. */
-    onBehalfOf: text("on_behalf_of"),
+    /** The user an impersonating key acted as. */
+    onBehalfOf: text("on_behalf_of", { mode: "json" }).$type<{ type: "user"; id: string }>(),
     action: text("action").notNull(),
     targetType: text("target_type").notNull(),
     targetId: text("target_id").notNull(),
     targetName: text("target_name"),
-    /** JSON `{field: {before, after}}`. */
-    changes: text("changes"),
+    /** `{field: {before, after}}`. */
+    changes: text("changes", { mode: "json" }).$type<Record<string, { before: unknown; after: unknown }>>(),
     ip: text("ip"),
     userAgent: text("user_agent"),
     requestId: text("request_id"),
@@ -120,10 +127,10 @@ export const webhooks = sqliteTable(
       .notNull()
       .references(() => accounts.id),
     url: text("url").notNull(),
-    /** JSON array of event types, or ["*"]. */
-    events: text("events").notNull(),
-    /** JSON array of `{field, op, value, order?}` conditions, all of which must hold. */
-    filter: text("filter"),
+    /** Event types, or ["*"]. */
+    events: text("events", { mode: "json" }).notNull().$type<string[]>(),
+    /** `{field, op, value, order?}` conditions, all of which must hold. */
+    filter: text("filter", { mode: "json" }).$type<FilterCondition[]>(),
     description: text("description"),
     status: text("status").notNull(),
     disabledReason: text("disabled_reason"),
@@ -150,7 +157,7 @@ export const eventTypes = sqliteTable(
     accountId: text("account_id").notNull(),
     name: text("name").notNull(),
     description: text("description"),
-    example: text("example"),
+    example: text("example", { mode: "json" }).$type<unknown>(),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.name] })],
@@ -162,8 +169,12 @@ export const events = sqliteTable(
     id: text("id").primaryKey(),
     accountId: text("account_id").notNull(),
     type: text("type").notNull(),
-    /** JSON of the entity. */
-    entity: text("entity").notNull(),
+    /**
+     * The entity as published. A delivery's body embeds its stored JSON text byte for byte: the
+     * pipeline reads that text with its own SQL; anything read through Drizzle and serialized again
+     * gives the same bytes (the text was written by `JSON.stringify`).
+     */
+    entity: text("entity", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
     /** Kept 24 h, then cleared by the cron. */
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
@@ -229,11 +240,11 @@ export const attempts = sqliteTable(
     eventType: text("event_type").notNull(),
     attempt: integer("attempt").notNull(),
     url: text("url").notNull(),
-    requestHeaders: text("request_headers").notNull(),
+    requestHeaders: text("request_headers", { mode: "json" }).notNull().$type<Record<string, string>>(),
     /** Only in rows written before migration 0002; newer attempts rebuild it from the event. */
     requestBody: text("request_body"),
     responseStatus: integer("response_status"),
-    responseHeaders: text("response_headers"),
+    responseHeaders: text("response_headers", { mode: "json" }).$type<Record<string, string>>(),
     responseBody: text("response_body"),
     durationMs: integer("duration_ms").notNull(),
     failureReason: text("failure_reason"),

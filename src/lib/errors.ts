@@ -1,7 +1,11 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-/** Every error code Keyhook answers with, and the HTTP status it carries. */
+/**
+ * Every error code Keyhook answers with, and the HTTP status it carries: the one table. The
+ * OpenAPI document lists these codes (`Error.code` is an enum of them), the typed client and the
+ * CLI take their type from it, and `keyhook/middleware` answers with the same codes.
+ */
 export const errorStatus = {
   validation_failed: 400,
   invalid_webhook_url: 400,
@@ -24,6 +28,38 @@ export const errorStatus = {
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;
+export const ERROR_CODES = Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]];
+
+/** What a key verification answers (`POST /v1/keys/verify`, `KeyhookRpc.verify`). */
+export const VERIFY_CODES = [
+  "VALID",
+  "NOT_FOUND",
+  "MALFORMED",
+  "EXPIRED",
+  "DISABLED",
+  "REVOKED",
+  "RATE_LIMITED",
+  "INSUFFICIENT_SCOPE",
+  "PLAN_BLOCKED",
+] as const;
+
+export type VerifyCode = (typeof VERIFY_CODES)[number];
+
+/**
+ * The error a request made with a key gets for each refusal a verification names: the same code
+ * and status whether Keyhook answers the request itself or `keyhook/middleware` does for another
+ * Worker. Unknown, malformed and revoked keys look alike on purpose.
+ */
+export const refusalOf: Record<Exclude<VerifyCode, "VALID">, { code: ErrorCode; message: string }> = {
+  MALFORMED: { code: "invalid_credentials", message: "Invalid API key" },
+  NOT_FOUND: { code: "invalid_credentials", message: "Invalid API key" },
+  REVOKED: { code: "invalid_credentials", message: "Invalid API key" },
+  EXPIRED: { code: "key_expired", message: "This API key has expired" },
+  DISABLED: { code: "key_disabled", message: "This API key is disabled" },
+  PLAN_BLOCKED: { code: "plan_no_api_access", message: "This account's plan does not include API access; upgrade to use API keys" },
+  RATE_LIMITED: { code: "rate_limited", message: "Rate limit reached for this key" },
+  INSUFFICIENT_SCOPE: { code: "insufficient_scope", message: "This API key lacks a permission this route needs" },
+};
 
 /** The one error type: `throw new ApiError("not_found", "…")`; `app.onError` renders it. */
 export class ApiError extends Error {
@@ -54,4 +90,16 @@ export function fromHttpException(err: HTTPException): ApiError {
     default:
       return new ApiError("internal_error", "Internal server error");
   }
+}
+
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** Validation failures all become this: 400 `validation_failed` naming each field path. */
+export function validationError(issues: readonly Issue[]): ApiError {
+  const details = issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+  const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ");
+  return new ApiError("validation_failed", `Invalid request: ${summary}`, details);
 }

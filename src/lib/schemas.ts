@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { ApiError } from "./errors";
+import { ApiError, ERROR_CODES } from "./errors";
 
 /** The one error shape, referenced by every route's error responses. */
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "not_found" }),
+      code: z.enum(ERROR_CODES).openapi({ description: "One of Keyhook's error codes (the table in the README)", example: "not_found" }),
       message: z.string(),
       details: z.unknown().optional(),
       requestId: z.string(),
@@ -14,6 +14,13 @@ export const ErrorSchema = z
   .openapi("Error");
 
 export const IdParams = z.object({ id: z.string().min(1).max(100) });
+
+/** Who did something (`system`: Keyhook itself). */
+export const ActorSchema = z.object({
+  type: z.enum(["operator", "user", "api_key", "system"]),
+  id: z.string(),
+  name: z.string(),
+});
 
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),

@@ -11,9 +11,10 @@ const names = Object.keys(getTableColumns(auditLog)) as (keyof AuditRow)[];
  */
 export function insertAudit(db: Db, row: AuditRow, onlyIf?: SQL) {
   if (!onlyIf) return db.insert(auditLog).values(row);
-  // INSERT … SELECT takes the table's columns in definition order, which is `names`' order.
+  // INSERT … SELECT takes the table's columns in definition order, which is `names`' order; each
+  // value is encoded by its column (the JSON ones are serialized).
   const values = sql.join(
-    names.map((n) => sql`${row[n]}`),
+    names.map((n) => sql`${sql.param(row[n], auditLog[n])}`),
     sql`, `,
   );
   return db.insert(auditLog).select(sql`SELECT ${values} WHERE ${onlyIf}`);

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonResponse, security } from "../../lib/openapi-errors";
-import { PageQuery, Timestamp } from "../../lib/schemas";
+import { ActorSchema, PageQuery, Timestamp } from "../../lib/schemas";
 import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
 
 const Ref = z.object({ type: z.string(), id: z.string(), name: z.string().nullable() });
@@ -8,7 +8,7 @@ const Ref = z.object({ type: z.string(), id: z.string(), name: z.string().nullab
 export const AuditEntry = z
   .object({
     id: z.string(),
-    actor: z.object({ type: z.enum(["operator", "user", "api_key", "system"]), id: z.string(), name: z.string() }),
+    actor: ActorSchema,
     onBehalfOf: z.object({ type: z.literal("user"), id: z.string() }).nullable(),
     action: z.string().openapi({ example: "api_key.created" }),
     target: Ref,

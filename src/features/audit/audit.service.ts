@@ -1,26 +1,9 @@
+import type { Platform } from "../../compose";
 import type { AuditRow } from "../../db/schema";
+import type { AuditContext, Caller } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
-import { type Actor, type Principal, toActor } from "../../lib/principal";
-import { iso } from "../../lib/schemas";
-
-/** Who is acting and from where: built once per request, handed to every service that writes. */
-export interface AuditContext {
-  actor: Actor;
-  onBehalfOf: Principal["onBehalfOf"] | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-}
-
-export function auditContext(principal: Principal, req: Request, requestId: string): AuditContext {
-  return {
-    actor: toActor(principal),
-    onBehalfOf: principal.onBehalfOf ?? null,
-    ip: req.headers.get("cf-connecting-ip"),
-    userAgent: req.headers.get("user-agent")?.slice(0, 512) ?? null,
-    requestId,
-  };
-}
+import { iso, page } from "../../lib/schemas";
+import * as repo from "./audit.repo";
 
 export type Changes = Record<string, { before: unknown; after: unknown }>;
 
@@ -42,6 +25,7 @@ export interface AuditTarget {
   name?: string | null;
 }
 
+/** The audit row of a change; the repo that stores the change writes it in the same batch. */
 export function auditRow(
   ctx: AuditContext,
   accountId: string,
@@ -56,12 +40,12 @@ export function auditRow(
     actorType: ctx.actor.type,
     actorId: ctx.actor.id,
     actorName: ctx.actor.name,
-    onBehalfOf: ctx.onBehalfOf ? JSON.stringify(ctx.onBehalfOf) : null,
+    onBehalfOf: ctx.onBehalfOf ?? null,
     action,
     targetType: target.type,
     targetId: target.id,
     targetName: target.name ?? null,
-    changes: changes ? JSON.stringify(changes) : null,
+    changes,
     ip: ctx.ip,
     userAgent: ctx.userAgent,
     requestId: ctx.requestId,
@@ -72,14 +56,47 @@ export function auditRow(
 export function toAuditEntry(row: AuditRow) {
   return {
     id: row.id,
-    actor: { type: row.actorType as Actor["type"], id: row.actorId, name: row.actorName },
-    onBehalfOf: row.onBehalfOf ? (JSON.parse(row.onBehalfOf) as { type: "user"; id: string }) : null,
+    actor: { type: row.actorType as AuditContext["actor"]["type"], id: row.actorId, name: row.actorName },
+    onBehalfOf: row.onBehalfOf,
     action: row.action,
     target: { type: row.targetType, id: row.targetId, name: row.targetName },
-    changes: row.changes ? (JSON.parse(row.changes) as Changes) : null,
+    changes: row.changes,
     ip: row.ip,
     userAgent: row.userAgent,
     requestId: row.requestId,
     createdAt: iso(row.createdAt),
   };
 }
+
+export interface AuditQuery {
+  limit: number;
+  cursor?: string;
+  actorId?: string;
+  action?: string;
+  targetId?: string;
+  since?: string;
+  until?: string;
+}
+
+export function createAuditService({ db }: Platform) {
+  return {
+    /** Newest first, within the caller's account. */
+    async list(caller: Caller, { limit, cursor, since, until, ...filter }: AuditQuery) {
+      const rows = await repo.listAudit(
+        db,
+        caller.accountId,
+        {
+          ...filter,
+          cursor,
+          since: since === undefined ? undefined : Date.parse(since),
+          until: until === undefined ? undefined : Date.parse(until),
+        },
+        limit + 1,
+      );
+      const { items, nextCursor } = page(rows, limit);
+      return { entries: items.map(toAuditEntry), nextCursor };
+    },
+  };
+}
+
+export type AuditService = ReturnType<typeof createAuditService>;

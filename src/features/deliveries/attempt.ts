@@ -9,7 +9,8 @@ import { deliveryBody, type HttpResult, post, signedHeaders } from "./send";
 
 /** What an attempt needs of a delivery, its event and its webhook (loaded together, or just written). */
 export type JobDelivery = Pick<DeliveryRow, "id" | "accountId" | "attempts">;
-export type JobEvent = Pick<EventRow, "id" | "type" | "accountId" | "createdAt" | "entity">;
+/** The event as a delivery sends it: the entity is its stored JSON text, embedded byte for byte. */
+export type JobEvent = Pick<EventRow, "id" | "type" | "accountId" | "createdAt"> & { entity: string };
 export type WebhookTarget = Pick<
   WebhookRow,
   | "id"

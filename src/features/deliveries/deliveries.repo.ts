@@ -86,11 +86,3 @@ export function pruneAttempts(db: Db, keep: number) {
     SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS n FROM ${attempts})
     WHERE n > ${keep})`);
 }
-
-export function clearIdempotencyKeys(db: Db, before: number) {
-  return db
-    .update(events)
-    .set({ idempotencyKey: null })
-    .where(and(lt(events.createdAt, before), sql`${events.idempotencyKey} IS NOT NULL`))
-    .run();
-}

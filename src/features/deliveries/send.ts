@@ -10,7 +10,7 @@ export const RESPONSE_BODY_CAP = 4096;
  * The body, byte for byte the same on every try of a delivery: `{id, event, accountId, occurredAt,
  * entity}` with the entity exactly as stored.
  */
-export function deliveryBody(event: Pick<EventRow, "id" | "type" | "accountId" | "createdAt" | "entity">): string {
+export function deliveryBody(event: Pick<EventRow, "id" | "type" | "accountId" | "createdAt"> & { entity: string }): string {
   const head = JSON.stringify({ id: event.id, event: event.type, accountId: event.accountId, occurredAt: iso(event.createdAt) });
   return `${head.slice(0, -1)},"entity":${event.entity}}`;
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, lt } from "drizzle-orm";
+import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { deliveries, type DeliveryRow, events, type EventRow, eventTypes } from "../../db/schema";
 import { memo } from "../../lib/memo";
@@ -41,8 +41,8 @@ const prepared = new WeakMap<D1Database, OutboxStatements>();
  */
 export async function writeOutbox(
   db: Db,
-  event: EventRow,
-  rows: Pick<DeliveryRow, "id" | "webhookId">[],
+  event: Omit<EventRow, "entity"> & { entity: string },
+  rows: { id: string; webhookId: string }[],
   opts: { nextAttemptAt: number; isTest: boolean; registerType: boolean },
 ) {
   const s = memo(prepared, db.$client, () => {
@@ -72,4 +72,13 @@ export function upsertEventType(db: Db, row: typeof eventTypes.$inferInsert) {
     })
     .returning()
     .get();
+}
+
+/** Idempotency keys older than `before` let go of their events (the cron). */
+export function clearIdempotencyKeys(db: Db, before: number) {
+  return db
+    .update(events)
+    .set({ idempotencyKey: null })
+    .where(and(lt(events.createdAt, before), sql`${events.idempotencyKey} IS NOT NULL`))
+    .run();
 }

@@ -1,38 +1,18 @@
-import type { Db } from "../../db/client";
+import type { Platform } from "../../compose";
 import type { DeliveryRow, EventRow } from "../../db/schema";
 import { newId } from "../../lib/encoding";
+import { ApiError, validationError } from "../../lib/errors";
 import { iso } from "../../lib/schemas";
 import type { Job } from "../deliveries/attempt";
-import { type RunnerDeps, runJobs, verdictsToQueue } from "../deliveries/runner";
-import { type FilterCondition, matchesFilter } from "../webhooks/filter";
+import type { DeliveriesService } from "../deliveries/deliveries.service";
+import { matchesFilter } from "../webhooks/filter";
 import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
+import { MAX_ENTITY_BYTES, PublishBody } from "./events.routes";
 import * as repo from "./events.repo";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
 export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
-
-/** Sends the first attempts from the publishing invocation (`waitUntil`) instead of through the queue. */
-export interface FirstAttempt {
-  runner: RunnerDeps;
-  waitUntil: (p: Promise<unknown>) => void;
-}
-
-export interface PublishDeps {
-  db: Db;
-  queue: Queue;
-  accountId: string;
-  now: number;
-  /** The account's `webhooksVersion` if the caller has read it (the key lookup does); else the webhooks are read. */
-  webhooksVersion?: number | null;
-  firstAttempt?: FirstAttempt;
-}
-
-export interface PublishInput {
-  type: string;
-  entity: Record<string, unknown>;
-  idempotencyKey?: string;
-}
 
 /**
  * A first attempt made by the publishing invocation owns its deliveries this long (the receiver's
@@ -41,15 +21,27 @@ export interface PublishInput {
  */
 export const FIRST_ATTEMPT_MARGIN_MS = 10_000;
 
-/** Sends delivery ids to the queue; a failed send is harmless: the deliveries are in D1 and the cron re-queues due ones. */
-export async function enqueue(queue: Queue, ids: string[]) {
-  try {
-    for (let i = 0; i < ids.length; i += 100) {
-      await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
-    }
-  } catch (err) {
-    console.error(JSON.stringify({ level: "warn", msg: "queue send failed; the cron will re-queue", error: String(err) }));
-  }
+export interface PublishInput {
+  type: string;
+  entity: Record<string, unknown>;
+  idempotencyKey?: string;
+}
+
+/** Where an event is published: its account, and the webhooks version the caller read, if any. */
+export interface PublishScope {
+  accountId: string;
+  webhooksVersion: number | null;
+}
+
+export interface PublishOptions {
+  /** Only this webhook (a test send), whatever it subscribes to. */
+  onlyWebhookId?: string;
+  isTest?: boolean;
+  /**
+   * `now` (the default): the first attempts are sent from this invocation right away; `queue`: they
+   * go through the queue (the cron, and Keyhook's own events from the consumer, have no one waiting).
+   */
+  send?: "now" | "queue";
 }
 
 export const toEvent = (e: EventRow) => ({
@@ -57,19 +49,14 @@ export const toEvent = (e: EventRow) => ({
   type: e.type,
   accountId: e.accountId,
   occurredAt: iso(e.createdAt),
-  entity: JSON.parse(e.entity) as Record<string, unknown>,
+  entity: e.entity,
 });
 
-export const toDeliverySummary = (d: DeliveryRow) => ({
+export const toDeliverySummary = (d: Pick<DeliveryRow, "id" | "webhookId" | "status">) => ({
   id: d.id,
   webhookId: d.webhookId,
   status: d.status as "pending" | "succeeded" | "failed",
 });
-
-const subscribed = (events: string, type: string) => {
-  const list = JSON.parse(events) as string[];
-  return list.includes("*") || list.includes(type);
-};
 
 /** Event types this isolate has registered for an account (bounded): no statement to register them again. */
 const registered = new Set<string>();
@@ -82,101 +69,105 @@ function needsRegistration(accountId: string, type: string) {
   return true;
 }
 
-export interface PublishOptions {
-  /** Only this webhook (a test send), whatever it subscribes to. */
-  onlyWebhookId?: string;
-  isTest?: boolean;
+/**
+ * An event's input, whichever door it came through (the API, the service binding, Keyhook itself):
+ * the contract's schema, and an entity of at most 64 KiB as JSON (413, as a body over the limit is).
+ */
+function checked(input: PublishInput): PublishInput {
+  const parsed = PublishBody.safeParse(input);
+  if (!parsed.success) throw validationError(parsed.error.issues);
+  if (JSON.stringify(parsed.data.entity).length > MAX_ENTITY_BYTES) {
+    throw new ApiError("payload_too_large", "The entity is larger than 64 KiB");
+  }
+  return parsed.data;
 }
 
-/**
- * Publishes an event: writes it with one delivery per matching webhook (outbox) in one D1 round
- * trip, then either sends the first attempts from this invocation right away (`firstAttempt`) or
- * queues the delivery ids. A repeated idempotency key (within 24 h) answers the first event, sends nothing.
- */
-export async function publishEvent(deps: PublishDeps, input: PublishInput, opts: PublishOptions = {}) {
-  const { db, accountId, now } = deps;
-  if (input.idempotencyKey) {
-    await repo.releaseIdempotencyKey(db, accountId, input.idempotencyKey, now - IDEMPOTENCY_MS);
-    const existing = await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey);
-    if (existing) return answerFirst(db, existing);
+export interface EventsDeps {
+  deliveries: () => DeliveriesService;
+}
+
+/** Publishing (the outbox) and the event catalog. */
+export function createEventsService(platform: Platform, deps: EventsDeps) {
+  const { db, now } = platform;
+
+  /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
+  async function answerFirst(first: EventRow) {
+    return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary) };
   }
-  const event: EventRow = {
-    id: newId("evt", now),
-    accountId,
-    type: input.type,
-    entity: JSON.stringify(input.entity),
-    idempotencyKey: input.idempotencyKey ?? null,
-    createdAt: now,
+
+  return {
+    /**
+     * Publishes an event: writes it with one delivery per matching webhook (outbox) in one D1 round
+     * trip, then either sends the first attempts from this invocation right away or queues them. A
+     * repeated idempotency key (within 24 h) answers the first event and sends nothing.
+     */
+    async publish(scope: PublishScope, raw: PublishInput, opts: PublishOptions = {}) {
+      const input = checked(raw);
+      const { accountId } = scope;
+      const at = now();
+      if (input.idempotencyKey) {
+        await repo.releaseIdempotencyKey(db, accountId, input.idempotencyKey, at - IDEMPOTENCY_MS);
+        const existing = await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey);
+        if (existing) return answerFirst(existing);
+      }
+      const event: EventRow = {
+        id: newId("evt", at),
+        accountId,
+        type: input.type,
+        entity: input.entity,
+        idempotencyKey: input.idempotencyKey ?? null,
+        createdAt: at,
+      };
+      // What a delivery signs and sends: the entity's JSON text exactly as stored.
+      const sent = { ...event, entity: JSON.stringify(input.entity) };
+      const targets = (await targetsOf(db, accountId, scope.webhooksVersion)).filter((w) =>
+        opts.onlyWebhookId
+          ? w.id === opts.onlyWebhookId
+          : (w.events.includes("*") || w.events.includes(input.type)) && matchesFilter(input.entity, w.filter),
+      );
+      const jobs: Job[] = targets.map((webhook) => ({ delivery: { id: newId("dlv", at), accountId, attempts: 0 }, event: sent, webhook }));
+      const sendNow = jobs.length > 0 && opts.send !== "queue";
+      const leaseMs = sendNow ? platform.settings.webhooks.timeoutMs + FIRST_ATTEMPT_MARGIN_MS : 0;
+      const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
+      const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
+      try {
+        await repo.writeOutbox(db, sent, rows, { nextAttemptAt: at + leaseMs, isTest: opts.isTest ?? false, registerType: register });
+      } catch (err) {
+        if (register) registered.delete(`${accountId} ${input.type}`);
+        // Two publishes raced on one idempotency key: the unique index let one through; answer it.
+        const first = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
+        if (!first) throw err;
+        return answerFirst(first);
+      }
+      const deliveries = deps.deliveries();
+      if (sendNow) platform.waitUntil(deliveries.sendFirstAttempts(jobs, Math.ceil(leaseMs / 1000)));
+      else await deliveries.enqueue(rows.map((r) => r.id));
+      return { event: toEvent(event), deliveries: rows.map((r) => toDeliverySummary({ ...r, status: "pending" })) };
+    },
+
+    /** Keyhook's own types first, then the account's, each with a description and an example. */
+    async listTypes(accountId: string) {
+      const own = (await repo.accountEventTypes(db, accountId)).filter((t) => !BUILT_IN_NAMES.has(t.name));
+      return [
+        ...BUILT_IN_EVENT_TYPES.map((t) => ({ ...t, example: t.example as unknown, builtIn: true })),
+        ...own.map((t) => ({ name: t.name, description: t.description, example: t.example ?? null, builtIn: false })),
+      ];
+    },
+
+    async registerType(accountId: string, input: { name: string; description?: string; example?: unknown }) {
+      const row = await repo.upsertEventType(db, {
+        accountId,
+        name: input.name,
+        description: input.description ?? null,
+        example: input.example === undefined ? null : input.example,
+        createdAt: now(),
+      });
+      return { name: row.name, description: row.description, example: row.example ?? null, builtIn: false };
+    },
+
+    /** The cron: idempotency keys older than 24 h let go of their events. */
+    clearIdempotencyKeys: () => repo.clearIdempotencyKeys(db, now() - IDEMPOTENCY_MS),
   };
-  const targets = (await targetsOf(db, accountId, deps.webhooksVersion ?? null)).filter((w) =>
-    opts.onlyWebhookId
-      ? w.id === opts.onlyWebhookId
-      : subscribed(w.events, input.type) && matchesFilter(input.entity, w.filter ? (JSON.parse(w.filter) as FilterCondition[]) : null),
-  );
-  const jobs: Job[] = targets.map((webhook) => ({ delivery: { id: newId("dlv", now), accountId, attempts: 0 }, event, webhook }));
-  const first = jobs.length > 0 ? deps.firstAttempt : undefined;
-  const leaseMs = first ? first.runner.settings.timeoutMs + FIRST_ATTEMPT_MARGIN_MS : 0;
-  const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
-  const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
-  try {
-    await repo.writeOutbox(db, event, rows, { nextAttemptAt: now + leaseMs, isTest: opts.isTest ?? false, registerType: register });
-  } catch (err) {
-    if (register) registered.delete(`${accountId} ${input.type}`);
-    // Two publishes raced on one idempotency key: the unique index let one through; answer it.
-    const firstEvent = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
-    if (!firstEvent) throw err;
-    return answerFirst(db, firstEvent);
-  }
-  if (first) first.waitUntil(sendFirstAttempts(first.runner, deps.queue, jobs, Math.ceil(leaseMs / 1000)));
-  else await enqueue(deps.queue, rows.map((r) => r.id));
-  const deliveries = rows.map((r) => ({ id: r.id, webhookId: r.webhookId, status: "pending" as const }));
-  return { event: toEvent(event), deliveries };
 }
 
-/**
- * The first attempts, recorded as they come back. A failed one goes to the queue after its retry
- * delay; one whose outcome could not be recorded, after its lease (the queue then sends it again).
- * A delivery that succeeds costs no queue message at all. If this invocation stops before it has
- * recorded an outcome, the delivery stays pending with its lease: the cron re-queues it when the
- * lease is over (at-least-once, a minute or two late, with the same `webhook-id`).
- */
-async function sendFirstAttempts(runner: RunnerDeps, queue: Queue, jobs: Job[], leaseSeconds: number) {
-  const later = verdictsToQueue(queue, leaseSeconds);
-  await runJobs(runner, jobs, (job, verdict) => later.add(job, verdict));
-  await later.send();
-}
-
-/** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
-async function answerFirst(db: Db, first: EventRow) {
-  return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary) };
-}
-
-/** Keyhook's own types first, then the account's, each with a description and an example. */
-export async function listEventTypes(db: Db, accountId: string) {
-  const own = (await repo.accountEventTypes(db, accountId)).filter((t) => !BUILT_IN_NAMES.has(t.name));
-  return [
-    ...BUILT_IN_EVENT_TYPES.map((t) => ({ ...t, example: t.example as unknown, builtIn: true })),
-    ...own.map((t) => ({
-      name: t.name,
-      description: t.description,
-      example: t.example ? (JSON.parse(t.example) as unknown) : null,
-      builtIn: false,
-    })),
-  ];
-}
-
-export async function registerEventType(
-  db: Db,
-  accountId: string,
-  input: { name: string; description?: string; example?: unknown },
-  now: number,
-) {
-  const row = await repo.upsertEventType(db, {
-    accountId,
-    name: input.name,
-    description: input.description ?? null,
-    example: input.example === undefined ? null : JSON.stringify(input.example),
-    createdAt: now,
-  });
-  return { name: row.name, description: row.description, example: row.example ? JSON.parse(row.example) : null, builtIn: false };
-}
+export type EventsService = ReturnType<typeof createEventsService>;

@@ -1,66 +1,13 @@
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { memo } from "../../lib/memo";
+import { apiKeys, type ApiKeyRow, type AuditRow, permissionProfiles } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
-import { accounts, apiKeys, type ApiKeyRow, type AuditRow, permissionProfiles } from "../../db/schema";
 
 /** Keys that count against `maxActiveKeys`: neither revoked nor expired (disabled ones count). */
 const activeKeysOf = (accountId: string, now: number) => sql`(
   SELECT count(*) FROM ${apiKeys}
   WHERE ${apiKeys.accountId} = ${accountId} AND ${apiKeys.revokedAt} IS NULL
     AND (${apiKeys.expiresAt} IS NULL OR ${apiKeys.expiresAt} > ${now}))`;
-
-/** The key columns the hot path reads (not the prefix, the audit fields or the timestamps it never uses). */
-const authKeyColumns = {
-  id: apiKeys.id,
-  accountId: apiKeys.accountId,
-  name: apiKeys.name,
-  hash: apiKeys.hash,
-  previousHashExpiresAt: apiKeys.previousHashExpiresAt,
-  scopes: apiKeys.scopes,
-  profileId: apiKeys.profileId,
-  enabled: apiKeys.enabled,
-  rateLimitPerHour: apiKeys.rateLimitPerHour,
-  metadata: apiKeys.metadata,
-  lastUsedAt: apiKeys.lastUsedAt,
-  expiresAt: apiKeys.expiresAt,
-  revokedAt: apiKeys.revokedAt,
-};
-
-function prepareFindKeyForAuth(db: Db) {
-  const hash = sql.placeholder("hash");
-  return db
-    .select({
-      key: authKeyColumns,
-      account: {
-        plan: accounts.plan,
-        maxActiveKeys: accounts.maxActiveKeys,
-        rateLimitPerHour: accounts.rateLimitPerHour,
-        webhooksVersion: accounts.webhooksVersion,
-      },
-      profilePermissions: permissionProfiles.permissions,
-    })
-    .from(apiKeys)
-    .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
-    .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId))
-    .where(or(eq(apiKeys.hash, hash), eq(apiKeys.previousHash, hash)))
-    .prepare();
-}
-
-/** A key as the hot path sees it. */
-export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns>;
-
-const findKeyStatements = new WeakMap<Db, ReturnType<typeof prepareFindKeyForAuth>>();
-
-/**
- * The hot-path read: one indexed D1 query for the key (current or rotated-out secret), its account's
- * limits and its profile's permissions. Always read from D1 (unless the opt-in key cache is on) so
- * that a revoke, or a profile edit, takes effect on the very next request. The statement is built
- * once per isolate and only bound per request.
- */
-export function findKeyForAuth(db: Db, hash: string) {
-  return memo(findKeyStatements, db, () => prepareFindKeyForAuth(db)).get({ hash });
-}
 
 /**
  * Inserts a key unless that takes the account past `maxActiveKeys`. D1 has no BEGIN, so the insert
@@ -89,7 +36,7 @@ const withProfile = (db: Db) =>
     .from(apiKeys)
     .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId));
 
-export type KeyWithProfile = { key: ApiKeyRow; profilePermissions: string | null };
+export type KeyWithProfile = { key: ApiKeyRow; profilePermissions: string[] | null };
 
 export function getKey(db: Db, accountId: string, id: string) {
   return withProfile(db).where(visible(accountId, id)).get();
@@ -128,15 +75,6 @@ export async function updateKey(
   return rows.length > 0;
 }
 
-/** First use is written at once; later ones at most once per `staleBefore` window (see auth middleware). */
-export function touchLastUsed(db: Db, id: string, now: number, staleBefore: number) {
-  return db
-    .update(apiKeys)
-    .set({ lastUsedAt: now })
-    .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))))
-    .run();
-}
-
 /** Live keys that expire within `within` ms and have not been announced yet. */
 export function keysExpiringSoon(db: Db, now: number, within: number, limit: number) {
   return db
@@ -162,4 +100,24 @@ export async function markExpiringNotified(db: Db, id: string, now: number) {
     .where(and(eq(apiKeys.id, id), isNull(apiKeys.expiringNotifiedAt)))
     .returning({ id: apiKeys.id });
   return rows.length > 0;
+}
+
+/** Which of `ids` are live keys of the account (for the usage of a page of keys). */
+export async function liveKeyIds(db: Db, accountId: string, ids: string[]) {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(inArray(apiKeys.id, ids), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt)))
+    .all();
+  return rows.map((r) => r.id);
+}
+
+/** A permission profile's permissions, if it is in the account (for grant checks and answers). */
+export function findProfilePermissions(db: Db, accountId: string, id: string) {
+  return db
+    .select({ permissions: permissionProfiles.permissions })
+    .from(permissionProfiles)
+    .where(and(eq(permissionProfiles.id, id), eq(permissionProfiles.accountId, accountId)))
+    .get();
 }

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
 import { PERMISSION_PATTERN } from "../../lib/permissions";
-import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
+import { ActorSchema, IdParams, PageQuery, Timestamp } from "../../lib/schemas";
 import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
 
 const tags = ["API keys"];
@@ -20,8 +20,6 @@ const Metadata = z
   .refine((m) => JSON.stringify(m).length <= 1024, "metadata must be at most 1 KiB as JSON")
   .openapi({ example: { team: "platform" } });
 
-const Actor = z.object({ type: z.enum(["operator", "user", "api_key"]), id: z.string(), name: z.string() });
-
 export const ApiKey = z
   .object({
     id: z.string().openapi({ example: "key_01jd8x0000AbCdEfGhIjKlMn" }),
@@ -38,7 +36,7 @@ export const ApiKey = z
     enabled: z.boolean(),
     rateLimitPerHour: z.number().nullable().openapi({ description: "null = the plan's default" }),
     metadata: z.record(z.string(), z.unknown()),
-    createdBy: Actor,
+    createdBy: ActorSchema,
     createdAt: Timestamp,
     updatedAt: Timestamp,
     lastUsedAt: Timestamp.nullable(),
@@ -166,6 +164,37 @@ export const rotate = createRoute({
   responses: { 200: jsonResponse(KeyWithSecret, "The key and its new secret"), ...errorResponses(400, 404, 413, 415) },
 });
 
+const HourlyUsage = z.array(z.object({ hour: Timestamp, requests: z.number().int() })).openapi({
+  description: "Requests per clock hour over the last 48 hours, oldest first",
+});
+
+export const usageOfMany = createRoute({
+  method: "get",
+  path: "/v1/api-keys/usage",
+  operationId: "listApiKeysUsage",
+  summary: "Hourly usage of several API keys",
+  tags,
+  security,
+  middleware: reader,
+  request: {
+    query: z.object({
+      ids: z
+        .string()
+        .max(100 * 40)
+        .transform((s) => s.split(",").filter(Boolean))
+        .pipe(z.array(z.string().min(1).max(100)).min(1).max(100))
+        .openapi({ description: "Comma-separated key ids (at most 100): a page of the list", example: "key_01…,key_02…" }),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({ keys: z.array(z.object({ keyId: z.string(), usage: HourlyUsage })) }),
+      "Each live key of the account among the ids, with its hourly counts (other ids are left out)",
+    ),
+    ...errorResponses(400, 404),
+  },
+});
+
 export const usage = createRoute({
   method: "get",
   path: "/v1/api-keys/{id}/usage",
@@ -179,9 +208,7 @@ export const usage = createRoute({
     200: jsonResponse(
       z.object({
         keyId: z.string(),
-        usage: z.array(z.object({ hour: Timestamp, requests: z.number().int() })).openapi({
-          description: "Requests per clock hour over the last 48 hours, oldest first",
-        }),
+        usage: HourlyUsage,
       }),
       "Hourly request counts",
     ),

@@ -1,7 +1,7 @@
 import type { z } from "@hono/zod-openapi";
 import { hasPermission } from "../../lib/permissions";
 import { iso, isoOrNull } from "../../lib/schemas";
-import { keyPermissions } from "./keys.auth";
+import { keyPermissions } from "../auth/key-check";
 import type { KeyWithProfile } from "./keys.repo";
 import type { ApiKey } from "./keys.routes";
 
@@ -24,14 +24,14 @@ export function toApiKey({ key: row, profilePermissions }: KeyWithProfile): z.in
     name: row.name,
     prefix: row.prefix,
     last4: row.last4,
-    scopes: row.scopes === null ? null : (JSON.parse(row.scopes) as string[]),
+    scopes: row.scopes,
     profileId: row.profileId,
     permissions,
     badges: badgesOf(permissions),
     enabled: row.enabled,
     rateLimitPerHour: row.rateLimitPerHour,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    createdBy: JSON.parse(row.createdBy) as z.infer<typeof ApiKey>["createdBy"],
+    metadata: row.metadata,
+    createdBy: row.createdBy,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
     lastUsedAt: isoOrNull(row.lastUsedAt),

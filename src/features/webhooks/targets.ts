@@ -1,9 +1,10 @@
 import type { Db } from "../../db/client";
 import type { WebhookTarget } from "../deliveries/attempt";
+import type { FilterCondition } from "./filter";
 import { activeTargets } from "./webhooks.repo";
 
 /** An active webhook as publishing sees it: what to match on, and what a first attempt signs with. */
-export type PublishTarget = WebhookTarget & { events: string; filter: string | null };
+export type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null };
 
 /** Bounded: a full cache is emptied rather than grown. */
 const CACHE_MAX = 1_000;

@@ -1,20 +1,34 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { VERIFY_CODES } from "../../lib/errors";
 import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
 import { PERMISSION_PATTERN } from "../../lib/permissions";
 import { Timestamp } from "../../lib/schemas";
 import { authenticate, requireScope } from "../../middleware/auth";
 
-export const VERIFY_CODES = [
-  "VALID",
-  "NOT_FOUND",
-  "MALFORMED",
-  "EXPIRED",
-  "DISABLED",
-  "REVOKED",
-  "RATE_LIMITED",
-  "INSUFFICIENT_SCOPE",
-  "PLAN_BLOCKED",
-] as const;
+export const Whoami = z
+  .object({
+    type: z.enum(["operator", "user", "api_key"]),
+    id: z.string(),
+    name: z.string(),
+    accountId: z.string().nullable(),
+    permissions: z.array(z.string()),
+    onBehalfOf: z
+      .object({ type: z.literal("user"), id: z.string() })
+      .nullable()
+      .openapi({ description: "The user an impersonating key acts as (X-Act-As)" }),
+  })
+  .openapi("Whoami");
+
+export const whoami = createRoute({
+  method: "get",
+  path: "/v1/whoami",
+  operationId: "whoami",
+  summary: "Who is calling",
+  tags: ["Auth"],
+  security,
+  middleware: [authenticate],
+  responses: { 200: jsonResponse(Whoami, "The caller and its effective permissions"), ...errorResponses() },
+});
 
 export const VerifyBody = z.strictObject({
   key: z.string().min(1).max(512).openapi({ example: "kh_live_…" }),

@@ -1,10 +1,9 @@
 import type { Db } from "../../db/client";
-import { planLimits, type PlanLimits, type Settings } from "../../lib/config";
+import { type PlanLimits, planLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
-import { ApiError } from "../../lib/errors";
-import type { Principal } from "../../lib/principal";
-import { isWellFormedApiKey } from "./key-format";
-import { type AuthKey, findKeyForAuth, touchLastUsed } from "./keys.repo";
+import type { VerifyCode } from "../../lib/errors";
+import { isWellFormedApiKey } from "../keys/key-format";
+import { type AuthKey, type FoundKey, findKeyForAuth, touchLastUsed } from "./auth.repo";
 
 /** Later uses refresh `lastUsedAt` at most this often per key: no D1 write on every request. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
@@ -12,7 +11,7 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 /** Per-isolate memory of the last `lastUsedAt` write, so concurrent requests do not all write. */
 const lastUsedWritten = new Map<string, number>();
 
-export type KeyFailure = "MALFORMED" | "NOT_FOUND" | "REVOKED" | "EXPIRED" | "DISABLED" | "PLAN_BLOCKED";
+export type KeyFailure = Exclude<VerifyCode, "VALID" | "RATE_LIMITED" | "INSUFFICIENT_SCOPE">;
 
 export type KeyCheck =
   | {
@@ -29,15 +28,10 @@ export type KeyCheck =
  * A key's own scopes plus its profile's permissions. Full access (legacy) only for a key with
  * neither: a key with a profile and no scopes holds exactly the profile's permissions.
  */
-export function keyPermissions(key: { scopes: string | null; profileId: string | null }, profilePermissions: string | null): string[] {
-  const { scopes, profileId } = key;
-  if (scopes === null && profileId === null) return ["*"];
-  const own = scopes === null ? [] : (JSON.parse(scopes) as string[]);
-  const fromProfile = profilePermissions ? (JSON.parse(profilePermissions) as string[]) : [];
-  return [...new Set([...own, ...fromProfile])];
+export function keyPermissions(key: { scopes: string[] | null; profileId: string | null }, profilePermissions: string[] | null): string[] {
+  if (key.scopes === null && key.profileId === null) return ["*"];
+  return [...new Set([...(key.scopes ?? []), ...(profilePermissions ?? [])])];
 }
-
-type FoundKey = NonNullable<Awaited<ReturnType<typeof findKeyForAuth>>>;
 
 /** Bounded: a full cache is emptied rather than grown. */
 const KEY_CACHE_MAX = 10_000;
@@ -87,16 +81,6 @@ export async function checkApiKey(db: Db, settings: Settings, credential: string
   return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions), webhooksVersion };
 }
 
-const failures: Record<KeyFailure, () => ApiError> = {
-  MALFORMED: () => new ApiError("invalid_credentials", "Invalid API key"),
-  NOT_FOUND: () => new ApiError("invalid_credentials", "Invalid API key"),
-  REVOKED: () => new ApiError("invalid_credentials", "Invalid API key"),
-  EXPIRED: () => new ApiError("key_expired", "This API key has expired"),
-  DISABLED: () => new ApiError("key_disabled", "This API key is disabled"),
-  PLAN_BLOCKED: () =>
-    new ApiError("plan_no_api_access", "This account's plan does not include API access; upgrade to use API keys"),
-};
-
 /**
  * Records `lastUsedAt`: the first use is awaited (so it shows at once); later ones go to
  * `waitUntil`, at most once a minute per key.
@@ -112,29 +96,4 @@ export async function recordUse(db: Db, key: AuthKey, now: number, waitUntil: (p
     lastUsedWritten.set(key.id, now);
     waitUntil(touchLastUsed(db, key.id, now, staleBefore));
   }
-}
-
-export interface KeyAuthentication {
-  principal: Principal;
-  rateLimitPerHour: number;
-  key: AuthKey;
-  webhooksVersion: number | null;
-}
-
-/** Authenticates an API key or throws the matching 401/403. */
-export async function authenticateApiKey(
-  db: Db,
-  settings: Settings,
-  credential: string,
-  now: number,
-): Promise<KeyAuthentication> {
-  const check = await checkApiKey(db, settings, credential, now);
-  if (!check.ok) throw failures[check.code]();
-  const { key, limits, permissions } = check;
-  return {
-    principal: { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions },
-    rateLimitPerHour: key.rateLimitPerHour ?? limits.rateLimitPerHour,
-    key,
-    webhooksVersion: check.webhooksVersion,
-  };
 }

@@ -1,0 +1,83 @@
+import { createDb, type Db } from "./db/client";
+import { type AccountsService, createAccountsService } from "./features/accounts/accounts.service";
+import { type AuditService, createAuditService } from "./features/audit/audit.service";
+import { type AuthService, createAuthService } from "./features/auth/auth.service";
+import { createDeliveriesService, type DeliveriesService } from "./features/deliveries/deliveries.service";
+import { createEventsService, type EventsService } from "./features/events/events.service";
+import { createKeysService, type KeysService } from "./features/keys/keys.service";
+import { createProfilesService, type ProfilesService } from "./features/profiles/profiles.service";
+import { createWebhooksService, type WebhooksService } from "./features/webhooks/webhooks.service";
+import { readSettings, type Settings } from "./lib/config";
+
+/** What every service is built on: the bindings and settings of this Worker, and one clock. */
+export interface Platform {
+  db: Db;
+  settings: Settings;
+  /** Unix milliseconds now: every service reads time here. */
+  now: () => number;
+  /** Work that may finish after the answer (`ctx.waitUntil` of this invocation). */
+  waitUntil: (p: Promise<unknown>) => void;
+  /** The deliveries queue, and its dead letters. */
+  queue: Queue;
+  deadLetters: Queue;
+  /** Per-hour rate counters and failed-authentication counters. */
+  kv: KVNamespace;
+  /** For webhook deliveries. */
+  fetch: typeof fetch;
+  secrets: { webhookKey: string; jwtSecret: string | undefined; adminToken: string | undefined };
+}
+
+export interface Services {
+  platform: Platform;
+  auth: AuthService;
+  accounts: AccountsService;
+  keys: KeysService;
+  profiles: ProfilesService;
+  audit: AuditService;
+  webhooks: WebhooksService;
+  events: EventsService;
+  deliveries: DeliveriesService;
+}
+
+export function platformOf(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Platform {
+  return {
+    db: createDb(env.DB),
+    settings: readSettings(env),
+    now: Date.now,
+    waitUntil: (p) => ctx.waitUntil(p),
+    queue: env.DELIVERIES,
+    deadLetters: env.DELIVERIES_DLQ,
+    kv: env.RATE_LIMITS,
+    fetch: (input, init) => fetch(input, init),
+    secrets: { webhookKey: env.WEBHOOK_SECRET_KEY, jwtSecret: env.JWT_SECRET, adminToken: env.ADMIN_TOKEN },
+  };
+}
+
+/**
+ * The composition root: every service, built from `env` for one invocation — a request, a queue
+ * batch, a cron run, a service-binding call. Nothing else constructs a service. Each is built the
+ * first time it is asked for, so a request that only authenticates builds only `auth`.
+ */
+export function compose(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Services {
+  const platform = platformOf(env, ctx);
+  const services = { platform } as Services;
+  const lazy = <K extends Exclude<keyof Services, "platform">>(name: K, make: () => Services[K]) =>
+    Object.defineProperty(services, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const value = make();
+        Object.defineProperty(services, name, { value, enumerable: true });
+        return value;
+      },
+    });
+  lazy("auth", () => createAuthService(platform));
+  lazy("audit", () => createAuditService(platform));
+  lazy("accounts", () => createAccountsService(platform));
+  lazy("profiles", () => createProfilesService(platform));
+  lazy("deliveries", () => createDeliveriesService(platform, { webhooks: () => services.webhooks, events: () => services.events }));
+  lazy("events", () => createEventsService(platform, { deliveries: () => services.deliveries }));
+  lazy("webhooks", () => createWebhooksService(platform, { events: () => services.events }));
+  lazy("keys", () => createKeysService(platform, { events: () => services.events, accounts: services.accounts }));
+  return services;
+}

@@ -1,0 +1,14 @@
+import type { Services } from "../compose";
+
+/**
+ * The cron (every minute): re-queues deliveries that are due but not in flight — a queue send that
+ * failed, a Worker that stopped mid-delivery — prunes history and old idempotency keys, and
+ * announces keys about to expire. At-least-once rests on the first of these.
+ */
+export async function sweep(services: Services) {
+  const requeued = await services.deliveries.requeueOverdue();
+  await services.deliveries.pruneHistory();
+  await services.events.clearIdempotencyKeys();
+  const announced = await services.keys.announceExpiring();
+  return { requeued, announced };
+}

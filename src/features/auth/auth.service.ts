@@ -1,0 +1,200 @@
+import { z } from "zod";
+import type { Platform } from "../../compose";
+import { constantTimeEqual } from "../../lib/crypto";
+import { ApiError, refusalOf, type VerifyCode } from "../../lib/errors";
+import { verifyHs256 } from "../../lib/jwt";
+import { hasPermission, missingPermissions, PERMISSION_PATTERN } from "../../lib/permissions";
+import type { Principal } from "../../lib/principal";
+import { isoOrNull } from "../../lib/schemas";
+import { looksLikeApiKey } from "../keys/key-format";
+import { AUTH_FAILURE_WINDOW_SECONDS, authFailures, keyRequests, rateLimited, rateLimitHeaders } from "../ratelimit/limits";
+import type { Hit } from "../ratelimit/sharded-counter";
+import { type AuthKey, profilePermissions } from "./auth.repo";
+import { checkApiKey, type KeyCheck, recordUse } from "./key-check";
+
+const userClaims = z.object({
+  sub: z.string().min(1).max(200),
+  account_id: z.string().min(1).max(100),
+  role: z.enum(["admin", "member"]),
+  permissions: z.array(z.string().regex(PERMISSION_PATTERN)).max(100).optional(),
+  profile_id: z.string().min(1).max(100).optional(),
+  name: z.string().max(200).optional(),
+});
+
+const isJwtShaped = (credential: string) => /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(credential);
+
+/** An admitted caller, and the headers its answer carries (rate limits, for keys). */
+export interface Admission {
+  principal: Principal;
+  headers: Record<string, string>;
+  /** The account's `webhooksVersion`, when the key lookup read it. */
+  webhooksVersion: number | null;
+}
+
+export interface AdmitOptions {
+  /** The client's address: failed attempts are counted per address. */
+  clientIp: string;
+  /** The operator's `X-Account-Id`. */
+  accountId?: string | null;
+  /** `X-Act-As`: the user a principal with `impersonate` acts as. */
+  actAs?: string | null;
+}
+
+/** What `POST /v1/keys/verify` and `KeyhookRpc.verify` answer. */
+export interface Verdict {
+  valid: boolean;
+  code: VerifyCode;
+  keyId: string | null;
+  accountId: string | null;
+  name: string | null;
+  scopes: string[] | null;
+  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  expiresAt: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+const emptyVerdict = (code: VerifyCode): Verdict => ({
+  valid: false,
+  code,
+  keyId: null,
+  accountId: null,
+  name: null,
+  scopes: null,
+  ratelimit: null,
+  expiresAt: null,
+  metadata: null,
+});
+
+type KeyAdmission =
+  | { ok: true; check: Extract<KeyCheck, { ok: true }>; hit: Hit; limit: number }
+  | { ok: false; code: Exclude<VerifyCode, "VALID">; key?: AuthKey; hit?: Hit; limit?: number; check?: Extract<KeyCheck, { ok: true }> };
+
+/**
+ * Authentication: the one path every credential takes — the HTTP middleware, `POST
+ * /v1/keys/verify` and `KeyhookRpc.verify`. A key is checked (checksum, one D1 read), counted
+ * against its hourly limit, and its use recorded; a user token and the operator token are told
+ * apart by shape, never by trying each.
+ */
+export function createAuthService(platform: Platform) {
+  const { db, settings, kv, secrets, waitUntil } = platform;
+  const requests = keyRequests(kv);
+  const failures = authFailures(kv);
+
+  /** check → (the caller's account) → hourly limit → (scopes) → use recorded. */
+  async function admitKey(key: string, now: number, opts: { scopes?: string[]; accountId?: string | null } = {}): Promise<KeyAdmission> {
+    const check = await checkApiKey(db, settings, key, now);
+    // Another account's key is not found, whatever its state: existence never leaks across accounts.
+    if (opts.accountId && check.key && check.key.accountId !== opts.accountId) return { ok: false, code: "NOT_FOUND" };
+    if (!check.ok) return check;
+    const limit = check.key.rateLimitPerHour ?? check.limits.rateLimitPerHour;
+    const hit = await requests.hit(check.key.id, limit, now, waitUntil);
+    if (!hit.allowed) return { ok: false, code: "RATE_LIMITED", key: check.key, hit, limit, check };
+    if (opts.scopes && missingPermissions(check.permissions, opts.scopes).length > 0) {
+      return { ok: false, code: "INSUFFICIENT_SCOPE", key: check.key, hit, limit, check };
+    }
+    await recordUse(db, check.key, now, waitUntil);
+    return { ok: true, check, hit, limit };
+  }
+
+  async function user(token: string, now: number): Promise<Principal> {
+    const result = await verifyHs256(token, secrets.jwtSecret ?? "", Math.floor(now / 1000));
+    if (!result.ok) throw new ApiError("invalid_credentials", result.reason === "expired" ? "Token has expired" : "Invalid token");
+    const claims = userClaims.safeParse(result.payload);
+    if (!claims.success) throw new ApiError("invalid_credentials", "Token claims are invalid");
+    const { sub, account_id, role, permissions = [], profile_id, name } = claims.data;
+    // A profile's permissions are read on every request, so editing it changes its holders at once.
+    const fromProfile = profile_id ? ((await profilePermissions(db, account_id, profile_id)) ?? []) : [];
+    return {
+      type: "user",
+      id: sub,
+      name: name ?? sub,
+      accountId: account_id,
+      permissions: role === "admin" ? ["*"] : [...new Set([...permissions, ...fromProfile])],
+    };
+  }
+
+  async function operator(token: string, accountId: string | null): Promise<Principal> {
+    if (!secrets.adminToken || !(await constantTimeEqual(token, secrets.adminToken))) {
+      throw new ApiError("invalid_credentials", "Invalid credentials");
+    }
+    return { type: "operator", id: "operator", name: "Operator", accountId, permissions: ["*"] };
+  }
+
+  async function identify(credential: string, now: number, opts: AdmitOptions): Promise<Admission> {
+    if (looksLikeApiKey(credential, settings)) {
+      const admitted = await admitKey(credential, now);
+      const headers = admitted.hit ? rateLimitHeaders(admitted.hit, now) : {};
+      if (!admitted.ok) {
+        if (admitted.code === "RATE_LIMITED") {
+          throw rateLimited(`Rate limit of ${admitted.limit} requests per hour reached for this key`, admitted.hit!.resetAt, now, headers);
+        }
+        const refusal = refusalOf[admitted.code];
+        throw new ApiError(refusal.code, refusal.message);
+      }
+      const { key, permissions, webhooksVersion } = admitted.check;
+      return { principal: { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions }, headers, webhooksVersion };
+    }
+    if (isJwtShaped(credential)) return { principal: await user(credential, now), headers: {}, webhooksVersion: null };
+    return { principal: await operator(credential, opts.accountId ?? null), headers: {}, webhooksVersion: null };
+  }
+
+  return {
+    /**
+     * Admits a credential or throws the matching 401/403/429. An address with too many failed
+     * attempts is refused before any lookup (the check is in memory; KV is touched only when an
+     * attempt fails).
+     */
+    async admit(credential: string, opts: AdmitOptions): Promise<Admission> {
+      const now = platform.now();
+      const known = failures.knownTotal(opts.clientIp, now);
+      if (known !== null && known >= settings.authFailureLimit) {
+        const resetAt = failures.windowStart(now) + AUTH_FAILURE_WINDOW_SECONDS * 1000;
+        throw rateLimited("Too many failed authentication attempts from this address", resetAt, now);
+      }
+      let admission: Admission;
+      try {
+        admission = await identify(credential, now, opts);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) await failures.add(opts.clientIp, now, waitUntil);
+        throw err;
+      }
+      const actAs = opts.actAs?.trim();
+      if (!actAs) return admission;
+      if (!hasPermission(admission.principal.permissions, "impersonate")) {
+        throw new ApiError("insufficient_scope", "Missing permission: impersonate (needed for X-Act-As)", { missing: ["impersonate"] });
+      }
+      if (actAs.length > 200) throw new ApiError("validation_failed", "X-Act-As must be a user id of at most 200 characters");
+      return { ...admission, principal: { ...admission.principal, onBehalfOf: { type: "user", id: actAs } } };
+    },
+
+    /**
+     * The same checks as a key-authenticated request, answered as a verdict instead of an error,
+     * and counted toward the key's hourly limit like a request. With `accountId` (a caller that is
+     * not the operator), keys of other accounts are NOT_FOUND.
+     */
+    async verify(key: string, opts: { scopes?: string[]; accountId?: string | null } = {}): Promise<Verdict> {
+      const now = platform.now();
+      const admitted = await admitKey(key, now, { scopes: opts.scopes ?? [], accountId: opts.accountId });
+      if (!admitted.ok && !admitted.key) return emptyVerdict(admitted.code);
+      if (!admitted.ok && !admitted.check) {
+        const k = admitted.key!;
+        return { ...emptyVerdict(admitted.code), keyId: k.id, accountId: k.accountId, name: k.name };
+      }
+      const check = admitted.ok ? admitted.check : admitted.check!;
+      const hit = admitted.hit!;
+      return {
+        valid: admitted.ok,
+        code: admitted.ok ? "VALID" : admitted.code,
+        keyId: check.key.id,
+        accountId: check.key.accountId,
+        name: check.key.name,
+        scopes: check.permissions,
+        ratelimit: { limit: admitted.limit!, remaining: hit.remaining, reset: Math.ceil(hit.resetAt / 1000) },
+        expiresAt: isoOrNull(check.key.expiresAt),
+        metadata: check.key.metadata,
+      };
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,21 @@
+import type { AppRouteHandler as Handler } from "../../context";
+import { callerOf } from "../../middleware/auth";
+import type * as routes from "./deliveries.routes";
+
+export const attempts: Handler<typeof routes.attemptsList> = async (c) => {
+  return c.json({ attempts: await c.var.services.deliveries.attempts(callerOf(c), c.req.valid("param").id) }, 200);
+};
+
+export const retry: Handler<typeof routes.retry> = async (c) => {
+  return c.json({ delivery: await c.var.services.deliveries.retry(callerOf(c), c.req.valid("param").id) }, 202);
+};
+
+export const recover: Handler<typeof routes.recover> = async (c) => {
+  const count = await c.var.services.deliveries.recover(callerOf(c), c.req.valid("param").id, c.req.valid("json").since);
+  return c.json({ count }, 202);
+};
+
+export const test: Handler<typeof routes.test> = async (c) => {
+  const delivery = await c.var.services.deliveries.test(callerOf(c), c.req.valid("param").id, c.req.valid("json").event);
+  return c.json({ delivery }, 202);
+};

@@ -1,0 +1,15 @@
+import type { AppRouteHandler as Handler } from "../../context";
+import type * as routes from "./events.routes";
+
+export const publish: Handler<typeof routes.publish> = async (c) => {
+  const scope = { accountId: c.var.accountId, webhooksVersion: c.var.webhooksVersion ?? null };
+  return c.json(await c.var.services.events.publish(scope, c.req.valid("json")), 202);
+};
+
+export const listTypes: Handler<typeof routes.listTypes> = async (c) => {
+  return c.json({ eventTypes: await c.var.services.events.listTypes(c.var.accountId) }, 200);
+};
+
+export const registerType: Handler<typeof routes.registerType> = async (c) => {
+  return c.json({ eventType: await c.var.services.events.registerType(c.var.accountId, c.req.valid("json")) }, 201);
+};
