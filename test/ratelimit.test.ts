@@ -160,6 +160,28 @@ describe("usage history", () => {
     expect(usage[0]!.hour).toBe(new Date(hourStart - 47 * HOUR).toISOString());
     expect(usage.reduce((s, u) => s + u.requests, 0)).toBe(7);
   });
+
+  it("GET /v1/api-keys/usage?ids=…: a page of keys in one request; other accounts' and revoked ids left out", async () => {
+    const { account, apiKey: first, key } = await accountWithKey();
+    const { apiKey: second } = await createKey(account.id, { name: "second" });
+    const { apiKey: revoked } = await createKey(account.id, { name: "gone" });
+    await call("DELETE", `/v1/api-keys/${revoked.id}`, { token: ADMIN, accountId: account.id });
+    const { apiKey: foreign } = await accountWithKey();
+    for (let i = 0; i < 2; i++) await call("GET", "/v1/whoami", { apiKey: key });
+    const ids = [first.id, second.id, revoked.id, foreign.id, "key_nope"].join(",");
+    const res = await call("GET", `/v1/api-keys/usage?ids=${ids}`, { token: ADMIN, accountId: account.id });
+    expect(res.status).toBe(200);
+    const byKey = Object.fromEntries(
+      (res.body.keys as { keyId: string; usage: { requests: number }[] }[]).map((k) => [k.keyId, k.usage]),
+    );
+    expect(Object.keys(byKey).sort()).toEqual([first.id, second.id].sort());
+    expect(byKey[first.id]).toHaveLength(48);
+    expect(byKey[first.id]!.at(-1)!.requests).toBe(2);
+    expect(byKey[second.id]!.reduce((s, u) => s + u.requests, 0)).toBe(0);
+    const tooMany = Array.from({ length: 101 }, (_, i) => `key_${i}`).join(",");
+    expect((await call("GET", `/v1/api-keys/usage?ids=${tooMany}`, { token: ADMIN, accountId: account.id })).status).toBe(400);
+    expect((await call("GET", "/v1/api-keys/usage?ids=", { token: ADMIN, accountId: account.id })).status).toBe(400);
+  });
 });
 
 describe("failed authentication is limited per client IP", () => {

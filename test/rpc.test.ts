@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { type KeyhookBinding, keyhookAuth, type KeyVerdict } from "../src/sdk/middleware";
-import { accountWithKey, createAccount } from "./helpers/api";
+import { ADMIN, accountWithKey, call, createAccount } from "./helpers/api";
 import { createWebhook, uniqueName, waitForReceived } from "./helpers/webhooks";
 
 // The loopback service binding to our own named entrypoint: what another Worker's binding gets.
@@ -32,6 +32,21 @@ describe("KeyhookRpc (service binding)", () => {
       error: { code: "validation_failed", details: [{ path: "type" }] },
     });
     expect(await rpc.publish("acc_missing", { type: "a.b", entity: {} })).toMatchObject({ error: { code: "not_found" } });
+  });
+
+  it("publish refuses an entity over 64 KiB exactly as POST /v1/events does", async () => {
+    const account = await createAccount();
+    const entity = { blob: "x".repeat(70_000) };
+    const overRpc = await rpc.publish(account.id, { type: "order.paid", entity });
+    const overHttp = await call("POST", "/v1/events", { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity } });
+    expect(overHttp.status).toBe(413);
+    // The same code (413 over HTTP, where the 64 KiB body limit speaks first); the same rule.
+    expect(overHttp.body.error.code).toBe("payload_too_large");
+    expect(overRpc).toMatchObject({ error: { code: "payload_too_large", message: expect.stringContaining("64 KiB") } });
+    // Just under the limit goes through both doors.
+    const fits = { blob: "x".repeat(60_000) };
+    expect(await rpc.publish(account.id, { type: "order.paid", entity: fits })).toHaveProperty("event");
+    expect((await call("POST", "/v1/events", { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity: fits } })).status).toBe(202);
   });
 });
 

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { createClient, KeyhookError } from "../client/index.ts";
+import { createClient, type ErrorCode, KeyhookError } from "../client/index.ts";
 import { type Command, COMMANDS, UsageError } from "./commands.ts";
 
 const GLOBAL = {
@@ -35,6 +35,16 @@ function overview() {
     "Run `keyhook <command> --help` for a command's options. Exit codes: 0 ok, 1 API error, 2 usage error.",
   ].join("\n");
 }
+
+/** What to do about the errors a person at a terminal can fix (codes from the API's table). */
+const HINTS = {
+  missing_credentials: "Set KEYHOOK_API_KEY (or pass --key).",
+  invalid_credentials: "Check KEYHOOK_API_KEY: the key is unknown, mistyped or revoked.",
+  key_expired: "The key has expired: create or rotate one.",
+  insufficient_scope: "The key lacks a permission this command needs.",
+  missing_account: "The operator token needs an account: set KEYHOOK_ACCOUNT_ID (or pass --account).",
+  rate_limited: "The key's hourly limit is spent: wait for the next hour or raise its limit.",
+} satisfies Partial<Record<ErrorCode, string>>;
 
 /** Runs one CLI invocation; answers the exit code. Output goes to stdout, problems to stderr. */
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -90,7 +100,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return 2;
     }
     if (err instanceof KeyhookError) {
-      console.error(`error: ${err.code}: ${err.message}`);
+      const hint = HINTS[err.code as keyof typeof HINTS];
+      console.error(`error: ${err.code}: ${err.message}${hint ? `\n${hint}` : ""}`);
       return 1;
     }
     console.error(`error: could not reach Keyhook at ${url}: ${(err as Error).message}`);

@@ -7,18 +7,22 @@
  *   const { data } = await keyhook.GET("/v1/api-keys", { params: { query: { limit: 10 } } });
  */
 import createFetchClient, { type Client } from "openapi-fetch";
-import type { paths } from "./schema.ts";
+import type { components, paths } from "./schema.ts";
 
-export type { paths } from "./schema.ts";
+export type { components, paths } from "./schema.ts";
+
+/** Every error code the API answers with (the OpenAPI document's `Error.code` enum). */
+export type ErrorCode = components["schemas"]["Error"]["error"]["code"];
 
 // Plain fields, not parameter properties: the CLI runs this file with Node's type stripping.
 export class KeyhookError extends Error {
   readonly status: number;
-  readonly code: string;
+  /** One of the API's codes, or `http_error` for an answer that did not carry one (a proxy's). */
+  readonly code: ErrorCode | "http_error";
   readonly details?: unknown;
   readonly requestId?: string;
 
-  constructor(status: number, code: string, message: string, details?: unknown, requestId?: string) {
+  constructor(status: number, code: ErrorCode | "http_error", message: string, details?: unknown, requestId?: string) {
     super(message);
     this.name = "KeyhookError";
     this.status = status;
@@ -55,7 +59,7 @@ export function createClient(options: ClientOptions): KeyhookClient {
     async onResponse({ response }) {
       if (response.ok) return undefined;
       const body = (await response.clone().json().catch(() => null)) as {
-        error?: { code?: string; message?: string; details?: unknown; requestId?: string };
+        error?: { code?: ErrorCode; message?: string; details?: unknown; requestId?: string };
       } | null;
       const e = body?.error;
       throw new KeyhookError(response.status, e?.code ?? "http_error", e?.message ?? `HTTP ${response.status}`, e?.details, e?.requestId);

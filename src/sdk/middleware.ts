@@ -1,9 +1,12 @@
 import { createMiddleware } from "hono/factory";
+import { type ErrorCode, errorStatus, refusalOf, type VerifyCode } from "../lib/errors";
+
+export type { ErrorCode, VerifyCode };
 
 /** What `KeyhookRpc.verify` answers (the same as `POST /v1/keys/verify`). */
 export interface KeyVerdict {
   valid: boolean;
-  code: string;
+  code: VerifyCode;
   keyId: string | null;
   accountId: string | null;
   name: string | null;
@@ -18,7 +21,7 @@ export type PublishResult =
       event: { id: string; type: string; accountId: string; occurredAt: string; entity: Record<string, unknown> };
       deliveries: { id: string; webhookId: string; status: string }[];
     }
-  | { error: { code: string; message: string; details?: unknown } };
+  | { error: { code: ErrorCode; message: string; details?: unknown } };
 
 /** The shape of a service binding to Keyhook's `KeyhookRpc` entrypoint. */
 export interface KeyhookBinding {
@@ -29,16 +32,6 @@ export interface KeyhookBinding {
   ): Promise<PublishResult>;
 }
 
-const STATUS: Record<string, 401 | 403 | 429> = {
-  MALFORMED: 401,
-  NOT_FOUND: 401,
-  REVOKED: 401,
-  EXPIRED: 401,
-  DISABLED: 401,
-  INSUFFICIENT_SCOPE: 403,
-  PLAN_BLOCKED: 403,
-  RATE_LIMITED: 429,
-};
 
 /**
  * Protects another Worker's Hono routes with Keyhook keys, through a service binding:
@@ -50,7 +43,8 @@ export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
     const key = bearer ?? c.req.header("x-api-key");
     if (!key) {
-      return c.json({ error: { code: "missing_credentials", message: "Send an API key in X-API-Key or Authorization: Bearer" } }, 401);
+      const code: ErrorCode = "missing_credentials";
+      return c.json({ error: { code, message: "Send an API key in X-API-Key or Authorization: Bearer" } }, errorStatus[code]);
     }
     const binding = c.env[options.binding] as KeyhookBinding | undefined;
     if (!binding) throw new Error(`keyhookAuth: no service binding named ${options.binding}`);
@@ -61,9 +55,11 @@ export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
       c.header("X-RateLimit-Reset", String(verdict.ratelimit.reset));
     }
     if (!verdict.valid) {
-      const status = STATUS[verdict.code] ?? 401;
+      // The code and status Keyhook itself answers a request made with this key.
+      const refusal = refusalOf[verdict.code as Exclude<VerifyCode, "VALID">] ?? refusalOf.NOT_FOUND;
+      const status = errorStatus[refusal.code] as 401 | 403 | 429;
       if (status === 429 && verdict.ratelimit) c.header("Retry-After", String(Math.max(1, verdict.ratelimit.reset - Math.floor(Date.now() / 1000))));
-      return c.json({ error: { code: verdict.code.toLowerCase(), message: `API key refused: ${verdict.code}` } }, status);
+      return c.json({ error: { code: refusal.code, message: refusal.message } }, status);
     }
     c.set("keyhook", verdict);
     await next();

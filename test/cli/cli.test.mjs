@@ -100,10 +100,11 @@ describe("keyhook CLI", () => {
     assert.match((await keyhookCli(["audit", "list"])).stdout, /WHEN\s+WHO\s+ACTION/);
   });
 
-  it("a wrong key: exit 1 with the code and message on stderr", async () => {
+  it("a wrong key: exit 1 with the code, the message and what to do on stderr", async () => {
     const r = await keyhookCli(["keys", "list"], { KEYHOOK_API_KEY: "kh_live_wrongwrongwrongwrongwrongwrongwrong00" });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: invalid_credentials: /);
+    assert.match(r.stderr, /Check KEYHOOK_API_KEY/);
   });
 
   it("usage errors exit 2; --help on every command exits 0", async () => {
