@@ -66,8 +66,13 @@ describe("keyhookAuth middleware for other Workers", () => {
   });
 
   it("refuses: no key 401, bad key 401, missing scope 403, spent limit 429", async () => {
-    expect((await get({})).status).toBe(401);
-    expect((await get({ "x-api-key": "kh_live_nope" })).status).toBe(401);
+    const none = await get({});
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: { code: "missing_credentials" } });
+    // The codes Keyhook itself answers: a bad key is invalid_credentials, whatever made it bad.
+    const bad = await get({ "x-api-key": "kh_live_nope" });
+    expect(bad.status).toBe(401);
+    expect(await bad.json()).toMatchObject({ error: { code: "invalid_credentials", message: "Invalid API key" } });
     const { key: noScope } = await accountWithKey("pro", { scopes: ["orders:read"] });
     const forbidden = await get({ "x-api-key": noScope });
     expect(forbidden.status).toBe(403);
@@ -76,6 +81,7 @@ describe("keyhookAuth middleware for other Workers", () => {
     expect((await get({ "x-api-key": tiny })).status).toBe(200);
     const limited = await get({ "x-api-key": tiny });
     expect(limited.status).toBe(429);
+    expect(await limited.clone().json()).toMatchObject({ error: { code: "rate_limited" } });
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 });

@@ -1,4 +1,13 @@
-/** The page's only way to the server: the public API, with the token kept for this browser session. */
+/**
+ * The page's only way to the server: the public API through the typed client (`keyhook/client`:
+ * paths, requests and answers typed from the OpenAPI document), with the token kept for this
+ * browser session.
+ */
+import { type components, createClient, KeyhookError, type KeyhookClient } from "../client/index.ts";
+
+export type Schemas = components["schemas"];
+export { KeyhookError };
+
 const TOKEN = "keyhook.token";
 const ACCOUNT = "keyhook.account";
 
@@ -20,33 +29,28 @@ export const session = {
   },
 };
 
-export class ApiFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/** A client for this session (or for a token being tried), acting in the picked account. */
+export function keyhook(token = session.token): KeyhookClient {
+  return createClient({
+    baseUrl: location.origin,
+    token: token ?? undefined,
+    accountId: session.accountId ?? undefined,
+  });
 }
 
-export async function api<T = any>(method: string, path: string, body?: unknown, token = session.token): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (session.accountId) headers["x-account-id"] = session.accountId;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let res: Response;
+/**
+ * The data of a typed call. An answer other than 2xx is thrown by the client as a `KeyhookError`
+ * (code, message); a request that never reached the server becomes a readable error.
+ */
+export async function data<T>(request: Promise<{ data?: T }>): Promise<T> {
+  let answer: { data?: T };
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiFailure(0, "network_error", "Could not reach Keyhook. Check your connection and try again.");
+    answer = await request;
+  } catch (err) {
+    if (err instanceof KeyhookError) throw err;
+    throw new Error("Could not reach Keyhook. Check your connection and try again.");
   }
-  const data = await res.json().catch(() => null);
-  if (!res.ok) {
-    const err = data?.error;
-    throw new ApiFailure(res.status, err?.code ?? "error", err?.message ?? `Request failed (${res.status})`);
-  }
-  return data as T;
+  return answer.data as T;
 }
 
 export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));

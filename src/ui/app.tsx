@@ -1,22 +1,12 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { api, ApiFailure, message, session } from "./api";
+import { data, KeyhookError, keyhook, message, type Schemas, session } from "./api";
 import { AuditTab } from "./audit-tab";
 import { Banner } from "./components";
 import { KeysTab } from "./keys-tab";
 import { WebhooksTab } from "./webhooks-tab";
 
-interface Who {
-  type: "operator" | "user" | "api_key";
-  name: string;
-  accountId: string | null;
-}
-
-interface Account {
-  id: string;
-  name: string;
-  plan: string;
-  limits: { rateLimitPerHour: number };
-}
+type Who = Schemas["Whoami"];
+type Account = Schemas["Account"];
 
 const TABS = ["API keys", "Webhooks", "Audit log"] as const;
 type Tab = (typeof TABS)[number];
@@ -35,19 +25,19 @@ export function App() {
   const enter = async (token: string) => {
     setBanner(null);
     try {
-      const me = await api<Who>("GET", "/v1/whoami", undefined, token);
+      const me = await data(keyhook(token).GET("/v1/whoami"));
       session.save(token, me.type === "operator" ? session.accountId : me.accountId);
       setWho(me);
       if (me.type === "operator") {
-        setAccounts((await api<{ accounts: Account[] }>("GET", "/v1/accounts?limit=100")).accounts);
-        if (session.accountId) setAccount((await api<{ account: Account }>("GET", "/v1/account")).account);
+        setAccounts((await data(keyhook().GET("/v1/accounts", { params: { query: { limit: 100 } } }))).accounts);
+        if (session.accountId) setAccount((await data(keyhook().GET("/v1/account"))).account);
       } else {
-        setAccount((await api<{ account: Account }>("GET", "/v1/account")).account);
+        setAccount((await data(keyhook().GET("/v1/account"))).account);
       }
     } catch (err) {
       session.clear();
       setWho(null);
-      onError(err instanceof ApiFailure && err.status === 401 ? `That token was not accepted: ${err.message}` : message(err));
+      onError(err instanceof KeyhookError && err.status === 401 ? `That token was not accepted: ${err.message}` : message(err));
     } finally {
       setChecking(false);
     }
@@ -69,7 +59,7 @@ export function App() {
   const pick = async (id: string) => {
     session.save(session.token!, id);
     try {
-      setAccount((await api<{ account: Account }>("GET", "/v1/account")).account);
+      setAccount((await data(keyhook().GET("/v1/account"))).account);
     } catch (err) {
       onError(message(err));
     }

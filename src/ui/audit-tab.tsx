@@ -1,15 +1,8 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { api, message } from "./api";
+import { data, keyhook, message, type Schemas } from "./api";
 import { When } from "./components";
 
-interface Entry {
-  id: string;
-  actor: { type: string; id: string; name: string };
-  onBehalfOf: { id: string } | null;
-  action: string;
-  target: { type: string; id: string; name: string | null };
-  createdAt: string;
-}
+type Entry = Schemas["AuditEntry"];
 
 const PAGE = 25;
 
@@ -21,13 +14,15 @@ export function AuditTab(props: { onError: (text: string, retry?: () => void) =>
 
   const load = async (cursor: string | null, f = filters) => {
     setEntries(null);
-    const q = new URLSearchParams({ limit: String(PAGE) });
-    if (f.actorId) q.set("actorId", f.actorId);
-    if (f.action) q.set("action", f.action);
-    if (f.since) q.set("since", new Date(f.since).toISOString());
-    if (cursor) q.set("cursor", cursor);
+    const query = {
+      limit: PAGE,
+      actorId: f.actorId || undefined,
+      action: f.action || undefined,
+      since: f.since ? new Date(f.since).toISOString() : undefined,
+      cursor: cursor ?? undefined,
+    };
     try {
-      const r = await api<{ entries: Entry[]; nextCursor: string | null }>("GET", `/v1/audit-log?${q}`);
+      const r = await data(keyhook().GET("/v1/audit-log", { params: { query } }));
       setEntries(r.entries);
       setNext(r.nextCursor);
     } catch (err) {

@@ -1,19 +1,9 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { api, message } from "./api";
+import { data, keyhook, message, type Schemas } from "./api";
 import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
 import { Dialog, Sparkline, When } from "./components";
 
-interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  last4: string;
-  enabled: boolean;
-  badges: ("no_permissions" | "can_impersonate" | "read_only")[];
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-}
+type ApiKey = Schemas["ApiKey"];
 
 
 const BADGE_TEXT = { no_permissions: "No permissions", can_impersonate: "Can impersonate", read_only: "Read-only" };
@@ -27,13 +17,14 @@ export function KeysTab(props: { onError: (text: string, retry?: () => void) => 
   const load = async () => {
     setKeys(null);
     try {
-      const { apiKeys } = await api<{ apiKeys: ApiKey[] }>("GET", "/v1/api-keys?limit=100");
+      const { apiKeys } = await data(keyhook().GET("/v1/api-keys", { params: { query: { limit: 100 } } }));
       setKeys(apiKeys);
-      for (const k of apiKeys) {
-        api<{ usage: { requests: number }[] }>("GET", `/v1/api-keys/${k.id}/usage`)
-          .then(({ usage: u }) => setUsage((prev) => ({ ...prev, [k.id]: u.slice(-24).map((x) => x.requests) })))
-          .catch(() => {});
-      }
+      if (apiKeys.length === 0) return;
+      // The whole page's usage in one request.
+      const ids = apiKeys.map((k) => k.id).join(",");
+      data(keyhook().GET("/v1/api-keys/usage", { params: { query: { ids } } }))
+        .then(({ keys: all }) => setUsage(Object.fromEntries(all.map((k) => [k.keyId, k.usage.slice(-24).map((x) => x.requests)]))))
+        .catch(() => {});
     } catch (err) {
       setKeys([]);
       props.onError(`Could not load API keys: ${message(err)}`, load);
@@ -45,7 +36,9 @@ export function KeysTab(props: { onError: (text: string, retry?: () => void) => 
 
   const toggle = async (key: ApiKey) => {
     try {
-      const { apiKey } = await api<{ apiKey: ApiKey }>("PATCH", `/v1/api-keys/${key.id}`, { enabled: !key.enabled });
+      const { apiKey } = await data(
+        keyhook().PATCH("/v1/api-keys/{id}", { params: { path: { id: key.id } }, body: { enabled: !key.enabled } }),
+      );
       setKeys((ks) => ks && ks.map((k) => (k.id === key.id ? apiKey : k)));
     } catch (err) {
       props.onError(`Could not change ${key.name}: ${message(err)}`);
@@ -56,7 +49,7 @@ export function KeysTab(props: { onError: (text: string, retry?: () => void) => 
     if (!confirm(`Revoke API key ${key.name}? This cannot be undone.`)) return;
     setKeys((ks) => ks && ks.filter((k) => k.id !== key.id)); // leaves the table at once
     try {
-      await api("DELETE", `/v1/api-keys/${key.id}`);
+      await data(keyhook().DELETE("/v1/api-keys/{id}", { params: { path: { id: key.id } } }));
     } catch (err) {
       props.onError(`Could not revoke ${key.name}: ${message(err)}`);
       load();
@@ -188,10 +181,7 @@ function CopyKeyDialog(props: { secret: string; onDone: () => void }) {
   );
 }
 
-interface Profile {
-  id: string;
-  name: string;
-}
+type Profile = Schemas["PermissionProfile"];
 
 function NewKeyForm(props: {
   defaultRateLimit: number | null;
@@ -202,7 +192,7 @@ function NewKeyForm(props: {
   const [profiles, setProfiles] = useState<Profile[]>([]);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    api<{ profiles: Profile[] }>("GET", "/v1/permission-profiles?limit=100")
+    data(keyhook().GET("/v1/permission-profiles", { params: { query: { limit: 100 } } }))
       .then((r) => setProfiles(r.profiles))
       .catch(() => {});
   }, []);
@@ -216,17 +206,20 @@ function NewKeyForm(props: {
         .split(/[\s,]+/)
         .filter(Boolean),
     ];
-    const body: Record<string, unknown> = { name: String(form.get("name")).trim(), scopes };
     const profileId = String(form.get("profile") ?? "");
-    if (profileId) body.profileId = profileId;
     const days = String(form.get("expires") ?? "").trim();
-    if (days) body.expiresInDays = Number(days);
     const limit = String(form.get("ratelimit") ?? "").trim();
-    // The plan's default stays a default (it follows plan changes) unless another number is asked for.
-    if (limit && Number(limit) !== props.defaultRateLimit) body.rateLimitPerHour = Number(limit);
+    const body = {
+      name: String(form.get("name")).trim(),
+      scopes,
+      profileId: profileId || undefined,
+      expiresInDays: days ? Number(days) : undefined,
+      // The plan's default stays a default (it follows plan changes) unless another number is asked for.
+      rateLimitPerHour: limit && Number(limit) !== props.defaultRateLimit ? Number(limit) : undefined,
+    };
     setBusy(true);
     try {
-      const { key, apiKey } = await api<{ key: string; apiKey: ApiKey }>("POST", "/v1/api-keys", body);
+      const { key, apiKey } = await data(keyhook().POST("/v1/api-keys", { body }));
       props.onCreated(key, apiKey);
     } catch (err) {
       props.onError(`Could not create the key: ${message(err)}`);

@@ -1,33 +1,9 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { api, message } from "./api";
+import { data, keyhook, message, type Schemas } from "./api";
 import { When } from "./components";
 
-interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  filter: unknown[] | null;
-  description: string | null;
-  status: "active" | "disabled";
-  disabledReason: string | null;
-  lastAttempt: { at: string; status: number | null; succeeded: boolean } | null;
-}
-
-interface Attempt {
-  id: string;
-  deliveryId: string;
-  eventType: string;
-  attempt: number;
-  responseStatus: number | null;
-  durationMs: number;
-  failureReason: string | null;
-  succeeded: boolean;
-  createdAt: string;
-  requestHeaders: Record<string, string>;
-  requestBody: string;
-  responseHeaders: Record<string, string> | null;
-  responseBody: string | null;
-}
+type Webhook = Schemas["Webhook"];
+type Attempt = Schemas["Attempt"];
 
 type OnError = (text: string, retry?: () => void) => void;
 
@@ -44,7 +20,7 @@ export function WebhooksTab(props: { onError: OnError }) {
   const load = async () => {
     setHooks(null);
     try {
-      setHooks((await api<{ webhooks: Webhook[] }>("GET", "/v1/webhooks?limit=100")).webhooks);
+      setHooks((await data(keyhook().GET("/v1/webhooks", { params: { query: { limit: 100 } } }))).webhooks);
     } catch (err) {
       setHooks([]);
       props.onError(`Could not load webhooks: ${message(err)}`, load);
@@ -135,7 +111,12 @@ export function WebhooksTab(props: { onError: OnError }) {
                     type="button"
                     onClick={() =>
                       act("change the webhook", () =>
-                        api("PATCH", `/v1/webhooks/${w.id}`, { status: w.status === "active" ? "disabled" : "active" }),
+                        data(
+                          keyhook().PATCH("/v1/webhooks/{id}", {
+                            params: { path: { id: w.id } },
+                            body: { status: w.status === "active" ? "disabled" : "active" },
+                          }),
+                        ),
                       )
                     }
                   >
@@ -145,7 +126,7 @@ export function WebhooksTab(props: { onError: OnError }) {
                     type="button"
                     onClick={() =>
                       act("send a test event", async () => {
-                        await api("POST", `/v1/webhooks/${w.id}/test`, {});
+                        await data(keyhook().POST("/v1/webhooks/{id}/test", { params: { path: { id: w.id } }, body: {} }));
                         setTimeout(load, 1500); // its outcome shows in "Last delivery" once it is sent
                       })
                     }
@@ -160,7 +141,7 @@ export function WebhooksTab(props: { onError: OnError }) {
                     class="danger"
                     onClick={() => {
                       if (confirm(`Delete webhook ${w.url}? This cannot be undone.`)) {
-                        act("delete the webhook", () => api("DELETE", `/v1/webhooks/${w.id}`));
+                        act("delete the webhook", () => data(keyhook().DELETE("/v1/webhooks/{id}", { params: { path: { id: w.id } } })));
                       }
                     }}
                   >
@@ -186,7 +167,7 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
   const [revealed, setRevealed] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    api<{ eventTypes: { name: string; description: string | null }[] }>("GET", "/v1/event-types")
+    data(keyhook().GET("/v1/event-types"))
       .then((r) => setTypes(r.eventTypes))
       .catch(() => {});
   }, []);
@@ -196,21 +177,25 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
     const form = new FormData(e.target as HTMLFormElement);
     const events = all ? ["*"] : form.getAll("event").map(String);
     const filterText = String(form.get("filter") ?? "").trim();
-    let filter: unknown = null;
+    let filter: Schemas["FilterCondition"][] | null = null;
     try {
-      filter = filterText ? JSON.parse(filterText) : null;
+      // As typed; the server checks it and says what is wrong.
+      filter = filterText ? (JSON.parse(filterText) as Schemas["FilterCondition"][]) : null;
     } catch {
       props.onError("The filter is not valid JSON");
       return;
     }
     const description = String(form.get("description") ?? "").trim();
-    const body: Record<string, unknown> = { url: String(form.get("url")).trim(), events };
-    if (existing) Object.assign(body, { filter, description: description || null });
-    else Object.assign(body, { secret: String(form.get("secret")).trim() }, filter ? { filter } : {}, description ? { description } : {});
+    const url = String(form.get("url")).trim();
     setBusy(true);
     try {
-      if (existing) await api("PATCH", `/v1/webhooks/${existing.id}`, body);
-      else await api("POST", "/v1/webhooks", body);
+      if (existing) {
+        const body = { url, events, filter, description: description || null };
+        await data(keyhook().PATCH("/v1/webhooks/{id}", { params: { path: { id: existing.id } }, body }));
+      } else {
+        const body = { url, events, secret: String(form.get("secret")).trim(), filter: filter ?? undefined, description: description || undefined };
+        await data(keyhook().POST("/v1/webhooks", { body }));
+      }
       props.onDone();
     } catch (err) {
       props.onError(`Could not save the webhook: ${message(err)}`);
@@ -222,7 +207,7 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
   const reveal = async () => {
     if (!existing) return;
     try {
-      setRevealed((await api<{ secret: string }>("GET", `/v1/webhooks/${existing.id}/secret`)).secret);
+      setRevealed((await data(keyhook().GET("/v1/webhooks/{id}/secret", { params: { path: { id: existing.id } } }))).secret);
     } catch (err) {
       props.onError(`Could not reveal the secret: ${message(err)}`);
     }
@@ -296,7 +281,7 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
   const [attempts, setAttempts] = useState<Attempt[] | null>(null);
   const load = async () => {
     try {
-      setAttempts((await api<{ attempts: Attempt[] }>("GET", `/v1/webhooks/${props.webhook.id}/attempts`)).attempts);
+      setAttempts((await data(keyhook().GET("/v1/webhooks/{id}/attempts", { params: { path: { id: props.webhook.id } } }))).attempts);
     } catch (err) {
       setAttempts([]);
       props.onError(`Could not load the delivery history: ${message(err)}`, load);
@@ -307,7 +292,7 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
   }, [props.webhook.id]);
   const retry = async (a: Attempt) => {
     try {
-      await api("POST", `/v1/deliveries/${a.deliveryId}/retry`);
+      await data(keyhook().POST("/v1/deliveries/{id}/retry", { params: { path: { id: a.deliveryId } } }));
       setTimeout(load, 1500);
     } catch (err) {
       props.onError(`Could not retry: ${message(err)}`);

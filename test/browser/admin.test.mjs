@@ -142,6 +142,26 @@ describe("Admin → Integrations", () => {
     await page.getByText("No API keys yet").waitFor();
   });
 
+  it("the keys table asks for the usage of its whole page in one request", async () => {
+    const admin = userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" });
+    const made = [];
+    for (const name of ["One", "Two", "Three"]) made.push((await apiCall("POST", "/v1/api-keys", { token: admin, body: { name, scopes: ["keys:read"] } })).body.apiKey);
+    const usageRequests = [];
+    const listen = (r) => /\/usage/.test(r.url()) && usageRequests.push(r.url());
+    page.on("request", listen);
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByRole("row", { name: /Three/ }).waitFor();
+    await page.waitForResponse((r) => r.url().includes("/v1/api-keys/usage")).catch(() => {});
+    page.off("request", listen);
+    assert.equal(usageRequests.length, 1, usageRequests.join("\n"));
+    for (const k of made) assert.ok(usageRequests[0].includes(k.id));
+    for (const k of made) await apiCall("DELETE", `/v1/api-keys/${k.id}`, { token: admin });
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByText("No API keys yet").waitFor();
+  });
+
   it("a failed load offers Retry", async () => {
     let fail = true;
     await page.route("**/v1/api-keys?*", (route) => (fail ? route.fulfill({ status: 500, contentType: "application/json", body: '{"error":{"code":"internal_error","message":"Internal server error","requestId":"x"}}' }) : route.continue()));
@@ -203,8 +223,8 @@ describe("Admin → Integrations", () => {
     assert.match(text, /Ada/);
     await page.getByLabel("Action").fill("api_key.revoked");
     await page.getByRole("button", { name: "Apply" }).click();
-    // The two keys revoked above: the pipeline key and the profile-only one.
-    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 2);
+    // The keys revoked above: the pipeline key, the profile-only one and the three of the usage test.
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 5);
     await noSeriousA11yViolations("the Audit log tab");
     await page.screenshot({ path: `${SHOTS}/audit-log.png` });
   });
