@@ -16,7 +16,11 @@ export const PRICES = {
 };
 
 /** The newest results file whose name matches `pattern`. */
-const latest = (pattern) => `bench/results/${readdirSync("bench/results").filter((f) => pattern.test(f)).sort().at(-1)}`;
+const latest = (pattern) =>
+  `bench/results/${readdirSync("bench/results")
+    .filter((f) => pattern.test(f))
+    .sort()
+    .at(-1)}`;
 const results = JSON.parse(readFileSync(process.argv[2] ?? latest(/^\d{4}-\d{2}-\d{2}\.json$/), "utf8"));
 const profile = JSON.parse(readFileSync(latest(/-profile\.json$/), "utf8"));
 const ops = results.operations;
@@ -24,7 +28,9 @@ if (!ops) throw new Error("no operation counts in the results: run `npm run benc
 
 const money = (usd) => (usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`);
 function lines(items) {
-  const rows = items.filter(([, count]) => count > 0).map(([what, count, unit, price]) => [what, count, unit, price * count * 1e6]);
+  const rows = items
+    .filter(([, count]) => count > 0)
+    .map(([what, count, unit, price]) => [what, count, unit, price * count * 1e6]);
   const total = rows.reduce((s, r) => s + r[3], 0);
   return [
     "| per million | count per unit | list price | cost |",
@@ -56,11 +62,26 @@ const cpuDelivery = profile.pipelineProfile.workerBusyMsPerUnit;
 console.log(`\n### A million delivered webhooks (events fanned out to ${fanOut} webhooks each, as in the bench)\n`);
 console.log(
   lines([
-    [`Worker requests (the publish call, 1 per ${fanOut} deliveries)`, +(1 / fanOut).toFixed(2), "$0.30 / M", PRICES.workerRequest],
+    [
+      `Worker requests (the publish call, 1 per ${fanOut} deliveries)`,
+      +(1 / fanOut).toFixed(2),
+      "$0.30 / M",
+      PRICES.workerRequest,
+    ],
     [`Worker CPU (ms, publish + first attempt, upper bound as above)`, cpuDelivery, "$0.02 / M ms", PRICES.cpuMs],
     ["D1 rows read", +(p.d1RowsRead / fanOut + a.d1RowsRead).toFixed(2), "$0.001 / M", PRICES.d1RowRead],
-    ["D1 rows written (event, delivery and attempt, with their indexes)", +(p.d1RowsWritten / fanOut + a.d1RowsWritten).toFixed(2), "$1.00 / M", PRICES.d1RowWritten],
-    ["Queue operations (none: the first attempt is sent by the publishing request)", +(3 * (p.queueSends / fanOut + a.queueSends)).toFixed(2), "$0.40 / M", PRICES.queueOperation],
+    [
+      "D1 rows written (event, delivery and attempt, with their indexes)",
+      +(p.d1RowsWritten / fanOut + a.d1RowsWritten).toFixed(2),
+      "$1.00 / M",
+      PRICES.d1RowWritten,
+    ],
+    [
+      "Queue operations (none: the first attempt is sent by the publishing request)",
+      +(3 * (p.queueSends / fanOut + a.queueSends)).toFixed(2),
+      "$0.40 / M",
+      PRICES.queueOperation,
+    ],
     ["KV writes", +(p.kvWrites / fanOut + a.kvWrites).toFixed(2), "$5.00 / M", PRICES.kvWriteListDelete],
   ]),
 );
@@ -68,7 +89,12 @@ console.log(`\n### Each retry (a delivery sent again by the queue consumer)\n`);
 console.log(
   lines([
     ["D1 rows read", r.d1RowsRead, "$0.001 / M", PRICES.d1RowRead],
-    ["D1 rows written (the claim, the delivery's state, the attempt)", r.d1RowsWritten, "$1.00 / M", PRICES.d1RowWritten],
+    [
+      "D1 rows written (the claim, the delivery's state, the attempt)",
+      r.d1RowsWritten,
+      "$1.00 / M",
+      PRICES.d1RowWritten,
+    ],
     ["Queue operations (write + read + delete of its message)", 3, "$0.40 / M", PRICES.queueOperation],
   ]),
 );

@@ -28,6 +28,9 @@ await run("floor behind the assets router: /ping", { url: `${FLOOR}/ping` });
 await run("floor behind the assets router (hash + 1 D1 read)", { url: `${FLOOR}/`, ...withKey });
 console.table(rows);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync(`bench/results/${new Date().toISOString().slice(0, 10)}-decompose.json`, `${JSON.stringify({ date: new Date().toISOString(), command: "npm run bench:decompose", rows }, null, 2)}\n`);
+writeFileSync(
+  `bench/results/${new Date().toISOString().slice(0, 10)}-decompose.json`,
+  `${JSON.stringify({ date: new Date().toISOString(), command: "npm run bench:decompose", rows }, null, 2)}\n`,
+);
 stopAll();
 process.exit(0);

@@ -1,6 +1,6 @@
 // Shared by the bench scripts: start Keyhook and the floor Worker under `wrangler dev`, call the API.
 import { spawn } from "node:child_process";
-import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync } from "node:fs";
 
 export const KEYHOOK = "http://localhost:8795";
 export const FLOOR = "http://localhost:8796";
@@ -19,14 +19,23 @@ export function start(cmd, args, env = {}) {
 
 export async function up(url, started) {
   for (let i = 0; i < 240; i++) {
-    if (await fetch(url).then(() => true, () => false)) return;
+    if (
+      await fetch(url).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await sleep(500);
   }
   throw new Error(`${url} did not start:\n${started.log().slice(-2000)}`);
 }
 
 export function stopAll() {
-  for (const p of procs) try { process.kill(-p.pid, "SIGTERM"); } catch {}
+  for (const p of procs)
+    try {
+      process.kill(-p.pid, "SIGTERM");
+    } catch {}
 }
 process.on("exit", stopAll);
 
@@ -71,19 +80,34 @@ export const FLOOR_PIPELINE = "http://localhost:8799";
 export async function startFloorPipeline(extraArgs = []) {
   const dir = stateCopy("floor-pipeline");
   const floor = start("node_modules/.bin/wrangler", [
-    "dev", "-c", "bench/floor-pipeline/wrangler.toml", "--port", "8799", "--persist-to", dir,
-    "--var", `WEBHOOK_SECRET_KEY:${devVar("WEBHOOK_SECRET_KEY")}`, ...extraArgs,
+    "dev",
+    "-c",
+    "bench/floor-pipeline/wrangler.toml",
+    "--port",
+    "8799",
+    "--persist-to",
+    dir,
+    "--var",
+    `WEBHOOK_SECRET_KEY:${devVar("WEBHOOK_SECRET_KEY")}`,
+    ...extraArgs,
   ]);
   await up(FLOOR_PIPELINE, floor);
   return floor;
 }
 
-const devVar = (name) => readFileSync(".dev.vars", "utf8").match(new RegExp(`^${name}=(.*)$`, "m"))[1].trim();
+const devVar = (name) =>
+  readFileSync(".dev.vars", "utf8")
+    .match(new RegExp(`^${name}=(.*)$`, "m"))[1]
+    .trim();
 const admin = () => devVar("ADMIN_TOKEN");
 export const adminHeaders = () => ({ authorization: `Bearer ${admin()}`, "content-type": "application/json" });
 
 export async function api(method, path, body, headers = {}) {
-  const res = await fetch(KEYHOOK + path, { method, headers: { ...adminHeaders(), ...headers }, body: body && JSON.stringify(body) });
+  const res = await fetch(KEYHOOK + path, {
+    method,
+    headers: { ...adminHeaders(), ...headers },
+    body: body && JSON.stringify(body),
+  });
   return res.json();
 }
 
@@ -101,7 +125,11 @@ export function groupCpu(pgid) {
   const byName = {};
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     let stat;
-    try { stat = readFileSync(`/proc/${pid}/stat`, "utf8"); } catch { continue; }
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(fields[2]) !== pgid) continue; // field 5: pgrp
@@ -113,5 +141,7 @@ export function groupCpu(pgid) {
 
 /** Stops one started process group. */
 export function stop(started) {
-  try { process.kill(-started.pid, "SIGTERM"); } catch {}
+  try {
+    process.kill(-started.pid, "SIGTERM");
+  } catch {}
 }

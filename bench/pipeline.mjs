@@ -27,7 +27,12 @@ export async function receiver() {
         res.statusCode = 500;
         return res.end("try again");
       }
-      arrivals.push({ id: req.headers["webhook-id"], hook: req.url, sentAt: JSON.parse(body).entity.sentAt, at: Date.now() });
+      arrivals.push({
+        id: req.headers["webhook-id"],
+        hook: req.url,
+        sentAt: JSON.parse(body).entity.sentAt,
+        at: Date.now(),
+      });
       res.end("ok");
     });
   });
@@ -59,7 +64,10 @@ export async function webhooks(accountId, { count = 5, hanging = false, failOnce
   const close = async () => {
     rx.close();
     for (const id of ids) {
-      await fetch(`${base}/v1/webhooks/${id}`, { method: "DELETE", headers: { ...adminHeaders(), "x-account-id": accountId } });
+      await fetch(`${base}/v1/webhooks/${id}`, {
+        method: "DELETE",
+        headers: { ...adminHeaders(), "x-account-id": accountId },
+      });
     }
   };
   return { rx, type, paths, close };

@@ -7,7 +7,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import WebSocket from "ws";
-import { adminHeaders, benchAccount, FLOOR, FLOOR_PIPELINE, groupCpu, KEYHOOK, startFloor, startFloorPipeline, startKeyhook, stop, stopAll } from "./lib.mjs";
+import {
+  adminHeaders,
+  benchAccount,
+  FLOOR,
+  FLOOR_PIPELINE,
+  groupCpu,
+  KEYHOOK,
+  startFloor,
+  startFloorPipeline,
+  startKeyhook,
+  stop,
+  stopAll,
+} from "./lib.mjs";
 import { saturated, webhooks } from "./pipeline.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
@@ -16,14 +28,25 @@ const INSPECTOR = 9230;
 /** One CDP session on wrangler's inspector proxy. */
 async function inspector(port = INSPECTOR) {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
   let id = 0;
   const waiting = new Map();
   ws.on("message", (data) => {
     const msg = JSON.parse(String(data));
-    if (msg.id && waiting.has(msg.id)) { waiting.get(msg.id)(msg); waiting.delete(msg.id); }
+    if (msg.id && waiting.has(msg.id)) {
+      waiting.get(msg.id)(msg);
+      waiting.delete(msg.id);
+    }
   });
-  const send = (method, params = {}) => new Promise((resolve) => { id++; waiting.set(id, resolve); ws.send(JSON.stringify({ id, method, params })); });
+  const send = (method, params = {}) =>
+    new Promise((resolve) => {
+      id++;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
   return { send, close: () => ws.close() };
 }
 
@@ -33,7 +56,8 @@ function selfTimes(profile) {
   const self = new Map();
   profile.samples.forEach((nodeId, i) => {
     const f = byId.get(nodeId).callFrame;
-    const name = `${f.functionName || "(anonymous)"} ${f.url ? `${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}` : ""}`.trim();
+    const name =
+      `${f.functionName || "(anonymous)"} ${f.url ? `${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}` : ""}`.trim();
     self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   });
   return [...self.entries()].sort((a, b) => b[1] - a[1]);
@@ -62,7 +86,12 @@ const scenarios = {
   verify: { url: `${KEYHOOK}/v1/keys/verify`, method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) },
 };
 
-const results = { date: new Date().toISOString(), command: "npm run bench:profile", cpuMsPerRequest: {}, profile: null };
+const results = {
+  date: new Date().toISOString(),
+  command: "npm run bench:profile",
+  cpuMsPerRequest: {},
+  profile: null,
+};
 // PROFILE_ONLY=pipeline skips the request scenarios.
 const only = process.env.PROFILE_ONLY ?? "requests,pipeline";
 for (const [name, opts] of only.includes("requests") ? Object.entries(scenarios) : []) {
@@ -95,14 +124,20 @@ async function profiled(work, port = INSPECTOR) {
     top: times
       .filter(([n]) => n !== "(idle)")
       .slice(0, 25)
-      .map(([fn, ms]) => ({ fn, msPerUnit: +(ms / units).toFixed(4), share: +((ms / (total - idle)) * 100).toFixed(1) })),
+      .map(([fn, ms]) => ({
+        fn,
+        msPerUnit: +(ms / units).toFixed(4),
+        share: +((ms / (total - idle)) * 100).toFixed(1),
+      })),
   };
 }
 
 if (only.includes("requests")) {
   results.profile = {
     scenario: "whoami, 32 connections; unit = one request",
-    ...(await profiled(async () => (await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 })).requests.total)),
+    ...(await profiled(
+      async () => (await autocannon({ ...scenarios.whoami, duration: DURATION, connections: 32 })).requests.total,
+    )),
   };
   console.table(results.profile.top);
   console.log(`Worker busy ${results.profile.workerBusyMsPerUnit} ms per whoami request`);
@@ -120,7 +155,10 @@ const floorFlow = await saturated(FLOOR_PIPELINE, key, forFloor, { label: "floor
 results.floorPipelineCpuMsPerDelivery = perRequest(before, cpuOf(groups), floorFlow.delivered);
 results.floorPipelineProfile = {
   scenario: "the pipeline floor (publish + queue consumer); unit = one delivered webhook",
-  ...(await profiled(async () => (await saturated(FLOOR_PIPELINE, key, forFloorProfile, { events: 300 })).delivered, INSPECTOR + 1)),
+  ...(await profiled(
+    async () => (await saturated(FLOOR_PIPELINE, key, forFloorProfile, { events: 300 })).delivered,
+    INSPECTOR + 1,
+  )),
 };
 console.table(results.floorPipelineProfile.top);
 console.log(`Floor Worker busy ${results.floorPipelineProfile.workerBusyMsPerUnit} ms per delivered webhook`);
@@ -128,7 +166,10 @@ stop(floorPipeline);
 before = cpuOf(groups);
 const flow = await saturated(KEYHOOK, key, forKeyhook, { label: "Keyhook pipeline" });
 results.pipelineCpuMsPerDelivery = perRequest(before, cpuOf(groups), flow.delivered);
-console.log("pipeline CPU ms per delivery", { keyhook: results.pipelineCpuMsPerDelivery, floor: results.floorPipelineCpuMsPerDelivery });
+console.log("pipeline CPU ms per delivery", {
+  keyhook: results.pipelineCpuMsPerDelivery,
+  floor: results.floorPipelineCpuMsPerDelivery,
+});
 const profiledSetup = await webhooks(account.id);
 results.pipelineProfile = {
   scenario: "webhook pipeline (publish + first attempts); unit = one delivered webhook",
@@ -137,6 +178,7 @@ results.pipelineProfile = {
 console.table(results.pipelineProfile.top);
 console.log(`Worker busy ${results.pipelineProfile.workerBusyMsPerUnit} ms per delivered webhook`);
 mkdirSync("bench/results", { recursive: true });
-if (only === "requests,pipeline") writeFileSync(`bench/results/${results.date.slice(0, 10)}-profile.json`, `${JSON.stringify(results, null, 2)}\n`);
+if (only === "requests,pipeline")
+  writeFileSync(`bench/results/${results.date.slice(0, 10)}-profile.json`, `${JSON.stringify(results, null, 2)}\n`);
 stopAll();
 process.exit(0);

@@ -8,7 +8,23 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import autocannon from "autocannon";
-import { adminHeaders, benchAccount, FLOOR, FLOOR_PIPELINE, freshState, groupCpu, KEYHOOK, sleep, STATE, startFloor, startFloorPipeline, startKeyhook, stateCopy, stop, stopAll } from "./lib.mjs";
+import {
+  adminHeaders,
+  benchAccount,
+  FLOOR,
+  FLOOR_PIPELINE,
+  freshState,
+  groupCpu,
+  KEYHOOK,
+  STATE,
+  sleep,
+  startFloor,
+  startFloorPipeline,
+  startKeyhook,
+  stateCopy,
+  stop,
+  stopAll,
+} from "./lib.mjs";
 import { openLoop, saturated, webhooks } from "./pipeline.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
@@ -30,7 +46,11 @@ async function load(name, opts) {
     non2xx: r.non2xx,
     errors: r.errors,
     // Answers other than 2xx are counted by status, so a failure can be told from a rate limit.
-    statuses: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).filter(([code]) => !code.startsWith("2")).map(([code, s]) => [code, s.count])),
+    statuses: Object.fromEntries(
+      Object.entries(r.statusCodeStats ?? {})
+        .filter(([code]) => !code.startsWith("2"))
+        .map(([code, s]) => [code, s.count]),
+    ),
   };
   console.log(JSON.stringify(out));
   return out;
@@ -48,9 +68,17 @@ async function authScenarios(key, label, { cached = false, single = true } = {})
       ["health", { url: `${KEYHOOK}/health` }],
       ["floor", { url: `${FLOOR}/`, ...whoami }],
       ["whoami", { url: `${KEYHOOK}/v1/whoami`, ...whoami }],
-      ["verify", { url: `${KEYHOOK}/v1/keys/verify`, method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) }],
+      [
+        "verify",
+        { url: `${KEYHOOK}/v1/keys/verify`, method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) },
+      ],
       // The key-cache instance is another process: its own /health is what it is compared with.
-      ...(cached ? [["health, key-cache instance", { url: `${CACHED}/health` }], ["whoami, key cache on", { url: `${CACHED}/v1/whoami`, ...whoami }]] : []),
+      ...(cached
+        ? [
+            ["health, key-cache instance", { url: `${CACHED}/health` }],
+            ["whoami, key cache on", { url: `${CACHED}/v1/whoami`, ...whoami }],
+          ]
+        : []),
     ];
     for (const [name, target] of targets) {
       await autocannon({ ...target, duration: 2, connections }); // warm-up, excluded
@@ -63,7 +91,11 @@ async function authScenarios(key, label, { cached = false, single = true } = {})
 /** Runs SQL on the local D1 (the one every `wrangler dev` here shares). */
 function d1(sql) {
   writeFileSync("/tmp/keyhook-bench.sql", sql);
-  const r = spawnSync("node_modules/.bin/wrangler", ["d1", "execute", "DB", "--local", "--persist-to", STATE, "--file", "/tmp/keyhook-bench.sql"], { encoding: "utf8" });
+  const r = spawnSync(
+    "node_modules/.bin/wrangler",
+    ["d1", "execute", "DB", "--local", "--persist-to", STATE, "--file", "/tmp/keyhook-bench.sql"],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
@@ -73,13 +105,22 @@ function seed(n, round) {
   const rows = (table, cols, select) =>
     `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${n}) INSERT INTO ${table} (${cols}) SELECT ${select} FROM c;`;
   d1(`INSERT INTO accounts (id, name, plan, created_at, updated_at) VALUES ('${acc}', 'seed', 'enterprise', 0, 0);
-${rows("api_keys", "id, account_id, name, hash, prefix, last4, enabled, metadata, created_by, created_at, updated_at",
-    `'key_s${round}_' || i, '${acc}', 'seed', lower(hex(randomblob(32))), 'kh_live_seed', 'seed', 1, '{}', '{}', 0, 0`)}
-${rows("webhooks", "id, account_id, url, events, secret, status, created_at, updated_at",
-    `'wh_s${round}_' || i, '${acc}', 'https://example.com/h' || i, '["seed.event"]', 'x', 'active', 0, 0`)}
+${rows(
+  "api_keys",
+  "id, account_id, name, hash, prefix, last4, enabled, metadata, created_by, created_at, updated_at",
+  `'key_s${round}_' || i, '${acc}', 'seed', lower(hex(randomblob(32))), 'kh_live_seed', 'seed', 1, '{}', '{}', 0, 0`,
+)}
+${rows(
+  "webhooks",
+  "id, account_id, url, events, secret, status, created_at, updated_at",
+  `'wh_s${round}_' || i, '${acc}', 'https://example.com/h' || i, '["seed.event"]', 'x', 'active', 0, 0`,
+)}
 ${rows("events", "id, account_id, type, entity, created_at", `'evt_s${round}_' || i, '${acc}', 'seed.event', '{}', 0`)}
-${rows("deliveries", "id, account_id, webhook_id, event_id, status, attempts, created_at, updated_at",
-    `'dlv_s${round}_' || i, '${acc}', 'wh_s${round}_' || i, 'evt_s${round}_' || i, 'succeeded', 1, 0, 0`)}`);
+${rows(
+  "deliveries",
+  "id, account_id, webhook_id, event_id, status, attempts, created_at, updated_at",
+  `'dlv_s${round}_' || i, '${acc}', 'wh_s${round}_' || i, 'evt_s${round}_' || i, 'succeeded', 1, 0, 0`,
+)}`);
 }
 
 /** The per-invocation `ops` lines a COUNT_OPS Keyhook logged, those `pick` selects. */
@@ -93,12 +134,20 @@ const opsLines = (log, pick) =>
 /** Sums numeric fields over lines (of their `part`: the whole invocation, or what it cost `answered`). */
 function sumOps(lines, part = (l) => l) {
   const total = { invocations: lines.length };
-  for (const l of lines) for (const [k, v] of Object.entries(part(l))) if (typeof v === "number") total[k] = (total[k] ?? 0) + v;
+  for (const l of lines)
+    for (const [k, v] of Object.entries(part(l))) if (typeof v === "number") total[k] = (total[k] ?? 0) + v;
   return total;
 }
-const minus = (a, b) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === "number" && k !== "invocations" ? v - (b[k] ?? 0) : v]));
+const minus = (a, b) =>
+  Object.fromEntries(
+    Object.entries(a).map(([k, v]) => [k, typeof v === "number" && k !== "invocations" ? v - (b[k] ?? 0) : v]),
+  );
 const per = (total, n) =>
-  Object.fromEntries(Object.entries(total).filter(([k]) => k !== "invocations" && k !== "messages").map(([k, v]) => [k, +(v / n).toFixed(2)]));
+  Object.fromEntries(
+    Object.entries(total)
+      .filter(([k]) => k !== "invocations" && k !== "messages")
+      .map(([k, v]) => [k, +(v / n).toFixed(2)]),
+  );
 
 /**
  * Operations per unit, counted by a Keyhook started with COUNT_OPS=true on its own copy of the
@@ -114,12 +163,20 @@ async function operations(accountId, key) {
   const retried = await webhooks(accountId, { base: COUNTING, failOnce: true });
   const marker = counting.log().length;
   for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/whoami`, { headers: { "x-api-key": key } });
-  for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/keys/verify`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) });
+  for (let i = 0; i < n; i++)
+    await fetch(`${COUNTING}/v1/keys/verify`, {
+      method: "POST",
+      headers: adminHeaders(),
+      body: JSON.stringify({ key }),
+    });
   const flow = await saturated(COUNTING, key, ok, { events, label: "pipeline (counting run)" });
   await sleep(3000); // the last ops lines
   const publishLog = counting.log().slice(marker);
   const retryMarker = counting.log().length;
-  const retries = await saturated(COUNTING, key, retried, { events: 20, label: "pipeline, every first try failing (counting run)" });
+  const retries = await saturated(COUNTING, key, retried, {
+    events: 20,
+    label: "pipeline, every first try failing (counting run)",
+  });
   await sleep(3000);
   stop(counting);
   const retryLog = counting.log().slice(retryMarker);
@@ -149,7 +206,10 @@ async function operations(accountId, key) {
  */
 async function floorBesideKeyhook(accountId, key, rounds = 3) {
   const runs = [];
-  const cpuOf = (pid) => Object.entries(groupCpu(pid)).filter(([name]) => name === "workerd").reduce((sum, [, ms]) => sum + ms, 0);
+  const cpuOf = (pid) =>
+    Object.entries(groupCpu(pid))
+      .filter(([name]) => name === "workerd")
+      .reduce((sum, [, ms]) => sum + ms, 0);
   for (let round = 1; round <= rounds; round++) {
     const targets = {
       floor: { setup: await webhooks(accountId), label: "floor pipeline (queue)" },
@@ -161,11 +221,22 @@ async function floorBesideKeyhook(accountId, key, rounds = 3) {
     for (const name of order) {
       const { setup, label } = targets[name];
       // A floor gets a copy of the state made now: it has its webhooks.
-      const proc = name === "keyhook" ? null : await startFloorPipeline(name === "inline" ? ["--var", "FIRST_ATTEMPT:inline"] : []);
+      const proc =
+        name === "keyhook"
+          ? null
+          : await startFloorPipeline(name === "inline" ? ["--var", "FIRST_ATTEMPT:inline"] : []);
       const pid = proc ? proc.pid : keyhookPid;
       const before = cpuOf(pid);
-      const r = await saturated(name === "keyhook" ? KEYHOOK : FLOOR_PIPELINE, key, setup, { events: PIPELINE_EVENTS, label: `${label}, round ${round}` });
-      runs.push({ ...r, target: name, round, workerdCpuMsPerDelivery: +((cpuOf(pid) - before) / r.delivered).toFixed(2) });
+      const r = await saturated(name === "keyhook" ? KEYHOOK : FLOOR_PIPELINE, key, setup, {
+        events: PIPELINE_EVENTS,
+        label: `${label}, round ${round}`,
+      });
+      runs.push({
+        ...r,
+        target: name,
+        round,
+        workerdCpuMsPerDelivery: +((cpuOf(pid) - before) / r.delivered).toFixed(2),
+      });
       if (proc) stop(proc);
       await sleep(2000);
       await setup.close();
@@ -173,7 +244,15 @@ async function floorBesideKeyhook(accountId, key, rounds = 3) {
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const med = (target, field) => median(runs.filter((r) => r.target === target).map((r) => r[field]));
-  const summary = Object.fromEntries(["floor", "inline", "keyhook"].map((t) => [t, { deliveriesPerSecond: med(t, "deliveriesPerSecond"), workerdCpuMsPerDelivery: med(t, "workerdCpuMsPerDelivery") }]));
+  const summary = Object.fromEntries(
+    ["floor", "inline", "keyhook"].map((t) => [
+      t,
+      {
+        deliveriesPerSecond: med(t, "deliveriesPerSecond"),
+        workerdCpuMsPerDelivery: med(t, "workerdCpuMsPerDelivery"),
+      },
+    ]),
+  );
   return {
     runs,
     summary,
@@ -198,27 +277,40 @@ async function latencyCurve(accountId, key) {
   const setup = await webhooks(accountId);
   const points = [];
   for (const rate of [50, 100, 200, 400, 600, 800, 1000, 1200, 1600]) {
-    const point = await openLoop(KEYHOOK, key, setup, { rate, seconds: Number(process.env.BENCH_OPEN_LOOP_SECONDS ?? 8) });
+    const point = await openLoop(KEYHOOK, key, setup, {
+      rate,
+      seconds: Number(process.env.BENCH_OPEN_LOOP_SECONDS ?? 8),
+    });
     points.push(point);
     if (rate >= 400 && (point.p99 === null || point.p99 > 1000 || point.lost > 0)) break;
     await sleep(2000);
   }
   await setup.close();
   const within = points.filter((p) => p.p99 !== null && p.p99 <= 1000 && p.lost === 0);
-  return { points, highestRateWithP99UnderOneSecond: within.length ? Math.max(...within.map((p) => p.offeredDeliveriesPerSecond)) : null };
+  return {
+    points,
+    highestRateWithP99UnderOneSecond: within.length
+      ? Math.max(...within.map((p) => p.offeredDeliveriesPerSecond))
+      : null,
+  };
 }
 
 function chart(rows) {
   const bars = rows.filter((r) => r.requestsPerSecond !== undefined && r.connections === 32);
   const max = Math.max(...bars.map((b) => b.requestsPerSecond));
   const h = 24;
-  const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="820" height="${bars.length * h + 40}" font-family="sans-serif" font-size="12">`,
-    `<text x="10" y="16" font-weight="bold">Requests/s at 32 connections (bar) and p99 ms (label)</text>`];
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="820" height="${bars.length * h + 40}" font-family="sans-serif" font-size="12">`,
+    `<text x="10" y="16" font-weight="bold">Requests/s at 32 connections (bar) and p99 ms (label)</text>`,
+  ];
   bars.forEach((b, i) => {
     const y = 28 + i * h;
     const w = Math.round((b.requestsPerSecond / max) * 400);
-    svg.push(`<text x="10" y="${y + 14}">${b.scenario}</text>`, `<rect x="240" y="${y}" width="${w}" height="18" fill="#0b57d0"/>`,
-      `<text x="${246 + w}" y="${y + 14}">${b.requestsPerSecond}/s · p99 ${b.p99} ms</text>`);
+    svg.push(
+      `<text x="10" y="${y + 14}">${b.scenario}</text>`,
+      `<rect x="240" y="${y}" width="${w}" height="18" fill="#0b57d0"/>`,
+      `<text x="${246 + w}" y="${y + 14}">${b.requestsPerSecond}/s · p99 ${b.p99} ms</text>`,
+    );
   });
   svg.push("</svg>");
   return svg.join("\n");
@@ -238,13 +330,24 @@ function pipelineChart(pipeline) {
   const y = (ms) => top + plotH - ((Math.log10(Math.max(ms, 1)) - 0) / 4) * plotH; // 1 ms … 10 s
   const line = (key, color) =>
     `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((p) => `${x(p.offeredDeliveriesPerSecond).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ")}"/>` +
-    points.map((p) => `<circle cx="${x(p.offeredDeliveriesPerSecond).toFixed(1)}" cy="${y(p[key]).toFixed(1)}" r="3" fill="${color}"/>`).join("");
+    points
+      .map(
+        (p) =>
+          `<circle cx="${x(p.offeredDeliveriesPerSecond).toFixed(1)}" cy="${y(p[key]).toFixed(1)}" r="3" fill="${color}"/>`,
+      )
+      .join("");
   const svg = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<text x="10" y="18" font-weight="bold">Webhook pipeline: publish → receipt latency at fixed offered loads (open loop), and saturated throughput</text>`,
-    ...[1, 10, 100, 1000, 10000].map((ms) => `<line x1="${left}" x2="${left + plotW}" y1="${y(ms)}" y2="${y(ms)}" stroke="#ddd"/><text x="${left - 8}" y="${y(ms) + 4}" text-anchor="end">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`),
+    ...[1, 10, 100, 1000, 10000].map(
+      (ms) =>
+        `<line x1="${left}" x2="${left + plotW}" y1="${y(ms)}" y2="${y(ms)}" stroke="#ddd"/><text x="${left - 8}" y="${y(ms) + 4}" text-anchor="end">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`,
+    ),
     `<line x1="${left}" x2="${left + plotW}" y1="${y(1000)}" y2="${y(1000)}" stroke="#b00" stroke-dasharray="4 3"/><text x="${left + plotW - 4}" y="${y(1000) - 5}" text-anchor="end" fill="#b00">p99 goal 1 s</text>`,
-    ...points.map((p) => `<text x="${x(p.offeredDeliveriesPerSecond)}" y="${top + plotH + 16}" text-anchor="middle">${p.offeredDeliveriesPerSecond}</text>`),
+    ...points.map(
+      (p) =>
+        `<text x="${x(p.offeredDeliveriesPerSecond)}" y="${top + plotH + 16}" text-anchor="middle">${p.offeredDeliveriesPerSecond}</text>`,
+    ),
     `<text x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">offered deliveries/s (events/s × 5 webhooks)</text>`,
     line("p50", "#0b57d0"),
     line("p99", "#e8710a"),
@@ -262,9 +365,15 @@ function pipelineChart(pipeline) {
   bars.forEach(([label, value, color], i) => {
     const by = top + 20 + i * 50;
     const w = Math.round((value / max) * 200);
-    svg.push(`<text x="${bx}" y="${by + 12}">${label}</text><rect x="${bx}" y="${by + 18}" width="${w}" height="18" fill="${color}"/><text x="${bx + w + 6}" y="${by + 32}">${value}/s</text>`);
+    svg.push(
+      `<text x="${bx}" y="${by + 12}">${label}</text><rect x="${bx}" y="${by + 18}" width="${w}" height="18" fill="${color}"/><text x="${bx + w + 6}" y="${by + 32}">${value}/s</text>`,
+    );
   });
-  svg.push(`<text x="${bx}" y="${top + 180}">Keyhook ÷ floor (queue): ${f.keyhookOverFloor}</text>`, `<text x="${bx}" y="${top + 198}">Keyhook ÷ floor (inline): ${f.keyhookOverInlineFloor}</text>`, "</svg>");
+  svg.push(
+    `<text x="${bx}" y="${top + 180}">Keyhook ÷ floor (queue): ${f.keyhookOverFloor}</text>`,
+    `<text x="${bx}" y="${top + 198}">Keyhook ÷ floor (inline): ${f.keyhookOverInlineFloor}</text>`,
+    "</svg>",
+  );
   return svg.join("\n");
 }
 
@@ -274,7 +383,15 @@ const keyhook = await startKeyhook();
 const keyhookPid = keyhook.pid;
 const { account, key } = await benchAccount();
 let floor = await startFloor();
-const results = { date: new Date().toISOString(), machine: `${process.platform} ${process.arch}, ${cpus().length} cores`, command: "npm run bench", auth: [], pipeline: null, operations: null, scaling: [] };
+const results = {
+  date: new Date().toISOString(),
+  machine: `${process.platform} ${process.arch}, ${cpus().length} cores`,
+  command: "npm run bench",
+  auth: [],
+  pipeline: null,
+  operations: null,
+  scaling: [],
+};
 
 if (ONLY.has("auth")) {
   const cached = await startKeyhook(["--var", "KEY_CACHE_TTL_SECONDS:60"], "8797", stateCopy("cached"));
@@ -284,7 +401,9 @@ if (ONLY.has("auth")) {
   results.headlines = {
     whoamiOverFloor: +(byName("whoami", 32).requestsPerSecond / byName("floor", 32).requestsPerSecond).toFixed(2),
     whoamiOverHealth: +(byName("whoami", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
-    cachedWhoamiOverHealth: +(byName("whoami, key cache on", 32).requestsPerSecond / byName("health, key-cache instance", 32).requestsPerSecond).toFixed(2),
+    cachedWhoamiOverHealth: +(
+      byName("whoami, key cache on", 32).requestsPerSecond / byName("health, key-cache instance", 32).requestsPerSecond
+    ).toFixed(2),
     p99WhoamiMinusFloorAt1: byName("whoami", 1).p99 - byName("floor", 1).p99,
     p99VerifyMinusFloorAt1: byName("verify", 1).p99 - byName("floor", 1).p99,
   };
@@ -298,7 +417,9 @@ if (ONLY.has("pipeline")) {
     ...results.headlines,
     pipelineKeyhookOverFloor: floorRuns.keyhookOverFloor,
     pipelineKeyhookOverInlineFloor: floorRuns.keyhookOverInlineFloor,
-    pipelineCpuMsPerDelivery: Object.fromEntries(Object.entries(floorRuns.summary).map(([t, v]) => [t, v.workerdCpuMsPerDelivery])),
+    pipelineCpuMsPerDelivery: Object.fromEntries(
+      Object.entries(floorRuns.summary).map(([t, v]) => [t, v.workerdCpuMsPerDelivery]),
+    ),
     slowEndpointFourKeep: slow.fourKeep,
     highestRateWithP99UnderOneSecond: latency.highestRateWithP99UnderOneSecond,
   };
@@ -306,10 +427,15 @@ if (ONLY.has("pipeline")) {
 if (ONLY.has("ops")) results.operations = await operations(account.id, key);
 if (ONLY.has("scaling")) {
   const run = Date.now().toString(36);
-  for (const [n, round, label] of [[1_000, `${run}a`, "+1k keys and webhooks"], [9_000, `${run}b`, "+10k keys and webhooks"]]) {
+  for (const [n, round, label] of [
+    [1_000, `${run}a`, "+1k keys and webhooks"],
+    [9_000, `${run}b`, "+10k keys and webhooks"],
+  ]) {
     seed(n, round);
     floor = await startFloor(floor); // a fresh copy with the seeded rows
-    const rows = (await authScenarios(key, `${label}: `, { single: false })).filter((r) => /whoami|floor/.test(r.scenario));
+    const rows = (await authScenarios(key, `${label}: `, { single: false })).filter((r) =>
+      /whoami|floor/.test(r.scenario),
+    );
     const setup = await webhooks(account.id);
     const flow = await saturated(KEYHOOK, key, setup, { events: 100, label: `${label}: webhook pipeline` });
     await setup.close();
@@ -317,7 +443,11 @@ if (ONLY.has("scaling")) {
   }
 }
 // Every error or warning Keyhook logged during the run (a 5xx in the tables is explained here).
-results.keyhookLog = keyhook.log().split("\n").filter((l) => /"level":"(error|warn)"/.test(l)).slice(0, 50);
+results.keyhookLog = keyhook
+  .log()
+  .split("\n")
+  .filter((l) => /"level":"(error|warn)"/.test(l))
+  .slice(0, 50);
 results.seconds = Math.round((Date.now() - started) / 1000);
 // A run of only some phases writes files of its own (`<date>-pipeline.json`…), never over a full run's.
 const day = results.date.slice(0, 10) + (process.env.BENCH_ONLY ? `-only-${[...ONLY].join("-")}` : "");
@@ -326,11 +456,26 @@ writeFileSync(`bench/results/${day}.json`, `${JSON.stringify(results, null, 2)}\
 writeFileSync(`bench/results/${day}.svg`, chart([...results.auth, ...results.scaling]));
 if (results.pipeline) writeFileSync(`bench/results/${day}-pipeline.svg`, pipelineChart(results.pipeline));
 const httpRows = [...results.auth, ...results.scaling].filter((r) => r.requestsPerSecond !== undefined);
-console.table(httpRows.map(({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx }) => ({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx })));
-const flows = [...(results.pipeline?.floorBesideKeyhook.runs ?? []), results.pipeline?.slowEndpoint.all, results.pipeline?.slowEndpoint.hung];
+console.table(
+  httpRows.map(({ scenario, connections, requestsPerSecond, p50, p99, p999, non2xx }) => ({
+    scenario,
+    connections,
+    requestsPerSecond,
+    p50,
+    p99,
+    p999,
+    non2xx,
+  })),
+);
+const flows = [
+  ...(results.pipeline?.floorBesideKeyhook.runs ?? []),
+  results.pipeline?.slowEndpoint.all,
+  results.pipeline?.slowEndpoint.hung,
+];
 console.table([...flows, ...results.scaling.filter((r) => r.deliveriesPerSecond !== undefined)].filter(Boolean));
 if (results.pipeline) console.table(results.pipeline.latency.points);
-if (results.operations) console.table(Object.fromEntries(Object.entries(results.operations).filter(([, v]) => typeof v === "object")));
+if (results.operations)
+  console.table(Object.fromEntries(Object.entries(results.operations).filter(([, v]) => typeof v === "object")));
 console.log(results.headlines, `${results.seconds} s`);
 if (results.keyhookLog.length > 0) console.log("Keyhook logged:\n" + results.keyhookLog.join("\n"));
 stopAll();

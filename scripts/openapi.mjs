@@ -23,5 +23,7 @@ await build({
 const { doc } = await import(`../${out}`);
 rmSync(out);
 writeFileSync("docs/openapi.json", `${JSON.stringify(doc, null, 2)}\n`);
-execFileSync("node_modules/.bin/openapi-typescript", ["docs/openapi.json", "-o", "src/client/schema.ts"], { stdio: "inherit" });
+execFileSync("node_modules/.bin/openapi-typescript", ["docs/openapi.json", "-o", "src/client/schema.ts"], {
+  stdio: "inherit",
+});
 console.log("wrote docs/openapi.json and src/client/schema.ts");

@@ -75,7 +75,9 @@ export function compose(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Ser
   lazy("audit", () => createAuditService(platform));
   lazy("accounts", () => createAccountsService(platform));
   lazy("profiles", () => createProfilesService(platform));
-  lazy("deliveries", () => createDeliveriesService(platform, { webhooks: () => services.webhooks, events: () => services.events }));
+  lazy("deliveries", () =>
+    createDeliveriesService(platform, { webhooks: () => services.webhooks, events: () => services.events }),
+  );
   lazy("events", () => createEventsService(platform, { deliveries: () => services.deliveries }));
   lazy("webhooks", () => createWebhooksService(platform, { events: () => services.events }));
   lazy("keys", () => createKeysService(platform, { events: () => services.events, accounts: services.accounts }));

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, createAccount, createKey, type CallOptions } from "./helpers/api";
+import { ADMIN, type CallOptions, call, createAccount, createKey } from "./helpers/api";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 interface Case {
@@ -13,23 +13,37 @@ interface Case {
 }
 
 const newWebhook = async (accountId: string) =>
-  (await call("POST", "/v1/webhooks", { token: ADMIN, accountId, body: { url: `${env.RECEIVER_URL}/ok/audit`, events: ["*"] } }))
-    .body.webhook.id as string;
+  (
+    await call("POST", "/v1/webhooks", {
+      token: ADMIN,
+      accountId,
+      body: { url: `${env.RECEIVER_URL}/ok/audit`, events: ["*"] },
+    })
+  ).body.webhook.id as string;
 
 const newProfile = async (accountId: string) =>
-  (await call("POST", "/v1/permission-profiles", { token: ADMIN, accountId, body: { name: "p", permissions: [] } })).body
-    .profile.id as string;
+  (await call("POST", "/v1/permission-profiles", { token: ADMIN, accountId, body: { name: "p", permissions: [] } }))
+    .body.profile.id as string;
 
 /** One case per mutating route; the test below fails if a route is missing here. */
 const cases: Record<string, Case> = {
-  "POST /v1/accounts": { setup: async () => ({ targetType: "account" }), body: { name: "Audited", plan: "pro" }, action: "account.created", operatorOnly: true },
+  "POST /v1/accounts": {
+    setup: async () => ({ targetType: "account" }),
+    body: { name: "Audited", plan: "pro" },
+    action: "account.created",
+    operatorOnly: true,
+  },
   "PATCH /v1/accounts/:id": {
     setup: async (accountId) => ({ id: accountId, targetType: "account" }),
     body: { plan: "enterprise" },
     action: "account.updated",
     operatorOnly: true,
   },
-  "POST /v1/api-keys": { setup: async () => ({ targetType: "api_key" }), body: { name: "new", scopes: [] }, action: "api_key.created" },
+  "POST /v1/api-keys": {
+    setup: async () => ({ targetType: "api_key" }),
+    body: { name: "new", scopes: [] },
+    action: "api_key.created",
+  },
   "PATCH /v1/api-keys/:id": {
     setup: async (a) => ({ id: (await createKey(a)).apiKey.id, targetType: "api_key" }),
     body: { name: "renamed" },
@@ -116,15 +130,22 @@ describe("every change writes an audit entry", () => {
         headers: { "cf-connecting-ip": "198.51.100.4", "user-agent": "audit-test/1.0" },
       });
       expect(res.status).toBeLessThan(300);
-      const targetId = id ?? res.body.account?.id ?? res.body.apiKey?.id ?? res.body.profile?.id ?? res.body.webhook?.id;
+      const targetId =
+        id ?? res.body.account?.id ?? res.body.apiKey?.id ?? res.body.profile?.id ?? res.body.webhook?.id;
       const entries = await entriesOf(method === "POST" && path === "/v1/accounts" ? targetId : account.id);
       const entry = entries.find((e) => e.action === c.action && e.target.id === targetId);
       expect(entry, JSON.stringify(entries)).toBeDefined();
       expect(entry.target.type).toBe(targetType);
       expect(entry.actor).toEqual(
-        c.operatorOnly ? { type: "operator", id: "operator", name: "Operator" } : { type: "api_key", id: actor.id, name: "Deploy bot" },
+        c.operatorOnly
+          ? { type: "operator", id: "operator", name: "Operator" }
+          : { type: "api_key", id: actor.id, name: "Deploy bot" },
       );
-      expect(entry).toMatchObject({ ip: "198.51.100.4", userAgent: "audit-test/1.0", requestId: res.headers.get("x-request-id") });
+      expect(entry).toMatchObject({
+        ip: "198.51.100.4",
+        userAgent: "audit-test/1.0",
+        requestId: res.headers.get("x-request-id"),
+      });
       if (res.body.key) expect(JSON.stringify(entries)).not.toContain(res.body.key);
       if (res.body.secret) expect(JSON.stringify(entries)).not.toContain(res.body.secret);
       expect(JSON.stringify(entries)).not.toContain(actorKey);
@@ -134,7 +155,11 @@ describe("every change writes an audit entry", () => {
   it("changes hold before and after of the changed fields only", async () => {
     const account = await createAccount();
     const { apiKey } = await createKey(account.id, { name: "old" });
-    await call("PATCH", `/v1/api-keys/${apiKey.id}`, { token: ADMIN, accountId: account.id, body: { name: "new", enabled: true } });
+    await call("PATCH", `/v1/api-keys/${apiKey.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { name: "new", enabled: true },
+    });
     const entry = (await entriesOf(account.id)).find((e) => e.action === "api_key.updated");
     expect(entry.changes).toEqual({ name: { before: "old", after: "new" } });
   });
@@ -160,7 +185,11 @@ describe("every change writes an audit entry", () => {
     const account = await createAccount("pro");
     await call("PATCH", `/v1/accounts/${account.id}`, { token: ADMIN, body: { limits: { maxActiveKeys: 1 } } });
     await createKey(account.id);
-    const refused = await call("POST", "/v1/api-keys", { token: ADMIN, accountId: account.id, body: { name: "too many" } });
+    const refused = await call("POST", "/v1/api-keys", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { name: "too many" },
+    });
     expect(refused.status).toBe(409);
     const created = (await entriesOf(account.id)).filter((e) => e.action === "api_key.created");
     expect(created).toHaveLength(1);

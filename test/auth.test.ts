@@ -20,7 +20,14 @@ describe("credentials", () => {
 
   it("operator whoami has every permission and the named account", async () => {
     const res = await call("GET", "/v1/whoami", { token: ADMIN, accountId: "acc_x" });
-    expect(res.body).toEqual({ type: "operator", id: "operator", name: "Operator", accountId: "acc_x", permissions: ["*"], onBehalfOf: null });
+    expect(res.body).toEqual({
+      type: "operator",
+      id: "operator",
+      name: "Operator",
+      accountId: "acc_x",
+      permissions: ["*"],
+      onBehalfOf: null,
+    });
   });
 
   it("a key works as Bearer and as X-API-Key", async () => {
@@ -58,7 +65,14 @@ describe("user JWTs", () => {
     const account = await createAccount();
     const token = await userToken({ accountId: account.id, role: "admin", sub: "u_1", name: "Ada" });
     const res = await call("GET", "/v1/whoami", { token });
-    expect(res.body).toEqual({ type: "user", id: "u_1", name: "Ada", accountId: account.id, permissions: ["*"], onBehalfOf: null });
+    expect(res.body).toEqual({
+      type: "user",
+      id: "u_1",
+      name: "Ada",
+      accountId: account.id,
+      permissions: ["*"],
+      onBehalfOf: null,
+    });
   });
 
   it("member role: only its permissions claim", async () => {
@@ -120,7 +134,10 @@ describe("operator and accounts", () => {
   it("accounts: create, get, list with pagination, patch plan and overrides", async () => {
     const a = await createAccount("pro", "First");
     const b = await createAccount("enterprise", "Second");
-    expect(b).toMatchObject({ plan: "enterprise", limits: { apiAccess: true, maxActiveKeys: 50, rateLimitPerHour: 10000 } });
+    expect(b).toMatchObject({
+      plan: "enterprise",
+      limits: { apiAccess: true, maxActiveKeys: 50, rateLimitPerHour: 10000 },
+    });
     const got = await call("GET", `/v1/accounts/${a.id}`, { token: ADMIN });
     expect(got.body.account).toMatchObject({ id: a.id, name: "First", plan: "pro" });
     const page1 = await call("GET", "/v1/accounts?limit=1", { token: ADMIN });
@@ -137,7 +154,10 @@ describe("operator and accounts", () => {
       limits: { maxActiveKeys: 7, rateLimitPerHour: 10000 },
       overrides: { maxActiveKeys: 7, rateLimitPerHour: null },
     });
-    const cleared = await call("PATCH", `/v1/accounts/${a.id}`, { token: ADMIN, body: { limits: { maxActiveKeys: null } } });
+    const cleared = await call("PATCH", `/v1/accounts/${a.id}`, {
+      token: ADMIN,
+      body: { limits: { maxActiveKeys: null } },
+    });
     expect(cleared.body.account.limits.maxActiveKeys).toBe(50);
   });
 
@@ -171,7 +191,11 @@ describe("GET /v1/account", () => {
     for (const opts of [{ apiKey: key }, { token: jwt }, { token: ADMIN, accountId: account.id }]) {
       const res = await call("GET", "/v1/account", opts);
       expect(res.status).toBe(200);
-      expect(res.body.account).toMatchObject({ id: account.id, plan: "enterprise", limits: { rateLimitPerHour: 10000 } });
+      expect(res.body.account).toMatchObject({
+        id: account.id,
+        plan: "enterprise",
+        limits: { rateLimitPerHour: 10000 },
+      });
     }
     expect((await call("GET", "/v1/account", { token: ADMIN })).status).toBe(400);
   });

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { ADMIN, BASE, accountWithKey, call, createAccount } from "./helpers/api";
 import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN, accountWithKey, BASE, call, createAccount } from "./helpers/api";
 
 describe("the one error shape", () => {
   it("every answer, success or error, says nosniff and no-store", async () => {

@@ -25,20 +25,28 @@ describe("no input yields a 5xx", () => {
     const ids = fc.oneof(fc.constant(apiKey.id), fc.constant(account.id), fc.string({ maxLength: 40 }));
     const jsonish = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
-      fc.record({
-        name: fc.oneof(fc.string(), fc.integer()),
-        scopes: fc.oneof(fc.array(fc.string()), fc.constant(null)),
-        expiresInDays: fc.oneof(fc.integer(), fc.double()),
-        expiresAt: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
-        metadata: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })),
-        plan: fc.string(),
-        gracePeriodSeconds: fc.integer(),
-        enabled: fc.oneof(fc.boolean(), fc.string()),
-        permissions: fc.oneof(fc.array(fc.constantFrom("keys:read", "*", "x:y", "bad")), fc.string()),
-        profileId: fc.oneof(fc.string(), fc.constant(null)),
-        key: fc.oneof(fc.constant(key), fc.string()),
-        limits: fc.record({ maxActiveKeys: fc.oneof(fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
-      }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc
+        .record(
+          {
+            name: fc.oneof(fc.string(), fc.integer()),
+            scopes: fc.oneof(fc.array(fc.string()), fc.constant(null)),
+            expiresInDays: fc.oneof(fc.integer(), fc.double()),
+            expiresAt: fc.oneof(
+              fc.string(),
+              fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+            ),
+            metadata: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })),
+            plan: fc.string(),
+            gracePeriodSeconds: fc.integer(),
+            enabled: fc.oneof(fc.boolean(), fc.string()),
+            permissions: fc.oneof(fc.array(fc.constantFrom("keys:read", "*", "x:y", "bad")), fc.string()),
+            profileId: fc.oneof(fc.string(), fc.constant(null)),
+            key: fc.oneof(fc.constant(key), fc.string()),
+            limits: fc.record({ maxActiveKeys: fc.oneof(fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
+          },
+          { requiredKeys: [] },
+        )
+        .map((v) => JSON.stringify(v)),
       fc.string({ unit: "binary" }),
       fc.string({ unit: "grapheme", maxLength: 300 }).map((t) => JSON.stringify({ name: t, type: t, url: t })),
       fc.integer({ min: 1, max: 400 }).map((d) => `${"[".repeat(d)}${"]".repeat(d)}`), // deeply nested
@@ -46,11 +54,20 @@ describe("no input yields a 5xx", () => {
       fc.constant(undefined),
     );
     const contentType = fc.constantFrom("application/json", "text/plain", "application/json; charset=utf-8", "");
-    const randomPath = fc.array(fc.oneof(fc.constantFrom("v1", "api-keys", "webhooks", "..", "%2e%2e", "admin"), fc.string({ maxLength: 12 })), { maxLength: 5 });
+    const randomPath = fc.array(
+      fc.oneof(fc.constantFrom("v1", "api-keys", "webhooks", "..", "%2e%2e", "admin"), fc.string({ maxLength: 12 })),
+      { maxLength: 5 },
+    );
     const request = fc.record({
       route: fc.oneof(
         { weight: 9, arbitrary: fc.constantFrom(...routes) },
-        { weight: 1, arbitrary: randomPath.map((parts) => ({ method: "GET", path: `/${parts.map(encodeURIComponent).join("/")}` })) },
+        {
+          weight: 1,
+          arbitrary: randomPath.map((parts) => ({
+            method: "GET",
+            path: `/${parts.map(encodeURIComponent).join("/")}`,
+          })),
+        },
       ),
       method: fc.option(fc.constantFrom(...METHODS), { nil: undefined }),
       id: ids,

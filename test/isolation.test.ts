@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, createAccount, createKey, userToken, type CallOptions } from "./helpers/api";
+import { ADMIN, type CallOptions, call, createAccount, createKey, userToken } from "./helpers/api";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 /** How to make a victim's row for each tenant resource, and which table holds it. */
@@ -28,7 +28,9 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
       const evt = `evt_${crypto.randomUUID()}`;
       const dlv = `dlv_${crypto.randomUUID()}`;
       await env.DB.batch([
-        env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'a.b', '{}', ?)").bind(evt, accountId, now),
+        env.DB.prepare(
+          "INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'a.b', '{}', ?)",
+        ).bind(evt, accountId, now),
         env.DB.prepare(
           "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'wh_x', 'failed', 1, ?, ?)",
         ).bind(dlv, accountId, evt, now, now),

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { ADMIN, BASE, accountWithKey } from "./helpers/api";
+import { ADMIN, accountWithKey, BASE } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 
 /** One app and one env with the opt-in key cache on, as one isolate would have them. */
@@ -60,7 +60,9 @@ describe("opt-in key cache (KEY_CACHE_TTL_SECONDS)", () => {
     await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").bind(Date.now(), apiKey.id).run();
     const revokedAt = Date.now();
     expect((await send("/v1/whoami", { headers: { "x-api-key": key } })).status).toBe(200);
-    await expect.poll(async () => (await send("/v1/whoami", { headers: { "x-api-key": key } })).status, { timeout: 3_000 }).toBe(401);
+    await expect
+      .poll(async () => (await send("/v1/whoami", { headers: { "x-api-key": key } })).status, { timeout: 3_000 })
+      .toBe(401);
     expect(Date.now() - revokedAt).toBeLessThan(2_500);
     await settle();
   });

@@ -1,9 +1,9 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateApiKey, isWellFormedApiKey } from "../src/features/keys/key-format";
 import { readSettings } from "../src/lib/config";
 import { crc32 } from "../src/lib/encoding";
 import { hasPermission, missingPermissions } from "../src/lib/permissions";
-import { env } from "cloudflare:workers";
 
 const settings = readSettings(env);
 

@@ -25,9 +25,13 @@ describe("create", () => {
       last4: key.slice(-4),
     });
     const listed = await call("GET", "/v1/api-keys", asOperator(account.id));
-    const text = JSON.stringify(listed.body) + JSON.stringify(await call("GET", `/v1/api-keys/${apiKey.id}`, asOperator(account.id)));
+    const text =
+      JSON.stringify(listed.body) +
+      JSON.stringify(await call("GET", `/v1/api-keys/${apiKey.id}`, asOperator(account.id)));
     expect(text).not.toContain(key);
-    const stored = await env.DB.prepare("SELECT hash FROM api_keys WHERE id = ?").bind(apiKey.id).first<{ hash: string }>();
+    const stored = await env.DB.prepare("SELECT hash FROM api_keys WHERE id = ?")
+      .bind(apiKey.id)
+      .first<{ hash: string }>();
     expect(stored!.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(text).not.toContain(stored!.hash);
     expect(text).not.toMatch(/"hash"/);
@@ -206,7 +210,9 @@ describe("using a key", () => {
 
   it("lastUsedAt older than a minute is refreshed", async () => {
     const { account, apiKey, key } = await accountWithKey();
-    await env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(Date.now() - 120_000, apiKey.id).run();
+    await env.DB.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+      .bind(Date.now() - 120_000, apiKey.id)
+      .run();
     await call("GET", "/v1/whoami", { apiKey: key });
     await expect
       .poll(async () => {
@@ -228,7 +234,9 @@ describe("using a key", () => {
 
   it("expired: 401 key_expired", async () => {
     const { apiKey, key } = await accountWithKey();
-    await env.DB.prepare("UPDATE api_keys SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, apiKey.id).run();
+    await env.DB.prepare("UPDATE api_keys SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, apiKey.id)
+      .run();
     const res = await call("GET", "/v1/whoami", { apiKey: key });
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe("key_expired");
@@ -274,7 +282,9 @@ describe("revoke and rotate", () => {
     expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(401);
     expect((await call("GET", `/v1/api-keys/${apiKey.id}`, asOperator(account.id))).status).toBe(404);
     expect((await call("DELETE", `/v1/api-keys/${apiKey.id}`, asOperator(account.id))).status).toBe(404);
-    expect((await call("PATCH", `/v1/api-keys/${apiKey.id}`, { ...asOperator(account.id), body: { enabled: true } })).status).toBe(404);
+    expect(
+      (await call("PATCH", `/v1/api-keys/${apiKey.id}`, { ...asOperator(account.id), body: { enabled: true } })).status,
+    ).toBe(404);
     const row = await env.DB.prepare("SELECT revoked_at FROM api_keys WHERE id = ?").bind(apiKey.id).first();
     expect(row!.revoked_at).not.toBeNull();
   });
@@ -304,14 +314,19 @@ describe("revoke and rotate", () => {
     });
     expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(200);
     expect((await call("GET", "/v1/whoami", { apiKey: res.body.key })).status).toBe(200);
-    await env.DB.prepare("UPDATE api_keys SET previous_hash_expires_at = ? WHERE id = ?").bind(Date.now() - 1, apiKey.id).run();
+    await env.DB.prepare("UPDATE api_keys SET previous_hash_expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, apiKey.id)
+      .run();
     expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(401);
     expect((await call("GET", "/v1/whoami", { apiKey: res.body.key })).status).toBe(200);
   });
 
   it("revoking a key in its grace period refuses both secrets", async () => {
     const { account, apiKey, key } = await accountWithKey();
-    const res = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, { ...asOperator(account.id), body: { gracePeriodSeconds: 600 } });
+    const res = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, {
+      ...asOperator(account.id),
+      body: { gracePeriodSeconds: 600 },
+    });
     await call("DELETE", `/v1/api-keys/${apiKey.id}`, asOperator(account.id));
     expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(401);
     expect((await call("GET", "/v1/whoami", { apiKey: res.body.key })).status).toBe(401);
@@ -320,10 +335,16 @@ describe("revoke and rotate", () => {
   it("grace period is 0 … 604800 seconds", async () => {
     const { account, apiKey } = await accountWithKey();
     for (const gracePeriodSeconds of [-1, 604801, 1.5, "60"]) {
-      const res = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, { ...asOperator(account.id), body: { gracePeriodSeconds } });
+      const res = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, {
+        ...asOperator(account.id),
+        body: { gracePeriodSeconds },
+      });
       expect(res.status).toBe(400);
     }
-    const max = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, { ...asOperator(account.id), body: { gracePeriodSeconds: 604800 } });
+    const max = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, {
+      ...asOperator(account.id),
+      body: { gracePeriodSeconds: 604800 },
+    });
     expect(max.status).toBe(200);
   });
 });

@@ -21,7 +21,12 @@ describe("a key given only a profile holds exactly the profile's permissions", (
     const account = await createAccount("enterprise");
     const profile = await readOnlyProfile(account.id);
     const { apiKey, key } = await createKey(account.id, { name: "reader", profileId: profile.id });
-    expect(apiKey).toMatchObject({ scopes: [], profileId: profile.id, permissions: ["keys:read"], badges: ["read_only"] });
+    expect(apiKey).toMatchObject({
+      scopes: [],
+      profileId: profile.id,
+      permissions: ["keys:read"],
+      badges: ["read_only"],
+    });
 
     expect((await call("GET", "/v1/api-keys", { apiKey: key })).status).toBe(200);
     const create = await call("POST", "/v1/api-keys", { apiKey: key, body: { name: "escalated" } });
@@ -87,9 +92,16 @@ describe("migration 0001 fixes keys already stored with a profile and no scopes"
   it("sets their scopes to [] with an audit entry by the system, and leaves every other key alone", async () => {
     const account = await createAccount();
     const profile = await readOnlyProfile(account.id);
-    const { apiKey: broken, key } = await createKey(account.id, { name: "stored before the fix", profileId: profile.id });
+    const { apiKey: broken, key } = await createKey(account.id, {
+      name: "stored before the fix",
+      profileId: profile.id,
+    });
     const { apiKey: legacy } = await createKey(account.id, { name: "legacy" });
-    const { apiKey: scoped } = await createKey(account.id, { name: "scoped", scopes: ["audit:read"], profileId: profile.id });
+    const { apiKey: scoped } = await createKey(account.id, {
+      name: "scoped",
+      scopes: ["audit:read"],
+      profileId: profile.id,
+    });
     // How the bug stored it.
     await env.DB.prepare("UPDATE api_keys SET scopes = NULL WHERE id = ?").bind(broken.id).run();
 
@@ -98,7 +110,8 @@ describe("migration 0001 fixes keys already stored with a profile and no scopes"
     for (const query of migration!.queries) await env.DB.prepare(query).run();
 
     const scopesOf = async (id: string) =>
-      (await env.DB.prepare("SELECT scopes FROM api_keys WHERE id = ?").bind(id).first<{ scopes: string | null }>())!.scopes;
+      (await env.DB.prepare("SELECT scopes FROM api_keys WHERE id = ?").bind(id).first<{ scopes: string | null }>())!
+        .scopes;
     expect(await scopesOf(broken.id)).toBe("[]");
     expect(await scopesOf(legacy.id)).toBeNull();
     expect(await scopesOf(scoped.id)).toBe('["audit:read"]');
@@ -117,7 +130,8 @@ describe("migration 0001 fixes keys already stored with a profile and no scopes"
     // Newest first: the system entry sorts after the key's creation, by its time-ordered id.
     expect(audit.body.entries[0].id).toBe(entry.id);
     for (const other of [legacy.id, scoped.id]) {
-      const entries = (await call("GET", `/v1/audit-log?targetId=${other}`, { token: ADMIN, accountId: account.id })).body.entries;
+      const entries = (await call("GET", `/v1/audit-log?targetId=${other}`, { token: ADMIN, accountId: account.id }))
+        .body.entries;
       expect(entries.map((e: { actor: { type: string } }) => e.actor.type)).not.toContain("system");
     }
   });

@@ -13,11 +13,15 @@ describe("permission profiles", () => {
     const op = { token: ADMIN, accountId: account.id };
     const p = await profile(account.id, { name: "Read-only analytics", permissions: ["audits:read", "keys:read"] });
     expect(p).toMatchObject({ name: "Read-only analytics", permissions: ["audits:read", "keys:read"] });
-    expect((await call("GET", "/v1/permission-profiles", op)).body.profiles.map((x: { id: string }) => x.id)).toEqual([p.id]);
+    expect((await call("GET", "/v1/permission-profiles", op)).body.profiles.map((x: { id: string }) => x.id)).toEqual([
+      p.id,
+    ]);
     expect((await call("GET", `/v1/permission-profiles/${p.id}`, op)).body.profile.name).toBe("Read-only analytics");
     const patched = await call("PATCH", `/v1/permission-profiles/${p.id}`, { ...op, body: { name: "Analytics" } });
     expect(patched.body.profile).toMatchObject({ name: "Analytics", permissions: ["audits:read", "keys:read"] });
-    expect((await call("POST", "/v1/permission-profiles", { ...op, body: { name: "x", permissions: ["bad perm"] } })).status).toBe(400);
+    expect(
+      (await call("POST", "/v1/permission-profiles", { ...op, body: { name: "x", permissions: ["bad perm"] } })).status,
+    ).toBe(400);
   });
 
   it("a key's profile adds its permissions, and editing the profile changes the key on its next request", async () => {
@@ -26,7 +30,11 @@ describe("permission profiles", () => {
     const { key, apiKey } = await createKey(account.id, { scopes: [], profileId: p.id });
     expect(apiKey).toMatchObject({ profileId: p.id, permissions: ["keys:read"], badges: ["read_only"] });
     expect((await call("GET", "/v1/api-keys", { apiKey: key })).status).toBe(200);
-    await call("PATCH", `/v1/permission-profiles/${p.id}`, { token: ADMIN, accountId: account.id, body: { permissions: [] } });
+    await call("PATCH", `/v1/permission-profiles/${p.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { permissions: [] },
+    });
     const after = await call("GET", "/v1/api-keys", { apiKey: key });
     expect(after.status).toBe(403);
     expect((await call("GET", "/v1/whoami", { apiKey: key })).body.permissions).toEqual([]);
@@ -59,7 +67,11 @@ describe("permission profiles", () => {
     const a = await createAccount();
     const b = await createAccount();
     const foreign = await profile(b.id, { name: "B's", permissions: ["*"] });
-    const res = await call("POST", "/v1/api-keys", { token: ADMIN, accountId: a.id, body: { name: "x", profileId: foreign.id } });
+    const res = await call("POST", "/v1/api-keys", {
+      token: ADMIN,
+      accountId: a.id,
+      body: { name: "x", profileId: foreign.id },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.details[0].path).toBe("profileId");
   });
@@ -70,7 +82,10 @@ describe("permission profiles", () => {
     const member = await userToken({ accountId: account.id, permissions: ["keys:write"] });
     const res = await call("POST", "/v1/api-keys", { token: member, body: { name: "x", scopes: [], profileId: p.id } });
     expect(res.status).toBe(403);
-    const create = await call("POST", "/v1/permission-profiles", { token: member, body: { name: "y", permissions: ["audit:read"] } });
+    const create = await call("POST", "/v1/permission-profiles", {
+      token: member,
+      body: { name: "y", permissions: ["audit:read"] },
+    });
     expect(create.status).toBe(403);
   });
 });
@@ -98,11 +113,23 @@ describe("badges", () => {
 describe("impersonation", () => {
   it("a key with impersonate acts as a user: whoami and the audit log show both", async () => {
     const account = await createAccount();
-    const { key, apiKey } = await createKey(account.id, { name: "Support bot", scopes: ["impersonate", "keys:write", "audit:read"] });
+    const { key, apiKey } = await createKey(account.id, {
+      name: "Support bot",
+      scopes: ["impersonate", "keys:write", "audit:read"],
+    });
     const who = await call("GET", "/v1/whoami", { apiKey: key, headers: { "x-act-as": "user_42" } });
     expect(who.status).toBe(200);
-    expect(who.body).toMatchObject({ type: "api_key", id: apiKey.id, name: "Support bot", onBehalfOf: { type: "user", id: "user_42" } });
-    const created = await call("POST", "/v1/api-keys", { apiKey: key, headers: { "x-act-as": "user_42" }, body: { name: "made as user", scopes: [] } });
+    expect(who.body).toMatchObject({
+      type: "api_key",
+      id: apiKey.id,
+      name: "Support bot",
+      onBehalfOf: { type: "user", id: "user_42" },
+    });
+    const created = await call("POST", "/v1/api-keys", {
+      apiKey: key,
+      headers: { "x-act-as": "user_42" },
+      body: { name: "made as user", scopes: [] },
+    });
     expect(created.status).toBe(201);
     const log = await call("GET", `/v1/audit-log?targetId=${created.body.apiKey.id}`, { apiKey: key });
     expect(log.body.entries[0]).toMatchObject({

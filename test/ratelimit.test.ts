@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { REFRESH_MS, ShardedCounter } from "../src/features/ratelimit/sharded-counter";
-import { ADMIN, BASE, accountWithKey, call, createAccount, createKey } from "./helpers/api";
+import { ADMIN, accountWithKey, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 
 const HOUR = 3_600_000;
@@ -52,7 +52,9 @@ describe("per-hour rate limits", () => {
     const results = await Promise.all(Array.from({ length: 40 }, () => call("GET", "/v1/whoami", { apiKey: key })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(20);
     expect(results.filter((r) => r.status === 429)).toHaveLength(20);
-    const remaining = results.filter((r) => r.status === 200).map((r) => Number(r.headers.get("x-ratelimit-remaining")));
+    const remaining = results
+      .filter((r) => r.status === 200)
+      .map((r) => Number(r.headers.get("x-ratelimit-remaining")));
     expect(remaining.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
@@ -99,7 +101,9 @@ describe("the KV counter", () => {
     for (let i = 0; i < 5; i++) await counter.hit(id, 100, now, (p) => ctx.waitUntil(p));
     await waitOnExecutionContext(ctx);
     await expect
-      .poll(async () => (await env.RATE_LIMITS.list<{ n: number }>({ prefix: `ut:${id}:` })).keys.map((k) => k.metadata?.n))
+      .poll(async () =>
+        (await env.RATE_LIMITS.list<{ n: number }>({ prefix: `ut:${id}:` })).keys.map((k) => k.metadata?.n),
+      )
       .toEqual([5]);
     const { keys } = await env.RATE_LIMITS.list<{ n: number }>({ prefix: `ut:${id}:` });
     expect(keys[0]!.name).toMatch(new RegExp(`^ut:${id}:${Math.floor(now / HOUR) * 3600}:[0-9A-Za-z]{12}$`));
@@ -149,7 +153,9 @@ describe("usage history", () => {
   it("GET /v1/api-keys/:id/usage: 48 hourly counts, oldest first, this hour's exact", async () => {
     const { account, apiKey, key } = await accountWithKey();
     const hourStart = Math.floor(Date.now() / HOUR) * HOUR;
-    await env.RATE_LIMITS.put(`rl:${apiKey.id}:${(hourStart - 3 * HOUR) / 1000}:Elsewhere0001`, "4", { metadata: { n: 4 } });
+    await env.RATE_LIMITS.put(`rl:${apiKey.id}:${(hourStart - 3 * HOUR) / 1000}:Elsewhere0001`, "4", {
+      metadata: { n: 4 },
+    });
     for (let i = 0; i < 3; i++) await call("GET", "/v1/whoami", { apiKey: key });
     const res = await call("GET", `/v1/api-keys/${apiKey.id}/usage`, { token: ADMIN, accountId: account.id });
     expect(res.status).toBe(200);
@@ -179,7 +185,9 @@ describe("usage history", () => {
     expect(byKey[first.id]!.at(-1)!.requests).toBe(2);
     expect(byKey[second.id]!.reduce((s, u) => s + u.requests, 0)).toBe(0);
     const tooMany = Array.from({ length: 101 }, (_, i) => `key_${i}`).join(",");
-    expect((await call("GET", `/v1/api-keys/usage?ids=${tooMany}`, { token: ADMIN, accountId: account.id })).status).toBe(400);
+    expect(
+      (await call("GET", `/v1/api-keys/usage?ids=${tooMany}`, { token: ADMIN, accountId: account.id })).status,
+    ).toBe(400);
     expect((await call("GET", "/v1/api-keys/usage?ids=", { token: ADMIN, accountId: account.id })).status).toBe(400);
   });
 });

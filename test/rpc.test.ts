@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { type KeyhookBinding, keyhookAuth, type KeyVerdict } from "../src/sdk/middleware";
+import { type KeyhookBinding, type KeyVerdict, keyhookAuth } from "../src/sdk/middleware";
 import { ADMIN, accountWithKey, call, createAccount } from "./helpers/api";
 import { createWebhook, uniqueName, waitForReceived } from "./helpers/webhooks";
 
@@ -13,7 +13,13 @@ describe("KeyhookRpc (service binding)", () => {
   it("verify answers as POST /v1/keys/verify does", async () => {
     const { account, apiKey, key } = await accountWithKey("pro", { scopes: ["invoices:read"] });
     const ok = await rpc.verify(key, ["invoices:read"]);
-    expect(ok).toMatchObject({ valid: true, code: "VALID", keyId: apiKey.id, accountId: account.id, ratelimit: { limit: 100, remaining: 99 } });
+    expect(ok).toMatchObject({
+      valid: true,
+      code: "VALID",
+      keyId: apiKey.id,
+      accountId: account.id,
+      ratelimit: { limit: 100, remaining: 99 },
+    });
     expect((await rpc.verify(key, ["invoices:write"])).code).toBe("INSUFFICIENT_SCOPE");
     expect((await rpc.verify("kh_live_bogus")).code).toBe("MALFORMED");
   });
@@ -31,14 +37,20 @@ describe("KeyhookRpc (service binding)", () => {
     expect(await rpc.publish(account.id, { type: "Bad", entity: {} })).toMatchObject({
       error: { code: "validation_failed", details: [{ path: "type" }] },
     });
-    expect(await rpc.publish("acc_missing", { type: "a.b", entity: {} })).toMatchObject({ error: { code: "not_found" } });
+    expect(await rpc.publish("acc_missing", { type: "a.b", entity: {} })).toMatchObject({
+      error: { code: "not_found" },
+    });
   });
 
   it("publish refuses an entity over 64 KiB exactly as POST /v1/events does", async () => {
     const account = await createAccount();
     const entity = { blob: "x".repeat(70_000) };
     const overRpc = await rpc.publish(account.id, { type: "order.paid", entity });
-    const overHttp = await call("POST", "/v1/events", { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity } });
+    const overHttp = await call("POST", "/v1/events", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { type: "order.paid", entity },
+    });
     expect(overHttp.status).toBe(413);
     // The same code (413 over HTTP, where the 64 KiB body limit speaks first); the same rule.
     expect(overHttp.body.error.code).toBe("payload_too_large");
@@ -46,7 +58,15 @@ describe("KeyhookRpc (service binding)", () => {
     // Just under the limit goes through both doors.
     const fits = { blob: "x".repeat(60_000) };
     expect(await rpc.publish(account.id, { type: "order.paid", entity: fits })).toHaveProperty("event");
-    expect((await call("POST", "/v1/events", { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity: fits } })).status).toBe(202);
+    expect(
+      (
+        await call("POST", "/v1/events", {
+          token: ADMIN,
+          accountId: account.id,
+          body: { type: "order.paid", entity: fits },
+        })
+      ).status,
+    ).toBe(202);
   });
 });
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ADMIN, call, createAccount, createKey, type CallOptions } from "./helpers/api";
+import { ADMIN, type CallOptions, call, createAccount, createKey } from "./helpers/api";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 /** Routes anyone may call. */
@@ -63,12 +63,20 @@ afterAll(() => {
 const unauthorized = (code: string) => () => ({ status: 401, code });
 const CREDENTIALS: Credential[] = [
   { name: "no credentials", options: () => ({}), expect: unauthorized("missing_credentials") },
-  { name: "a malformed key", options: () => ({ apiKey: creds.malformed }), expect: unauthorized("invalid_credentials") },
+  {
+    name: "a malformed key",
+    options: () => ({ apiKey: creds.malformed }),
+    expect: unauthorized("invalid_credentials"),
+  },
   { name: "an unknown key", options: () => ({ apiKey: creds.unknown }), expect: unauthorized("invalid_credentials") },
   { name: "a revoked key", options: () => ({ apiKey: creds.revoked }), expect: unauthorized("invalid_credentials") },
   { name: "an expired key", options: () => ({ apiKey: creds.expired }), expect: unauthorized("key_expired") },
   { name: "a disabled key", options: () => ({ apiKey: creds.disabled }), expect: unauthorized("key_disabled") },
-  { name: "a wrong operator token", options: () => ({ token: "not-the-operator" }), expect: unauthorized("invalid_credentials") },
+  {
+    name: "a wrong operator token",
+    options: () => ({ token: "not-the-operator" }),
+    expect: unauthorized("invalid_credentials"),
+  },
   {
     name: "a free-plan key",
     options: () => ({ apiKey: creds.free }),
@@ -100,7 +108,8 @@ describe("the security matrix: every route × every kind of bad credential", () 
         answers.push(JSON.stringify(res.body));
         const want = cred.expect(route);
         const got = { status: res.status, code: res.status >= 400 ? res.body?.error?.code : "" };
-        if (got.status !== want.status || got.code !== want.code) failures.push(`${route}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+        if (got.status !== want.status || got.code !== want.code)
+          failures.push(`${route}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
       }
       expect(failures).toEqual([]);
     });

@@ -31,7 +31,11 @@ describe("POST /v1/keys/verify", () => {
 
   it("MALFORMED and NOT_FOUND", async () => {
     const { key } = await accountWithKey();
-    expect((await verify({ key: "kh_live_nope" })).body).toMatchObject({ valid: false, code: "MALFORMED", keyId: null });
+    expect((await verify({ key: "kh_live_nope" })).body).toMatchObject({
+      valid: false,
+      code: "MALFORMED",
+      keyId: null,
+    });
     expect((await verify({ key: "something else" })).body.code).toBe("MALFORMED");
     await env.DB.prepare("DELETE FROM api_keys").run();
     expect((await verify({ key })).body).toMatchObject({ valid: false, code: "NOT_FOUND" });
@@ -42,7 +46,11 @@ describe("POST /v1/keys/verify", () => {
     const op = { token: ADMIN, accountId: account.id };
     const expired = await createKey(account.id);
     await env.DB.prepare("UPDATE api_keys SET expires_at = 1 WHERE id = ?").bind(expired.apiKey.id).run();
-    expect((await verify({ key: expired.key })).body).toMatchObject({ valid: false, code: "EXPIRED", keyId: expired.apiKey.id });
+    expect((await verify({ key: expired.key })).body).toMatchObject({
+      valid: false,
+      code: "EXPIRED",
+      keyId: expired.apiKey.id,
+    });
     const disabled = await createKey(account.id);
     await call("PATCH", `/v1/api-keys/${disabled.apiKey.id}`, { ...op, body: { enabled: false } });
     expect((await verify({ key: disabled.key })).body.code).toBe("DISABLED");

@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { env, exports } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import { nextRetryDelay, parseRetryAfter } from "../src/features/deliveries/retry";
+import worker from "../src/index";
 import { ADMIN, call, createAccount, createKey } from "./helpers/api";
 import { createWebhook, deliveryRow, publish, received, uniqueName, waitForReceived } from "./helpers/webhooks";
 
@@ -65,7 +65,11 @@ describe("delivery", () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(await received(name)).toHaveLength(4);
     // Fix the receiver, then retry by hand: same webhook-id.
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id, body: { url: `${env.RECEIVER_URL}/ok/${name}` } });
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { url: `${env.RECEIVER_URL}/ok/${name}` },
+    });
     const retry = await call("POST", `/v1/deliveries/${id}/retry`, { token: ADMIN, accountId: account.id });
     expect(retry.status).toBe(202);
     const all = await waitForReceived(name, 5);
@@ -77,11 +81,17 @@ describe("delivery", () => {
     const account = await createAccount();
     const gone = uniqueName();
     const watcher = uniqueName();
-    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/410/${gone}`, events: ["a.b"] });
+    const { webhook } = await createWebhook(account.id, {
+      url: `${env.RECEIVER_URL}/status/410/${gone}`,
+      events: ["a.b"],
+    });
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${watcher}`, events: ["webhook.disabled"] });
     await publish(account.id, { type: "a.b", entity: {} });
     const [notice] = await waitForReceived(watcher, 1);
-    expect(JSON.parse(notice!.body)).toMatchObject({ event: "webhook.disabled", entity: { id: webhook.id, reason: expect.stringContaining("410") } });
+    expect(JSON.parse(notice!.body)).toMatchObject({
+      event: "webhook.disabled",
+      entity: { id: webhook.id, reason: expect.stringContaining("410") },
+    });
     const got = await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id });
     expect(got.body.webhook).toMatchObject({ status: "disabled", disabledReason: expect.stringContaining("410") });
     expect(await received(gone)).toHaveLength(1);
@@ -98,9 +108,14 @@ describe("delivery", () => {
     ];
     for (const c of cases) {
       const name = uniqueName();
-      const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/${c.path}/${name}`, events: [`t.${name}`] });
+      const { webhook } = await createWebhook(account.id, {
+        url: `${env.RECEIVER_URL}/${c.path}/${name}`,
+        events: [`t.${name}`],
+      });
       await publish(account.id, { type: `t.${name}`, entity: {} });
-      await expect.poll(async () => (await attemptsOf(account.id, webhook.id)).length, { timeout: 8000 }).toBeGreaterThanOrEqual(1);
+      await expect
+        .poll(async () => (await attemptsOf(account.id, webhook.id)).length, { timeout: 8000 })
+        .toBeGreaterThanOrEqual(1);
       const [first] = (await attemptsOf(account.id, webhook.id)).slice(-1);
       expect(first.failureReason).toMatch(c.reason);
       expect(first.succeeded).toBe(false);
@@ -134,16 +149,39 @@ describe("publishing", () => {
   it("one delivery per matching webhook: event types and filters", async () => {
     const account = await createAccount("enterprise");
     const url = (n: string) => `${env.RECEIVER_URL}/ok/${n}`;
-    const names = { all: uniqueName(), typed: uniqueName(), major: uniqueName(), open: uniqueName(), other: uniqueName() };
+    const names = {
+      all: uniqueName(),
+      typed: uniqueName(),
+      major: uniqueName(),
+      open: uniqueName(),
+      other: uniqueName(),
+    };
     const order = ["minor", "major", "critical"];
     await createWebhook(account.id, { url: url(names.all), events: ["*"] });
     await createWebhook(account.id, { url: url(names.typed), events: ["issue.resolved"] });
-    await createWebhook(account.id, { url: url(names.major), events: ["*"], filter: [{ field: "severity", op: "gte", value: "major", order }] });
-    await createWebhook(account.id, { url: url(names.open), events: ["*"], filter: [{ field: "meta.status", op: "in", value: ["open", "resolved"] }, { field: "meta.owner", op: "exists" }] });
+    await createWebhook(account.id, {
+      url: url(names.major),
+      events: ["*"],
+      filter: [{ field: "severity", op: "gte", value: "major", order }],
+    });
+    await createWebhook(account.id, {
+      url: url(names.open),
+      events: ["*"],
+      filter: [
+        { field: "meta.status", op: "in", value: ["open", "resolved"] },
+        { field: "meta.owner", op: "exists" },
+      ],
+    });
     await createWebhook(account.id, { url: url(names.other), events: ["lap.created"] });
-    const minor = await publish(account.id, { type: "issue.resolved", entity: { severity: "minor", meta: { status: "open" } } });
+    const minor = await publish(account.id, {
+      type: "issue.resolved",
+      entity: { severity: "minor", meta: { status: "open" } },
+    });
     expect(minor.body.deliveries).toHaveLength(2);
-    const critical = await publish(account.id, { type: "issue.resolved", entity: { severity: "critical", meta: { status: "resolved", owner: "ada" } } });
+    const critical = await publish(account.id, {
+      type: "issue.resolved",
+      entity: { severity: "critical", meta: { status: "resolved", owner: "ada" } },
+    });
     expect(critical.body.deliveries).toHaveLength(4);
     await waitForReceived(names.major, 1);
     await waitForReceived(names.open, 1);
@@ -161,7 +199,9 @@ describe("publishing", () => {
     const second = await publish(account.id, { ...body, entity: { id: "different" } });
     expect(second.status).toBe(202);
     expect(second.body.event).toEqual(first.body.event);
-    expect(second.body.deliveries.map((d: { id: string }) => d.id)).toEqual(first.body.deliveries.map((d: { id: string }) => d.id));
+    expect(second.body.deliveries.map((d: { id: string }) => d.id)).toEqual(
+      first.body.deliveries.map((d: { id: string }) => d.id),
+    );
     await waitForReceived(name, 1);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await received(name)).toHaveLength(1);
@@ -180,7 +220,10 @@ describe("publishing", () => {
   it("Keyhook emits its own events through the same path (api_key.created, api_key.revoked)", async () => {
     const account = await createAccount();
     const name = uniqueName();
-    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["api_key.created", "api_key.revoked"] });
+    await createWebhook(account.id, {
+      url: `${env.RECEIVER_URL}/ok/${name}`,
+      events: ["api_key.created", "api_key.revoked"],
+    });
     const { apiKey, key } = await createKey(account.id, { name: "Emitted" });
     await call("DELETE", `/v1/api-keys/${apiKey.id}`, { token: ADMIN, accountId: account.id });
     const reqs = await waitForReceived(name, 2);
@@ -196,7 +239,11 @@ describe("rotation overlap", () => {
     const account = await createAccount();
     const name = uniqueName();
     const { webhook, secret: oldSecret } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
-    const rotated = await call("POST", `/v1/webhooks/${webhook.id}/rotate-secret`, { token: ADMIN, accountId: account.id, body: { overlapSeconds: 3600 } });
+    const rotated = await call("POST", `/v1/webhooks/${webhook.id}/rotate-secret`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { overlapSeconds: 3600 },
+    });
     expect(rotated.status).toBe(200);
     const newSecret = rotated.body.secret;
     expect(newSecret).not.toBe(oldSecret);
@@ -215,13 +262,19 @@ describe("rotation overlap", () => {
     const reqs = await waitForReceived(name, 2);
     expect(reqs[1]!.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
     expect(() => new Webhook(oldSecret).verify(reqs[1]!.body, reqs[1]!.headers)).toThrow();
-    expect((await call("GET", `/v1/webhooks/${webhook.id}/secret`, { token: ADMIN, accountId: account.id })).body.secret).toBe(newSecret);
+    expect(
+      (await call("GET", `/v1/webhooks/${webhook.id}/secret`, { token: ADMIN, accountId: account.id })).body.secret,
+    ).toBe(newSecret);
   });
 
   it("overlap is at most 7 days", async () => {
     const account = await createAccount();
     const { webhook } = await createWebhook(account.id, { url: "https://example.com/x" });
-    const res = await call("POST", `/v1/webhooks/${webhook.id}/rotate-secret`, { token: ADMIN, accountId: account.id, body: { overlapSeconds: 604801 } });
+    const res = await call("POST", `/v1/webhooks/${webhook.id}/rotate-secret`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { overlapSeconds: 604801 },
+    });
     expect(res.status).toBe(400);
   });
 });
@@ -230,21 +283,39 @@ describe("history, test events, recover", () => {
   it("Send test event: a synthetic signed event through the same path, in the history; capped per hour", async () => {
     const account = await createAccount();
     const name = uniqueName();
-    const { webhook, secret } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["issue.resolved"] });
-    const res = await call("POST", `/v1/webhooks/${webhook.id}/test`, { token: ADMIN, accountId: account.id, body: { event: "api_key.created" } });
+    const { webhook, secret } = await createWebhook(account.id, {
+      url: `${env.RECEIVER_URL}/ok/${name}`,
+      events: ["issue.resolved"],
+    });
+    const res = await call("POST", `/v1/webhooks/${webhook.id}/test`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { event: "api_key.created" },
+    });
     expect(res.status).toBe(202);
     const [req] = await waitForReceived(name, 1);
-    const payload = new Webhook(secret).verify(req!.body, req!.headers) as { event: string; entity: Record<string, unknown> };
+    const payload = new Webhook(secret).verify(req!.body, req!.headers) as {
+      event: string;
+      entity: Record<string, unknown>;
+    };
     expect(payload.event).toBe("api_key.created");
     expect(payload.entity).toMatchObject({ test: true, name: "CI/CD Pipeline" });
     await expect.poll(async () => (await attemptsOf(account.id, webhook.id)).length).toBe(1);
     await env.DB.prepare(
       "INSERT INTO events (id, account_id, type, entity, created_at) SELECT 'evt_t' || value, account_id, 'webhook.test', '{}', created_at FROM deliveries, json_each('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]') WHERE deliveries.id = ?",
-    ).bind(res.body.delivery.id).run();
+    )
+      .bind(res.body.delivery.id)
+      .run();
     await env.DB.prepare(
       "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, is_test, created_at, updated_at) SELECT 'dlv_t' || value, account_id, 'evt_t' || value, webhook_id, 'succeeded', 1, 1, created_at, updated_at FROM deliveries, json_each('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]') WHERE deliveries.id = ?",
-    ).bind(res.body.delivery.id).run();
-    const capped = await call("POST", `/v1/webhooks/${webhook.id}/test`, { token: ADMIN, accountId: account.id, body: {} });
+    )
+      .bind(res.body.delivery.id)
+      .run();
+    const capped = await call("POST", `/v1/webhooks/${webhook.id}/test`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: {},
+    });
     expect(capped.status).toBe(429);
   });
 
@@ -253,8 +324,14 @@ describe("history, test events, recover", () => {
     const name = uniqueName();
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${name}` });
     const first = await publish(account.id, { type: "a.b", entity: { n: 1 } });
-    await expect.poll(async () => (await deliveryRow(first.body.deliveries[0].id))?.status, { timeout: 10_000 }).toBe("failed");
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id, body: { url: `${env.RECEIVER_URL}/ok/${name}` } });
+    await expect
+      .poll(async () => (await deliveryRow(first.body.deliveries[0].id))?.status, { timeout: 10_000 })
+      .toBe("failed");
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { url: `${env.RECEIVER_URL}/ok/${name}` },
+    });
     const res = await call("POST", `/v1/webhooks/${webhook.id}/recover`, {
       token: ADMIN,
       accountId: account.id,
@@ -269,10 +346,16 @@ describe("history, test events, recover", () => {
     const account = await createAccount();
     const name = uniqueName();
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id, body: { status: "disabled" } });
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { status: "disabled" },
+    });
     const res = await publish(account.id, { type: "a.b", entity: {} });
     expect(res.body.deliveries).toEqual([]);
-    expect((await call("POST", `/v1/webhooks/${webhook.id}/test`, { token: ADMIN, accountId: account.id })).status).toBe(409);
+    expect(
+      (await call("POST", `/v1/webhooks/${webhook.id}/test`, { token: ADMIN, accountId: account.id })).status,
+    ).toBe(409);
   });
 });
 
@@ -295,10 +378,16 @@ describe("the queue consumer and the cron", () => {
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${name}` });
     // Written straight into D1 without queueing, so only this test's batch sends it.
     const now = Date.now();
-    const { results } = await env.DB.prepare("SELECT id FROM webhooks WHERE account_id = ?").bind(account.id).all<{ id: string }>();
+    const { results } = await env.DB.prepare("SELECT id FROM webhooks WHERE account_id = ?")
+      .bind(account.id)
+      .all<{ id: string }>();
     await env.DB.batch([
-      env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES ('evt_q1', ?, 'a.b', '{}', ?)").bind(account.id, now),
-      env.DB.prepare("INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES ('dlv_q1', ?, 'evt_q1', ?, 'pending', 0, ?, ?, ?)").bind(account.id, results[0]!.id, now, now, now),
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, entity, created_at) VALUES ('evt_q1', ?, 'a.b', '{}', ?)",
+      ).bind(account.id, now),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES ('dlv_q1', ?, 'evt_q1', ?, 'pending', 0, ?, ?, ?)",
+      ).bind(account.id, results[0]!.id, now, now, now),
     ]);
     const batch = createMessageBatch("keyhook-deliveries", [
       { id: "a", timestamp: new Date(), attempts: 1, body: { deliveryId: "dlv_q1" } },
@@ -323,8 +412,12 @@ describe("the queue consumer and the cron", () => {
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["x.y"] });
     const now = Date.now();
     await env.DB.batch([
-      env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES ('evt_c1', ?, 'x.y', '{}', ?)").bind(account.id, now),
-      env.DB.prepare("INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES ('dlv_c1', ?, 'evt_c1', ?, 'pending', 0, ?, ?, ?)").bind(account.id, webhook.id, now, now, now),
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, entity, created_at) VALUES ('evt_c1', ?, 'x.y', '{}', ?)",
+      ).bind(account.id, now),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES ('dlv_c1', ?, 'evt_c1', ?, 'pending', 0, ?, ?, ?)",
+      ).bind(account.id, webhook.id, now, now, now),
     ]);
     // D1 refuses the write that records the outcome: the Worker "dies" after the receiver got it.
     const recordsOutcome = (statements: D1PreparedStatement[]) =>
@@ -336,7 +429,9 @@ describe("the queue consumer and the cron", () => {
               recordsOutcome(statements) ? Promise.reject(new Error("D1 went away")) : target.batch(statements)
           : (Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
     });
-    const batch = createMessageBatch("keyhook-deliveries", [{ id: "c", timestamp: new Date(), attempts: 1, body: { deliveryId: "dlv_c1" } }]);
+    const batch = createMessageBatch("keyhook-deliveries", [
+      { id: "c", timestamp: new Date(), attempts: 1, body: { deliveryId: "dlv_c1" } },
+    ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, { ...env, DB: failingDb }, ctx);
     const result = await getQueueResult(batch, ctx);
@@ -344,8 +439,14 @@ describe("the queue consumer and the cron", () => {
     expect(await received(name)).toHaveLength(1);
     expect(await deliveryRow("dlv_c1")).toMatchObject({ status: "pending", attempts: 0 });
     // Its lease runs out; the cron finds it overdue and re-queues it.
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = 'dlv_c1'").bind(Date.now() - 60_000).run();
-    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = 'dlv_c1'")
+      .bind(Date.now() - 60_000)
+      .run();
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
+      env,
+      createExecutionContext(),
+    );
     const reqs = await waitForReceived(name, 2);
     expect(reqs[1]!.headers["webhook-id"]).toBe("evt_c1");
     expect(reqs[1]!.headers["webhook-id"]).toBe(reqs[0]!.headers["webhook-id"]);
@@ -358,8 +459,16 @@ describe("the queue consumer and the cron", () => {
     const stmt = env.DB.prepare(
       "INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url, request_headers, request_body, duration_ms, succeeded, created_at) VALUES (?, ?, ?, 'd', 'e', 'a.b', 1, 'u', '{}', '{}', 1, 1, ?)",
     );
-    await env.DB.batch(Array.from({ length: 60 }, (_, i) => stmt.bind(`att_${String(i).padStart(3, "0")}`, account.id, webhook.id, Date.now())));
-    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
+    await env.DB.batch(
+      Array.from({ length: 60 }, (_, i) =>
+        stmt.bind(`att_${String(i).padStart(3, "0")}`, account.id, webhook.id, Date.now()),
+      ),
+    );
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
+      env,
+      createExecutionContext(),
+    );
     const left = await attemptsOf(account.id, webhook.id);
     expect(left).toHaveLength(50);
     expect(left.at(-1).id).toBe("att_010");
@@ -371,15 +480,27 @@ describe("the queue consumer and the cron", () => {
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["api_key.expiring"] });
     const soon = await createKey(account.id, { name: "Soon", expiresInDays: 3 });
     await createKey(account.id, { name: "Later", expiresInDays: 30 });
-    const cron = () => worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
+    const cron = () =>
+      worker.scheduled(
+        createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
+        env,
+        createExecutionContext(),
+      );
     await cron();
     await cron();
     const [notice] = await waitForReceived(name, 1);
-    expect(JSON.parse(notice!.body)).toMatchObject({ event: "api_key.expiring", entity: { id: soon.apiKey.id, name: "Soon" } });
+    expect(JSON.parse(notice!.body)).toMatchObject({
+      event: "api_key.expiring",
+      entity: { id: soon.apiKey.id, name: "Soon" },
+    });
     await new Promise((r) => setTimeout(r, 500));
     expect(await received(name)).toHaveLength(1);
     // A new expiry is announced again when it comes near.
-    await call("PATCH", `/v1/api-keys/${soon.apiKey.id}`, { token: ADMIN, accountId: account.id, body: { expiresInDays: 2 } });
+    await call("PATCH", `/v1/api-keys/${soon.apiKey.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { expiresInDays: 2 },
+    });
     await cron();
     await waitForReceived(name, 2);
   });
@@ -387,11 +508,20 @@ describe("the queue consumer and the cron", () => {
   it("a webhook with no success for WEBHOOK_DISABLE_AFTER_HOURS is disabled on its next failure", async () => {
     const account = await createAccount();
     const name = uniqueName();
-    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${name}`, events: ["a.b"] });
-    await env.DB.prepare("UPDATE webhooks SET failing_since = ? WHERE id = ?").bind(Date.now() - 121 * 3_600_000, webhook.id).run();
+    const { webhook } = await createWebhook(account.id, {
+      url: `${env.RECEIVER_URL}/status/500/${name}`,
+      events: ["a.b"],
+    });
+    await env.DB.prepare("UPDATE webhooks SET failing_since = ? WHERE id = ?")
+      .bind(Date.now() - 121 * 3_600_000, webhook.id)
+      .run();
     await publish(account.id, { type: "a.b", entity: {} });
     await expect
-      .poll(async () => (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook.status)
+      .poll(
+        async () =>
+          (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook
+            .status,
+      )
       .toBe("disabled");
     const got = await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id });
     expect(got.body.webhook.disabledReason).toMatch(/no successful delivery for 120 hours/);
@@ -406,7 +536,10 @@ describe("the queue consumer and the cron", () => {
     await publish(account.id, { type: "a.b", entity: {} });
     await waitForReceived(name, 2);
     await expect
-      .poll(async () => (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook)
+      .poll(
+        async () =>
+          (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook,
+      )
       .toMatchObject({ failingSince: null, lastSuccessAt: expect.any(String) });
   });
 

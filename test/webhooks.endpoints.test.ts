@@ -38,15 +38,30 @@ describe("SSRF: webhook URLs", () => {
     if (!verdict.ok) expect(verdict.reason).toContain(reason);
   });
 
-  it.each(["https://example.com/hook", "https://hooks.example.co.uk:443/a?b=c", "https://EXAMPLE.com./x"])("allows %s", (url) => {
-    expect(checkWebhookUrl(url, prod).ok).toBe(true);
-  });
+  it.each(["https://example.com/hook", "https://hooks.example.co.uk:443/a?b=c", "https://EXAMPLE.com./x"])(
+    "allows %s",
+    (url) => {
+      expect(checkWebhookUrl(url, prod).ok).toBe(true);
+    },
+  );
 
   it("development allows http, loopback and private addresses, but never link-local or metadata", () => {
-    for (const url of ["http://127.0.0.1:9999/x", "http://localhost:3000/x", "http://10.1.2.3/x", "http://[::1]:8080/x"]) {
+    for (const url of [
+      "http://127.0.0.1:9999/x",
+      "http://localhost:3000/x",
+      "http://10.1.2.3/x",
+      "http://[::1]:8080/x",
+    ]) {
       expect(checkWebhookUrl(url, dev).ok, url).toBe(true);
     }
-    for (const url of ["http://169.254.169.254/", "http://169.254.1.1/", "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/", "http://[::ffff:a9fe:a9fe]/", "http://metadata.google.internal/"]) {
+    for (const url of [
+      "http://169.254.169.254/",
+      "http://169.254.1.1/",
+      "http://[fe80::1]/",
+      "http://[::ffff:169.254.169.254]/",
+      "http://[::ffff:a9fe:a9fe]/",
+      "http://metadata.google.internal/",
+    ]) {
       expect(checkWebhookUrl(url, dev).ok, url).toBe(false);
     }
   });
@@ -59,9 +74,16 @@ describe("SSRF: webhook URLs", () => {
       body: { url: "http://169.254.169.254/latest", events: ["*"] },
     });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: "invalid_webhook_url", details: { reason: expect.stringContaining("metadata") } });
+    expect(res.body.error).toMatchObject({
+      code: "invalid_webhook_url",
+      details: { reason: expect.stringContaining("metadata") },
+    });
     const { webhook } = await createWebhook(account.id, { url: "https://example.com/a" });
-    const patch = await call("PATCH", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id, body: { url: "https://[fe80::1]/" } });
+    const patch = await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { url: "https://[fe80::1]/" },
+    });
     expect(patch.status).toBe(400);
     expect(patch.body.error.code).toBe("invalid_webhook_url");
   });
@@ -78,13 +100,27 @@ describe("webhook endpoints", () => {
     });
     expect(res.status).toBe(201);
     const { webhook, secret } = res.body;
-    expect(webhook).toMatchObject({ url: "https://example.com/hook", events: ["issue.resolved"], filter, description: "Ops", status: "active" });
+    expect(webhook).toMatchObject({
+      url: "https://example.com/hook",
+      events: ["issue.resolved"],
+      filter,
+      description: "Ops",
+      status: "active",
+    });
     const listed = await call("GET", "/v1/webhooks", op);
     expect(listed.body.webhooks.map((w: { id: string }) => w.id)).toEqual([webhook.id]);
     expect(JSON.stringify(listed.body)).not.toContain(secret);
     expect(JSON.stringify((await call("GET", `/v1/webhooks/${webhook.id}`, op)).body)).not.toContain(secret);
-    const patched = await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...op, body: { events: ["*"], filter: null, status: "disabled" } });
-    expect(patched.body.webhook).toMatchObject({ events: ["*"], filter: null, status: "disabled", disabledReason: "disabled by hand" });
+    const patched = await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      ...op,
+      body: { events: ["*"], filter: null, status: "disabled" },
+    });
+    expect(patched.body.webhook).toMatchObject({
+      events: ["*"],
+      filter: null,
+      status: "disabled",
+      disabledReason: "disabled by hand",
+    });
     const enabled = await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...op, body: { status: "active" } });
     expect(enabled.body.webhook).toMatchObject({ status: "active", disabledReason: null });
     expect((await call("GET", `/v1/webhooks/${webhook.id}/secret`, op)).body).toEqual({ secret });
@@ -95,7 +131,9 @@ describe("webhook endpoints", () => {
   it("the secret is stored AES-GCM encrypted, bound to the webhook id", async () => {
     const account = await createAccount();
     const { webhook, secret } = await createWebhook(account.id, { url: "https://example.com/hook" });
-    const row = await env.DB.prepare("SELECT secret FROM webhooks WHERE id = ?").bind(webhook.id).first<{ secret: string }>();
+    const row = await env.DB.prepare("SELECT secret FROM webhooks WHERE id = ?")
+      .bind(webhook.id)
+      .first<{ secret: string }>();
     expect(row!.secret).not.toContain(secret.slice(6, 20));
     expect(await decryptSecret(row!.secret, env.WEBHOOK_SECRET_KEY, webhook.id)).toBe(secret);
     await expect(decryptSecret(row!.secret, env.WEBHOOK_SECRET_KEY, "wh_other")).rejects.toThrow();
@@ -110,7 +148,10 @@ describe("webhook endpoints", () => {
       [{ url: "https://e.com/x", events: ["*"], secret: "too-short" }, "secret"],
       [{ url: "https://e.com/x", events: ["*"], filter: [{ field: "a", op: "in", value: 3 }] }, "filter.0.value"],
       [{ url: "https://e.com/x", events: ["*"], filter: [{ field: "a", op: "like", value: 3 }] }, "filter.0.op"],
-      [{ url: "https://e.com/x", events: ["*"], filter: [{ field: "s", op: "gte", value: "x", order: ["a"] }] }, "filter.0.value"],
+      [
+        { url: "https://e.com/x", events: ["*"], filter: [{ field: "s", op: "gte", value: "x", order: ["a"] }] },
+        "filter.0.value",
+      ],
     ];
     for (const [body, path] of cases) {
       const res = await call("POST", "/v1/webhooks", { token: ADMIN, accountId: account.id, body });
@@ -122,7 +163,11 @@ describe("webhook endpoints", () => {
   it("at most 20 webhooks per account", async () => {
     const account = await createAccount();
     await Promise.all(Array.from({ length: 20 }, (_, i) => createWebhook(account.id, { url: `https://e.com/${i}` })));
-    const res = await call("POST", "/v1/webhooks", { token: ADMIN, accountId: account.id, body: { url: "https://e.com/21", events: ["*"] } });
+    const res = await call("POST", "/v1/webhooks", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { url: "https://e.com/21", events: ["*"] },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(/delete one/);
   });
@@ -135,8 +180,12 @@ describe("webhook endpoints", () => {
     expect((await call("GET", `/v1/webhooks/${webhook.id}/secret`, { apiKey: reader.key })).status).toBe(403);
     expect((await call("DELETE", `/v1/webhooks/${webhook.id}`, { apiKey: reader.key })).status).toBe(403);
     const publisher = await createKey(account.id, { scopes: ["events:write"] });
-    expect((await call("POST", "/v1/events", { apiKey: publisher.key, body: { type: "a.b", entity: {} } })).status).toBe(202);
-    expect((await call("POST", "/v1/events", { apiKey: reader.key, body: { type: "a.b", entity: {} } })).status).toBe(403);
+    expect(
+      (await call("POST", "/v1/events", { apiKey: publisher.key, body: { type: "a.b", entity: {} } })).status,
+    ).toBe(202);
+    expect((await call("POST", "/v1/events", { apiKey: reader.key, body: { type: "a.b", entity: {} } })).status).toBe(
+      403,
+    );
   });
 });
 
@@ -144,16 +193,27 @@ describe("event catalog", () => {
   it("Keyhook's own types and every type the account registered or published", async () => {
     const account = await createAccount();
     const op = { token: ADMIN, accountId: account.id };
-    const reg = await call("POST", "/v1/event-types", { ...op, body: { name: "lap.created", description: "A lap", example: { lap: 1 } } });
+    const reg = await call("POST", "/v1/event-types", {
+      ...op,
+      body: { name: "lap.created", description: "A lap", example: { lap: 1 } },
+    });
     expect(reg.status).toBe(201);
     await call("POST", "/v1/events", { ...op, body: { type: "issue.resolved", entity: { id: 1 } } });
     const { eventTypes } = (await call("GET", "/v1/event-types", op)).body;
     const names = eventTypes.map((t: { name: string }) => t.name);
-    for (const own of ["api_key.created", "api_key.revoked", "api_key.expiring", "webhook.disabled"]) expect(names).toContain(own);
-    expect(eventTypes.find((t: { name: string }) => t.name === "lap.created")).toEqual({ name: "lap.created", description: "A lap", example: { lap: 1 }, builtIn: false });
+    for (const own of ["api_key.created", "api_key.revoked", "api_key.expiring", "webhook.disabled"])
+      expect(names).toContain(own);
+    expect(eventTypes.find((t: { name: string }) => t.name === "lap.created")).toEqual({
+      name: "lap.created",
+      description: "A lap",
+      example: { lap: 1 },
+      builtIn: false,
+    });
     expect(names).toContain("issue.resolved");
     const other = await createAccount();
-    const otherNames = (await call("GET", "/v1/event-types", { token: ADMIN, accountId: other.id })).body.eventTypes.map((t: { name: string }) => t.name);
+    const otherNames = (
+      await call("GET", "/v1/event-types", { token: ADMIN, accountId: other.id })
+    ).body.eventTypes.map((t: { name: string }) => t.name);
     expect(otherNames).not.toContain("lap.created");
   });
 });

@@ -1,4 +1,10 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
@@ -7,18 +13,28 @@ import { countingEnv } from "./helpers/counting-env";
 import { createWebhook, deliveryRow, received, uniqueName, waitForReceived } from "./helpers/webhooks";
 
 /** Writes deliveries (each with its own event) straight into D1, unqueued: only the test's own batches send them. */
-async function outbox(accountId: string, deliveries: { id: string; webhookId: string; status?: string; due?: number }[]) {
+async function outbox(
+  accountId: string,
+  deliveries: { id: string; webhookId: string; status?: string; due?: number }[],
+) {
   const now = Date.now();
   await env.DB.batch(
     deliveries.flatMap((d) => [
-      env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'order.paid', '{\"n\":1}', ?)").bind(
-        `evt_${d.id}`,
-        accountId,
-        now,
-      ),
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'order.paid', '{\"n\":1}', ?)",
+      ).bind(`evt_${d.id}`, accountId, now),
       env.DB.prepare(
         "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
-      ).bind(d.id, accountId, `evt_${d.id}`, d.webhookId, d.status ?? "pending", d.status === "succeeded" ? null : (d.due ?? now), now, now),
+      ).bind(
+        d.id,
+        accountId,
+        `evt_${d.id}`,
+        d.webhookId,
+        d.status ?? "pending",
+        d.status === "succeeded" ? null : (d.due ?? now),
+        now,
+        now,
+      ),
     ]),
   );
 }
@@ -38,7 +54,8 @@ describe("the queue consumer works a batch as a batch", () => {
     const account = await createAccount();
     const names = { ok: uniqueName(), failing: uniqueName(), deleted: uniqueName() };
     const ok = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${names.ok}` })).webhook;
-    const failing = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${names.failing}` })).webhook;
+    const failing = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${names.failing}` }))
+      .webhook;
     const deleted = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${names.deleted}` })).webhook;
     await call("DELETE", `/v1/webhooks/${deleted.id}`, { token: ADMIN, accountId: account.id });
     const ids = { due: dlv(), failing: dlv(), later: dlv(), done: dlv(), gone: dlv() };
@@ -84,9 +101,15 @@ describe("the queue consumer works a batch as a batch", () => {
     const trips: number[] = [];
     for (const size of [3, 40]) {
       const ids = Array.from({ length: size }, dlv);
-      await outbox(account.id, ids.map((id) => ({ id, webhookId: webhook.id })));
+      await outbox(
+        account.id,
+        ids.map((id) => ({ id, webhookId: webhook.id })),
+      );
       const { env: counted, counts } = countingEnv();
-      const result = await consume(ids.map((id) => message(id, { deliveryId: id })), counted);
+      const result = await consume(
+        ids.map((id) => message(id, { deliveryId: id })),
+        counted,
+      );
       expect(result.explicitAcks).toHaveLength(size);
       trips.push(counts.d1RoundTrips);
     }
@@ -101,7 +124,10 @@ describe("the queue consumer works a batch as a batch", () => {
     const name = uniqueName();
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
     const ids = Array.from({ length: 10 }, dlv);
-    await outbox(account.id, ids.map((id) => ({ id, webhookId: webhook.id })));
+    await outbox(
+      account.id,
+      ids.map((id) => ({ id, webhookId: webhook.id })),
+    );
     const messages = ids.map((id) => message(id, { deliveryId: id }));
     const [a, b] = await Promise.all([consume(messages), consume(messages)]);
     expect(a.explicitAcks.length + a.retryMessages.length).toBe(10);
@@ -120,7 +146,10 @@ describe("the queue consumer works a batch as a batch", () => {
     const hanging = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/4000/${slow}` })).webhook;
     const fastIds = [dlv(), dlv(), dlv()];
     const slowId = dlv();
-    await outbox(account.id, [...fastIds.map((id) => ({ id, webhookId: quick.id })), { id: slowId, webhookId: hanging.id }]);
+    await outbox(account.id, [
+      ...fastIds.map((id) => ({ id, webhookId: quick.id })),
+      { id: slowId, webhookId: hanging.id },
+    ]);
     const started = Date.now();
     let finished = 0;
     const consumer = consume([...fastIds, slowId].map((id) => message(id, { deliveryId: id }))).then((r) => {
@@ -128,11 +157,9 @@ describe("the queue consumer works a batch as a batch", () => {
       return r;
     });
     // The fast ones are recorded long before the hanging one times out (1.5 s in tests).
-    await expect.poll(async () => (await Promise.all(fastIds.map(deliveryRow))).map((r) => r?.status), { timeout: 1000 }).toEqual([
-      "succeeded",
-      "succeeded",
-      "succeeded",
-    ]);
+    await expect
+      .poll(async () => (await Promise.all(fastIds.map(deliveryRow))).map((r) => r?.status), { timeout: 1000 })
+      .toEqual(["succeeded", "succeeded", "succeeded"]);
     expect(finished).toBe(0);
     expect((await deliveryRow(slowId))?.attempts).toBe(0);
     const result = await consumer;
@@ -166,7 +193,8 @@ describe("the first attempt is sent by the publishing request", () => {
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
     const sent: { body: unknown; delaySeconds?: number }[] = [];
     const queue = {
-      sendBatch: async (msgs: { body: unknown }[], opts?: { delaySeconds?: number }) => void sent.push(...msgs.map((m) => ({ ...m, ...opts }))),
+      sendBatch: async (msgs: { body: unknown }[], opts?: { delaySeconds?: number }) =>
+        void sent.push(...msgs.map((m) => ({ ...m, ...opts }))),
       send: async () => {},
     };
     // D1 fails after the receiver got the POST, before the outcome is written.
@@ -185,7 +213,11 @@ describe("the first attempt is sent by the publishing request", () => {
       headers: { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id, "content-type": "application/json" },
       body: JSON.stringify({ type: "order.paid", entity: { id: 2 } }),
     });
-    const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, DB: dyingDb, DELIVERIES: queue as unknown as Queue }, ctx);
+    const res = await worker.fetch(
+      req as Request<unknown, IncomingRequestCfProperties>,
+      { ...env, DB: dyingDb, DELIVERIES: queue as unknown as Queue },
+      ctx,
+    );
     expect(res.status).toBe(202);
     expect(sent).toEqual([]); // nothing queued for a first attempt
     await waitOnExecutionContext(ctx);
@@ -216,7 +248,9 @@ describe("the first attempt is sent by the publishing request", () => {
       get: (target, prop) =>
         prop === "batch"
           ? (statements: D1PreparedStatement[]) =>
-              statements.some((st) => /insert into "?attempts"?/i.test((st as unknown as { statement: string }).statement))
+              statements.some((st) =>
+                /insert into "?attempts"?/i.test((st as unknown as { statement: string }).statement),
+              )
                 ? Promise.reject(new Error("killed"))
                 : target.batch(statements)
           : (Reflect.get(target, prop).bind?.(target) ?? Reflect.get(target, prop)),
@@ -228,18 +262,29 @@ describe("the first attempt is sent by the publishing request", () => {
       headers: { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id, "content-type": "application/json" },
       body: JSON.stringify({ type: "order.paid", entity: { id: 4 } }),
     });
-    const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, DB: nothingRecorded, DELIVERIES: nothingQueued }, ctx);
+    const res = await worker.fetch(
+      req as Request<unknown, IncomingRequestCfProperties>,
+      { ...env, DB: nothingRecorded, DELIVERIES: nothingQueued },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     const { event, deliveries } = (await res.json()) as { event: { id: string }; deliveries: { id: string }[] };
     const id = deliveries[0]!.id;
     expect(await received(name)).toHaveLength(1);
-    const cron = () => worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), env, createExecutionContext());
+    const cron = () =>
+      worker.scheduled(
+        createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
+        env,
+        createExecutionContext(),
+      );
     await cron(); // within its lease: left alone
     await new Promise((r) => setTimeout(r, 300));
     expect(await deliveryRow(id)).toMatchObject({ status: "pending", attempts: 0 });
     expect(await received(name)).toHaveLength(1);
     // The lease long over: the cron re-queues it and the consumer sends it again.
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now() - 60_000, id).run();
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?")
+      .bind(Date.now() - 60_000, id)
+      .run();
     await cron();
     const reqs = await waitForReceived(name, 2);
     expect(reqs.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id]);
@@ -250,7 +295,11 @@ describe("the first attempt is sent by the publishing request", () => {
     const account = await createAccount();
     const name = uniqueName();
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/fail/1/${name}` });
-    const res = await call("POST", "/v1/events", { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity: {} } });
+    const res = await call("POST", "/v1/events", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { type: "order.paid", entity: {} },
+    });
     const reqs = await waitForReceived(name, 2, 8000);
     expect(reqs[1]!.at - reqs[0]!.at).toBeGreaterThanOrEqual(800); // "1,1,1" in tests, ±10 %
     expect(reqs[1]!.at - reqs[0]!.at).toBeLessThan(5000); // not the 12 s of the delayed message

@@ -1,10 +1,10 @@
+import { env } from "cloudflare:workers";
 import { verify as verifyGithub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { githubSignature, standardSignature } from "../src/features/webhooks/signing";
 import { createAccount } from "./helpers/api";
 import { createWebhook, publish, uniqueName, waitForReceived } from "./helpers/webhooks";
-import { env } from "cloudflare:workers";
 
 describe("signature algorithms (test vectors)", () => {
   it("Standard Webhooks vector", async () => {
@@ -50,7 +50,9 @@ describe("a delivered webhook verifies with the public libraries", () => {
       "content-type": "application/json",
     });
     expect(req!.headers["user-agent"]).toMatch(/^Keyhook-Webhooks\/\d+\.\d+\.\d+$/);
-    expect(() => new Webhook("whsec_" + btoa("another secret of 32 bytes......")).verify(req!.body, req!.headers)).toThrow();
+    expect(() =>
+      new Webhook("whsec_" + btoa("another secret of 32 bytes......")).verify(req!.body, req!.headers),
+    ).toThrow();
   });
 
   it("a pasted secret (≥ 24 characters) signs too", async () => {

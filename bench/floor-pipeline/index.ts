@@ -24,7 +24,8 @@ const enc = new TextEncoder();
 const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 const unb64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
-const id = (prefix: string) => `${prefix}_${Date.now().toString(36)}${crypto.randomUUID().replaceAll("-", "").slice(0, 14)}`;
+const id = (prefix: string) =>
+  `${prefix}_${Date.now().toString(36)}${crypto.randomUUID().replaceAll("-", "").slice(0, 14)}`;
 
 /** The signing key of a stored secret: AES-GCM open (Keyhook's format), then an HMAC key; once per isolate. */
 function signingKey(env: Env, webhookId: string, sealed: string): Promise<CryptoKey> {
@@ -33,10 +34,16 @@ function signingKey(env: Env, webhookId: string, sealed: string): Promise<Crypto
     key = (async () => {
       const material = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(env.WEBHOOK_SECRET_KEY)));
       const raw = unb64(env.WEBHOOK_SECRET_KEY);
-      const aes = await crypto.subtle.importKey("raw", raw.length === 32 ? raw : material, "AES-GCM", false, ["decrypt"]);
+      const aes = await crypto.subtle.importKey("raw", raw.length === 32 ? raw : material, "AES-GCM", false, [
+        "decrypt",
+      ]);
       const [iv, ct] = sealed.split(".") as [string, string];
       const secret = new TextDecoder().decode(
-        await crypto.subtle.decrypt({ name: "AES-GCM", iv: unb64(iv), additionalData: enc.encode(webhookId) }, aes, unb64(ct)),
+        await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: unb64(iv), additionalData: enc.encode(webhookId) },
+          aes,
+          unb64(ct),
+        ),
       );
       return crypto.subtle.importKey("raw", unb64(secret.slice(6)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     })();
@@ -64,12 +71,16 @@ const INSERT_ATTEMPTS = `INSERT INTO attempts (id, account_id, webhook_id, deliv
 export default {
   async fetch(req: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const digest = await crypto.subtle.digest("SHA-256", enc.encode(req.headers.get("x-api-key") ?? ""));
-    const key = await env.DB.prepare("SELECT id, account_id FROM api_keys WHERE hash = ?").bind(hex(digest)).first<{ account_id: string }>();
+    const key = await env.DB.prepare("SELECT id, account_id FROM api_keys WHERE hash = ?")
+      .bind(hex(digest))
+      .first<{ account_id: string }>();
     if (!key) return Response.json({ error: "invalid" }, { status: 401 });
     const { type, entity } = (await req.json()) as { type: string; entity: unknown };
     let targets = webhooksOf.get(key.account_id);
     if (!targets) {
-      const rows = await env.DB.prepare("SELECT id, url, secret, events FROM webhooks WHERE account_id = ? AND status = 'active'")
+      const rows = await env.DB.prepare(
+        "SELECT id, url, secret, events FROM webhooks WHERE account_id = ? AND status = 'active'",
+      )
         .bind(key.account_id)
         .all<Target>();
       targets = rows.results;
@@ -93,16 +104,29 @@ export default {
       const byId = new Map(matching.map((w) => [w.id, w]));
       const rows = deliveries.map((d) => {
         const w = byId.get(d.webhookId)!;
-        return { d_id: d.id, d_account_id: key.account_id, e_id: event.id, e_type: type, e_entity: JSON.stringify(entity), e_created_at: now, w_id: w.id, w_url: w.url, w_secret: w.secret };
+        return {
+          d_id: d.id,
+          d_account_id: key.account_id,
+          e_id: event.id,
+          e_type: type,
+          e_entity: JSON.stringify(entity),
+          e_created_at: now,
+          w_id: w.id,
+          w_url: w.url,
+          w_secret: w.secret,
+        };
       });
       ctx.waitUntil(send(env, rows));
-    }
-    else if (deliveries.length > 0) await env.DELIVERIES.sendBatch(deliveries.map((d) => ({ body: { deliveryId: d.id } })));
+    } else if (deliveries.length > 0)
+      await env.DELIVERIES.sendBatch(deliveries.map((d) => ({ body: { deliveryId: d.id } })));
     return Response.json({ event, deliveries }, { status: 202 });
   },
 
   async queue(batch: MessageBatch<{ deliveryId: string }>, env: Env): Promise<void> {
-    await deliver(env, batch.messages.map((m) => m.body.deliveryId));
+    await deliver(
+      env,
+      batch.messages.map((m) => m.body.deliveryId),
+    );
     batch.ackAll();
   },
 };
@@ -120,13 +144,28 @@ async function send(env: Env, rows: Record<string, string | number>[]) {
       const createdAt = Number(r.e_created_at);
       const body = `{"id":"${r.e_id}","event":"${r.e_type}","accountId":"${r.d_account_id}","occurredAt":"${new Date(createdAt).toISOString()}","entity":${r.e_entity}}`;
       const ts = Math.floor(Date.now() / 1000);
-      const mac = await crypto.subtle.sign("HMAC", await signingKey(env, String(r.w_id), String(r.w_secret)), enc.encode(`${r.e_id}.${ts}.${body}`));
-      const headers = { "content-type": "application/json", "webhook-id": String(r.e_id), "webhook-timestamp": String(ts), "webhook-signature": `v1,${b64(new Uint8Array(mac))}` };
+      const mac = await crypto.subtle.sign(
+        "HMAC",
+        await signingKey(env, String(r.w_id), String(r.w_secret)),
+        enc.encode(`${r.e_id}.${ts}.${body}`),
+      );
+      const headers = {
+        "content-type": "application/json",
+        "webhook-id": String(r.e_id),
+        "webhook-timestamp": String(ts),
+        "webhook-signature": `v1,${b64(new Uint8Array(mac))}`,
+      };
       const started = Date.now();
       let status: number | null = null;
       let text: string | null = null;
       try {
-        const res = await fetch(String(r.w_url), { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(String(r.w_url), {
+          method: "POST",
+          headers,
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(15_000),
+        });
         status = res.status;
         text = (await res.text()).slice(0, 4096);
       } catch {}
@@ -135,8 +174,20 @@ async function send(env: Env, rows: Record<string, string | number>[]) {
       return {
         delivery: { id: r.d_id, status: ok ? "succeeded" : "failed", at },
         attempt: {
-          id: id("att"), accountId: r.d_account_id, webhookId: r.w_id, deliveryId: r.d_id, eventId: r.e_id, eventType: r.e_type,
-          url: r.w_url, headers: JSON.stringify(headers), status, body: text, ms: at - started, failure: ok ? null : "failed", ok, at,
+          id: id("att"),
+          accountId: r.d_account_id,
+          webhookId: r.w_id,
+          deliveryId: r.d_id,
+          eventId: r.e_id,
+          eventType: r.e_type,
+          url: r.w_url,
+          headers: JSON.stringify(headers),
+          status,
+          body: text,
+          ms: at - started,
+          failure: ok ? null : "failed",
+          ok,
+          at,
         },
       };
     }),

@@ -56,7 +56,10 @@ const keyBody = (v: Values) => ({
 });
 
 /** `--json` prints the API's answer as it is; the table shows the record inside it. */
-const one = (data: unknown, inner: Record<string, unknown> = data as Record<string, unknown>) => ({ data, text: record(inner) });
+const one = (data: unknown, inner: Record<string, unknown> = data as Record<string, unknown>) => ({
+  data,
+  text: record(inner),
+});
 
 export const COMMANDS: Record<string, Command> = {
   whoami: {
@@ -86,7 +89,8 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "keys create": {
-    usage: "keys create --name NAME [--scopes a,b] [--profile ID] [--expires-in-days N] [--rate-limit N] [--metadata JSON]",
+    usage:
+      "keys create --name NAME [--scopes a,b] [--profile ID] [--expires-in-days N] [--rate-limit N] [--metadata JSON]",
     summary: "Create an API key; its secret is printed once",
     options: {
       name: { type: "string", description: "what the key is for (required)" },
@@ -120,7 +124,10 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(c, [id], v) {
       const { profileId: _p, ...body } = keyBody(v);
-      const { data } = await c.PATCH("/v1/api-keys/{id}", { ...path(id!), body: { ...body, enabled: bool("enabled", v.enabled) } });
+      const { data } = await c.PATCH("/v1/api-keys/{id}", {
+        ...path(id!),
+        body: { ...body, enabled: bool("enabled", v.enabled) },
+      });
       return one(data, data!.apiKey);
     },
   },
@@ -141,7 +148,11 @@ export const COMMANDS: Record<string, Command> = {
     async run(c, [id], v) {
       const body = { gracePeriodSeconds: int("grace-seconds", v["grace-seconds"]) ?? 0 };
       const { data } = await c.POST("/v1/api-keys/{id}/rotate", { ...path(id!), body });
-      return { data, text: `${record(data!.apiKey)}\n\nkey  ${data!.key}`, warn: "Store this key now: it is shown only once." };
+      return {
+        data,
+        text: `${record(data!.apiKey)}\n\nkey  ${data!.key}`,
+        warn: "Store this key now: it is shown only once.",
+      };
     },
   },
   "keys usage": {
@@ -232,7 +243,10 @@ export const COMMANDS: Record<string, Command> = {
     args: ["id"],
     options: { event: { type: "string", description: "the event type to imitate" } },
     async run(c, [id], v) {
-      const { data } = await c.POST("/v1/webhooks/{id}/test", { ...path(id!), body: { event: v.event as string | undefined } });
+      const { data } = await c.POST("/v1/webhooks/{id}/test", {
+        ...path(id!),
+        body: { event: v.event as string | undefined },
+      });
       return one(data, data!.delivery);
     },
   },
@@ -242,7 +256,17 @@ export const COMMANDS: Record<string, Command> = {
     args: ["id"],
     async run(c, [id]) {
       const { data } = await c.GET("/v1/webhooks/{id}/attempts", path(id!));
-      return { data, text: table(data!.attempts, ["createdAt", "eventType", "responseStatus", "durationMs", "failureReason", "deliveryId"]) };
+      return {
+        data,
+        text: table(data!.attempts, [
+          "createdAt",
+          "eventType",
+          "responseStatus",
+          "durationMs",
+          "failureReason",
+          "deliveryId",
+        ]),
+      };
     },
   },
   "webhooks retry": {
@@ -276,8 +300,13 @@ export const COMMANDS: Record<string, Command> = {
     async run(c, _a, v) {
       if (!v.type || !v.entity) throw new UsageError("--type and --entity are required");
       const entity = json("entity", v.entity);
-      if (!entity || typeof entity !== "object" || Array.isArray(entity)) throw new UsageError("--entity must be a JSON object");
-      const body = { type: v.type as string, entity: entity as Record<string, unknown>, idempotencyKey: v["idempotency-key"] as string | undefined };
+      if (!entity || typeof entity !== "object" || Array.isArray(entity))
+        throw new UsageError("--entity must be a JSON object");
+      const body = {
+        type: v.type as string,
+        entity: entity as Record<string, unknown>,
+        idempotencyKey: v["idempotency-key"] as string | undefined,
+      };
       const { data } = await c.POST("/v1/events", { body });
       return { data, text: `${record(data!.event)}\n\n${table(data!.deliveries, ["id", "webhookId", "status"])}` };
     },
@@ -303,7 +332,12 @@ export const COMMANDS: Record<string, Command> = {
         limit: int("limit", v.limit),
       };
       const { data } = await c.GET("/v1/audit-log", { params: { query } });
-      const rows = data!.entries.map((e) => ({ when: e.createdAt, who: `${e.actor.name} (${e.actor.type})`, action: e.action, target: e.target.name ?? e.target.id }));
+      const rows = data!.entries.map((e) => ({
+        when: e.createdAt,
+        who: `${e.actor.name} (${e.actor.type})`,
+        action: e.action,
+        target: e.target.name ?? e.target.id,
+      }));
       return { data, text: table(rows, ["when", "who", "action", "target"]) };
     },
   },

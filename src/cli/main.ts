@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { createClient, type ErrorCode, KeyhookError } from "../client/index.ts";
-import { type Command, COMMANDS, UsageError } from "./commands.ts";
+import { COMMANDS, type Command, UsageError } from "./commands.ts";
 
 const GLOBAL = {
   url: { type: "string", description: "Keyhook's URL (default: $KEYHOOK_URL)" },
@@ -15,7 +15,14 @@ function optionLines(options: Record<string, { description: string }>) {
 }
 
 function helpFor(name: string, cmd: Command) {
-  return [`Usage: keyhook ${cmd.usage}`, "", cmd.summary, "", "Options:", ...optionLines({ ...(cmd.options ?? {}), ...GLOBAL })].join("\n");
+  return [
+    `Usage: keyhook ${cmd.usage}`,
+    "",
+    cmd.summary,
+    "",
+    "Options:",
+    ...optionLines({ ...(cmd.options ?? {}), ...GLOBAL }),
+  ].join("\n");
 }
 
 function overview() {
@@ -61,7 +68,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const cmd = COMMANDS[name]!;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...(cmd.options ?? {}), ...GLOBAL }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...(cmd.options ?? {}), ...GLOBAL },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     console.error(`keyhook ${name}: ${(err as Error).message}\n\n${helpFor(name, cmd)}`);
     return 2;
@@ -74,7 +86,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const args = positionals.slice(name.split(" ").length);
   const needed = cmd.args ?? [];
   if (args.length !== needed.length) {
-    console.error(`keyhook ${name}: expected ${needed.map((a) => `<${a}>`).join(" ") || "no arguments"}\n\n${helpFor(name, cmd)}`);
+    console.error(
+      `keyhook ${name}: expected ${needed.map((a) => `<${a}>`).join(" ") || "no arguments"}\n\n${helpFor(name, cmd)}`,
+    );
     return 2;
   }
   const url = (values.url as string | undefined) ?? env.KEYHOOK_URL;

@@ -58,11 +58,20 @@ export function createClient(options: ClientOptions): KeyhookClient {
   client.use({
     async onResponse({ response }) {
       if (response.ok) return undefined;
-      const body = (await response.clone().json().catch(() => null)) as {
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => null)) as {
         error?: { code?: ErrorCode; message?: string; details?: unknown; requestId?: string };
       } | null;
       const e = body?.error;
-      throw new KeyhookError(response.status, e?.code ?? "http_error", e?.message ?? `HTTP ${response.status}`, e?.details, e?.requestId);
+      throw new KeyhookError(
+        response.status,
+        e?.code ?? "http_error",
+        e?.message ?? `HTTP ${response.status}`,
+        e?.details,
+        e?.requestId,
+      );
     },
   });
   return client;

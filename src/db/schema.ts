@@ -76,9 +76,7 @@ export const apiKeys = sqliteTable(
   },
   (t) => [
     uniqueIndex("api_keys_hash_idx").on(t.hash),
-    index("api_keys_previous_hash_idx")
-      .on(t.previousHash)
-      .where(sql`previous_hash IS NOT NULL`),
+    index("api_keys_previous_hash_idx").on(t.previousHash).where(sql`previous_hash IS NOT NULL`),
     index("api_keys_account_idx").on(t.accountId, t.id),
     index("api_keys_profile_idx").on(t.profileId),
   ],
@@ -181,9 +179,7 @@ export const events = sqliteTable(
   },
   // Partial: an event without an idempotency key writes no index entry.
   (t) => [
-    uniqueIndex("events_idempotency_idx")
-      .on(t.accountId, t.idempotencyKey)
-      .where(sql`idempotency_key IS NOT NULL`),
+    uniqueIndex("events_idempotency_idx").on(t.accountId, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
   ],
 );
 
@@ -216,9 +212,7 @@ export const deliveries = sqliteTable(
   },
   (t) => [
     uniqueIndex("deliveries_event_webhook_idx").on(t.eventId, t.webhookId),
-    index("deliveries_due_idx")
-      .on(t.nextAttemptAt)
-      .where(sql`status = 'pending'`),
+    index("deliveries_due_idx").on(t.nextAttemptAt).where(sql`status = 'pending'`),
     index("deliveries_webhook_idx").on(t.webhookId, t.createdAt),
   ],
 );

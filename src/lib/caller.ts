@@ -25,7 +25,12 @@ export interface Origin {
   requestId: string | null;
 }
 
-export function callerOf(principal: Principal, accountId: string, origin: Origin, webhooksVersion: number | null): Caller {
+export function callerOf(
+  principal: Principal,
+  accountId: string,
+  origin: Origin,
+  webhooksVersion: number | null,
+): Caller {
   return {
     principal,
     accountId,

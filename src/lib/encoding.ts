@@ -34,7 +34,10 @@ export function toHex(buf: ArrayBuffer | Uint8Array): string {
 
 export function base64UrlDecode(input: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(input)) return null;
-  const b64 = input.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(input.length / 4) * 4, "=");
+  const b64 = input
+    .replace(/-/g, "+")
+    .replace(/_/g, "/")
+    .padEnd(Math.ceil(input.length / 4) * 4, "=");
   try {
     return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   } catch {

@@ -56,7 +56,10 @@ export const refusalOf: Record<Exclude<VerifyCode, "VALID">, { code: ErrorCode; 
   REVOKED: { code: "invalid_credentials", message: "Invalid API key" },
   EXPIRED: { code: "key_expired", message: "This API key has expired" },
   DISABLED: { code: "key_disabled", message: "This API key is disabled" },
-  PLAN_BLOCKED: { code: "plan_no_api_access", message: "This account's plan does not include API access; upgrade to use API keys" },
+  PLAN_BLOCKED: {
+    code: "plan_no_api_access",
+    message: "This account's plan does not include API access; upgrade to use API keys",
+  },
   RATE_LIMITED: { code: "rate_limited", message: "Rate limit reached for this key" },
   INSUFFICIENT_SCOPE: { code: "insufficient_scope", message: "This API key lacks a permission this route needs" },
 };

@@ -18,7 +18,10 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
 
 /** The first line of an error message, capped, with anything shaped like a key or a hash redacted. */
 const loggable = (message: string) =>
-  message.split("\n")[0]!.slice(0, 200).replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test)_\w+/gi, "[redacted]");
+  message
+    .split("\n")[0]!
+    .slice(0, 200)
+    .replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test)_\w+/gi, "[redacted]");
 
 /**
  * Known errors become their status; anything else is logged — its name, a capped message and the
@@ -32,7 +35,14 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   // says what actually went wrong; only first lines, so bound parameters are never logged.
   const cause = err.cause instanceof Error ? loggable(err.cause.message) : undefined;
   console.error(
-    JSON.stringify({ level: "error", requestId: c.var.requestId, route: c.req.routePath, name: err.name, message: loggable(err.message), cause }),
+    JSON.stringify({
+      level: "error",
+      requestId: c.var.requestId,
+      route: c.req.routePath,
+      name: err.name,
+      message: loggable(err.message),
+      cause,
+    }),
   );
   return errorResponse(c, new ApiError("internal_error", "Internal server error"));
 };

@@ -5,7 +5,9 @@ import { ApiError, ERROR_CODES } from "./errors";
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.enum(ERROR_CODES).openapi({ description: "One of Keyhook's error codes (the table in the README)", example: "not_found" }),
+      code: z
+        .enum(ERROR_CODES)
+        .openapi({ description: "One of Keyhook's error codes (the table in the README)", example: "not_found" }),
       message: z.string(),
       details: z.unknown().optional(),
       requestId: z.string(),

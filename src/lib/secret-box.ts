@@ -17,7 +17,8 @@ function aesKey(secret: string): Promise<CryptoKey> {
       } catch {
         raw = null;
       }
-      const material = raw && raw.length === 32 ? raw : new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
+      const material =
+        raw && raw.length === 32 ? raw : new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
       return crypto.subtle.importKey("raw", material, "AES-GCM", false, ["encrypt", "decrypt"]);
     })();
     keys.set(secret, key);

@@ -2,9 +2,9 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../context";
 import { type AuditContext, type Caller, callerOf as makeCaller } from "../lib/caller";
-import { toActor } from "../lib/principal";
 import { ApiError } from "../lib/errors";
 import { missingPermissions } from "../lib/permissions";
+import { toActor } from "../lib/principal";
 
 /** The credential, from `Authorization: Bearer`, `X-API-Key`, or (only if enabled) `?api_key=`. */
 function readCredential(req: Request, allowQuery: boolean): string | null {

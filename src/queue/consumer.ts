@@ -40,7 +40,9 @@ async function deliverBatch(batch: MessageBatch<unknown>, services: Services) {
       else message.retry({ delaySeconds: ERROR_RETRY_SECONDS });
     });
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", msg: "could not claim deliveries", error: String(err).slice(0, 200) }));
+    console.error(
+      JSON.stringify({ level: "error", msg: "could not claim deliveries", error: String(err).slice(0, 200) }),
+    );
     for (const m of owner.values()) m.retry({ delaySeconds: ERROR_RETRY_SECONDS });
   }
 }
@@ -51,7 +53,13 @@ async function deadLetters(batch: MessageBatch<unknown>, services: Services) {
   for (const message of batch.messages) {
     const parsed = DeliveryMessage.safeParse(message.body);
     if (parsed.success) ids.push(parsed.data.deliveryId);
-    console.error(JSON.stringify({ level: "warn", msg: "dead-lettered delivery message", body: JSON.stringify(message.body).slice(0, 200) }));
+    console.error(
+      JSON.stringify({
+        level: "warn",
+        msg: "dead-lettered delivery message",
+        body: JSON.stringify(message.body).slice(0, 200),
+      }),
+    );
   }
   await services.deliveries.markFailed(ids);
   for (const message of batch.messages) message.ack();

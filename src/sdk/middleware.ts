@@ -32,36 +32,41 @@ export interface KeyhookBinding {
   ): Promise<PublishResult>;
 }
 
-
 /**
  * Protects another Worker's Hono routes with Keyhook keys, through a service binding:
  * `app.use("/api/*", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }))`.
  * Sets `c.var.keyhook` to the verdict; refuses with Keyhook's error shape and rate-limit headers.
  */
 export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
-  return createMiddleware<{ Bindings: Record<string, unknown>; Variables: { keyhook: KeyVerdict } }>(async (c, next) => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    const key = bearer ?? c.req.header("x-api-key");
-    if (!key) {
-      const code: ErrorCode = "missing_credentials";
-      return c.json({ error: { code, message: "Send an API key in X-API-Key or Authorization: Bearer" } }, errorStatus[code]);
-    }
-    const binding = c.env[options.binding] as KeyhookBinding | undefined;
-    if (!binding) throw new Error(`keyhookAuth: no service binding named ${options.binding}`);
-    const verdict = await binding.verify(key, options.scopes);
-    if (verdict.ratelimit) {
-      c.header("X-RateLimit-Limit", String(verdict.ratelimit.limit));
-      c.header("X-RateLimit-Remaining", String(verdict.ratelimit.remaining));
-      c.header("X-RateLimit-Reset", String(verdict.ratelimit.reset));
-    }
-    if (!verdict.valid) {
-      // The code and status Keyhook itself answers a request made with this key.
-      const refusal = refusalOf[verdict.code as Exclude<VerifyCode, "VALID">] ?? refusalOf.NOT_FOUND;
-      const status = errorStatus[refusal.code] as 401 | 403 | 429;
-      if (status === 429 && verdict.ratelimit) c.header("Retry-After", String(Math.max(1, verdict.ratelimit.reset - Math.floor(Date.now() / 1000))));
-      return c.json({ error: { code: refusal.code, message: refusal.message } }, status);
-    }
-    c.set("keyhook", verdict);
-    await next();
-  });
+  return createMiddleware<{ Bindings: Record<string, unknown>; Variables: { keyhook: KeyVerdict } }>(
+    async (c, next) => {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      const key = bearer ?? c.req.header("x-api-key");
+      if (!key) {
+        const code: ErrorCode = "missing_credentials";
+        return c.json(
+          { error: { code, message: "Send an API key in X-API-Key or Authorization: Bearer" } },
+          errorStatus[code],
+        );
+      }
+      const binding = c.env[options.binding] as KeyhookBinding | undefined;
+      if (!binding) throw new Error(`keyhookAuth: no service binding named ${options.binding}`);
+      const verdict = await binding.verify(key, options.scopes);
+      if (verdict.ratelimit) {
+        c.header("X-RateLimit-Limit", String(verdict.ratelimit.limit));
+        c.header("X-RateLimit-Remaining", String(verdict.ratelimit.remaining));
+        c.header("X-RateLimit-Reset", String(verdict.ratelimit.reset));
+      }
+      if (!verdict.valid) {
+        // The code and status Keyhook itself answers a request made with this key.
+        const refusal = refusalOf[verdict.code as Exclude<VerifyCode, "VALID">] ?? refusalOf.NOT_FOUND;
+        const status = errorStatus[refusal.code] as 401 | 403 | 429;
+        if (status === 429 && verdict.ratelimit)
+          c.header("Retry-After", String(Math.max(1, verdict.ratelimit.reset - Math.floor(Date.now() / 1000))));
+        return c.json({ error: { code: refusal.code, message: refusal.message } }, status);
+      }
+      c.set("keyhook", verdict);
+      await next();
+    },
+  );
 }

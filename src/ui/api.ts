@@ -3,7 +3,7 @@
  * paths, requests and answers typed from the OpenAPI document), with the token kept for this
  * browser session.
  */
-import { type components, createClient, KeyhookError, type KeyhookClient } from "../client/index.ts";
+import { type components, createClient, type KeyhookClient, KeyhookError } from "../client/index.ts";
 
 export type Schemas = components["schemas"];
 export { KeyhookError };

@@ -37,7 +37,11 @@ export function App() {
     } catch (err) {
       session.clear();
       setWho(null);
-      onError(err instanceof KeyhookError && err.status === 401 ? `That token was not accepted: ${err.message}` : message(err));
+      onError(
+        err instanceof KeyhookError && err.status === 401
+          ? `That token was not accepted: ${err.message}`
+          : message(err),
+      );
     } finally {
       setChecking(false);
     }
@@ -83,7 +87,20 @@ export function App() {
           </div>
         )}
       </header>
-      {banner && <Banner text={banner.text} onDismiss={() => setBanner(null)} onRetry={banner.retry && (() => { const r = banner.retry!; setBanner(null); r(); })} />}
+      {banner && (
+        <Banner
+          text={banner.text}
+          onDismiss={() => setBanner(null)}
+          onRetry={
+            banner.retry &&
+            (() => {
+              const r = banner.retry!;
+              setBanner(null);
+              r();
+            })
+          }
+        />
+      )}
       <main>
         {checking ? (
           <p class="muted">Signing in...</p>
@@ -93,7 +110,9 @@ export function App() {
           <AccountPicker accounts={accounts} onPick={pick} />
         ) : (
           <div>
-            {who.type === "operator" && accounts && <AccountPicker accounts={accounts} onPick={pick} current={account?.id} />}
+            {who.type === "operator" && accounts && (
+              <AccountPicker accounts={accounts} onPick={pick} current={account?.id} />
+            )}
             <div role="tablist" aria-label="Integrations">
               {TABS.map((t) => (
                 <button
@@ -112,7 +131,9 @@ export function App() {
               ))}
             </div>
             <div role="tabpanel" id="tabpanel" aria-labelledby={`tab-${tab}`} key={`${tab}-${account?.id}`}>
-              {tab === "API keys" && <KeysTab onError={onError} defaultRateLimit={account?.limits.rateLimitPerHour ?? null} />}
+              {tab === "API keys" && (
+                <KeysTab onError={onError} defaultRateLimit={account?.limits.rateLimitPerHour ?? null} />
+              )}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
               {tab === "Audit log" && <AuditTab onError={onError} />}
             </div>
@@ -134,7 +155,9 @@ function SignIn(props: { onSubmit: (token: string) => void }) {
         if (token) props.onSubmit(token);
       }}
     >
-      <p>Paste a user token (JWT) from your application, or the operator token. It is kept for this browser session only.</p>
+      <p>
+        Paste a user token (JWT) from your application, or the operator token. It is kept for this browser session only.
+      </p>
       <label for="token">Access token</label>
       <input id="token" name="token" type="password" autoComplete="off" required />
       <button type="submit" class="primary">

@@ -1,5 +1,5 @@
-import { useEffect, useRef } from "hono/jsx/dom";
 import type { Child } from "hono/jsx";
+import { useEffect, useRef } from "hono/jsx/dom";
 
 /** The red banner: every error, with Dismiss (and Retry when a load failed). */
 export function Banner(props: { text: string; onDismiss: () => void; onRetry?: () => void }) {
@@ -81,10 +81,19 @@ export function Sparkline(props: { values: number[] | null }) {
   const max = Math.max(1, ...values);
   const w = 96;
   const h = 24;
-  const points = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - 1 - (v / max) * (h - 2)}`).join(" ");
+  const points = values
+    .map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - 1 - (v / max) * (h - 2)}`)
+    .join(" ");
   const total = values.reduce((a, b) => a + b, 0);
   return (
-    <svg class="spark" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${total} requests in the last 24 hours`}>
+    <svg
+      class="spark"
+      width={w}
+      height={h}
+      viewBox={`0 0 ${w} ${h}`}
+      role="img"
+      aria-label={`${total} requests in the last 24 hours`}
+    >
       <title>{`${total} requests in the last 24 hours`}</title>
       <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />
     </svg>

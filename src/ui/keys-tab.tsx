@@ -1,14 +1,16 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { data, keyhook, message, type Schemas } from "./api";
 import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
+import { data, keyhook, message, type Schemas } from "./api";
 import { Dialog, Sparkline, When } from "./components";
 
 type ApiKey = Schemas["ApiKey"];
 
-
 const BADGE_TEXT = { no_permissions: "No permissions", can_impersonate: "Can impersonate", read_only: "Read-only" };
 
-export function KeysTab(props: { onError: (text: string, retry?: () => void) => void; defaultRateLimit: number | null }) {
+export function KeysTab(props: {
+  onError: (text: string, retry?: () => void) => void;
+  defaultRateLimit: number | null;
+}) {
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
   const [usage, setUsage] = useState<Record<string, number[]>>({});
   const [creating, setCreating] = useState(false);
@@ -23,7 +25,9 @@ export function KeysTab(props: { onError: (text: string, retry?: () => void) => 
       // The whole page's usage in one request.
       const ids = apiKeys.map((k) => k.id).join(",");
       data(keyhook().GET("/v1/api-keys/usage", { params: { query: { ids } } }))
-        .then(({ keys: all }) => setUsage(Object.fromEntries(all.map((k) => [k.keyId, k.usage.slice(-24).map((x) => x.requests)]))))
+        .then(({ keys: all }) =>
+          setUsage(Object.fromEntries(all.map((k) => [k.keyId, k.usage.slice(-24).map((x) => x.requests)]))),
+        )
         .catch(() => {});
     } catch (err) {
       setKeys([]);
@@ -145,9 +149,7 @@ export function KeysTab(props: { onError: (text: string, retry?: () => void) => 
           </tbody>
         </table>
       )}
-      {secret && (
-        <CopyKeyDialog secret={secret} onDone={() => setSecret(null)} />
-      )}
+      {secret && <CopyKeyDialog secret={secret} onDone={() => setSecret(null)} />}
     </section>
   );
 }

@@ -104,49 +104,53 @@ export function WebhooksTab(props: { onError: OnError }) {
                 </td>
                 <td>
                   <div class="row-actions">
-                  <button type="button" onClick={() => setEditing(w)}>
-                    Edit
-                  </button>
-                  <button
-                    type="button"
-                    onClick={() =>
-                      act("change the webhook", () =>
-                        data(
-                          keyhook().PATCH("/v1/webhooks/{id}", {
-                            params: { path: { id: w.id } },
-                            body: { status: w.status === "active" ? "disabled" : "active" },
-                          }),
-                        ),
-                      )
-                    }
-                  >
-                    {w.status === "active" ? "Disable" : "Enable"}
-                  </button>
-                  <button
-                    type="button"
-                    onClick={() =>
-                      act("send a test event", async () => {
-                        await data(keyhook().POST("/v1/webhooks/{id}/test", { params: { path: { id: w.id } }, body: {} }));
-                        setTimeout(load, 1500); // its outcome shows in "Last delivery" once it is sent
-                      })
-                    }
-                  >
-                    Send test event
-                  </button>
-                  <button type="button" onClick={() => setHistory(w)}>
-                    Delivery history
-                  </button>
-                  <button
-                    type="button"
-                    class="danger"
-                    onClick={() => {
-                      if (confirm(`Delete webhook ${w.url}? This cannot be undone.`)) {
-                        act("delete the webhook", () => data(keyhook().DELETE("/v1/webhooks/{id}", { params: { path: { id: w.id } } })));
+                    <button type="button" onClick={() => setEditing(w)}>
+                      Edit
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() =>
+                        act("change the webhook", () =>
+                          data(
+                            keyhook().PATCH("/v1/webhooks/{id}", {
+                              params: { path: { id: w.id } },
+                              body: { status: w.status === "active" ? "disabled" : "active" },
+                            }),
+                          ),
+                        )
                       }
-                    }}
-                  >
-                    Delete
-                  </button>
+                    >
+                      {w.status === "active" ? "Disable" : "Enable"}
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() =>
+                        act("send a test event", async () => {
+                          await data(
+                            keyhook().POST("/v1/webhooks/{id}/test", { params: { path: { id: w.id } }, body: {} }),
+                          );
+                          setTimeout(load, 1500); // its outcome shows in "Last delivery" once it is sent
+                        })
+                      }
+                    >
+                      Send test event
+                    </button>
+                    <button type="button" onClick={() => setHistory(w)}>
+                      Delivery history
+                    </button>
+                    <button
+                      type="button"
+                      class="danger"
+                      onClick={() => {
+                        if (confirm(`Delete webhook ${w.url}? This cannot be undone.`)) {
+                          act("delete the webhook", () =>
+                            data(keyhook().DELETE("/v1/webhooks/{id}", { params: { path: { id: w.id } } })),
+                          );
+                        }
+                      }}
+                    >
+                      Delete
+                    </button>
                   </div>
                 </td>
               </tr>
@@ -193,7 +197,13 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
         const body = { url, events, filter, description: description || null };
         await data(keyhook().PATCH("/v1/webhooks/{id}", { params: { path: { id: existing.id } }, body }));
       } else {
-        const body = { url, events, secret: String(form.get("secret")).trim(), filter: filter ?? undefined, description: description || undefined };
+        const body = {
+          url,
+          events,
+          secret: String(form.get("secret")).trim(),
+          filter: filter ?? undefined,
+          description: description || undefined,
+        };
         await data(keyhook().POST("/v1/webhooks", { body }));
       }
       props.onDone();
@@ -207,7 +217,9 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
   const reveal = async () => {
     if (!existing) return;
     try {
-      setRevealed((await data(keyhook().GET("/v1/webhooks/{id}/secret", { params: { path: { id: existing.id } } }))).secret);
+      setRevealed(
+        (await data(keyhook().GET("/v1/webhooks/{id}/secret", { params: { path: { id: existing.id } } }))).secret,
+      );
     } catch (err) {
       props.onError(`Could not reveal the secret: ${message(err)}`);
     }
@@ -216,16 +228,29 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
   return (
     <form class="panel" onSubmit={submit} aria-label={existing ? "Edit webhook" : "New webhook"}>
       <label for="wh-url">URL</label>
-      <input id="wh-url" name="url" type="url" required value={existing?.url ?? ""} placeholder="https://example.com/webhooks" />
+      <input
+        id="wh-url"
+        name="url"
+        type="url"
+        required
+        value={existing?.url ?? ""}
+        placeholder="https://example.com/webhooks"
+      />
       <fieldset>
         <legend>Events</legend>
         <label class="check">
-          <input type="checkbox" checked={all} onChange={(e: Event) => setAll((e.target as HTMLInputElement).checked)} /> All events
+          <input
+            type="checkbox"
+            checked={all}
+            onChange={(e: Event) => setAll((e.target as HTMLInputElement).checked)}
+          />{" "}
+          All events
         </label>
         {!all &&
           types.map((t) => (
             <label class="check" title={t.description ?? ""}>
-              <input type="checkbox" name="event" value={t.name} checked={existing?.events.includes(t.name) ?? false} /> {t.name}
+              <input type="checkbox" name="event" value={t.name} checked={existing?.events.includes(t.name) ?? false} />{" "}
+              {t.name}
             </label>
           ))}
       </fieldset>
@@ -257,7 +282,14 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
       ) : (
         <div>
           <label for="wh-secret">Secret</label>
-          <input id="wh-secret" name="secret" required minLength={24} value={secret} onInput={(e: Event) => setSecret((e.target as HTMLInputElement).value)} />
+          <input
+            id="wh-secret"
+            name="secret"
+            required
+            minLength={24}
+            value={secret}
+            onInput={(e: Event) => setSecret((e.target as HTMLInputElement).value)}
+          />
           <button type="button" onClick={() => setSecret(generateSecret())}>
             Regenerate
           </button>
@@ -281,7 +313,10 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
   const [attempts, setAttempts] = useState<Attempt[] | null>(null);
   const load = async () => {
     try {
-      setAttempts((await data(keyhook().GET("/v1/webhooks/{id}/attempts", { params: { path: { id: props.webhook.id } } }))).attempts);
+      setAttempts(
+        (await data(keyhook().GET("/v1/webhooks/{id}/attempts", { params: { path: { id: props.webhook.id } } })))
+          .attempts,
+      );
     } catch (err) {
       setAttempts([]);
       props.onError(`Could not load the delivery history: ${message(err)}`, load);
@@ -322,14 +357,25 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
               <details>
                 <summary>
                   <When iso={a.createdAt} /> · <strong>{a.eventType}</strong> ·{" "}
-                  <span class={a.succeeded ? "ok" : "fail"}>{a.responseStatus ?? "no response"}</span> · {a.durationMs} ms
+                  <span class={a.succeeded ? "ok" : "fail"}>{a.responseStatus ?? "no response"}</span> · {a.durationMs}{" "}
+                  ms
                   {a.failureReason && <span class="fail"> · {a.failureReason}</span>}
                 </summary>
                 <h4>Request</h4>
-                <pre>{Object.entries(a.requestHeaders).map(([k, v]) => `${k}: ${v}`).join("\n")}</pre>
+                <pre>
+                  {Object.entries(a.requestHeaders)
+                    .map(([k, v]) => `${k}: ${v}`)
+                    .join("\n")}
+                </pre>
                 <pre>{a.requestBody}</pre>
                 <h4>Response</h4>
-                <pre>{a.responseHeaders ? Object.entries(a.responseHeaders).map(([k, v]) => `${k}: ${v}`).join("\n") : "(none)"}</pre>
+                <pre>
+                  {a.responseHeaders
+                    ? Object.entries(a.responseHeaders)
+                        .map(([k, v]) => `${k}: ${v}`)
+                        .join("\n")
+                    : "(none)"}
+                </pre>
                 <pre>{a.responseBody ?? ""}</pre>
               </details>
               <button type="button" onClick={() => retry(a)}>

@@ -12,7 +12,11 @@ const consoleErrors = [];
 async function noSeriousA11yViolations(where) {
   const { violations } = await new AxeBuilder({ page }).analyze();
   const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `axe on ${where}`);
+  assert.deepEqual(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
+    [],
+    `axe on ${where}`,
+  );
 }
 
 /** Requests this test made fail on purpose log a console error; anything else must not. */
@@ -23,11 +27,21 @@ function takeConsoleErrors() {
 before(async () => {
   keyhook = await startKeyhook();
   receiver = await startReceiver();
-  const created = await apiCall("POST", "/v1/accounts", { token: devVar("ADMIN_TOKEN"), body: { name: "Browser Co", plan: "pro" } });
+  const created = await apiCall("POST", "/v1/accounts", {
+    token: devVar("ADMIN_TOKEN"),
+    body: { name: "Browser Co", plan: "pro" },
+  });
   account = created.body.account;
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
@@ -50,13 +64,18 @@ describe("Admin → Integrations", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("alert").getByText("not accepted").waitFor();
     const errs = takeConsoleErrors();
-    assert.ok(errs.every((e) => /status of 401/.test(e)), errs.join("\n"));
+    assert.ok(
+      errs.every((e) => /status of 401/.test(e)),
+      errs.join("\n"),
+    );
     await page.getByRole("button", { name: "Dismiss" }).click();
     assert.equal(await page.getByRole("alert").count(), 0);
   });
 
   it("signs in with a user token: tabs and the empty state", async () => {
-    await page.getByLabel("Access token").fill(userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" }));
+    await page
+      .getByLabel("Access token")
+      .fill(userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" }));
     await page.getByRole("button", { name: "Sign in" }).click();
     for (const name of ["API keys", "Webhooks", "Audit log"]) await page.getByRole("tab", { name }).waitFor();
     await page.getByText("No API keys yet").waitFor();
@@ -108,7 +127,10 @@ describe("Admin → Integrations", () => {
       asked = d.message();
       d.accept();
     });
-    await page.getByRole("row", { name: /CI\/CD Pipeline/ }).getByRole("button", { name: "Revoke" }).click();
+    await page
+      .getByRole("row", { name: /CI\/CD Pipeline/ })
+      .getByRole("button", { name: "Revoke" })
+      .click();
     assert.equal(asked, "Revoke API key CI/CD Pipeline? This cannot be undone.");
     await page.getByText("No API keys yet").waitFor({ timeout: 2000 });
     await new Promise((r) => setTimeout(r, 300));
@@ -117,7 +139,10 @@ describe("Admin → Integrations", () => {
 
   it("a key created with only a permission profile holds only the profile's permissions", async () => {
     const admin = userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" });
-    const profile = await apiCall("POST", "/v1/permission-profiles", { token: admin, body: { name: "Read-only", permissions: ["keys:read"] } });
+    const profile = await apiCall("POST", "/v1/permission-profiles", {
+      token: admin,
+      body: { name: "Read-only", permissions: ["keys:read"] },
+    });
     assert.equal(profile.status, 201);
     await page.getByRole("button", { name: "+ New API key" }).click();
     await page.getByLabel("Name").fill("Reporting");
@@ -145,7 +170,10 @@ describe("Admin → Integrations", () => {
   it("the keys table asks for the usage of its whole page in one request", async () => {
     const admin = userJwt({ sub: "u_ada", name: "Ada", account_id: account.id, role: "admin" });
     const made = [];
-    for (const name of ["One", "Two", "Three"]) made.push((await apiCall("POST", "/v1/api-keys", { token: admin, body: { name, scopes: ["keys:read"] } })).body.apiKey);
+    for (const name of ["One", "Two", "Three"])
+      made.push(
+        (await apiCall("POST", "/v1/api-keys", { token: admin, body: { name, scopes: ["keys:read"] } })).body.apiKey,
+      );
     const usageRequests = [];
     const listen = (r) => /\/usage/.test(r.url()) && usageRequests.push(r.url());
     page.on("request", listen);
@@ -164,7 +192,15 @@ describe("Admin → Integrations", () => {
 
   it("a failed load offers Retry", async () => {
     let fail = true;
-    await page.route("**/v1/api-keys?*", (route) => (fail ? route.fulfill({ status: 500, contentType: "application/json", body: '{"error":{"code":"internal_error","message":"Internal server error","requestId":"x"}}' }) : route.continue()));
+    await page.route("**/v1/api-keys?*", (route) =>
+      fail
+        ? route.fulfill({
+            status: 500,
+            contentType: "application/json",
+            body: '{"error":{"code":"internal_error","message":"Internal server error","requestId":"x"}}',
+          })
+        : route.continue(),
+    );
     await page.getByRole("tab", { name: "Audit log" }).click();
     await page.getByRole("tab", { name: "API keys" }).click();
     await page.getByRole("alert").getByText("Could not load API keys").waitFor();
@@ -219,7 +255,8 @@ describe("Admin → Integrations", () => {
     await page.getByRole("tab", { name: "Audit log" }).click();
     await page.getByRole("table").waitFor();
     const text = await page.getByRole("table").textContent();
-    for (const action of ["api_key.created", "api_key.revoked", "webhook.created", "account.created"]) assert.match(text, new RegExp(action.replace(".", "\\.")));
+    for (const action of ["api_key.created", "api_key.revoked", "webhook.created", "account.created"])
+      assert.match(text, new RegExp(action.replace(".", "\\.")));
     assert.match(text, /Ada/);
     await page.getByLabel("Action").fill("api_key.revoked");
     await page.getByRole("button", { name: "Apply" }).click();
@@ -241,7 +278,8 @@ describe("Admin → Integrations", () => {
   it("the API reference at /docs is served by the Worker itself", async () => {
     await page.goto(`${BASE}/docs`);
     await page.getByRole("heading", { name: "Keyhook API" }).waitFor({ timeout: 20_000 });
-    for (const tag of ["API keys", "Webhooks", "Deliveries", "Audit log"]) await page.getByText(tag, { exact: true }).first().waitFor();
+    for (const tag of ["API keys", "Webhooks", "Deliveries", "Audit log"])
+      await page.getByText(tag, { exact: true }).first().waitFor();
     await page.screenshot({ path: `${SHOTS}/api-reference.png` });
   });
 

@@ -10,7 +10,11 @@ export const BASE = `http://localhost:${PORT}`;
 /** `npm run dev` on PORT; `extraArgs` go to `wrangler dev` (e.g. `--var NAME:value`). */
 export async function startKeyhook(extraArgs = []) {
   const args = ["run", "dev", ...(extraArgs.length ? ["--", ...extraArgs] : [])];
-  const dev = spawn("npm", args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORT: String(PORT) } });
+  const dev = spawn("npm", args, {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: String(PORT) },
+  });
   let log = "";
   dev.stdout.on("data", (d) => (log += d));
   dev.stderr.on("data", (d) => (log += d));
@@ -21,7 +25,13 @@ export async function startKeyhook(extraArgs = []) {
     } catch {}
     await new Promise((r) => setTimeout(r, 500));
   }
-  if (!(await fetch(`${BASE}/health`).then((r) => r.ok, () => false))) throw new Error(`Keyhook did not start:\n${log.slice(-3000)}`);
+  if (
+    !(await fetch(`${BASE}/health`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  )
+    throw new Error(`Keyhook did not start:\n${log.slice(-3000)}`);
   return {
     stop: (signal = "SIGTERM") => {
       try {
@@ -33,7 +43,9 @@ export async function startKeyhook(extraArgs = []) {
 }
 
 export function devVar(name) {
-  const line = readFileSync(".dev.vars", "utf8").split("\n").find((l) => l.startsWith(`${name}=`));
+  const line = readFileSync(".dev.vars", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}=`));
   return line.slice(name.length + 1).trim();
 }
 
@@ -68,6 +80,8 @@ export function startReceiver() {
     });
   });
   return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${server.address().port}/hooks`, received, close: () => server.close() })),
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ url: `http://127.0.0.1:${server.address().port}/hooks`, received, close: () => server.close() }),
+    ),
   );
 }

@@ -11,8 +11,11 @@ let keyhook, receiver, env;
 
 function keyhookCli(args, extraEnv = {}) {
   return new Promise((resolve) => {
-    execFile("node", ["bin/keyhook.mjs", ...args], { env: { ...process.env, ...env, ...extraEnv } }, (err, stdout, stderr) =>
-      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    execFile(
+      "node",
+      ["bin/keyhook.mjs", ...args],
+      { env: { ...process.env, ...env, ...extraEnv } },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }),
     );
   });
 }
@@ -26,8 +29,13 @@ before(async () => {
   keyhook = await startKeyhook();
   receiver = await startReceiver();
   const admin = devVar("ADMIN_TOKEN");
-  const account = (await apiCall("POST", "/v1/accounts", { token: admin, body: { name: "CLI Co", plan: "pro" } })).body.account;
-  const created = await apiCall("POST", "/v1/api-keys", { token: admin, accountId: account.id, body: { name: "CLI admin key" } });
+  const account = (await apiCall("POST", "/v1/accounts", { token: admin, body: { name: "CLI Co", plan: "pro" } })).body
+    .account;
+  const created = await apiCall("POST", "/v1/api-keys", {
+    token: admin,
+    accountId: account.id,
+    body: { name: "CLI admin key" },
+  });
   env = { KEYHOOK_URL: BASE, KEYHOOK_API_KEY: created.body.key };
 });
 
@@ -45,14 +53,26 @@ describe("keyhook CLI", () => {
   });
 
   it("keys: create (secret once, with a warning), list, get, update, usage, rotate, revoke", async () => {
-    const created = await keyhookCli(["keys", "create", "--name", "Deploy", "--scopes", "keys:read", "--expires-in-days", "30"]);
+    const created = await keyhookCli([
+      "keys",
+      "create",
+      "--name",
+      "Deploy",
+      "--scopes",
+      "keys:read",
+      "--expires-in-days",
+      "30",
+    ]);
     assert.equal(created.code, 0);
     assert.match(created.stderr, /shown only once/);
     const secret = /key\s+(kh_live_\S+)/.exec(created.stdout)[1];
     const id = /^id\s+(key_\S+)/m.exec(created.stdout)[1];
     assert.match((await keyhookCli(["keys", "list"])).stdout, /Deploy/);
     assert.equal((await json(["keys", "get", id])).apiKey.name, "Deploy");
-    assert.equal((await json(["keys", "update", id, "--name", "Deploy 2", "--enabled", "false"])).apiKey.enabled, false);
+    assert.equal(
+      (await json(["keys", "update", id, "--name", "Deploy 2", "--enabled", "false"])).apiKey.enabled,
+      false,
+    );
     await json(["keys", "update", id, "--enabled", "true"]);
     assert.equal((await keyhookCli(["whoami"], { KEYHOOK_API_KEY: secret })).code, 0);
     assert.equal((await json(["keys", "usage", id])).usage.length, 48);
@@ -65,7 +85,16 @@ describe("keyhook CLI", () => {
   });
 
   it("webhooks: create, list, get, update, test, attempts, retry, rotate-secret, delete", async () => {
-    const created = await json(["webhooks", "create", "--webhook-url", receiver.url, "--events", "*", "--description", "from the CLI"]);
+    const created = await json([
+      "webhooks",
+      "create",
+      "--webhook-url",
+      receiver.url,
+      "--events",
+      "*",
+      "--description",
+      "from the CLI",
+    ]);
     const id = created.webhook.id;
     assert.match(created.secret, /^whsec_/);
     assert.match((await keyhookCli(["webhooks", "list"])).stdout, new RegExp(id));
@@ -113,7 +142,14 @@ describe("keyhook CLI", () => {
     assert.equal((await keyhookCli(["nothing"])).code, 2);
     assert.equal((await keyhookCli(["keys", "list", "--bogus"])).code, 2);
     assert.equal((await keyhookCli(["whoami"], { KEYHOOK_URL: "" })).code, 2);
-    for (const command of ["whoami", "keys list", "keys create", "webhooks rotate-secret", "events publish", "audit list"]) {
+    for (const command of [
+      "whoami",
+      "keys list",
+      "keys create",
+      "webhooks rotate-secret",
+      "events publish",
+      "audit list",
+    ]) {
       const r = await keyhookCli([...command.split(" "), "--help"]);
       assert.equal(r.code, 0, command);
       assert.match(r.stdout, new RegExp(`^Usage: keyhook ${command}`));

@@ -52,12 +52,29 @@ try {
     check(/HTTP\/1\.1 401[\s\S]*"invalid_credentials"/.test(out), "the revoked key gets 401 invalid_credentials");
     check(/"code": "VALID"/.test(out), "verify answers VALID");
     check(/"INSUFFICIENT_SCOPE"/.test(out), "verify answers INSUFFICIENT_SCOPE for a missing scope");
-    check(/^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"issue\.resolved".*"severity":"critical"/m.test(out), "the receiver got the critical issue, signed");
-    check(!/"severity":"minor"\}\}$/m.test(out.split("\n").filter((l) => l.startsWith("evt_")).join("\n")), "the minor issue was filtered out");
+    check(
+      /^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"issue\.resolved".*"severity":"critical"/m.test(out),
+      "the receiver got the critical issue, signed",
+    );
+    check(
+      !/"severity":"minor"\}\}$/m.test(
+        out
+          .split("\n")
+          .filter((l) => l.startsWith("evt_"))
+          .join("\n"),
+      ),
+      "the minor issue was filtered out",
+    );
     check(/"deliveries":\[\]/.test(out), "publishing the minor issue made no delivery");
     check(/\{"eventType":"issue\.resolved","responseStatus":200/.test(out), "the attempt is in the delivery history");
-    check(/^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"webhook\.test"/m.test(out), "the test event reached the receiver");
-    check(/\{"invoice":\{"id":"inv_\w+","amount":42,"paid":false\},"event":"evt_\w+"\}/.test(out), "the example API accepts a Keyhook key and publishes through the binding");
+    check(
+      /^evt_\S+ v1,\S+ \{"id":"evt_[^"]+","event":"webhook\.test"/m.test(out),
+      "the test event reached the receiver",
+    );
+    check(
+      /\{"invoice":\{"id":"inv_\w+","amount":42,"paid":false\},"event":"evt_\w+"\}/.test(out),
+      "the example API accepts a Keyhook key and publishes through the binding",
+    );
     check(/"key":"Invoicer","invoices":\[\{/.test(out), "the example API knows which key called");
     check(/^401$/m.test(out), "the example API refuses a call without a key");
     if (failed) console.log(out.slice(-4000));

@@ -30,7 +30,13 @@ function receiver(name, behave) {
   });
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () =>
-      resolve({ name, seen, server, url: `http://127.0.0.1:${server.address().port}/${name}`, port: server.address().port }),
+      resolve({
+        name,
+        seen,
+        server,
+        url: `http://127.0.0.1:${server.address().port}/${name}`,
+        port: server.address().port,
+      }),
     ),
   );
 }
@@ -97,7 +103,8 @@ after(() => {
 
 describe("faults", () => {
   it("every published event reaches every subscribed webhook at least once, through receiver faults and a Keyhook crash", async () => {
-    account = (await apiCall("POST", "/v1/accounts", { token: admin, body: { name: "Faults", plan: "enterprise" } })).body.account;
+    account = (await apiCall("POST", "/v1/accounts", { token: admin, body: { name: "Faults", plan: "enterprise" } }))
+      .body.account;
     const op = { token: admin, accountId: account.id };
     const key = (await apiCall("POST", "/v1/api-keys", { ...op, body: { name: "faults key" } })).body;
     const hooks = {};
@@ -108,7 +115,10 @@ describe("faults", () => {
     }
     // Publish half, kill Keyhook while deliveries are in flight, restart on the same state, publish the rest.
     for (let i = 0; i < EVENTS / 2; i++) {
-      const res = await apiCall("POST", "/v1/events", { apiKey: key.key, body: { type: "order.paid", entity: { n: i } } });
+      const res = await apiCall("POST", "/v1/events", {
+        apiKey: key.key,
+        body: { type: "order.paid", entity: { n: i } },
+      });
       assert.equal(res.status, 202);
       published.push(res.body.event.id);
     }
@@ -119,7 +129,10 @@ describe("faults", () => {
     await sleep(500);
     keyhook = await startKeyhook(ARGS);
     for (let i = EVENTS / 2; i < EVENTS; i++) {
-      const res = await apiCall("POST", "/v1/events", { apiKey: key.key, body: { type: "order.paid", entity: { n: i } } });
+      const res = await apiCall("POST", "/v1/events", {
+        apiKey: key.key,
+        body: { type: "order.paid", entity: { n: i } },
+      });
       assert.equal(res.status, 202);
       published.push(res.body.event.id);
     }
@@ -129,7 +142,9 @@ describe("faults", () => {
 
     const expectedFor = [...receivers, downUp];
     const missing = () =>
-      expectedFor.flatMap((r) => published.filter((id) => !r.seen.some((s) => s.id === id && s.status === 200)).map((id) => `${r.name}:${id}`));
+      expectedFor.flatMap((r) =>
+        published.filter((id) => !r.seen.some((s) => s.id === id && s.status === 200)).map((id) => `${r.name}:${id}`),
+      );
     const until = Date.now() + 240_000;
     while (missing().length > 0 && Date.now() < until) {
       await poke();
@@ -139,30 +154,56 @@ describe("faults", () => {
     // First attempts in flight when Keyhook was killed (sent, no answer yet: the hang outlasts the
     // 2 s timeout) were delivered later all the same, with the same webhook-id.
     const hangs = receivers.find((r) => r.name === "hangs-first");
-    const cutShort = hangs.seen.filter((s) => s.n === 1 && s.status === "timeout" && s.at < killedAt && s.at > killedAt - 2000).map((s) => s.id);
+    const cutShort = hangs.seen
+      .filter((s) => s.n === 1 && s.status === "timeout" && s.at < killedAt && s.at > killedAt - 2000)
+      .map((s) => s.id);
     console.log(`First attempts in flight at the crash: ${cutShort.length}`);
     assert.ok(cutShort.length >= 1, "the crash hit at least one first attempt in flight");
-    for (const id of cutShort) assert.ok(hangs.seen.some((s) => s.id === id && s.status === 200 && s.at > killedAt), `${id} delivered after the crash`);
+    for (const id of cutShort)
+      assert.ok(
+        hangs.seen.some((s) => s.id === id && s.status === 200 && s.at > killedAt),
+        `${id} delivered after the crash`,
+      );
 
     // The delivery history agrees with what the receivers saw.
     const disagreements = [];
     for (const r of expectedFor) {
-      const { body } = await apiCall("GET", `/v1/webhooks/${hooks[r.name]}/attempts`, { token: admin, accountId: account.id });
+      const { body } = await apiCall("GET", `/v1/webhooks/${hooks[r.name]}/attempts`, {
+        token: admin,
+        accountId: account.id,
+      });
       for (const a of body.attempts.filter((a) => a.succeeded)) {
-        if (!r.seen.some((s) => s.id === a.requestHeaders["webhook-id"] && s.status === 200)) disagreements.push(`${r.name}: ${a.id}`);
+        if (!r.seen.some((s) => s.id === a.requestHeaders["webhook-id"] && s.status === 200))
+          disagreements.push(`${r.name}: ${a.id}`);
       }
     }
     // Nothing stored was lost across the crash.
-    const webhooks = (await apiCall("GET", "/v1/webhooks?limit=100", { token: admin, accountId: account.id })).body.webhooks;
+    const webhooks = (await apiCall("GET", "/v1/webhooks?limit=100", { token: admin, accountId: account.id })).body
+      .webhooks;
     const keys = (await apiCall("GET", "/v1/api-keys", { token: admin, accountId: account.id })).body.apiKeys;
     const goneHook = webhooks.find((w) => w.id === hooks["gone-410"]);
 
     const rows = expectedFor.map((r) => {
       const ids = r.seen.filter((s) => s.status === 200).map((s) => s.id);
       const distinct = new Set(ids.filter((id) => published.includes(id)));
-      return { receiver: r.name, expected: published.length, delivered: distinct.size, duplicates: ids.length - distinct.size, requests: r.seen.length, lost: published.length - distinct.size };
+      return {
+        receiver: r.name,
+        expected: published.length,
+        delivered: distinct.size,
+        duplicates: ids.length - distinct.size,
+        requests: r.seen.length,
+        lost: published.length - distinct.size,
+      };
     });
-    const total = rows.reduce((t, r) => ({ expected: t.expected + r.expected, delivered: t.delivered + r.delivered, duplicates: t.duplicates + r.duplicates, lost: t.lost + r.lost }), { expected: 0, delivered: 0, duplicates: 0, lost: 0 });
+    const total = rows.reduce(
+      (t, r) => ({
+        expected: t.expected + r.expected,
+        delivered: t.delivered + r.delivered,
+        duplicates: t.duplicates + r.duplicates,
+        lost: t.lost + r.lost,
+      }),
+      { expected: 0, delivered: 0, duplicates: 0, lost: 0 },
+    );
     console.log(`\nEvents published: ${published.length}; webhooks: ${expectedFor.length} (+1 answering 410)`);
     console.table([...rows, { receiver: "TOTAL", ...total }]);
 
@@ -177,7 +218,12 @@ describe("faults", () => {
     assert.equal(goneHook.status, "disabled", "410 disabled its webhook");
     // Deliveries already in flight when the first 410 came back may still arrive; nothing after.
     const first410 = gone.seen[0].at;
-    assert.ok(gone.seen.every((s) => s.at - first410 < 3000), "nothing was sent to the gone endpoint after its 410 took effect");
-    console.log(`410 endpoint: ${gone.seen.length} request(s), all within ${Math.max(...gone.seen.map((s) => s.at - first410))} ms of the first`);
+    assert.ok(
+      gone.seen.every((s) => s.at - first410 < 3000),
+      "nothing was sent to the gone endpoint after its 410 took effect",
+    );
+    console.log(
+      `410 endpoint: ${gone.seen.length} request(s), all within ${Math.max(...gone.seen.map((s) => s.at - first410))} ms of the first`,
+    );
   });
 });

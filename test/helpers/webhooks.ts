@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { ADMIN, call } from "./api";
 import type { Received } from "../setup/received";
+import { ADMIN, call } from "./api";
 
 /** A name unique to one test, so its requests at the receiver are its own. */
 export const uniqueName = () => `t${crypto.randomUUID().replaceAll("-", "")}`;

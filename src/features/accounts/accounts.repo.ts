@@ -1,6 +1,6 @@
 import { desc, eq, lt } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { accounts, type AccountRow, type AuditRow } from "../../db/schema";
+import { type AccountRow, type AuditRow, accounts } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
 export function findAccount(db: Db, id: string) {

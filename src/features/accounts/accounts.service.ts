@@ -45,7 +45,11 @@ export function createAccountsService({ db, now }: Platform) {
       };
       const account = toAccount(row);
       const target = { type: "account", id: row.id, name: row.name };
-      await repo.insertAccount(db, row, auditRow(audit, row.id, "account.created", target, diff(null, audited(account)), at));
+      await repo.insertAccount(
+        db,
+        row,
+        auditRow(audit, row.id, "account.created", target, diff(null, audited(account)), at),
+      );
       return account;
     },
 
@@ -66,13 +70,19 @@ export function createAccountsService({ db, now }: Platform) {
         name: input.name ?? before.name,
         plan: input.plan ?? before.plan,
         maxActiveKeys: input.limits?.maxActiveKeys === undefined ? before.maxActiveKeys : input.limits.maxActiveKeys,
-        rateLimitPerHour: input.limits?.rateLimitPerHour === undefined ? before.rateLimitPerHour : input.limits.rateLimitPerHour,
+        rateLimitPerHour:
+          input.limits?.rateLimitPerHour === undefined ? before.rateLimitPerHour : input.limits.rateLimitPerHour,
         updatedAt: at,
       };
       const changes = diff(audited(toAccount(before)), audited(toAccount(merged)));
       const target = { type: "account", id, name: merged.name };
       const { webhooksVersion: _, ...changed } = merged; // never written back: webhook changes bump it concurrently
-      const row = await repo.updateAccount(db, id, changed, auditRow(audit, id, "account.updated", target, changes, at));
+      const row = await repo.updateAccount(
+        db,
+        id,
+        changed,
+        auditRow(audit, id, "account.updated", target, changes, at),
+      );
       forgetCachedKeys();
       return toAccount(found(row, "Account"));
     },

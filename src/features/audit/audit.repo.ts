@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, gte, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { auditLog, type AuditRow } from "../../db/schema";
+import { type AuditRow, auditLog } from "../../db/schema";
 
 const names = Object.keys(getTableColumns(auditLog)) as (keyof AuditRow)[];
 

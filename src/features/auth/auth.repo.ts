@@ -1,6 +1,6 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { accounts, apiKeys, type ApiKeyRow, permissionProfiles } from "../../db/schema";
+import { type ApiKeyRow, accounts, apiKeys, permissionProfiles } from "../../db/schema";
 import { memo } from "../../lib/memo";
 
 /** The key columns the hot path reads (not the prefix, the audit fields or the timestamps it never uses). */

@@ -7,7 +7,13 @@ import { hasPermission, missingPermissions, PERMISSION_PATTERN } from "../../lib
 import type { Principal } from "../../lib/principal";
 import { isoOrNull } from "../../lib/schemas";
 import { looksLikeApiKey } from "../keys/key-format";
-import { AUTH_FAILURE_WINDOW_SECONDS, authFailures, keyRequests, rateLimited, rateLimitHeaders } from "../ratelimit/limits";
+import {
+  AUTH_FAILURE_WINDOW_SECONDS,
+  authFailures,
+  keyRequests,
+  rateLimited,
+  rateLimitHeaders,
+} from "../ratelimit/limits";
 import type { Hit } from "../ratelimit/sharded-counter";
 import { type AuthKey, profilePermissions } from "./auth.repo";
 import { checkApiKey, type KeyCheck, recordUse } from "./key-check";
@@ -67,7 +73,14 @@ const emptyVerdict = (code: VerifyCode): Verdict => ({
 
 type KeyAdmission =
   | { ok: true; check: Extract<KeyCheck, { ok: true }>; hit: Hit; limit: number }
-  | { ok: false; code: Exclude<VerifyCode, "VALID">; key?: AuthKey; hit?: Hit; limit?: number; check?: Extract<KeyCheck, { ok: true }> };
+  | {
+      ok: false;
+      code: Exclude<VerifyCode, "VALID">;
+      key?: AuthKey;
+      hit?: Hit;
+      limit?: number;
+      check?: Extract<KeyCheck, { ok: true }>;
+    };
 
 /**
  * Authentication: the one path every credential takes — the HTTP middleware, `POST
@@ -81,7 +94,11 @@ export function createAuthService(platform: Platform) {
   const failures = authFailures(kv);
 
   /** check → (the caller's account) → hourly limit → (scopes) → use recorded. */
-  async function admitKey(key: string, now: number, opts: { scopes?: string[]; accountId?: string | null } = {}): Promise<KeyAdmission> {
+  async function admitKey(
+    key: string,
+    now: number,
+    opts: { scopes?: string[]; accountId?: string | null } = {},
+  ): Promise<KeyAdmission> {
     const check = await checkApiKey(db, settings, key, now);
     // Another account's key is not found, whatever its state: existence never leaks across accounts.
     if (opts.accountId && check.key && check.key.accountId !== opts.accountId) return { ok: false, code: "NOT_FOUND" };
@@ -98,7 +115,8 @@ export function createAuthService(platform: Platform) {
 
   async function user(token: string, now: number): Promise<Principal> {
     const result = await verifyHs256(token, secrets.jwtSecret ?? "", Math.floor(now / 1000));
-    if (!result.ok) throw new ApiError("invalid_credentials", result.reason === "expired" ? "Token has expired" : "Invalid token");
+    if (!result.ok)
+      throw new ApiError("invalid_credentials", result.reason === "expired" ? "Token has expired" : "Invalid token");
     const claims = userClaims.safeParse(result.payload);
     if (!claims.success) throw new ApiError("invalid_credentials", "Token claims are invalid");
     const { sub, account_id, role, permissions = [], profile_id, name } = claims.data;
@@ -126,13 +144,22 @@ export function createAuthService(platform: Platform) {
       const headers = admitted.hit ? rateLimitHeaders(admitted.hit, now) : {};
       if (!admitted.ok) {
         if (admitted.code === "RATE_LIMITED") {
-          throw rateLimited(`Rate limit of ${admitted.limit} requests per hour reached for this key`, admitted.hit!.resetAt, now, headers);
+          throw rateLimited(
+            `Rate limit of ${admitted.limit} requests per hour reached for this key`,
+            admitted.hit!.resetAt,
+            now,
+            headers,
+          );
         }
         const refusal = refusalOf[admitted.code];
         throw new ApiError(refusal.code, refusal.message);
       }
       const { key, permissions, webhooksVersion } = admitted.check;
-      return { principal: { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions }, headers, webhooksVersion };
+      return {
+        principal: { type: "api_key", id: key.id, name: key.name, accountId: key.accountId, permissions },
+        headers,
+        webhooksVersion,
+      };
     }
     if (isJwtShaped(credential)) return { principal: await user(credential, now), headers: {}, webhooksVersion: null };
     return { principal: await operator(credential, opts.accountId ?? null), headers: {}, webhooksVersion: null };
@@ -161,9 +188,12 @@ export function createAuthService(platform: Platform) {
       const actAs = opts.actAs?.trim();
       if (!actAs) return admission;
       if (!hasPermission(admission.principal.permissions, "impersonate")) {
-        throw new ApiError("insufficient_scope", "Missing permission: impersonate (needed for X-Act-As)", { missing: ["impersonate"] });
+        throw new ApiError("insufficient_scope", "Missing permission: impersonate (needed for X-Act-As)", {
+          missing: ["impersonate"],
+        });
       }
-      if (actAs.length > 200) throw new ApiError("validation_failed", "X-Act-As must be a user id of at most 200 characters");
+      if (actAs.length > 200)
+        throw new ApiError("validation_failed", "X-Act-As must be a user id of at most 200 characters");
       return { ...admission, principal: { ...admission.principal, onBehalfOf: { type: "user", id: actAs } } };
     },
 

@@ -2,4 +2,6 @@ import { createRouter } from "../../lib/create-router";
 import * as handlers from "./auth.handlers";
 import * as routes from "./auth.routes";
 
-export const authRouter = createRouter().openapi(routes.whoami, handlers.whoami).openapi(routes.verify, handlers.verify);
+export const authRouter = createRouter()
+  .openapi(routes.whoami, handlers.whoami)
+  .openapi(routes.verify, handlers.verify);

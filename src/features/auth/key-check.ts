@@ -28,7 +28,10 @@ export type KeyCheck =
  * A key's own scopes plus its profile's permissions. Full access (legacy) only for a key with
  * neither: a key with a profile and no scopes holds exactly the profile's permissions.
  */
-export function keyPermissions(key: { scopes: string[] | null; profileId: string | null }, profilePermissions: string[] | null): string[] {
+export function keyPermissions(
+  key: { scopes: string[] | null; profileId: string | null },
+  profilePermissions: string[] | null,
+): string[] {
   if (key.scopes === null && key.profileId === null) return ["*"];
   return [...new Set([...(key.scopes ?? []), ...(profilePermissions ?? [])])];
 }

@@ -63,7 +63,13 @@ export interface AttemptRecord {
 export interface Outcome {
   job: Job;
   attempt: AttemptRecord;
-  delivery: { id: string; status: "pending" | "succeeded" | "failed"; attempts: number; nextAttemptAt: number | null; at: number };
+  delivery: {
+    id: string;
+    status: "pending" | "succeeded" | "failed";
+    attempts: number;
+    nextAttemptAt: number | null;
+    at: number;
+  };
   /** Seconds until the next try, or null: the delivery is finished (succeeded, or out of tries). */
   retryInSeconds: number | null;
   /** The endpoint answered 410 Gone: its webhook is disabled at once. */
@@ -111,9 +117,21 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
   const { delivery, event, webhook } = job;
   const now = deps.now();
   const body = deliveryBody(event);
-  const headers = await signedHeaders(event, webhook.id, delivery.id, body, await secretsOf(deps, webhook, now), Math.floor(now / 1000));
-  const verdict = checkWebhookUrl(webhook.url, { allowPrivate: settings.allowPrivateUrls, denyHosts: settings.denyHosts });
-  const result = verdict.ok ? await post(deps.fetch, webhook.url, headers, body, settings.timeoutMs) : refused(verdict.reason);
+  const headers = await signedHeaders(
+    event,
+    webhook.id,
+    delivery.id,
+    body,
+    await secretsOf(deps, webhook, now),
+    Math.floor(now / 1000),
+  );
+  const verdict = checkWebhookUrl(webhook.url, {
+    allowPrivate: settings.allowPrivateUrls,
+    denyHosts: settings.denyHosts,
+  });
+  const result = verdict.ok
+    ? await post(deps.fetch, webhook.url, headers, body, settings.timeoutMs)
+    : refused(verdict.reason);
   const done = deps.now();
   const number = delivery.attempts + 1;
   const record: AttemptRecord = {
@@ -142,7 +160,11 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
 export function nextStep(settings: WebhookSettings, number: number, result: HttpResult, now: number) {
   const base = { id: "", attempts: number, at: now };
   if (result.failure === null) {
-    return { delivery: { ...base, status: "succeeded" as const, nextAttemptAt: null }, retryInSeconds: null, gone: false };
+    return {
+      delivery: { ...base, status: "succeeded" as const, nextAttemptAt: null },
+      retryInSeconds: null,
+      gone: false,
+    };
   }
   const gone = result.status === 410;
   const retryAfter = result.status === 429 || result.status === 503 ? parseRetryAfter(result.retryAfter, now) : null;

@@ -11,11 +11,19 @@ export const retry: Handler<typeof routes.retry> = async (c) => {
 };
 
 export const recover: Handler<typeof routes.recover> = async (c) => {
-  const count = await c.var.services.deliveries.recover(callerOf(c), c.req.valid("param").id, c.req.valid("json").since);
+  const count = await c.var.services.deliveries.recover(
+    callerOf(c),
+    c.req.valid("param").id,
+    c.req.valid("json").since,
+  );
   return c.json({ count }, 202);
 };
 
 export const test: Handler<typeof routes.test> = async (c) => {
-  const delivery = await c.var.services.deliveries.test(callerOf(c), c.req.valid("param").id, c.req.valid("json").event);
+  const delivery = await c.var.services.deliveries.test(
+    callerOf(c),
+    c.req.valid("param").id,
+    c.req.valid("json").event,
+  );
   return c.json({ delivery }, 202);
 };

@@ -10,7 +10,13 @@ export function listAttempts(db: Db, accountId: string, webhookId: string, limit
   return db
     .select({
       attempt: attempts,
-      event: { id: events.id, type: events.type, accountId: events.accountId, createdAt: events.createdAt, entity: events.entity },
+      event: {
+        id: events.id,
+        type: events.type,
+        accountId: events.accountId,
+        createdAt: events.createdAt,
+        entity: events.entity,
+      },
     })
     .from(attempts)
     .leftJoin(events, eq(events.id, attempts.eventId))

@@ -52,7 +52,10 @@ export const retry = createRoute({
   security,
   middleware: writer,
   request: { params: IdParams },
-  responses: { 202: jsonResponse(z.object({ delivery: DeliverySummary }), "Queued again"), ...errorResponses(400, 404, 409) },
+  responses: {
+    202: jsonResponse(z.object({ delivery: DeliverySummary }), "Queued again"),
+    ...errorResponses(400, 404, 409),
+  },
 });
 
 export const recover = createRoute({

@@ -65,7 +65,13 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
         await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
       }
     } catch (err) {
-      console.error(JSON.stringify({ level: "warn", msg: "queue send failed; the cron will re-queue", error: String(err).slice(0, 200) }));
+      console.error(
+        JSON.stringify({
+          level: "warn",
+          msg: "queue send failed; the cron will re-queue",
+          error: String(err).slice(0, 200),
+        }),
+      );
     }
   }
 
@@ -108,7 +114,13 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
       for (const id of ids) if (!sending.has(id)) answer(id, { action: "ack" });
       if (jobs.length === 0) {
         await markFailed(db, dropped, at).catch((err) => {
-          console.error(JSON.stringify({ level: "error", msg: "could not mark dropped deliveries failed", error: String(err).slice(0, 200) }));
+          console.error(
+            JSON.stringify({
+              level: "error",
+              msg: "could not mark dropped deliveries failed",
+              error: String(err).slice(0, 200),
+            }),
+          );
         });
         return;
       }
@@ -136,7 +148,11 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     async recover(caller: Caller, webhookId: string, since: string) {
       await deps.webhooks().active(caller, webhookId);
       const failed = await repo.failedSince(db, caller.accountId, webhookId, Date.parse(since));
-      const ids = await repo.makeDue(db, failed.map((d) => d.id), now());
+      const ids = await repo.makeDue(
+        db,
+        failed.map((d) => d.id),
+        now(),
+      );
       await enqueue(ids);
       return ids.length;
     },
@@ -171,7 +187,11 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     async requeueOverdue(limit = 1000) {
       const at = now();
       const due = await repo.overdue(db, at - OVERDUE_AFTER_MS, limit);
-      const ids = await repo.makeDue(db, due.map((d) => d.id), at);
+      const ids = await repo.makeDue(
+        db,
+        due.map((d) => d.id),
+        at,
+      );
       await enqueue(ids);
       return ids.length;
     },

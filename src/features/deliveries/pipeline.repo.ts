@@ -116,7 +116,10 @@ export async function claimAndLoad(db: Db, ids: string[], now: number, leaseUnti
   ]);
   const loaded = new Map(load!.results.map((row) => [String(row.d_id), row]));
   return claim!.results.map((r) =>
-    toClaimed({ id: String(r.id), accountId: String(r.account_id), attempts: Number(r.attempts) }, loaded.get(String(r.id))),
+    toClaimed(
+      { id: String(r.id), accountId: String(r.account_id), attempts: Number(r.attempts) },
+      loaded.get(String(r.id)),
+    ),
   );
 }
 

@@ -77,7 +77,12 @@ export async function runJobs(
   await Promise.all(records);
 }
 
-async function record(deps: RunnerDeps, group: Outcome[], dropped: string[], decide: (job: Job, verdict: Verdict) => void) {
+async function record(
+  deps: RunnerDeps,
+  group: Outcome[],
+  dropped: string[],
+  decide: (job: Job, verdict: Verdict) => void,
+) {
   try {
     for (const accountId of await recordOutcomes(deps.db, group, dropped, deps.now())) forgetTargets(accountId);
   } catch (err) {
@@ -141,15 +146,23 @@ export function verdictsToQueue(queue: Queue, leaseSeconds: number) {
   const messages: { body: { deliveryId: string }; delaySeconds: number }[] = [];
   return {
     add(job: Job, verdict: Verdict) {
-      if (verdict.action === "retry") messages.push({ body: { deliveryId: job.delivery.id }, delaySeconds: verdict.delaySeconds });
-      if (verdict.action === "error") messages.push({ body: { deliveryId: job.delivery.id }, delaySeconds: leaseSeconds });
+      if (verdict.action === "retry")
+        messages.push({ body: { deliveryId: job.delivery.id }, delaySeconds: verdict.delaySeconds });
+      if (verdict.action === "error")
+        messages.push({ body: { deliveryId: job.delivery.id }, delaySeconds: leaseSeconds });
     },
     async send() {
       if (messages.length === 0) return;
       try {
         for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100));
       } catch (err) {
-        console.error(JSON.stringify({ level: "warn", msg: "retry send failed; the cron will send it", error: String(err).slice(0, 200) }));
+        console.error(
+          JSON.stringify({
+            level: "warn",
+            msg: "retry send failed; the cron will send it",
+            error: String(err).slice(0, 200),
+          }),
+        );
       }
     },
   };

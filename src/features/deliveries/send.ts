@@ -10,8 +10,15 @@ export const RESPONSE_BODY_CAP = 4096;
  * The body, byte for byte the same on every try of a delivery: `{id, event, accountId, occurredAt,
  * entity}` with the entity exactly as stored.
  */
-export function deliveryBody(event: Pick<EventRow, "id" | "type" | "accountId" | "createdAt"> & { entity: string }): string {
-  const head = JSON.stringify({ id: event.id, event: event.type, accountId: event.accountId, occurredAt: iso(event.createdAt) });
+export function deliveryBody(
+  event: Pick<EventRow, "id" | "type" | "accountId" | "createdAt"> & { entity: string },
+): string {
+  const head = JSON.stringify({
+    id: event.id,
+    event: event.type,
+    accountId: event.accountId,
+    occurredAt: iso(event.createdAt),
+  });
   return `${head.slice(0, -1)},"entity":${event.entity}}`;
 }
 
@@ -50,7 +57,9 @@ export async function signedHeaders(
 async function readCapped(res: Response): Promise<string> {
   if (!res.body) return "";
   // Not when compressed: the runtime inflates the body, whose size then says nothing of the length.
-  const length = res.headers.has("content-encoding") ? Number.NaN : Number(res.headers.get("content-length") ?? Number.NaN);
+  const length = res.headers.has("content-encoding")
+    ? Number.NaN
+    : Number(res.headers.get("content-length") ?? Number.NaN);
   if (length <= RESPONSE_BODY_CAP) return (await res.text()).slice(0, RESPONSE_BODY_CAP);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -102,8 +111,7 @@ export async function post(
     });
     const text = await readCapped(res);
     const s = res.status;
-    const failure =
-      s >= 200 && s < 300 ? null : s >= 300 && s < 400 ? `redirect ${s} not followed` : `HTTP ${s}`;
+    const failure = s >= 200 && s < 300 ? null : s >= 300 && s < 400 ? `redirect ${s} not followed` : `HTTP ${s}`;
     return {
       status: s,
       headers: Object.fromEntries(res.headers),
@@ -119,7 +127,9 @@ export async function post(
       headers: null,
       body: null,
       durationMs: Date.now() - started,
-      failure: timedOut ? `timeout after ${timeoutMs} ms` : `connection error: ${String(err instanceof Error ? err.message : err).slice(0, 200)}`,
+      failure: timedOut
+        ? `timeout after ${timeoutMs} ms`
+        : `connection error: ${String(err instanceof Error ? err.message : err).slice(0, 200)}`,
       retryAfter: null,
     };
   }

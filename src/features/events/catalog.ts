@@ -3,7 +3,12 @@ export const BUILT_IN_EVENT_TYPES = [
   {
     name: "api_key.created",
     description: "An API key was created (the entity never holds the secret).",
-    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", prefix: "kh_live_Ab3x", scopes: ["keys:read"] },
+    example: {
+      id: "key_01jd8x0000AbCdEfGhIjKlMn",
+      name: "CI/CD Pipeline",
+      prefix: "kh_live_Ab3x",
+      scopes: ["keys:read"],
+    },
   },
   {
     name: "api_key.updated",

@@ -1,6 +1,6 @@
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { deliveries, type DeliveryRow, events, type EventRow, eventTypes } from "../../db/schema";
+import { type DeliveryRow, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
 import { memo } from "../../lib/memo";
 
 export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
@@ -54,7 +54,9 @@ export async function writeOutbox(
   await db.$client.batch([
     s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt),
     ...(opts.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
-    ...(rows.length > 0 ? [s.deliveries.bind(deliveriesJson, accountId, id, opts.nextAttemptAt, opts.isTest ? 1 : 0, createdAt)] : []),
+    ...(rows.length > 0
+      ? [s.deliveries.bind(deliveriesJson, accountId, id, opts.nextAttemptAt, opts.isTest ? 1 : 0, createdAt)]
+      : []),
   ]);
 }
 

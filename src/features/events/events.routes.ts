@@ -14,7 +14,9 @@ export const MAX_ENTITY_BYTES = 64 * 1024;
 
 export const PublishBody = z.strictObject({
   type: EventTypeName,
-  entity: z.record(z.string(), z.unknown()).openapi({ example: { id: "iss_1", severity: "major", status: "resolved" } }),
+  entity: z
+    .record(z.string(), z.unknown())
+    .openapi({ example: { id: "iss_1", severity: "major", status: "resolved" } }),
   idempotencyKey: z.string().min(1).max(255).optional(),
 });
 
@@ -79,5 +81,8 @@ export const registerType = createRoute({
       }),
     ),
   },
-  responses: { 201: jsonResponse(z.object({ eventType: EventType }), "Registered"), ...errorResponses(400, 404, 413, 415) },
+  responses: {
+    201: jsonResponse(z.object({ eventType: EventType }), "Registered"),
+    ...errorResponses(400, 404, 413, 415),
+  },
 });

@@ -8,8 +8,8 @@ import type { DeliveriesService } from "../deliveries/deliveries.service";
 import { matchesFilter } from "../webhooks/filter";
 import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
-import { MAX_ENTITY_BYTES, PublishBody } from "./events.routes";
 import * as repo from "./events.repo";
+import { MAX_ENTITY_BYTES, PublishBody } from "./events.routes";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
 export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
@@ -125,13 +125,21 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           ? w.id === opts.onlyWebhookId
           : (w.events.includes("*") || w.events.includes(input.type)) && matchesFilter(input.entity, w.filter),
       );
-      const jobs: Job[] = targets.map((webhook) => ({ delivery: { id: newId("dlv", at), accountId, attempts: 0 }, event: sent, webhook }));
+      const jobs: Job[] = targets.map((webhook) => ({
+        delivery: { id: newId("dlv", at), accountId, attempts: 0 },
+        event: sent,
+        webhook,
+      }));
       const sendNow = jobs.length > 0 && opts.send !== "queue";
       const leaseMs = sendNow ? platform.settings.webhooks.timeoutMs + FIRST_ATTEMPT_MARGIN_MS : 0;
       const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
       const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
       try {
-        await repo.writeOutbox(db, sent, rows, { nextAttemptAt: at + leaseMs, isTest: opts.isTest ?? false, registerType: register });
+        await repo.writeOutbox(db, sent, rows, {
+          nextAttemptAt: at + leaseMs,
+          isTest: opts.isTest ?? false,
+          registerType: register,
+        });
       } catch (err) {
         if (register) registered.delete(`${accountId} ${input.type}`);
         // Two publishes raced on one idempotency key: the unique index let one through; answer it.

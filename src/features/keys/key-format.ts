@@ -1,5 +1,5 @@
-import { crc32, randomBase62, toBase62 } from "../../lib/encoding";
 import type { Settings } from "../../lib/config";
+import { crc32, randomBase62, toBase62 } from "../../lib/encoding";
 import { memo } from "../../lib/memo";
 
 const RANDOM_CHARS = 32; // 32 × log2(62) ≈ 190 bits of entropy

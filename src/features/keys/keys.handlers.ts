@@ -16,7 +16,10 @@ export const get: Handler<typeof routes.get> = async (c) => {
 };
 
 export const update: Handler<typeof routes.update> = async (c) => {
-  return c.json({ apiKey: await c.var.services.keys.update(callerOf(c), c.req.valid("param").id, c.req.valid("json")) }, 200);
+  return c.json(
+    { apiKey: await c.var.services.keys.update(callerOf(c), c.req.valid("param").id, c.req.valid("json")) },
+    200,
+  );
 };
 
 export const revoke: Handler<typeof routes.revoke> = async (c) => {

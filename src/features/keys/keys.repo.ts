@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { apiKeys, type ApiKeyRow, type AuditRow, permissionProfiles } from "../../db/schema";
+import { type ApiKeyRow, type AuditRow, apiKeys, permissionProfiles } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
 /** Keys that count against `maxActiveKeys`: neither revoked nor expired (disabled ones count). */
@@ -14,7 +14,13 @@ const activeKeysOf = (accountId: string, now: number) => sql`(
  * and a guarded delete run as one batch (a transaction): concurrent creates cannot overshoot.
  * `audit` is written last in the same batch, only if the key survived. False: the limit refused it.
  */
-export async function insertKeyWithinLimit(db: Db, row: ApiKeyRow, maxActiveKeys: number, now: number, audit: AuditRow) {
+export async function insertKeyWithinLimit(
+  db: Db,
+  row: ApiKeyRow,
+  maxActiveKeys: number,
+  now: number,
+  audit: AuditRow,
+) {
   const [, removed] = await db.batch([
     db.insert(apiKeys).values(row),
     db

@@ -26,10 +26,9 @@ export const ApiKey = z
     name: z.string(),
     prefix: z.string().openapi({ example: "kh_live_Ab3x" }),
     last4: z.string().openapi({ example: "9fQz" }),
-    scopes: z
-      .array(z.string())
-      .nullable()
-      .openapi({ description: "The key's own. null = neither scopes nor a profile: full access (legacy); [] = none of its own" }),
+    scopes: z.array(z.string()).nullable().openapi({
+      description: "The key's own. null = neither scopes nor a profile: full access (legacy); [] = none of its own",
+    }),
     profileId: z.string().nullable(),
     permissions: z.array(z.string()).openapi({ description: "Effective: scopes plus the profile's" }),
     badges: z.array(z.enum(["no_permissions", "can_impersonate", "read_only"])),
@@ -183,7 +182,10 @@ export const usageOfMany = createRoute({
         .max(100 * 40)
         .transform((s) => s.split(",").filter(Boolean))
         .pipe(z.array(z.string().min(1).max(100)).min(1).max(100))
-        .openapi({ description: "Comma-separated key ids (at most 100): a page of the list", example: "key_01…,key_02…" }),
+        .openapi({
+          description: "Comma-separated key ids (at most 100): a page of the list",
+          example: "key_01…,key_02…",
+        }),
     }),
   },
   responses: {

@@ -13,7 +13,7 @@ import type { AccountsService } from "../accounts/accounts.service";
 import { auditRow, diff } from "../audit/audit.service";
 import { forgetCachedKeys } from "../auth/key-check";
 import type { EventsService } from "../events/events.service";
-import { USAGE_HISTORY_HOURS, keyRequests } from "../ratelimit/limits";
+import { keyRequests, USAGE_HISTORY_HOURS } from "../ratelimit/limits";
 import { generateApiKey } from "./key-format";
 import * as repo from "./keys.repo";
 import type { CreateKeyBody, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
@@ -69,9 +69,13 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
   /** Keyhook's own `api_key.*` events, published after the change is stored (a failure is logged). */
   async function emit(caller: Caller, type: string, entity: Record<string, unknown>) {
     try {
-      await deps.events().publish({ accountId: caller.accountId, webhooksVersion: caller.webhooksVersion }, { type, entity });
+      await deps
+        .events()
+        .publish({ accountId: caller.accountId, webhooksVersion: caller.webhooksVersion }, { type, entity });
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "could not publish own event", type, error: String(err).slice(0, 200) }));
+      console.error(
+        JSON.stringify({ level: "error", msg: "could not publish own event", type, error: String(err).slice(0, 200) }),
+      );
     }
   }
 
@@ -79,7 +83,13 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
    * Applies `changes` with its audit entry in one batch and answers the key as it now is. The new
    * `updatedAt` is unique per change, which is what the audit entry's guard checks for.
    */
-  async function change(caller: Caller, id: string, action: string, changes: Partial<ApiKeyRow>, loaded?: repo.KeyWithProfile) {
+  async function change(
+    caller: Caller,
+    id: string,
+    action: string,
+    changes: Partial<ApiKeyRow>,
+    loaded?: repo.KeyWithProfile,
+  ) {
     const at = now();
     const before = loaded ?? (await load(caller, id));
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
@@ -92,7 +102,14 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
           : null;
     const after = toApiKey({ key, profilePermissions });
     const changed = diff(auditedFields(toApiKey(before)), auditedFields(after));
-    const audit = auditRow(caller.audit, caller.accountId, action, { type: "api_key", id, name: key.name }, changed, at);
+    const audit = auditRow(
+      caller.audit,
+      caller.accountId,
+      action,
+      { type: "api_key", id, name: key.name },
+      changed,
+      at,
+    );
     if (!(await repo.updateKey(db, caller.accountId, id, { ...changes, updatedAt: key.updatedAt }, audit))) {
       throw new ApiError("not_found", "API key not found");
     }
@@ -131,10 +148,19 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         revokedAt: null,
         expiringNotifiedAt: null,
       };
-      const profile = input.profileId ? await repo.findProfilePermissions(db, caller.accountId, input.profileId) : undefined;
+      const profile = input.profileId
+        ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)
+        : undefined;
       const apiKey = toApiKey({ key: row, profilePermissions: profile?.permissions ?? null });
       const target = { type: "api_key", id: row.id, name: row.name };
-      const audit = auditRow(caller.audit, caller.accountId, "api_key.created", target, diff(null, auditedFields(apiKey)), at);
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "api_key.created",
+        target,
+        diff(null, auditedFields(apiKey)),
+        at,
+      );
       if (!(await repo.insertKeyWithinLimit(db, row, maxActiveKeys, at, audit))) {
         throw new ApiError(
           "key_limit_reached",
@@ -147,7 +173,10 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
     },
 
     async list(caller: Caller, limit: number, cursor: string | undefined) {
-      const { items, nextCursor } = page((await repo.listKeys(db, caller.accountId, limit + 1, cursor)).map(toApiKey), limit);
+      const { items, nextCursor } = page(
+        (await repo.listKeys(db, caller.accountId, limit + 1, cursor)).map(toApiKey),
+        limit,
+      );
       return { apiKeys: items, nextCursor };
     },
 
@@ -229,7 +258,13 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
       for (const key of await repo.keysExpiringSoon(db, at, EXPIRING_NOTICE_MS, limit)) {
         if (!(await repo.markExpiringNotified(db, key.id, at))) continue;
         const entity = { id: key.id, name: key.name, prefix: key.prefix, expiresAt: isoOrNull(key.expiresAt) };
-        await deps.events().publish({ accountId: key.accountId, webhooksVersion: null }, { type: "api_key.expiring", entity }, { send: "queue" });
+        await deps
+          .events()
+          .publish(
+            { accountId: key.accountId, webhooksVersion: null },
+            { type: "api_key.expiring", entity },
+            { send: "queue" },
+          );
         announced++;
       }
       return announced;

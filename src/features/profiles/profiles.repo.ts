@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { apiKeys, type AuditRow, permissionProfiles, type PermissionProfileRow } from "../../db/schema";
+import { type AuditRow, apiKeys, type PermissionProfileRow, permissionProfiles } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
 const scoped = (accountId: string, id: string) =>
@@ -48,7 +48,11 @@ export async function deleteUnusedProfile(db: Db, accountId: string, id: string,
         ),
       )
       .returning({ id: permissionProfiles.id }),
-    insertAudit(db, audit, sql`NOT EXISTS (SELECT 1 FROM ${permissionProfiles} WHERE ${permissionProfiles.id} = ${id})`),
+    insertAudit(
+      db,
+      audit,
+      sql`NOT EXISTS (SELECT 1 FROM ${permissionProfiles} WHERE ${permissionProfiles.id} = ${id})`,
+    ),
   ]);
   return deleted.length > 0;
 }

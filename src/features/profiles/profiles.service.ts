@@ -12,7 +12,13 @@ import * as repo from "./profiles.repo";
 import type { CreateProfileBody, Profile, UpdateProfileBody } from "./profiles.routes";
 
 export function toProfile(row: PermissionProfileRow): z.infer<typeof Profile> {
-  return { id: row.id, name: row.name, permissions: row.permissions, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt) };
+  return {
+    id: row.id,
+    name: row.name,
+    permissions: row.permissions,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+  };
 }
 
 const audited = ({ name, permissions }: z.infer<typeof Profile>) => ({ name, permissions });
@@ -36,7 +42,14 @@ export function createProfilesService({ db, now }: Platform) {
       };
       const profile = toProfile(row);
       const target = { type: "permission_profile", id: row.id, name: row.name };
-      const audit = auditRow(caller.audit, caller.accountId, "permission_profile.created", target, diff(null, audited(profile)), at);
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "permission_profile.created",
+        target,
+        diff(null, audited(profile)),
+        at,
+      );
       await repo.insertProfile(db, row, audit);
       return profile;
     },
@@ -75,7 +88,9 @@ export function createProfilesService({ db, now }: Platform) {
       const audit = auditRow(caller.audit, caller.accountId, "permission_profile.deleted", target, null, now());
       if (!(await repo.deleteUnusedProfile(db, caller.accountId, id, audit))) {
         const holders = await repo.countKeysUsing(db, id);
-        throw new ApiError("conflict", `${holders} API key(s) still use this profile; move them to another first`, { keys: holders });
+        throw new ApiError("conflict", `${holders} API key(s) still use this profile; move them to another first`, {
+          keys: holders,
+        });
       }
     },
   };

@@ -28,10 +28,15 @@ export function rateLimitHeaders(hit: Hit, now: number): Record<string, string> 
 /** 429 with `Retry-After` at the end of the window (RFC 9110 §10.2.3), plus a little jitter. */
 export function rateLimited(message: string, resetAt: number, now: number, headers: Record<string, string> = {}) {
   const retryAfter = Math.max(1, Math.ceil((resetAt - now) / 1000)) + Math.floor(Math.random() * 5);
-  return new ApiError("rate_limited", message, { retryAfterSeconds: retryAfter }, {
-    ...headers,
-    "Retry-After": String(retryAfter),
-  });
+  return new ApiError(
+    "rate_limited",
+    message,
+    { retryAfterSeconds: retryAfter },
+    {
+      ...headers,
+      "Retry-After": String(retryAfter),
+    },
+  );
 }
 
 /** Client address for the failed-auth limiter (`:` would clash with the counter's key layout). */

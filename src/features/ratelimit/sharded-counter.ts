@@ -91,7 +91,10 @@ export class ShardedCounter {
     let others = 0;
     let cursor: string | undefined;
     do {
-      const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({ prefix: this.prefix(id, start), cursor });
+      const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({
+        prefix: this.prefix(id, start),
+        cursor,
+      });
       for (const k of page.keys) if (!k.name.endsWith(`:${shardId()}`)) others += k.metadata?.n ?? 0;
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
@@ -128,7 +131,10 @@ export class ShardedCounter {
     s.flushPending = true;
     const delay = Math.max(0, s.lastFlushAt + FLUSH_INTERVAL_MS - Date.now());
     const key = this.prefix(id, start) + shardId();
-    const expirationTtl = Math.max(60, Math.ceil((start - Date.now()) / 1000) + this.windowSeconds + this.retainSeconds);
+    const expirationTtl = Math.max(
+      60,
+      Math.ceil((start - Date.now()) / 1000) + this.windowSeconds + this.retainSeconds,
+    );
     waitUntil(
       (async () => {
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));

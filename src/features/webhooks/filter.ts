@@ -5,7 +5,11 @@ export const FilterCondition = z
     field: z.string().min(1).max(200).openapi({ example: "severity" }),
     op: z.enum(["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "exists"]),
     value: z.unknown().optional(),
-    order: z.array(z.union([z.string(), z.number()])).min(1).max(100).optional(),
+    order: z
+      .array(z.union([z.string(), z.number()]))
+      .min(1)
+      .max(100)
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if ((c.op === "in" || c.op === "nin") && !Array.isArray(c.value)) {

@@ -2,7 +2,8 @@ import { toHex } from "../../lib/encoding";
 
 const encoder = new TextEncoder();
 
-const hmacKey = (raw: Uint8Array) => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+const hmacKey = (raw: Uint8Array) =>
+  crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 
 async function hmac(key: CryptoKey, message: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
@@ -51,4 +52,5 @@ export async function githubSignatureWith(keys: SigningKeys, body: string) {
 export const standardSignature = async (secret: string, id: string, timestamp: number, body: string) =>
   standardSignatureWith(await signingKeys(secret), id, timestamp, body);
 
-export const githubSignature = async (secret: string, body: string) => githubSignatureWith(await signingKeys(secret), body);
+export const githubSignature = async (secret: string, body: string) =>
+  githubSignatureWith(await signingKeys(secret), body);

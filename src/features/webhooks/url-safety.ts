@@ -67,7 +67,8 @@ export function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean; deny
   if (host.startsWith("[")) {
     const v6 = host.slice(1, -1);
     const v4 = mappedIPv4(v6);
-    if (isLinkLocalV6(v6) || (v4 && isLinkLocalV4(v4))) return { ok: false, reason: "link-local addresses are not allowed" };
+    if (isLinkLocalV6(v6) || (v4 && isLinkLocalV4(v4)))
+      return { ok: false, reason: "link-local addresses are not allowed" };
     return allowPrivate ? { ok: true, url } : { ok: false, reason: "IP addresses are not allowed; use a hostname" };
   }
   const v4 = parseIPv4(host);
@@ -76,11 +77,13 @@ export function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean; deny
     return allowPrivate ? { ok: true, url } : { ok: false, reason: "IP addresses are not allowed; use a hostname" };
   }
   for (const pattern of opts.denyHosts) {
-    if (matchesPattern(host, pattern)) return { ok: false, reason: `the host ${host} is on this deployment's deny list` };
+    if (matchesPattern(host, pattern))
+      return { ok: false, reason: `the host ${host} is on this deployment's deny list` };
   }
   if (allowPrivate) return { ok: true, url };
   if (host === "localhost" || host.endsWith(".localhost")) return { ok: false, reason: "localhost is not allowed" };
-  if (/\.(local|internal|lan|home\.arpa)$/.test(host)) return { ok: false, reason: "private network names are not allowed" };
+  if (/\.(local|internal|lan|home\.arpa)$/.test(host))
+    return { ok: false, reason: "private network names are not allowed" };
   if (!host.includes(".")) return { ok: false, reason: "the host must be a public domain name" };
   return { ok: true, url };
 }

@@ -30,5 +30,8 @@ export const secret: Handler<typeof routes.secret> = async (c) => {
 };
 
 export const rotateSecret: Handler<typeof routes.rotateSecret> = async (c) => {
-  return c.json(await c.var.services.webhooks.rotateSecret(callerOf(c), c.req.valid("param").id, c.req.valid("json")), 200);
+  return c.json(
+    await c.var.services.webhooks.rotateSecret(callerOf(c), c.req.valid("param").id, c.req.valid("json")),
+    200,
+  );
 };

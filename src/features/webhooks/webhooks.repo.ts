@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { accounts, type AuditRow, deliveries, webhooks, type WebhookRow } from "../../db/schema";
+import { type AuditRow, accounts, deliveries, type WebhookRow, webhooks } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
 const scoped = (accountId: string, id: string) => and(eq(webhooks.id, id), eq(webhooks.accountId, accountId));
@@ -19,7 +19,9 @@ const viewColumns = {
   lastAttemptAt: latestAttempt<number | null>("created_at"),
   lastAttemptStatus: latestAttempt<number | null>("response_status"),
   lastAttemptSucceeded: latestAttempt<number | null>("succeeded"),
-  lastSucceededAttemptAt: sql<number | null>`(SELECT max(a.created_at) FROM attempts a WHERE a.webhook_id = webhooks.id AND a.succeeded = 1)`,
+  lastSucceededAttemptAt: sql<
+    number | null
+  >`(SELECT max(a.created_at) FROM attempts a WHERE a.webhook_id = webhooks.id AND a.succeeded = 1)`,
 };
 
 export type WebhookView = WebhookRow & {

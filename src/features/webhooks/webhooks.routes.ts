@@ -14,7 +14,7 @@ const Events = z
   .array(z.union([z.literal("*"), EventTypeName]))
   .min(1)
   .max(100)
-  .refine((e) => !e.includes("*") || e.length === 1, "use [\"*\"] alone for all events")
+  .refine((e) => !e.includes("*") || e.length === 1, 'use ["*"] alone for all events')
   .openapi({ example: ["issue.resolved", "api_key.revoked"] });
 
 const Url = z.string().max(2048).openapi({ example: "https://example.com/webhooks/keyhook" });
@@ -79,7 +79,10 @@ export const create = createRoute(
     summary: "Create a webhook",
     middleware: writer,
     request: { body: jsonBody(CreateWebhookBody) },
-    responses: { 201: jsonResponse(WithSecret, "The webhook and its secret"), ...errorResponses(400, 404, 409, 413, 415) },
+    responses: {
+      201: jsonResponse(WithSecret, "The webhook and its secret"),
+      ...errorResponses(400, 404, 409, 413, 415),
+    },
   }),
 );
 
@@ -142,7 +145,10 @@ export const secret = createRoute(
     summary: "Reveal a webhook's signing secret",
     middleware: writer,
     request: { params: IdParams },
-    responses: { 200: jsonResponse(z.object({ secret: z.string() }), "The signing secret"), ...errorResponses(400, 404) },
+    responses: {
+      200: jsonResponse(z.object({ secret: z.string() }), "The signing secret"),
+      ...errorResponses(400, 404),
+    },
   }),
 );
 

@@ -13,14 +13,19 @@ import type { EventsService } from "../events/events.service";
 import { generateWebhookSecret } from "./signing";
 import { forgetTargets } from "./targets";
 import { checkWebhookUrl } from "./url-safety";
-import * as repo from "./webhooks.repo";
 import type { WebhookView } from "./webhooks.repo";
+import * as repo from "./webhooks.repo";
 import type { CreateWebhookBody, RotateSecretBody, UpdateWebhookBody, Webhook } from "./webhooks.routes";
 
 const DEFAULT_OVERLAP_SECONDS = 24 * 3600;
 
 /** A webhook just written has no attempts yet. */
-const noHistory = { lastAttemptAt: null, lastAttemptStatus: null, lastAttemptSucceeded: null, lastSucceededAttemptAt: null };
+const noHistory = {
+  lastAttemptAt: null,
+  lastAttemptStatus: null,
+  lastAttemptSucceeded: null,
+  lastSucceededAttemptAt: null,
+};
 
 const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 
@@ -45,7 +50,13 @@ export function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
   };
 }
 
-const audited = ({ url, events, filter, status, description }: z.infer<typeof Webhook>) => ({ url, events, filter, status, description });
+const audited = ({ url, events, filter, status, description }: z.infer<typeof Webhook>) => ({
+  url,
+  events,
+  filter,
+  status,
+  description,
+});
 
 /** 400 `invalid_webhook_url` with the reason, for registration and every URL change. */
 export function assertSafeUrl(url: string, settings: WebhookSettings) {
@@ -71,14 +82,27 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
   const load = async (caller: Caller, id: string) => found(await repo.getWebhook(db, caller.accountId, id), "Webhook");
 
   /** Applies `changes` with an audit entry (`action`), one batch; answers the webhook as it now is. */
-  async function change(caller: Caller, id: string, action: string, changes: Partial<WebhookRow>, loaded?: WebhookView) {
+  async function change(
+    caller: Caller,
+    id: string,
+    action: string,
+    changes: Partial<WebhookRow>,
+    loaded?: WebhookView,
+  ) {
     const at = now();
     const before = loaded ?? (await load(caller, id));
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     const after: WebhookView = { ...before, ...defined, updatedAt: Math.max(at, before.updatedAt + 1) };
     const view = toWebhook(after);
     const changed = diff(audited(toWebhook(before)), audited(view));
-    const audit = auditRow(caller.audit, caller.accountId, action, { type: "webhook", id, name: after.url }, changed, at);
+    const audit = auditRow(
+      caller.audit,
+      caller.accountId,
+      action,
+      { type: "webhook", id, name: after.url },
+      changed,
+      at,
+    );
     if (!(await repo.updateWebhook(db, caller.accountId, id, { ...changes, updatedAt: after.updatedAt }, audit))) {
       throw new ApiError("not_found", "Webhook not found");
     }
@@ -111,11 +135,22 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
       };
       const webhook = toWebhook({ ...row, ...noHistory });
       const target = { type: "webhook", id, name: row.url };
-      const audit = auditRow(caller.audit, caller.accountId, "webhook.created", target, diff(null, audited(webhook)), at);
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "webhook.created",
+        target,
+        diff(null, audited(webhook)),
+        at,
+      );
       if (!(await repo.insertWebhookWithinLimit(db, row, settings.maxPerAccount, audit))) {
-        throw new ApiError("conflict", `This account already has ${settings.maxPerAccount} webhooks, the most allowed; delete one first`, {
-          maxWebhooks: settings.maxPerAccount,
-        });
+        throw new ApiError(
+          "conflict",
+          `This account already has ${settings.maxPerAccount} webhooks, the most allowed; delete one first`,
+          {
+            maxWebhooks: settings.maxPerAccount,
+          },
+        );
       }
       forgetTargets(caller.accountId);
       return { webhook, secret };
@@ -134,7 +169,9 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
     async active(caller: Caller, id: string) {
       const webhook = await load(caller, id);
       if (webhook.status !== "active") {
-        throw new ApiError("conflict", "This webhook is disabled; enable it before sending to it", { status: webhook.status });
+        throw new ApiError("conflict", "This webhook is disabled; enable it before sending to it", {
+          status: webhook.status,
+        });
       }
       return webhook;
     },
@@ -155,8 +192,16 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
 
     async remove(caller: Caller, id: string) {
       const row = await load(caller, id);
-      const audit = auditRow(caller.audit, caller.accountId, "webhook.deleted", { type: "webhook", id, name: row.url }, null, now());
-      if (!(await repo.deleteWebhook(db, caller.accountId, id, audit))) throw new ApiError("not_found", "Webhook not found");
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "webhook.deleted",
+        { type: "webhook", id, name: row.url },
+        null,
+        now(),
+      );
+      if (!(await repo.deleteWebhook(db, caller.accountId, id, audit)))
+        throw new ApiError("not_found", "Webhook not found");
       forgetTargets(caller.accountId);
     },
 
@@ -194,7 +239,10 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
       for (const { webhook, reason, deliveryIds } of disablings) {
         const at = now();
         const updatedAt = Math.max(at, webhook.updatedAt + 1);
-        const changes = { status: { before: "active", after: "disabled" }, disabledReason: { before: webhook.disabledReason, after: reason } };
+        const changes = {
+          status: { before: "active", after: "disabled" },
+          disabledReason: { before: webhook.disabledReason, after: reason },
+        };
         const target = { type: "webhook", id: webhook.id, name: webhook.url };
         const audit = auditRow(SYSTEM_AUDIT, webhook.accountId, "webhook.disabled", target, changes, at);
         const disabled = await repo.disableWebhook(db, webhook, reason, updatedAt, audit, deliveryIds);
