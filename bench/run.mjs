@@ -477,6 +477,6 @@ if (results.pipeline) console.table(results.pipeline.latency.points);
 if (results.operations)
   console.table(Object.fromEntries(Object.entries(results.operations).filter(([, v]) => typeof v === "object")));
 console.log(results.headlines, `${results.seconds} s`);
-if (results.keyhookLog.length > 0) console.log("Keyhook logged:\n" + results.keyhookLog.join("\n"));
+if (results.keyhookLog.length > 0) console.log(`Keyhook logged:\n${results.keyhookLog.join("\n")}`);
 stopAll();
 process.exit(0);

@@ -18,7 +18,7 @@ describe("no input yields a 5xx", () => {
       { "x-api-key": key },
       { authorization: `Bearer ${jwt}` },
       { authorization: "Bearer eyJhbGciOiJub25lIn0.e30." },
-      { "x-api-key": "kh_live_" + "A".repeat(38) },
+      { "x-api-key": `kh_live_${"A".repeat(38)}` },
       { authorization: "Bearer" },
       { "x-api-key": key, "x-act-as": "user_1" },
     );

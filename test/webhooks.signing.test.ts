@@ -51,14 +51,14 @@ describe("a delivered webhook verifies with the public libraries", () => {
     });
     expect(req!.headers["user-agent"]).toMatch(/^Keyhook-Webhooks\/\d+\.\d+\.\d+$/);
     expect(() =>
-      new Webhook("whsec_" + btoa("another secret of 32 bytes......")).verify(req!.body, req!.headers),
+      new Webhook(`whsec_${btoa("another secret of 32 bytes......")}`).verify(req!.body, req!.headers),
     ).toThrow();
   });
 
   it("a pasted secret (≥ 24 characters) signs too", async () => {
     const account = await createAccount();
     const name = uniqueName();
-    const secret = "whsec_" + btoa("my-own-secret-from-a-vault-01234");
+    const secret = `whsec_${btoa("my-own-secret-from-a-vault-01234")}`;
     await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, secret });
     await publish(account.id, { type: "a.b", entity: {} });
     const [req] = await waitForReceived(name, 1);

@@ -14,7 +14,7 @@ function optionLines(options: Record<string, { description: string }>) {
   return Object.entries(options).map(([name, o]) => `  --${name.padEnd(18)} ${o.description}`);
 }
 
-function helpFor(name: string, cmd: Command) {
+function helpFor(_name: string, cmd: Command) {
   return [
     `Usage: keyhook ${cmd.usage}`,
     "",
@@ -66,7 +66,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 2;
   }
   const cmd = COMMANDS[name]!;
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: argv,

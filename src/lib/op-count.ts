@@ -76,21 +76,29 @@ function countD1(db: D1Database, counts: OpCounts): D1Database {
   } as unknown as D1Database;
 }
 
+/** Adds one to `counts[field]`, then does the call. */
+const tally =
+  <A extends unknown[], R>(counts: OpCounts, field: keyof OpCounts, call: (...args: A) => R) =>
+  (...args: A): R => {
+    counts[field] += 1;
+    return call(...args);
+  };
+
 function countKv(kv: KVNamespace, counts: OpCounts): KVNamespace {
   return {
-    get: (...args: Parameters<KVNamespace["get"]>) => ((counts.kvReads += 1), kv.get(...args)),
-    getWithMetadata: (...args: Parameters<KVNamespace["getWithMetadata"]>) => (
-      (counts.kvReads += 1), kv.getWithMetadata(...args)
+    get: tally(counts, "kvReads", (...args: Parameters<KVNamespace["get"]>) => kv.get(...args)),
+    getWithMetadata: tally(counts, "kvReads", (...args: Parameters<KVNamespace["getWithMetadata"]>) =>
+      kv.getWithMetadata(...args),
     ),
-    list: (...args: Parameters<KVNamespace["list"]>) => ((counts.kvLists += 1), kv.list(...args)),
-    put: (...args: Parameters<KVNamespace["put"]>) => ((counts.kvWrites += 1), kv.put(...args)),
-    delete: (key: string) => ((counts.kvWrites += 1), kv.delete(key)),
+    list: tally(counts, "kvLists", (...args: Parameters<KVNamespace["list"]>) => kv.list(...args)),
+    put: tally(counts, "kvWrites", (...args: Parameters<KVNamespace["put"]>) => kv.put(...args)),
+    delete: tally(counts, "kvWrites", (key: string) => kv.delete(key)),
   } as unknown as KVNamespace;
 }
 
 function countQueue(queue: Queue, counts: OpCounts): Queue {
   return {
-    send: (...args: Parameters<Queue["send"]>) => ((counts.queueSends += 1), queue.send(...args)),
+    send: tally(counts, "queueSends", (...args: Parameters<Queue["send"]>) => queue.send(...args)),
     sendBatch: (messages: Parameters<Queue["sendBatch"]>[0], options?: QueueSendBatchOptions) => {
       counts.queueSends += [...messages].length;
       return queue.sendBatch(messages, options);

@@ -43,7 +43,7 @@ export function KeysTab(props: {
       const { apiKey } = await data(
         keyhook().PATCH("/v1/api-keys/{id}", { params: { path: { id: key.id } }, body: { enabled: !key.enabled } }),
       );
-      setKeys((ks) => ks && ks.map((k) => (k.id === key.id ? apiKey : k)));
+      setKeys((ks) => (ks ? ks.map((k) => (k.id === key.id ? apiKey : k)) : ks));
     } catch (err) {
       props.onError(`Could not change ${key.name}: ${message(err)}`);
     }
@@ -51,7 +51,7 @@ export function KeysTab(props: {
 
   const revoke = async (key: ApiKey) => {
     if (!confirm(`Revoke API key ${key.name}? This cannot be undone.`)) return;
-    setKeys((ks) => ks && ks.filter((k) => k.id !== key.id)); // leaves the table at once
+    setKeys((ks) => (ks ? ks.filter((k) => k.id !== key.id) : ks)); // leaves the table at once
     try {
       await data(keyhook().DELETE("/v1/api-keys/{id}", { params: { path: { id: key.id } } }));
     } catch (err) {
@@ -134,6 +134,7 @@ export function KeysTab(props: {
                   <input
                     type="checkbox"
                     role="switch"
+                    aria-checked={k.enabled}
                     aria-label={`Active: ${k.name}`}
                     checked={k.enabled}
                     onChange={() => toggle(k)}

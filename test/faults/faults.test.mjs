@@ -41,11 +41,17 @@ function receiver(name, behave) {
   );
 }
 
-const ok = (_n, _req, res) => (res.end("ok"), 200);
+/** Answers `status` with `body` and says what it answered. */
+const answer = (res, status, body) => {
+  res.statusCode = status;
+  res.end(body);
+  return status;
+};
+const ok = (_n, _req, res) => answer(res, 200, "ok");
 const BEHAVIOURS = {
   steady: ok,
   // Every delivery fails twice with 500, then succeeds.
-  "fails-500": (n, _req, res) => (n <= 2 ? ((res.statusCode = 500), res.end("boom"), 500) : (res.end("ok"), 200)),
+  "fails-500": (n, _req, res) => (n <= 2 ? answer(res, 500, "boom") : answer(res, 200, "ok")),
   // Every delivery first gets 503 with Retry-After: 2.
   "busy-503": (n, _req, res) => {
     if (n === 1) {
@@ -90,7 +96,7 @@ before(async () => {
   keyhook = await startKeyhook(ARGS);
   admin = devVar("ADMIN_TOKEN");
   receivers = await Promise.all(Object.entries(BEHAVIOURS).map(([name, b]) => receiver(name, b)));
-  gone = await receiver("gone-410", (_n, _req, res) => ((res.statusCode = 410), res.end("gone"), 410));
+  gone = await receiver("gone-410", (_n, _req, res) => answer(res, 410, "gone"));
   downUp = await receiver("down-then-up", ok);
   downUp.server.close(); // down for a while: connection refused
 });

@@ -1,6 +1,6 @@
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { type DeliveryRow, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
+import { deliveries, type EventRow, events, eventTypes } from "../../db/schema";
 import { memo } from "../../lib/memo";
 
 export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
