@@ -71,6 +71,27 @@ export async function startFloor(previous, config = "bench/floor/wrangler.toml")
   return floor;
 }
 
+export const FLOOR_ASSETS = "http://localhost:8793";
+
+/**
+ * The floor with Keyhook's deployment shape, on 8793: behind the same static-assets router (under
+ * `wrangler dev` a hop through another worker per request, which production does at the edge).
+ */
+export async function startFloorBehindAssets() {
+  const dir = stateCopy("floor-assets");
+  const floor = start("node_modules/.bin/wrangler", [
+    "dev",
+    "-c",
+    "bench/floor/wrangler.assets.toml",
+    "--port",
+    "8793",
+    "--persist-to",
+    dir,
+  ]);
+  await up(FLOOR_ASSETS, floor);
+  return floor;
+}
+
 export const FLOOR_PIPELINE = "http://localhost:8799";
 
 /**

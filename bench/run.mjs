@@ -12,6 +12,7 @@ import {
   adminHeaders,
   benchAccount,
   FLOOR,
+  FLOOR_ASSETS,
   FLOOR_PIPELINE,
   freshState,
   groupCpu,
@@ -19,6 +20,7 @@ import {
   STATE,
   sleep,
   startFloor,
+  startFloorBehindAssets,
   startFloorPipeline,
   startKeyhook,
   stateCopy,
@@ -86,6 +88,55 @@ async function authScenarios(key, label, { cached = false, single = true } = {})
     }
   }
   return rows;
+}
+
+/**
+ * The headline ratio, measured so that one noisy 8-second sample cannot decide it: the floor and
+ * whoami alternately, three rounds at 32 connections, requests/s and workerd CPU per request of
+ * each; the ratio of the medians.
+ */
+async function whoamiBesideFloor(key, floorProcess) {
+  const rounds = [];
+  const cpu = (pid) =>
+    Object.entries(groupCpu(pid))
+      .filter(([name]) => name === "workerd")
+      .reduce((sum, [, ms]) => sum + ms, 0);
+  const measure = async (url, pid) => {
+    const before = cpu(pid);
+    const r = await autocannon({ url, headers: { "x-api-key": key }, connections: 32, duration: DURATION });
+    return {
+      requestsPerSecond: Math.round(r.requests.average),
+      cpuMsPerRequest: +((cpu(pid) - before) / r.requests.total).toFixed(2),
+    };
+  };
+  const behindAssets = await startFloorBehindAssets();
+  const targets = {
+    floor: () => measure(`${FLOOR}/`, floorProcess.pid),
+    floorBehindAssets: () => measure(`${FLOOR_ASSETS}/`, behindAssets.pid),
+    whoami: () => measure(`${KEYHOOK}/v1/whoami`, keyhookPid),
+  };
+  await autocannon({ url: `${FLOOR_ASSETS}/`, headers: { "x-api-key": key }, connections: 32, duration: 2 }); // warm-up
+  for (let round = 1; round <= 3; round++) {
+    const order = Object.keys(targets);
+    for (let i = 1; i < round; i++) order.push(order.shift());
+    const row = { round };
+    for (const target of order) row[target] = await targets[target]();
+    rounds.push(row);
+    console.log(JSON.stringify(row));
+  }
+  stop(behindAssets);
+  const median = (xs) => [...xs].sort((a, b) => a - b)[1];
+  const med = (target, field) => median(rounds.map((r) => r[target][field]));
+  // CPU ratios: the floor's per request over whoami's, so that above 1 reads "whoami is cheaper", as for throughput.
+  return {
+    rounds,
+    ratioOfMedians: +(med("whoami", "requestsPerSecond") / med("floor", "requestsPerSecond")).toFixed(2),
+    cpuRatioOfMedians: +(med("floor", "cpuMsPerRequest") / med("whoami", "cpuMsPerRequest")).toFixed(2),
+    behindAssets: {
+      ratioOfMedians: +(med("whoami", "requestsPerSecond") / med("floorBehindAssets", "requestsPerSecond")).toFixed(2),
+      cpuRatioOfMedians: +(med("floorBehindAssets", "cpuMsPerRequest") / med("whoami", "cpuMsPerRequest")).toFixed(2),
+    },
+  };
 }
 
 /** Runs SQL on the local D1 (the one every `wrangler dev` here shares). */
@@ -397,9 +448,13 @@ if (ONLY.has("auth")) {
   const cached = await startKeyhook(["--var", "KEY_CACHE_TTL_SECONDS:60"], "8797", stateCopy("cached"));
   results.auth = await authScenarios(key, "", { cached: true });
   stop(cached);
+  results.whoamiBesideFloor = await whoamiBesideFloor(key, floor);
   const byName = (s, c) => results.auth.find((r) => r.scenario === s && r.connections === c);
   results.headlines = {
-    whoamiOverFloor: +(byName("whoami", 32).requestsPerSecond / byName("floor", 32).requestsPerSecond).toFixed(2),
+    whoamiOverFloor: results.whoamiBesideFloor.ratioOfMedians,
+    whoamiOverFloorCpu: results.whoamiBesideFloor.cpuRatioOfMedians,
+    whoamiOverFloorBehindAssets: results.whoamiBesideFloor.behindAssets.ratioOfMedians,
+    whoamiOverFloorBehindAssetsCpu: results.whoamiBesideFloor.behindAssets.cpuRatioOfMedians,
     whoamiOverHealth: +(byName("whoami", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
     cachedWhoamiOverHealth: +(
       byName("whoami, key cache on", 32).requestsPerSecond / byName("health, key-cache instance", 32).requestsPerSecond

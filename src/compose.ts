@@ -59,27 +59,55 @@ export function platformOf(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): 
  * first time it is asked for, so a request that only authenticates builds only `auth`.
  */
 export function compose(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Services {
-  const platform = platformOf(env, ctx);
-  const services = { platform } as Services;
-  const lazy = <K extends Exclude<keyof Services, "platform">>(name: K, make: () => Services[K]) =>
-    Object.defineProperty(services, name, {
-      configurable: true,
-      enumerable: true,
-      get() {
-        const value = make();
-        Object.defineProperty(services, name, { value, enumerable: true });
-        return value;
-      },
+  return new Composed(platformOf(env, ctx));
+}
+
+/** Lazy getters on the prototype: no per-request property definitions on the hot path. */
+class Composed implements Services {
+  #auth?: AuthService;
+  #audit?: AuditService;
+  #accounts?: AccountsService;
+  #profiles?: ProfilesService;
+  #deliveries?: DeliveriesService;
+  #events?: EventsService;
+  #webhooks?: WebhooksService;
+  #keys?: KeysService;
+
+  constructor(readonly platform: Platform) {}
+
+  get auth() {
+    this.#auth ??= createAuthService(this.platform);
+    return this.#auth;
+  }
+  get audit() {
+    this.#audit ??= createAuditService(this.platform);
+    return this.#audit;
+  }
+  get accounts() {
+    this.#accounts ??= createAccountsService(this.platform);
+    return this.#accounts;
+  }
+  get profiles() {
+    this.#profiles ??= createProfilesService(this.platform);
+    return this.#profiles;
+  }
+  get deliveries() {
+    this.#deliveries ??= createDeliveriesService(this.platform, {
+      webhooks: () => this.webhooks,
+      events: () => this.events,
     });
-  lazy("auth", () => createAuthService(platform));
-  lazy("audit", () => createAuditService(platform));
-  lazy("accounts", () => createAccountsService(platform));
-  lazy("profiles", () => createProfilesService(platform));
-  lazy("deliveries", () =>
-    createDeliveriesService(platform, { webhooks: () => services.webhooks, events: () => services.events }),
-  );
-  lazy("events", () => createEventsService(platform, { deliveries: () => services.deliveries }));
-  lazy("webhooks", () => createWebhooksService(platform, { events: () => services.events }));
-  lazy("keys", () => createKeysService(platform, { events: () => services.events, accounts: services.accounts }));
-  return services;
+    return this.#deliveries;
+  }
+  get events() {
+    this.#events ??= createEventsService(this.platform, { deliveries: () => this.deliveries });
+    return this.#events;
+  }
+  get webhooks() {
+    this.#webhooks ??= createWebhooksService(this.platform, { events: () => this.events });
+    return this.#webhooks;
+  }
+  get keys() {
+    this.#keys ??= createKeysService(this.platform, { events: () => this.events, accounts: this.accounts });
+    return this.#keys;
+  }
 }

@@ -167,7 +167,7 @@ describe("usage history", () => {
     expect(usage.reduce((s, u) => s + u.requests, 0)).toBe(7);
   });
 
-  it("GET /v1/api-keys/usage?ids=…: a page of keys in one request; other accounts' and revoked ids left out", async () => {
+  it("GET /v1/api-key-usage?ids=…: a page of keys in one request; other accounts' and revoked ids left out", async () => {
     const { account, apiKey: first, key } = await accountWithKey();
     const { apiKey: second } = await createKey(account.id, { name: "second" });
     const { apiKey: revoked } = await createKey(account.id, { name: "gone" });
@@ -175,7 +175,7 @@ describe("usage history", () => {
     const { apiKey: foreign } = await accountWithKey();
     for (let i = 0; i < 2; i++) await call("GET", "/v1/whoami", { apiKey: key });
     const ids = [first.id, second.id, revoked.id, foreign.id, "key_nope"].join(",");
-    const res = await call("GET", `/v1/api-keys/usage?ids=${ids}`, { token: ADMIN, accountId: account.id });
+    const res = await call("GET", `/v1/api-key-usage?ids=${ids}`, { token: ADMIN, accountId: account.id });
     expect(res.status).toBe(200);
     const byKey = Object.fromEntries(
       (res.body.keys as { keyId: string; usage: { requests: number }[] }[]).map((k) => [k.keyId, k.usage]),
@@ -186,9 +186,9 @@ describe("usage history", () => {
     expect(byKey[second.id]!.reduce((s, u) => s + u.requests, 0)).toBe(0);
     const tooMany = Array.from({ length: 101 }, (_, i) => `key_${i}`).join(",");
     expect(
-      (await call("GET", `/v1/api-keys/usage?ids=${tooMany}`, { token: ADMIN, accountId: account.id })).status,
+      (await call("GET", `/v1/api-key-usage?ids=${tooMany}`, { token: ADMIN, accountId: account.id })).status,
     ).toBe(400);
-    expect((await call("GET", "/v1/api-keys/usage?ids=", { token: ADMIN, accountId: account.id })).status).toBe(400);
+    expect((await call("GET", "/v1/api-key-usage?ids=", { token: ADMIN, accountId: account.id })).status).toBe(400);
   });
 });
 

@@ -1,7 +1,15 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
 import { ADMIN, call, createAccount, createKey } from "./helpers/api";
 
 describe("smoke", () => {
+  it("routes with Hono's RegExpRouter: no route forces the slower TrieRouter onto every request", async () => {
+    const app = createApp();
+    await app.request("/health", {}, env);
+    expect(app.router.name).toBe("SmartRouter + RegExpRouter");
+  });
+
   it("health answers without auth", async () => {
     const res = await call("GET", "/health");
     expect(res.status).toBe(200);

@@ -126,7 +126,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/api-keys/usage": {
+    "/v1/api-key-usage": {
         parameters: {
             query?: never;
             header?: never;

@@ -24,7 +24,7 @@ export function KeysTab(props: {
       if (apiKeys.length === 0) return;
       // The whole page's usage in one request.
       const ids = apiKeys.map((k) => k.id).join(",");
-      data(keyhook().GET("/v1/api-keys/usage", { params: { query: { ids } } }))
+      data(keyhook().GET("/v1/api-key-usage", { params: { query: { ids } } }))
         .then(({ keys: all }) =>
           setUsage(Object.fromEntries(all.map((k) => [k.keyId, k.usage.slice(-24).map((x) => x.requests)]))),
         )

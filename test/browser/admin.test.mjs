@@ -175,12 +175,12 @@ describe("Admin → Integrations", () => {
         (await apiCall("POST", "/v1/api-keys", { token: admin, body: { name, scopes: ["keys:read"] } })).body.apiKey,
       );
     const usageRequests = [];
-    const listen = (r) => /\/usage/.test(r.url()) && usageRequests.push(r.url());
+    const listen = (r) => /usage/.test(r.url()) && usageRequests.push(r.url());
     page.on("request", listen);
     await page.getByRole("tab", { name: "Webhooks" }).click();
     await page.getByRole("tab", { name: "API keys" }).click();
     await page.getByRole("row", { name: /Three/ }).waitFor();
-    await page.waitForResponse((r) => r.url().includes("/v1/api-keys/usage")).catch(() => {});
+    await page.waitForResponse((r) => r.url().includes("/v1/api-key-usage")).catch(() => {});
     page.off("request", listen);
     assert.equal(usageRequests.length, 1, usageRequests.join("\n"));
     for (const k of made) assert.ok(usageRequests[0].includes(k.id));

@@ -2,7 +2,6 @@ import { createRouter } from "../../lib/create-router";
 import * as handlers from "./keys.handlers";
 import * as routes from "./keys.routes";
 
-// `/v1/api-keys/usage` before `/v1/api-keys/{id}`, which would take "usage" for an id.
 export const keysRouter = createRouter()
   .openapi(routes.create, handlers.create)
   .openapi(routes.list, handlers.list)
