@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { errorStatus } from "../src/lib/errors";
 import { call } from "./helpers/api";
 import { appRoutes } from "./helpers/routes";
 
@@ -15,6 +16,19 @@ describe("GET /openapi.json", () => {
       bearer: expect.objectContaining({ type: "http", scheme: "bearer" }),
       apiKey: expect.objectContaining({ type: "apiKey", in: "header", name: "X-API-Key" }),
     });
+  });
+
+  it("lists every error code, with the status each carries in the one table", async () => {
+    const doc = (await call("GET", "/openapi.json")).body;
+    const codes = doc.components.schemas.Error.properties.error.properties.code.enum as string[];
+    expect([...codes].sort()).toEqual(Object.keys(errorStatus).sort());
+    // Every status a route documents is the status of some code.
+    const statuses = new Set<string>(Object.values(errorStatus).map(String));
+    for (const ops of Object.values(doc.paths as Record<string, Record<string, { responses: object }>>)) {
+      for (const op of Object.values(ops)) {
+        for (const status of Object.keys(op.responses)) if (Number(status) >= 400) expect(statuses).toContain(status);
+      }
+    }
   });
 
   it("lists every route the Worker serves, and nothing else", async () => {
