@@ -32,8 +32,10 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       globalSetup: ["./test/setup/global.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      // Deliveries go through a real queue and a real HTTP receiver: give them time on a busy machine.
+      // Deliveries go through a real queue and a real HTTP receiver: give them time on a busy machine
+      // (two shared cores in CI), and every test longer than the polls inside it.
       expect: { poll: { timeout: 10_000, interval: 50 } },
+      testTimeout: 30_000,
     },
   };
 });

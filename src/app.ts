@@ -21,7 +21,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** The composition root, once per request: every handler reaches its service through `c.var.services`. */
 const services = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("services", compose(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
+  c.set("services", compose(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p), requestId: c.var.requestId }));
   await next();
 });
 

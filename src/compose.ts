@@ -8,9 +8,14 @@ import { createKeysService, type KeysService } from "./features/keys/keys.servic
 import { createProfilesService, type ProfilesService } from "./features/profiles/profiles.service";
 import { createWebhooksService, type WebhooksService } from "./features/webhooks/webhooks.service";
 import { readSettings, type Settings } from "./lib/config";
+import { guardD1 } from "./lib/dependencies";
+import { type Log, logger } from "./lib/log";
 
 /** What every service is built on: the bindings and settings of this Worker, and one clock. */
 export interface Platform {
+  /** This invocation's id (a request's `X-Request-Id`), on every log line it writes. */
+  requestId: string | null;
+  log: Log;
   db: Db;
   settings: Settings;
   /** Unix milliseconds now: every service reads time here. */
@@ -39,10 +44,19 @@ export interface Services {
   deliveries: DeliveriesService;
 }
 
-export function platformOf(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Platform {
+export interface Invocation extends Pick<ExecutionContext, "waitUntil"> {
+  requestId?: string | null;
+}
+
+export function platformOf(env: Env, ctx: Invocation): Platform {
+  const settings = readSettings(env);
+  const requestId = ctx.requestId ?? null;
   return {
-    db: createDb(env.DB),
-    settings: readSettings(env),
+    requestId,
+    log: logger(requestId),
+    // Every D1 call is bounded in time, and an outage is told from a bad statement (503, not 500).
+    db: createDb(guardD1(env.DB, settings.d1TimeoutMs)),
+    settings,
     now: Date.now,
     waitUntil: (p) => ctx.waitUntil(p),
     queue: env.DELIVERIES,
@@ -58,7 +72,7 @@ export function platformOf(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): 
  * batch, a cron run, a service-binding call. Nothing else constructs a service. Each is built the
  * first time it is asked for, so a request that only authenticates builds only `auth`.
  */
-export function compose(env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Services {
+export function compose(env: Env, ctx: Invocation): Services {
   return new Composed(platformOf(env, ctx));
 }
 

@@ -17,10 +17,18 @@ export default {
   },
   queue: (batch, env, ctx) => {
     const counted = countOps(env, ctx, { kind: "queue", queue: batch.queue, messages: batch.messages.length });
-    return handleQueue(batch, compose(counted.env, counted.ctx)).finally(counted.done);
+    const invocation = {
+      waitUntil: (p: Promise<unknown>) => counted.ctx.waitUntil(p),
+      requestId: `queue-${crypto.randomUUID()}`,
+    };
+    return handleQueue(batch, compose(counted.env, invocation)).finally(counted.done);
   },
   scheduled: async (_controller, env, ctx) => {
     const counted = countOps(env, ctx, { kind: "scheduled" });
-    await sweep(compose(counted.env, counted.ctx)).finally(counted.done);
+    const invocation = {
+      waitUntil: (p: Promise<unknown>) => counted.ctx.waitUntil(p),
+      requestId: `cron-${crypto.randomUUID()}`,
+    };
+    await sweep(compose(counted.env, invocation)).finally(counted.done);
   },
 } satisfies ExportedHandler<Env, unknown>;

@@ -1,5 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { compose } from "./compose";
+import { unavailableOf } from "./lib/dependencies";
 import { ApiError } from "./lib/errors";
 
 /**
@@ -10,9 +11,13 @@ import { ApiError } from "./lib/errors";
  * @see https://developers.cloudflare.com/workers/runtime-apis/bindings/service-bindings/rpc/
  */
 export class KeyhookRpc extends WorkerEntrypoint<Env> {
+  private services() {
+    return compose(this.env, { waitUntil: (p) => this.ctx.waitUntil(p), requestId: `rpc-${crypto.randomUUID()}` });
+  }
+
   /** The same answer as `POST /v1/keys/verify`; counts toward the key's hourly limit. */
   async verify(key: string, scopes?: string[]) {
-    const services = compose(this.env, this.ctx);
+    const services = this.services();
     return services.auth.verify(String(key), { scopes: Array.isArray(scopes) ? scopes.map(String) : [] });
   }
 
@@ -21,13 +26,16 @@ export class KeyhookRpc extends WorkerEntrypoint<Env> {
    * `{event, deliveries}`, or `{error: {code, message, details?}}` (the API's error shape).
    */
   async publish(accountId: string, event: { type: string; entity: Record<string, unknown>; idempotencyKey?: string }) {
-    const services = compose(this.env, this.ctx);
+    const services = this.services();
     try {
       const account = await services.accounts.find(String(accountId));
       if (!account) throw new ApiError("not_found", "Account not found");
       return await services.events.publish({ accountId: account.id, webhooksVersion: account.webhooksVersion }, event);
     } catch (err) {
       if (err instanceof ApiError) return errorOf(err);
+      if (unavailableOf(err)) {
+        return errorOf(new ApiError("service_unavailable", "Keyhook's database is not answering; try again shortly"));
+      }
       throw err;
     }
   }

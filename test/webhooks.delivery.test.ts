@@ -541,7 +541,7 @@ describe("the queue consumer and the cron", () => {
           (await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).body.webhook,
       )
       .toMatchObject({ failingSince: null, lastSuccessAt: expect.any(String) });
-  });
+  }, 15_000);
 
   it("the Worker exports the queue and scheduled handlers", () => {
     expect(typeof exports.default.fetch).toBe("function");

@@ -449,7 +449,7 @@ export interface components {
                  * @example not_found
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error";
+                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: unknown;
                 requestId: string;

@@ -37,6 +37,8 @@ export interface Settings {
   authFailureLimit: number;
   /** Opt-in: seconds a found key stays in isolate memory (0 = every request reads D1). */
   keyCacheTtlSeconds: number;
+  /** A D1 call that has not answered in this long is given up: 503 `service_unavailable`. */
+  d1TimeoutMs: number;
   webhooks: WebhookSettings;
 }
 
@@ -74,6 +76,7 @@ function parseSettings(env: Env): Settings {
     allowKeyInQuery: env.ALLOW_KEY_IN_QUERY === "true",
     authFailureLimit: positiveInt(env.AUTH_FAILURE_LIMIT, 30),
     keyCacheTtlSeconds: Math.min(positiveInt(env.KEY_CACHE_TTL_SECONDS, 0), MAX_KEY_CACHE_TTL_SECONDS),
+    d1TimeoutMs: positiveInt(env.D1_TIMEOUT_MS, 10_000),
     webhooks: {
       timeoutMs: positiveInt(env.WEBHOOK_TIMEOUT_MS, 15_000),
       retryDelays: retryDelays(env.WEBHOOK_RETRY_DELAYS),

@@ -1,7 +1,9 @@
 import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../context";
+import { RETRY_AFTER_SECONDS, unavailableOf } from "./dependencies";
 import { ApiError, fromHttpException } from "./errors";
+import { describe, logger, onceAMinute } from "./log";
 
 /** Renders the one error shape: `{ error: { code, message, details?, requestId } }`. */
 export function errorResponse(c: Context<AppEnv>, err: ApiError) {
@@ -16,33 +18,32 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
   return c.json(body, err.status, err.headers);
 }
 
-/** The first line of an error message, capped, with anything shaped like a key or a hash redacted. */
-const loggable = (message: string) =>
-  message
-    .split("\n")[0]!
-    .slice(0, 200)
-    .replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test)_\w+/gi, "[redacted]");
-
 /**
- * Known errors become their status; anything else is logged — its name, a capped message and the
- * route, never a stack trace, request body, credential or hash — and answered with a generic 500
- * that never echoes the error.
+ * Known errors become their status. A dependency that failed (D1 down or too slow) is 503
+ * `service_unavailable` with `Retry-After`, logged once a minute per isolate and route. Anything
+ * else is logged — its name, a redacted first line of its message and its cause, and the route;
+ * never a stack trace, request body, credential or hash — and answered with a generic 500 that
+ * never echoes the error.
  */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
-  // A wrapped error (Drizzle's "Failed query: …" around D1's own) is logged with its cause, which
-  // says what actually went wrong; only first lines, so bound parameters are never logged.
-  const cause = err.cause instanceof Error ? loggable(err.cause.message) : undefined;
-  console.error(
-    JSON.stringify({
-      level: "error",
-      requestId: c.var.requestId,
-      route: c.req.routePath,
-      name: err.name,
-      message: loggable(err.message),
-      cause,
-    }),
-  );
+  const log = logger(c.var.requestId ?? null);
+  const unavailable = unavailableOf(err);
+  if (unavailable) {
+    if (onceAMinute(`unavailable ${unavailable.dependency} ${c.req.routePath}`)) {
+      log("error", `${unavailable.dependency} unavailable`, {
+        route: c.req.routePath,
+        error: describe(unavailable.cause),
+      });
+    }
+    return errorResponse(
+      c,
+      new ApiError("service_unavailable", `${unavailable.dependency} is not answering; try again shortly`, undefined, {
+        "Retry-After": String(RETRY_AFTER_SECONDS),
+      }),
+    );
+  }
+  log("error", "unhandled error", { route: c.req.routePath, error: describe(err) });
   return errorResponse(c, new ApiError("internal_error", "Internal server error"));
 };

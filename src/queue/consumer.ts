@@ -1,4 +1,5 @@
 import type { Services } from "../compose";
+import { describe, redact } from "../lib/log";
 import { DeliveryMessage, QUEUES } from "./messages";
 
 /** A consumer that threw (D1 down, a bug): try the message again shortly. */
@@ -40,9 +41,7 @@ async function deliverBatch(batch: MessageBatch<unknown>, services: Services) {
       else message.retry({ delaySeconds: ERROR_RETRY_SECONDS });
     });
   } catch (err) {
-    console.error(
-      JSON.stringify({ level: "error", msg: "could not claim deliveries", error: String(err).slice(0, 200) }),
-    );
+    services.platform.log("error", "could not claim deliveries", { messages: owner.size, error: describe(err) });
     for (const m of owner.values()) m.retry({ delaySeconds: ERROR_RETRY_SECONDS });
   }
 }
@@ -53,13 +52,9 @@ async function deadLetters(batch: MessageBatch<unknown>, services: Services) {
   for (const message of batch.messages) {
     const parsed = DeliveryMessage.safeParse(message.body);
     if (parsed.success) ids.push(parsed.data.deliveryId);
-    console.error(
-      JSON.stringify({
-        level: "warn",
-        msg: "dead-lettered delivery message",
-        body: JSON.stringify(message.body).slice(0, 200),
-      }),
-    );
+    services.platform.log("warn", "dead-lettered delivery message", {
+      body: redact(JSON.stringify(message.body) ?? ""),
+    });
   }
   await services.deliveries.markFailed(ids);
   for (const message of batch.messages) message.ack();

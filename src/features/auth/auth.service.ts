@@ -90,8 +90,8 @@ type KeyAdmission =
  */
 export function createAuthService(platform: Platform) {
   const { db, settings, kv, secrets, waitUntil } = platform;
-  const requests = keyRequests(kv);
-  const failures = authFailures(kv);
+  const requests = keyRequests(kv, platform.log);
+  const failures = authFailures(kv, platform.log);
 
   /** check → (the caller's account) → hourly limit → (scopes) → use recorded. */
   async function admitKey(

@@ -1,5 +1,6 @@
 import type { Platform } from "../../compose";
 import type { Caller } from "../../lib/caller";
+import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { EventsService } from "../events/events.service";
 import { rateLimited } from "../ratelimit/limits";
@@ -55,6 +56,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     secretKey: platform.secrets.webhookKey,
     fetch: platform.fetch,
     now,
+    log: platform.log,
     disable: (disablings) => deps.webhooks().disable(disablings),
   };
 
@@ -65,13 +67,10 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
         await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
       }
     } catch (err) {
-      console.error(
-        JSON.stringify({
-          level: "warn",
-          msg: "queue send failed; the cron will re-queue",
-          error: String(err).slice(0, 200),
-        }),
-      );
+      platform.log("warn", "queue send failed; the cron will re-queue", {
+        deliveries: ids.length,
+        error: describe(err),
+      });
     }
   }
 
@@ -86,7 +85,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
      * lease: the cron re-queues it when the lease is over (with the same `webhook-id`).
      */
     async sendFirstAttempts(jobs: Job[], leaseSeconds: number) {
-      const later = verdictsToQueue(queue, leaseSeconds);
+      const later = verdictsToQueue(queue, leaseSeconds, platform.log);
       await runJobs(runner, jobs, (job, verdict) => later.add(job, verdict));
       await later.send();
     },
@@ -107,20 +106,14 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
         else {
           dropped.push(delivery.id);
           const reason = !webhook ? "webhook was deleted" : !event ? "event was deleted" : "webhook is disabled";
-          console.log(JSON.stringify({ level: "info", msg: "delivery dropped", deliveryId: delivery.id, reason }));
+          platform.log("info", "delivery dropped", { deliveryId: delivery.id, reason });
         }
       }
       const sending = new Set(jobs.map((j) => j.delivery.id));
       for (const id of ids) if (!sending.has(id)) answer(id, { action: "ack" });
       if (jobs.length === 0) {
         await markFailed(db, dropped, at).catch((err) => {
-          console.error(
-            JSON.stringify({
-              level: "error",
-              msg: "could not mark dropped deliveries failed",
-              error: String(err).slice(0, 200),
-            }),
-          );
+          platform.log("error", "could not mark dropped deliveries failed", { error: describe(err) });
         });
         return;
       }

@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client";
+import { describe, type Log } from "../../lib/log";
 import { forgetTargets } from "../webhooks/targets";
 import { type AttemptDeps, attempt, type Job, type Outcome } from "./attempt";
 import { recordOutcomes } from "./pipeline.repo";
@@ -19,6 +20,7 @@ export interface Disabling {
 
 export interface RunnerDeps extends AttemptDeps {
   db: Db;
+  log: Log;
   /** Disables webhooks (410, or failing too long): audit entry, `webhook.disabled`, their deliveries failed. */
   disable: (disablings: Disabling[]) => Promise<void>;
 }
@@ -63,7 +65,7 @@ export async function runJobs(
         outcome = await attempt(deps, job);
       } catch (err) {
         // Signing failed (a secret that no longer opens): nothing was sent; try again later.
-        log("delivery attempt could not run", job, err);
+        logFailure(deps, "delivery attempt could not run", job, err);
         onVerdict(job, { action: "error" });
         if (--remaining === 0) flush();
         return;
@@ -87,7 +89,7 @@ async function record(
     for (const accountId of await recordOutcomes(deps.db, group, dropped, deps.now())) forgetTargets(accountId);
   } catch (err) {
     for (const o of group) decide(o.job, { action: "error" });
-    log("delivery outcome not recorded", group[0]?.job, err);
+    logFailure(deps, "delivery outcome not recorded", group[0]?.job, err);
     return;
   }
   const disablings = toDisable(deps, group);
@@ -97,7 +99,7 @@ async function record(
       await deps.disable(disablings);
       ended = new Set(disablings.flatMap((d) => d.deliveryIds));
     } catch (err) {
-      log("could not disable a webhook", group[0]?.job, err);
+      logFailure(deps, "could not disable a webhook", group[0]?.job, err);
     }
   }
   for (const o of group) {
@@ -133,16 +135,16 @@ function toDisable(deps: RunnerDeps, group: Outcome[]): Disabling[] {
   return [...byWebhook.values()];
 }
 
-function log(msg: string, job: Job | undefined, err: unknown) {
+function logFailure(deps: RunnerDeps, msg: string, job: Job | undefined, err: unknown) {
   const where = job ? { deliveryId: job.delivery.id, webhookId: job.webhook.id } : {};
-  console.error(JSON.stringify({ level: "error", msg, ...where, error: String(err).slice(0, 200) }));
+  deps.log("error", msg, { ...where, error: describe(err) });
 }
 
 /**
  * Verdicts that arrive with no queue message to answer (first attempts) become messages: a retry after its delay; an outcome that could not be recorded,
  * after the delivery's lease (it is then sent again). `send()` queues them, one call for all.
  */
-export function verdictsToQueue(queue: Queue, leaseSeconds: number) {
+export function verdictsToQueue(queue: Queue, leaseSeconds: number, log: Log) {
   const messages: { body: { deliveryId: string }; delaySeconds: number }[] = [];
   return {
     add(job: Job, verdict: Verdict) {
@@ -156,13 +158,7 @@ export function verdictsToQueue(queue: Queue, leaseSeconds: number) {
       try {
         for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100));
       } catch (err) {
-        console.error(
-          JSON.stringify({
-            level: "warn",
-            msg: "retry send failed; the cron will send it",
-            error: String(err).slice(0, 200),
-          }),
-        );
+        log("warn", "retry send failed; the cron will send it", { deliveries: messages.length, error: describe(err) });
       }
     },
   };

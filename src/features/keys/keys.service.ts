@@ -6,6 +6,7 @@ import { planLimits } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
+import { describe } from "../../lib/log";
 import { assertCanGrant } from "../../lib/permissions";
 import { toActor } from "../../lib/principal";
 import { found, isoOrNull, page } from "../../lib/schemas";
@@ -73,9 +74,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         .events()
         .publish({ accountId: caller.accountId, webhooksVersion: caller.webhooksVersion }, { type, entity });
     } catch (err) {
-      console.error(
-        JSON.stringify({ level: "error", msg: "could not publish own event", type, error: String(err).slice(0, 200) }),
-      );
+      platform.log("error", "could not publish own event", { type, error: describe(err) });
     }
   }
 
@@ -272,8 +271,8 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
   };
 }
 
-async function hourly({ kv, now }: Platform, keyId: string) {
-  const windows = await keyRequests(kv).history(keyId, USAGE_HISTORY_HOURS, now());
+async function hourly({ kv, now, log }: Platform, keyId: string) {
+  const windows = await keyRequests(kv, log).history(keyId, USAGE_HISTORY_HOURS, now());
   return windows.map((w) => ({ hour: new Date(w.start).toISOString(), requests: w.count }));
 }
 

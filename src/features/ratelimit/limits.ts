@@ -1,4 +1,5 @@
 import { ApiError } from "../../lib/errors";
+import type { Log } from "../../lib/log";
 import { type Hit, ShardedCounter } from "./sharded-counter";
 
 const HOUR = 3600;
@@ -7,8 +8,10 @@ export const USAGE_HISTORY_HOURS = 48;
 /** Failed authentications are counted per client IP over this window. */
 export const AUTH_FAILURE_WINDOW_SECONDS = 600;
 
-export const keyRequests = (kv: KVNamespace) => new ShardedCounter(kv, "rl", HOUR, USAGE_HISTORY_HOURS * HOUR);
-export const authFailures = (kv: KVNamespace) => new ShardedCounter(kv, "af", AUTH_FAILURE_WINDOW_SECONDS, 0);
+export const keyRequests = (kv: KVNamespace, log?: Log) =>
+  new ShardedCounter(kv, "rl", HOUR, USAGE_HISTORY_HOURS * HOUR, log);
+export const authFailures = (kv: KVNamespace, log?: Log) =>
+  new ShardedCounter(kv, "af", AUTH_FAILURE_WINDOW_SECONDS, 0, log);
 
 /**
  * The IETF fields (draft-ietf-httpapi-ratelimit-headers) and the widely used X-RateLimit-* ones.

@@ -1,4 +1,6 @@
+import { DependencyUnavailable } from "../../lib/dependencies";
 import { randomBase62 } from "../../lib/encoding";
+import { describe, type Log, logger, onceAMinute } from "../../lib/log";
 
 /**
  * A fixed-window counter in Workers KV, built for KV's rules: at most one write per second per
@@ -56,7 +58,19 @@ export class ShardedCounter {
     private readonly windowSeconds: number,
     /** How long past its window a shard key is kept (for usage history). */
     private readonly retainSeconds: number,
+    private readonly log: Log = logger(null),
   ) {}
+
+  /**
+   * KV failing is not a reason to refuse a request: counting goes on in memory (fail-open), and the
+   * failure is logged at most once a minute per isolate. The counts stay exact within this isolate;
+   * other isolates' counts are the last ones read until KV answers again.
+   */
+  private kvFailed(what: string, err: unknown) {
+    if (onceAMinute("kv rate counter")) {
+      this.log("warn", `rate counter ${what} failed; counting in memory (fail-open)`, { error: describe(err) });
+    }
+  }
 
   windowStart(now: number): number {
     const w = this.windowSeconds * 1000;
@@ -112,16 +126,17 @@ export class ShardedCounter {
     const s = this.state(id, start);
     if (now - s.othersAt >= REFRESH_MS) {
       const first = s.othersAt === 0;
-      s.refreshing ??= this.refresh(id, start, s).finally(() => {
-        s.refreshing = null;
-      });
+      s.refreshing ??= this.refresh(id, start, s)
+        .catch((err) => {
+          // Try again after the refresh interval, not on every request.
+          s.othersAt = Date.now();
+          this.kvFailed("refresh", err);
+        })
+        .finally(() => {
+          s.refreshing = null;
+        });
       if (first) await s.refreshing;
-      else
-        waitUntil(
-          s.refreshing.catch((err) => {
-            console.error(JSON.stringify({ level: "warn", msg: "rate counter refresh failed", error: String(err) }));
-          }),
-        );
+      else waitUntil(s.refreshing);
     }
     return { start, s };
   }
@@ -145,7 +160,7 @@ export class ShardedCounter {
           await this.kv.put(key, String(n), { metadata: { n }, expirationTtl });
         } catch (err) {
           // The total stays in memory; the next increment schedules another flush.
-          console.error(JSON.stringify({ level: "warn", msg: "rate counter flush failed", error: String(err) }));
+          this.kvFailed("flush", err);
         }
       })(),
     );
@@ -187,10 +202,13 @@ export class ShardedCounter {
     const ownFlushed = new Map<number, number>();
     let cursor: string | undefined;
     do {
-      const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({
-        prefix: `${this.namespace}:${id}:`,
-        cursor,
-      });
+      let page: KVNamespaceListResult<{ n?: number }>;
+      try {
+        page = await this.kv.list({ prefix: `${this.namespace}:${id}:`, cursor });
+      } catch (err) {
+        // A history cannot be made up: the caller gets 503.
+        throw new DependencyUnavailable("KV", { cause: err });
+      }
       for (const k of page.keys) {
         const [, , startSec, writer] = k.name.split(":");
         const start = Number(startSec) * 1000;
