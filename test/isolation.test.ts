@@ -38,6 +38,17 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
       return dlv;
     },
   },
+  "/v1/events": {
+    table: "events",
+    create: async (accountId) => {
+      const res = await call("POST", "/v1/events", {
+        token: ADMIN,
+        accountId,
+        body: { type: "victim.created", entity: { name: "victim key" } },
+      });
+      return res.body.event.id;
+    },
+  },
   "/v1/permission-profiles": {
     table: "permission_profiles",
     create: async (accountId) => {

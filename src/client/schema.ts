@@ -84,7 +84,11 @@ export interface paths {
         get: operations["getAccount"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete an account and all its data
+         * @description One write ends the account at once: it is no longer found, none of its API keys or user tokens is accepted, its webhooks are deleted and their pending deliveries cancelled. Its keys, rate counters, profiles, events, deliveries, attempts and audit entries are then deleted, in this request as far as it goes and by the cron within minutes after (`complete: false`). What stays is the audit entry `account.deleted`.
+         */
+        delete: operations["deleteAccount"];
         options?: never;
         head?: never;
         /** Change an account's plan or limits */
@@ -424,6 +428,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an event's content
+         * @description Expunges the event's entity and its attempts' request and response bodies now; the event, its deliveries and attempts keep their ids, times and statuses. Deliveries still pending are cancelled. Audited as `event.content_deleted`; calling it again changes nothing.
+         */
+        delete: operations["deleteEventContent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -678,7 +702,8 @@ export interface components {
             requestHeaders: {
                 [key: string]: string;
             };
-            requestBody: string;
+            /** @description null once the event's content was deleted (by hand or past the retention) */
+            requestBody: string | null;
             responseStatus: number | null;
             responseHeaders: {
                 [key: string]: string;
@@ -698,7 +723,7 @@ export interface components {
             id: string;
             webhookId: string;
             /** @enum {string} */
-            status: "pending" | "succeeded" | "failed";
+            status: "pending" | "succeeded" | "failed" | "cancelled";
         };
         Event: {
             id: string;
@@ -709,9 +734,16 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             occurredAt: string;
+            /** @description `{}` once the content was deleted */
             entity: {
                 [key: string]: unknown;
             };
+            /**
+             * Format: date-time
+             * @description When the entity and its attempts' bodies were deleted (by hand, or past the retention)
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            contentDeletedAt: string | null;
         };
         EventType: {
             name: string;
@@ -1048,6 +1080,75 @@ export interface operations {
                 content: {
                     "application/json": {
                         account: components["schemas"]["Account"];
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {boolean} */
+                        deleted: true;
+                        /**
+                         * Format: date-time
+                         * @example 2026-11-23T12:00:00.000Z
+                         */
+                        deletedAt: string;
+                        /** @description false: the cron deletes the rest of its data */
+                        complete: boolean;
                     };
                 };
             };
@@ -3643,6 +3744,76 @@ export interface operations {
             };
             /** @description Request body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteEventContent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event, without its content, and the deliveries this call cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        event: components["schemas"]["Event"];
+                        cancelledDeliveries: string[];
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,8 @@
+import { eq } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { memo } from "../lib/memo";
 import * as schema from "./schema";
+import { cronState } from "./schema";
 
 /** The Drizzle handle; `$client` is the D1 binding itself, for the pipeline's hand-written statements. */
 export type Db = DrizzleD1Database<typeof schema> & { $client: D1Database };
@@ -13,3 +15,13 @@ export type Db = DrizzleD1Database<typeof schema> & { $client: D1Database };
 const handles = new WeakMap<D1Database, Db>();
 
 export const createDb = (d1: D1Database): Db => memo(handles, d1, () => drizzle(d1, { schema }));
+
+/** A cron task's saved position (see `cronState`); undefined before its first run. */
+export async function readCronState(db: Db, name: string) {
+  const row = await db.select({ value: cronState.value }).from(cronState).where(eq(cronState.name, name)).get();
+  return row?.value;
+}
+
+export async function writeCronState(db: Db, name: string, value: string) {
+  await db.insert(cronState).values({ name, value }).onConflictDoUpdate({ target: cronState.name, set: { value } });
+}

@@ -24,6 +24,11 @@ export const accounts = sqliteTable("accounts", {
   webhooksVersion: integer("webhooks_version").notNull().default(0),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+  /**
+   * Set by `DELETE /v1/accounts/:id`: from that write on, the account is not found and none of its
+   * keys or tokens is accepted. The row is the purge's work item: it goes last, with nothing left.
+   */
+  deletedAt: integer("deleted_at"),
 });
 
 /** A named, reusable set of permissions; holders get its current permissions on every request. */
@@ -176,6 +181,11 @@ export const events = sqliteTable(
     /** Kept 24 h, then cleared by the cron. */
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
+    /**
+     * When the entity was deleted (`WEBHOOK_RETENTION_DAYS`, or `DELETE /v1/events/:id/content`):
+     * the row stays for the history, its entity is `{}` and its attempts' bodies are gone.
+     */
+    contentDeletedAt: integer("content_deleted_at"),
   },
   // Partial: an event without an idempotency key writes no index entry.
   (t) => [
@@ -247,6 +257,12 @@ export const attempts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.webhookId, t.id] })],
 );
+
+/** Where a cron task stopped last time (e.g. the retention's last event id): small, read once a run. */
+export const cronState = sqliteTable("cron_state", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+});
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;

@@ -39,6 +39,8 @@ export interface Settings {
   keyCacheTtlSeconds: number;
   /** A D1 call that has not answered in this long is given up: 503 `service_unavailable`. */
   d1TimeoutMs: number;
+  /** Days event content (entities, attempt bodies) is kept; the cron deletes older content. */
+  retentionDays: number;
   webhooks: WebhookSettings;
 }
 
@@ -77,6 +79,7 @@ function parseSettings(env: Env): Settings {
     authFailureLimit: positiveInt(env.AUTH_FAILURE_LIMIT, 30),
     keyCacheTtlSeconds: Math.min(positiveInt(env.KEY_CACHE_TTL_SECONDS, 0), MAX_KEY_CACHE_TTL_SECONDS),
     d1TimeoutMs: positiveInt(env.D1_TIMEOUT_MS, 10_000),
+    retentionDays: positiveInt(env.WEBHOOK_RETENTION_DAYS, 30),
     webhooks: {
       timeoutMs: positiveInt(env.WEBHOOK_TIMEOUT_MS, 15_000),
       retryDelays: retryDelays(env.WEBHOOK_RETRY_DELAYS),

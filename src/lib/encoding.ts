@@ -79,11 +79,16 @@ const TIME_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /** Time-ordered ids (`key_` + 10 chars of ms time + 14 random): sorting by id sorts by creation. */
 export function newId(prefix: string, now = Date.now()): string {
-  let time = "";
-  let t = now;
+  return `${idFloor(prefix, now)}${randomBase62(14)}`;
+}
+
+/** Sorts after every id made before `time` and before every id made from `time` on. */
+export function idFloor(prefix: string, time: number): string {
+  let out = "";
+  let t = time;
   for (let i = 0; i < 10; i++) {
-    time = TIME_ALPHABET[t % 32] + time;
+    out = TIME_ALPHABET[t % 32] + out;
     t = Math.floor(t / 32);
   }
-  return `${prefix}_${time}${randomBase62(14)}`;
+  return `${prefix}_${out}`;
 }

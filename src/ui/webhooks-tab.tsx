@@ -367,7 +367,7 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
                     .map(([k, v]) => `${k}: ${v}`)
                     .join("\n")}
                 </pre>
-                <pre>{a.requestBody}</pre>
+                <pre>{a.requestBody ?? "(deleted: the event's content is no longer kept)"}</pre>
                 <h4>Response</h4>
                 <pre>
                   {a.responseHeaders

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium } from "playwright-core";
-import { apiCall, BASE, devVar, startKeyhook, startReceiver, userJwt } from "./harness.mjs";
+import { apiCall, BASE, devVar, SCRIPT_BODY, startKeyhook, startReceiver, userJwt } from "./harness.mjs";
 
 const SHOTS = "docs/screenshots";
 let keyhook, receiver, browser, page, account;
@@ -249,6 +249,31 @@ describe("Admin → Integrations", () => {
     await page.locator("code.secret").waitFor();
     assert.match(await page.locator("code.secret").textContent(), /^whsec_/);
     await page.getByRole("button", { name: "Cancel" }).click();
+  });
+
+  it("a receiver's <script> response body is shown as text in the delivery history, never run", async () => {
+    const admin = { token: devVar("ADMIN_TOKEN"), accountId: account.id };
+    const url = receiver.url.replace(/\/hooks$/, "/script");
+    const created = await apiCall("POST", "/v1/webhooks", { ...admin, body: { url, events: ["*"] } });
+    assert.equal(created.status, 201);
+    const sent = await apiCall("POST", `/v1/webhooks/${created.body.webhook.id}/test`, { ...admin, body: {} });
+    assert.equal(sent.status, 202);
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    const row = page.getByRole("row", { name: new RegExp(url.replace(/[.:/]/g, "\\$&")) });
+    await row.getByRole("button", { name: "Delivery history" }).click();
+    const history = page.locator(".attempts li").first();
+    for (let i = 0; i < 20 && !(await history.isVisible()); i++) {
+      await page.getByRole("button", { name: "Refresh" }).click();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await history.locator("summary").click();
+    const shown = await history.locator("pre").allTextContents();
+    assert.ok(shown.includes(SCRIPT_BODY), `the body, as text: ${JSON.stringify(shown)}`);
+    assert.equal(await page.locator(".attempts script, .attempts img").count(), 0);
+    await new Promise((r) => setTimeout(r, 300)); // an onerror would have fired by now
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    await page.getByRole("button", { name: "Close" }).click();
   });
 
   it("the audit log shows those actions, the key under its own name", async () => {

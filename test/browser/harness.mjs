@@ -69,6 +69,8 @@ export async function apiCall(method, path, { token, accountId, apiKey, body } =
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
+export const SCRIPT_BODY = `<script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">`;
+
 export function startReceiver() {
   const received = [];
   const server = createServer((req, res) => {
@@ -76,6 +78,11 @@ export function startReceiver() {
     req.on("data", (c) => (body += c));
     req.on("end", () => {
       received.push({ headers: req.headers, body });
+      // A receiver that answers HTML meant to run in whoever shows it (the delivery history).
+      if (req.url?.endsWith("/script")) {
+        res.setHeader("content-type", "text/html");
+        return res.end(SCRIPT_BODY);
+      }
       res.end("thanks");
     });
   });

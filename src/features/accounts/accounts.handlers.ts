@@ -20,6 +20,10 @@ export const update: Handler<typeof routes.update> = async (c) => {
   return c.json({ account }, 200);
 };
 
+export const remove: Handler<typeof routes.remove> = async (c) => {
+  return c.json(await c.var.services.accounts.remove(auditOf(c), c.req.valid("param").id), 200);
+};
+
 export const current: Handler<typeof routes.current> = async (c) => {
   return c.json({ account: await c.var.services.accounts.get(c.var.accountId) }, 200);
 };

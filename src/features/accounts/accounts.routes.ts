@@ -87,6 +87,31 @@ export const update = createRoute({
   responses: { 200: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(400, 404, 413, 415) },
 });
 
+export const remove = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{id}",
+  operationId: "deleteAccount",
+  summary: "Delete an account and all its data",
+  description:
+    "One write ends the account at once: it is no longer found, none of its API keys or user tokens is accepted, its webhooks are deleted and their pending deliveries cancelled. Its keys, rate counters, profiles, events, deliveries, attempts and audit entries are then deleted, in this request as far as it goes and by the cron within minutes after (`complete: false`). What stays is the audit entry `account.deleted`.",
+  tags,
+  security,
+  middleware,
+  request: { params: IdParams },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        id: z.string(),
+        deleted: z.literal(true),
+        deletedAt: Timestamp,
+        complete: z.boolean().openapi({ description: "false: the cron deletes the rest of its data" }),
+      }),
+      "Deleted",
+    ),
+    ...errorResponses(404),
+  },
+});
+
 /** The caller's own account (for the operator: the one named in X-Account-Id), with its plan's limits. */
 export const current = createRoute({
   method: "get",

@@ -4,9 +4,13 @@ import type { AccountRow } from "../../db/schema";
 import type { AuditContext } from "../../lib/caller";
 import { planLimits } from "../../lib/config";
 import { newId } from "../../lib/encoding";
+import { ApiError } from "../../lib/errors";
+import { describe } from "../../lib/log";
 import { found, iso, page } from "../../lib/schemas";
 import { auditRow, diff } from "../audit/audit.service";
 import { forgetCachedKeys } from "../auth/key-check";
+import { keyRequests } from "../ratelimit/limits";
+import { forgetTargets } from "../webhooks/targets";
 import * as repo from "./accounts.repo";
 import type { Account, CreateAccountBody, UpdateAccountBody } from "./accounts.routes";
 
@@ -25,8 +29,72 @@ export function toAccount(row: AccountRow): z.infer<typeof Account> {
 
 const audited = ({ name, plan, overrides }: z.infer<typeof Account>) => ({ name, plan, overrides });
 
+/**
+ * What one invocation spends on a purge before it leaves the rest to the next cron run: D1 calls,
+ * and KV operations (a Worker invocation may make 1,000).
+ * @see https://developers.cloudflare.com/kv/platform/limits/
+ */
+export interface PurgeBudget {
+  d1: number;
+  kv: number;
+}
+export const REQUEST_PURGE_BUDGET: PurgeBudget = { d1: 40, kv: 400 };
+export const CRON_PURGE_BUDGET: PurgeBudget = { d1: 200, kv: 800 };
+const KEYS_PER_STEP = 50;
+const EVENTS_PER_STEP = 500;
+const AUDIT_PER_STEP = 1000;
+
 /** Accounts (tenants): the operator's. */
-export function createAccountsService({ db, now }: Platform) {
+export function createAccountsService({ db, now, kv, log }: Platform) {
+  /**
+   * Deletes what is left of a deleted account, in order: each key's rate counters and then the key,
+   * events with their deliveries, attempts, audit entries, and last, in one batch, everything else
+   * and the account row. Every step can be stopped and done again; true once the account row is gone.
+   */
+  async function purge(accountId: string, budget: PurgeBudget): Promise<boolean> {
+    const left = { ...budget };
+    const counters = keyRequests(kv, log);
+    for (;;) {
+      if (left.d1 < 2) return false;
+      const keys = await repo.keysOf(db, accountId, KEYS_PER_STEP);
+      left.d1 -= 1;
+      if (keys.length === 0) break;
+      const done: string[] = [];
+      for (const { id } of keys) {
+        const forgot = await counters.forget(id, left.kv);
+        left.kv -= forgot.ops;
+        if (!forgot.complete) break;
+        done.push(id);
+      }
+      if (done.length > 0) await repo.deleteKeys(db, done);
+      left.d1 -= 1;
+      if (done.length < keys.length) return false;
+    }
+    let after = "";
+    for (;;) {
+      if (left.d1 < 2) return false;
+      const found = await repo.eventsAfter(db, accountId, after, EVENTS_PER_STEP);
+      left.d1 -= 1;
+      if (found.length === 0) break;
+      await repo.deleteEvents(
+        db,
+        found.map((e) => e.id),
+      );
+      left.d1 -= 1;
+      after = found.at(-1)!.id;
+    }
+    await repo.deleteAttempts(db, accountId);
+    left.d1 -= 1;
+    for (;;) {
+      if (left.d1 < 2) return false;
+      const removed = await repo.deleteAuditEntries(db, accountId, AUDIT_PER_STEP);
+      left.d1 -= 1;
+      if ((removed.meta.changes ?? 0) < AUDIT_PER_STEP) break;
+    }
+    await repo.deleteRest(db, accountId);
+    return true;
+  }
+
   return {
     /** The row, or undefined (for `requireAccount` and other services). */
     find: (id: string) => repo.findAccount(db, id),
@@ -42,6 +110,7 @@ export function createAccountsService({ db, now }: Platform) {
         webhooksVersion: 0,
         createdAt: at,
         updatedAt: at,
+        deletedAt: null,
       };
       const account = toAccount(row);
       const target = { type: "account", id: row.id, name: row.name };
@@ -85,6 +154,37 @@ export function createAccountsService({ db, now }: Platform) {
       );
       forgetCachedKeys();
       return toAccount(found(row, "Account"));
+    },
+
+    /**
+     * Deletes an account: one write ends it at once (it is not found, none of its keys or user
+     * tokens is accepted, its webhooks are gone and their pending deliveries cancelled), audited;
+     * then its data is purged, here as far as this request's budget goes and by the cron after.
+     * `complete` says whether nothing of it is left but the deletion's audit entry.
+     */
+    async remove(audit: AuditContext, id: string, budget: PurgeBudget = REQUEST_PURGE_BUDGET) {
+      const row = found(await repo.findAccount(db, id), "Account");
+      const at = now();
+      const entry = auditRow(audit, id, "account.deleted", { type: "account", id, name: row.name }, null, at);
+      if (!(await repo.markDeleted(db, id, at, entry))) throw new ApiError("not_found", "Account not found");
+      forgetCachedKeys();
+      forgetTargets(id);
+      // The deletion is done; a purge that fails here is taken up again by the cron.
+      const complete = await purge(id, budget).catch((err) => {
+        log("warn", "account purge stopped; the cron goes on with it", { accountId: id, error: describe(err) });
+        return false;
+      });
+      return { id, deleted: true as const, deletedAt: iso(at), complete };
+    },
+
+    /** The cron: goes on purging accounts whose deletion did not finish in its request. */
+    async purgeDeleted(budget: PurgeBudget = CRON_PURGE_BUDGET) {
+      let purged = 0;
+      for (const { id } of await repo.deletedAccounts(db, 10)) {
+        if (!(await purge(id, budget))) break;
+        purged += 1;
+      }
+      return purged;
     },
   };
 }

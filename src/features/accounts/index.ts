@@ -7,4 +7,5 @@ export const accountsRouter = createRouter()
   .openapi(routes.list, handlers.list)
   .openapi(routes.get, handlers.get)
   .openapi(routes.update, handlers.update)
+  .openapi(routes.remove, handlers.remove)
   .openapi(routes.current, handlers.current);

@@ -22,22 +22,25 @@ const authKeyColumns = {
 
 function prepareFindKeyForAuth(db: Db) {
   const hash = sql.placeholder("hash");
-  return db
-    .select({
-      key: authKeyColumns,
-      account: {
-        plan: accounts.plan,
-        maxActiveKeys: accounts.maxActiveKeys,
-        rateLimitPerHour: accounts.rateLimitPerHour,
-        webhooksVersion: accounts.webhooksVersion,
-      },
-      profilePermissions: permissionProfiles.permissions,
-    })
-    .from(apiKeys)
-    .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
-    .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId))
-    .where(or(eq(apiKeys.hash, hash), eq(apiKeys.previousHash, hash)))
-    .prepare();
+  return (
+    db
+      .select({
+        key: authKeyColumns,
+        account: {
+          plan: accounts.plan,
+          maxActiveKeys: accounts.maxActiveKeys,
+          rateLimitPerHour: accounts.rateLimitPerHour,
+          webhooksVersion: accounts.webhooksVersion,
+        },
+        profilePermissions: permissionProfiles.permissions,
+      })
+      .from(apiKeys)
+      .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
+      .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId))
+      // A deleted account's keys are refused from the deletion's first write on.
+      .where(and(or(eq(apiKeys.hash, hash), eq(apiKeys.previousHash, hash)), isNull(accounts.deletedAt)))
+      .prepare()
+  );
 }
 
 /** A key as the hot path sees it. */
@@ -65,12 +68,19 @@ export function touchLastUsed(db: Db, id: string, now: number, staleBefore: numb
     .run();
 }
 
-/** A user token's `profile_id`: the profile's permissions, read on every request (edits apply at once). */
-export async function profilePermissions(db: Db, accountId: string, profileId: string) {
-  const row = await db
+/**
+ * A user token's account, read on every request with the permissions of its `profile_id` (so a
+ * deleted account's tokens stop at once, and a profile's edits apply at once): undefined if the
+ * account does not exist or was deleted; `permissions` null if there is no such profile.
+ */
+export function tokenAccount(db: Db, accountId: string, profileId: string | null) {
+  return db
     .select({ permissions: permissionProfiles.permissions })
-    .from(permissionProfiles)
-    .where(and(eq(permissionProfiles.id, profileId), eq(permissionProfiles.accountId, accountId)))
+    .from(accounts)
+    .leftJoin(
+      permissionProfiles,
+      and(eq(permissionProfiles.id, profileId ?? ""), eq(permissionProfiles.accountId, accounts.id)),
+    )
+    .where(and(eq(accounts.id, accountId), isNull(accounts.deletedAt)))
     .get();
-  return row?.permissions ?? null;
 }

@@ -15,7 +15,7 @@ import {
   rateLimitHeaders,
 } from "../ratelimit/limits";
 import type { Hit } from "../ratelimit/sharded-counter";
-import { type AuthKey, profilePermissions } from "./auth.repo";
+import { type AuthKey, tokenAccount } from "./auth.repo";
 import { checkApiKey, type KeyCheck, recordUse } from "./key-check";
 
 const userClaims = z.object({
@@ -120,8 +120,11 @@ export function createAuthService(platform: Platform) {
     const claims = userClaims.safeParse(result.payload);
     if (!claims.success) throw new ApiError("invalid_credentials", "Token claims are invalid");
     const { sub, account_id, role, permissions = [], profile_id, name } = claims.data;
-    // A profile's permissions are read on every request, so editing it changes its holders at once.
-    const fromProfile = profile_id ? ((await profilePermissions(db, account_id, profile_id)) ?? []) : [];
+    // The account and the profile's permissions are read on every request: a deleted account's
+    // tokens stop at once, and editing a profile changes its holders at once.
+    const account = await tokenAccount(db, account_id, profile_id ?? null);
+    if (!account) throw new ApiError("not_found", "Account not found");
+    const fromProfile = account.permissions ?? [];
     return {
       type: "user",
       id: sub,

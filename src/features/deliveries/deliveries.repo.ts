@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { attempts, deliveries, events } from "../../db/schema";
 
@@ -16,6 +16,7 @@ export function listAttempts(db: Db, accountId: string, webhookId: string, limit
         accountId: events.accountId,
         createdAt: events.createdAt,
         entity: events.entity,
+        contentDeletedAt: events.contentDeletedAt,
       },
     })
     .from(attempts)
@@ -26,10 +27,12 @@ export function listAttempts(db: Db, accountId: string, webhookId: string, limit
     .all();
 }
 
+/** The delivery, and when its event's content was deleted (null: it still has it). */
 export function getDelivery(db: Db, accountId: string, id: string) {
   return db
-    .select()
+    .select({ delivery: deliveries, contentDeletedAt: events.contentDeletedAt })
     .from(deliveries)
+    .innerJoin(events, eq(events.id, deliveries.eventId))
     .where(and(eq(deliveries.id, id), eq(deliveries.accountId, accountId)))
     .get();
 }
@@ -51,16 +54,19 @@ export async function makeDue(db: Db, ids: string[], now: number) {
   return changed;
 }
 
+/** Failed deliveries that can be sent again (their event still has its content). */
 export function failedSince(db: Db, accountId: string, webhookId: string, since: number) {
   return db
     .select({ id: deliveries.id })
     .from(deliveries)
+    .innerJoin(events, eq(events.id, deliveries.eventId))
     .where(
       and(
         eq(deliveries.accountId, accountId),
         eq(deliveries.webhookId, webhookId),
         eq(deliveries.status, "failed"),
         gte(deliveries.createdAt, since),
+        isNull(events.contentDeletedAt),
       ),
     )
     .limit(1000)

@@ -17,7 +17,10 @@ export const Attempt = z
     attempt: z.number().int(),
     url: z.string(),
     requestHeaders: z.record(z.string(), z.string()),
-    requestBody: z.string(),
+    requestBody: z
+      .string()
+      .nullable()
+      .openapi({ description: "null once the event's content was deleted (by hand or past the retention)" }),
     responseStatus: z.number().int().nullable(),
     responseHeaders: z.record(z.string(), z.string()).nullable(),
     responseBody: z.string().nullable().openapi({ description: "First 4 KiB, never parsed" }),

@@ -1,5 +1,6 @@
 import type { Platform } from "../../compose";
 import type { Caller } from "../../lib/caller";
+import { ApiError } from "../../lib/errors";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { EventsService } from "../events/events.service";
@@ -32,7 +33,12 @@ const toAttempt = ({ attempt: a, event }: ListedAttempt) => ({
   attempt: a.attempt,
   url: a.url,
   requestHeaders: a.requestHeaders,
-  requestBody: a.requestBody ?? (event ? deliveryBody({ ...event, entity: JSON.stringify(event.entity) }) : ""),
+  // null once the event's content was deleted (by hand or past the retention).
+  requestBody:
+    a.requestBody ??
+    (event && event.contentDeletedAt === null
+      ? deliveryBody({ ...event, entity: JSON.stringify(event.entity) })
+      : null),
   responseStatus: a.responseStatus,
   responseHeaders: a.responseHeaders,
   responseBody: a.responseBody,
@@ -130,8 +136,11 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
 
     /** Sends one delivery again now, with the same `webhook-id`, whatever its state. */
     async retry(caller: Caller, id: string) {
-      const delivery = found(await repo.getDelivery(db, caller.accountId, id), "Delivery");
+      const { delivery, contentDeletedAt } = found(await repo.getDelivery(db, caller.accountId, id), "Delivery");
       await deps.webhooks().active(caller, delivery.webhookId);
+      if (contentDeletedAt !== null) {
+        throw new ApiError("conflict", "The event's content was deleted: this delivery cannot be sent again");
+      }
       await repo.makeDue(db, [id], now());
       await enqueue([id]);
       return { id: delivery.id, webhookId: delivery.webhookId, status: "pending" as const };

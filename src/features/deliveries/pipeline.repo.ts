@@ -22,20 +22,28 @@ const SQL = {
       w.disabled_reason AS w_disabled_reason, w.updated_at AS w_updated_at
     FROM deliveries d LEFT JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id
     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.status = 'pending'`,
-  /** Each delivery's new state, only if no other try of the same number was recorded first. */
+  /**
+   * Each delivery's new state, only if no other try of the same number was recorded first and it is
+   * still pending (not cancelled while its attempt was in flight).
+   */
   updateDeliveries: `UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next,
       last_attempt_at = v.at, updated_at = v.at
     FROM (SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '$.attempts' AS attempts,
       value ->> '$.nextAttemptAt' AS next, value ->> '$.at' AS at FROM json_each(?1)) AS v
-    WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts - 1`,
+    WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts - 1 AND deliveries.status = 'pending'`,
+  /**
+   * The attempts, except those of a webhook deleted while they were in flight (its history went with
+   * it), and without the response body when the event's content was deleted meanwhile.
+   */
   insertAttempts: `INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url,
       request_headers, response_status, response_headers, response_body, duration_ms, failure_reason, succeeded, created_at)
     SELECT value ->> '$.id', value ->> '$.accountId', value ->> '$.webhookId', value ->> '$.deliveryId',
       value ->> '$.eventId', value ->> '$.eventType', value ->> '$.attempt', value ->> '$.url',
       value ->> '$.requestHeaders', value ->> '$.responseStatus', value ->> '$.responseHeaders',
-      value ->> '$.responseBody', value ->> '$.durationMs', value ->> '$.failureReason', value ->> '$.succeeded',
-      value ->> '$.createdAt'
-    FROM json_each(?1)`,
+      CASE WHEN (SELECT e.content_deleted_at FROM events e WHERE e.id = value ->> '$.eventId') IS NULL
+        THEN value ->> '$.responseBody' END,
+      value ->> '$.durationMs', value ->> '$.failureReason', value ->> '$.succeeded', value ->> '$.createdAt'
+    FROM json_each(?1) WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = value ->> '$.webhookId')`,
   /** A success ends a failing streak; writes nothing for a webhook that was not failing. */
   webhooksRecovered: `UPDATE webhooks SET failing_since = NULL, last_success_at = ?2
     WHERE id IN (SELECT value FROM json_each(?1)) AND failing_since IS NOT NULL`,
@@ -49,7 +57,7 @@ const SQL = {
   /** A health change is a webhook change: the isolates' copies of these accounts' webhooks are stale. */
   bumpVersions: `UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id IN (SELECT value FROM json_each(?1))`,
   markFailed: `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, updated_at = ?2
-    WHERE id IN (SELECT value FROM json_each(?1))`,
+    WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending'`,
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: D1PreparedStatement };

@@ -1,4 +1,5 @@
 import type { AppRouteHandler as Handler } from "../../context";
+import { callerOf } from "../../middleware/auth";
 import type * as routes from "./events.routes";
 
 export const publish: Handler<typeof routes.publish> = async (c) => {
@@ -12,4 +13,8 @@ export const listTypes: Handler<typeof routes.listTypes> = async (c) => {
 
 export const registerType: Handler<typeof routes.registerType> = async (c) => {
   return c.json({ eventType: await c.var.services.events.registerType(c.var.accountId, c.req.valid("json")) }, 201);
+};
+
+export const deleteContent: Handler<typeof routes.deleteContent> = async (c) => {
+  return c.json(await c.var.services.events.deleteContent(callerOf(c), c.req.valid("param").id), 200);
 };

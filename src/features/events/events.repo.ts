@@ -1,7 +1,8 @@
-import { and, asc, eq, lt, sql } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { deliveries, type EventRow, events, eventTypes } from "../../db/schema";
+import { type AuditRow, attempts, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
 import { memo } from "../../lib/memo";
+import { insertAudit } from "../audit/audit.repo";
 
 export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
   return db
@@ -25,11 +26,15 @@ export function deliveriesOf(db: Db, eventId: string) {
 }
 
 const OUTBOX_SQL = {
-  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
+  /** Not into an account deleted meanwhile (a publish racing its deletion writes nothing). */
+  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL)`,
   /** One statement for every delivery, whatever their number: the ids come in as one JSON parameter. */
   deliveries: `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, is_test, created_at, updated_at)
-    SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, ?5, ?6, ?6 FROM json_each(?1)`,
-  eventType: `INSERT INTO event_types (account_id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`,
+    SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, ?5, ?6, ?6 FROM json_each(?1)
+    WHERE EXISTS (SELECT 1 FROM events WHERE id = ?3)`,
+  eventType: `INSERT INTO event_types (account_id, name, created_at)
+    SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1 AND deleted_at IS NULL) ON CONFLICT DO NOTHING`,
 } as const;
 
 type OutboxStatements = { [K in keyof typeof OUTBOX_SQL]: D1PreparedStatement };
@@ -38,6 +43,7 @@ const prepared = new WeakMap<D1Database, OutboxStatements>();
 /**
  * The outbox write, one D1 round trip: the event, every delivery (one statement), and the type's
  * registration when `registerType`. `nextAttemptAt` is when a consumer may first claim them.
+ * False if nothing was written: the account was deleted.
  */
 export async function writeOutbox(
   db: Db,
@@ -51,13 +57,14 @@ export async function writeOutbox(
   });
   const { id, accountId, type, entity, idempotencyKey, createdAt } = event;
   const deliveriesJson = JSON.stringify(rows.map((r) => ({ id: r.id, webhookId: r.webhookId })));
-  await db.$client.batch([
+  const [written] = await db.$client.batch([
     s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt),
     ...(opts.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
     ...(rows.length > 0
       ? [s.deliveries.bind(deliveriesJson, accountId, id, opts.nextAttemptAt, opts.isTest ? 1 : 0, createdAt)]
       : []),
   ]);
+  return (written?.meta.changes ?? 0) > 0;
 }
 
 export function accountEventTypes(db: Db, accountId: string) {
@@ -83,4 +90,71 @@ export function clearIdempotencyKeys(db: Db, before: number) {
     .set({ idempotencyKey: null })
     .where(and(lt(events.createdAt, before), sql`${events.idempotencyKey} IS NOT NULL`))
     .run();
+}
+
+export function findEvent(db: Db, accountId: string, id: string) {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.id, id), eq(events.accountId, accountId)))
+    .get();
+}
+
+/**
+ * Expunges one event's content in one batch: its entity becomes `{}`, its attempts' request and
+ * response bodies are cleared (found by their webhooks: the attempts' key), its pending deliveries
+ * are cancelled, and the audit entry is written only if this batch was the one that deleted it.
+ * Answers the cancelled deliveries' ids, or null if the content was already gone.
+ */
+export async function deleteContent(db: Db, event: EventRow, webhookIds: string[], at: number, audit: AuditRow) {
+  const [changed, cancelled] = await db.batch([
+    db
+      .update(events)
+      .set({ entity: {}, contentDeletedAt: at })
+      .where(and(eq(events.id, event.id), isNull(events.contentDeletedAt)))
+      .returning({ id: events.id }),
+    db
+      .update(deliveries)
+      .set({ status: "cancelled", nextAttemptAt: null, updatedAt: at })
+      .where(and(eq(deliveries.eventId, event.id), eq(deliveries.status, "pending")))
+      .returning({ id: deliveries.id }),
+    db
+      .update(attempts)
+      .set({ requestBody: null, responseBody: null })
+      .where(
+        and(inArray(attempts.webhookId, webhookIds.length > 0 ? webhookIds : [""]), eq(attempts.eventId, event.id)),
+      ),
+    insertAudit(
+      db,
+      audit,
+      sql`EXISTS (SELECT 1 FROM ${events} WHERE ${events.id} = ${event.id} AND ${events.contentDeletedAt} = ${at})`,
+    ),
+  ]);
+  return changed.length > 0 ? cancelled.map((d) => d.id) : null;
+}
+
+/** The retention's events: content older than `beforeId` deleted, from `fromId` on, at most `limit`. */
+export function expireEvents(db: Db, fromId: string, beforeId: string, at: number, limit: number) {
+  return db
+    .update(events)
+    .set({ entity: {}, contentDeletedAt: at })
+    .where(
+      inArray(
+        events.id,
+        db
+          .select({ id: events.id })
+          .from(events)
+          .where(and(gte(events.id, fromId), lt(events.id, beforeId), isNull(events.contentDeletedAt)))
+          .orderBy(asc(events.id))
+          .limit(limit),
+      ),
+    )
+    .returning({ id: events.id });
+}
+
+/** The retention's attempts: request and response bodies of attempts made before `before`. */
+export function expireAttemptBodies(db: Db, before: number, limit: number) {
+  return db.run(sql`UPDATE ${attempts} SET request_body = NULL, response_body = NULL
+    WHERE (webhook_id, id) IN (SELECT webhook_id, id FROM ${attempts} WHERE created_at < ${before}
+      AND (response_body IS NOT NULL OR request_body IS NOT NULL) LIMIT ${limit})`);
 }

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
-import { Timestamp } from "../../lib/schemas";
+import { IdParams, Timestamp } from "../../lib/schemas";
 import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
 
 /** `lap.created`, `issue.resolved`: dot-separated lowercase words. */
@@ -26,12 +26,15 @@ export const Event = z
     type: z.string(),
     accountId: z.string(),
     occurredAt: Timestamp,
-    entity: z.record(z.string(), z.unknown()),
+    entity: z.record(z.string(), z.unknown()).openapi({ description: "`{}` once the content was deleted" }),
+    contentDeletedAt: Timestamp.nullable().openapi({
+      description: "When the entity and its attempts' bodies were deleted (by hand, or past the retention)",
+    }),
   })
   .openapi("Event");
 
 export const DeliverySummary = z
-  .object({ id: z.string(), webhookId: z.string(), status: z.enum(["pending", "succeeded", "failed"]) })
+  .object({ id: z.string(), webhookId: z.string(), status: z.enum(["pending", "succeeded", "failed", "cancelled"]) })
   .openapi("DeliverySummary");
 
 export const EventType = z
@@ -84,5 +87,25 @@ export const registerType = createRoute({
   responses: {
     201: jsonResponse(z.object({ eventType: EventType }), "Registered"),
     ...errorResponses(400, 404, 413, 415),
+  },
+});
+
+export const deleteContent = createRoute({
+  method: "delete",
+  path: "/v1/events/{id}/content",
+  operationId: "deleteEventContent",
+  summary: "Delete an event's content",
+  description:
+    "Expunges the event's entity and its attempts' request and response bodies now; the event, its deliveries and attempts keep their ids, times and statuses. Deliveries still pending are cancelled. Audited as `event.content_deleted`; calling it again changes nothing.",
+  tags: ["Events"],
+  security,
+  middleware: [authenticate, requireScope("events:write"), requireAccount],
+  request: { params: IdParams },
+  responses: {
+    200: jsonResponse(
+      z.object({ event: Event, cancelledDeliveries: z.array(z.string()) }),
+      "The event, without its content, and the deliveries this call cancelled",
+    ),
+    ...errorResponses(400, 404),
   },
 });

@@ -1,8 +1,11 @@
 import type { Platform } from "../../compose";
+import { readCronState, writeCronState } from "../../db/client";
 import type { DeliveryRow, EventRow } from "../../db/schema";
-import { newId } from "../../lib/encoding";
+import type { Caller } from "../../lib/caller";
+import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
-import { iso } from "../../lib/schemas";
+import { found, iso } from "../../lib/schemas";
+import { auditRow } from "../audit/audit.service";
 import type { Job } from "../deliveries/attempt";
 import type { DeliveriesService } from "../deliveries/deliveries.service";
 import { matchesFilter } from "../webhooks/filter";
@@ -50,13 +53,20 @@ export const toEvent = (e: EventRow) => ({
   accountId: e.accountId,
   occurredAt: iso(e.createdAt),
   entity: e.entity,
+  contentDeletedAt: e.contentDeletedAt === null ? null : iso(e.contentDeletedAt),
 });
 
 export const toDeliverySummary = (d: Pick<DeliveryRow, "id" | "webhookId" | "status">) => ({
   id: d.id,
   webhookId: d.webhookId,
-  status: d.status as "pending" | "succeeded" | "failed",
+  status: d.status as "pending" | "succeeded" | "failed" | "cancelled",
 });
+
+/** Event content (entities, attempt bodies) is kept this many days unless set otherwise. */
+export const DEFAULT_RETENTION_DAYS = 30;
+/** Rows the retention changes per table per cron run (the next run goes on). */
+const RETENTION_BATCH = 1000;
+const RETENTION_CURSOR = "retention.events";
 
 /** Event types this isolate has registered for an account (bounded): no statement to register them again. */
 const registered = new Set<string>();
@@ -117,6 +127,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         entity: input.entity,
         idempotencyKey: input.idempotencyKey ?? null,
         createdAt: at,
+        contentDeletedAt: null,
       };
       // What a delivery signs and sends: the entity's JSON text exactly as stored.
       const sent = { ...event, entity: JSON.stringify(input.entity) };
@@ -135,12 +146,14 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
       const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
       try {
-        await repo.writeOutbox(db, sent, rows, {
+        const written = await repo.writeOutbox(db, sent, rows, {
           nextAttemptAt: at + leaseMs,
           isTest: opts.isTest ?? false,
           registerType: register,
         });
+        if (!written) throw new ApiError("not_found", "Account not found");
       } catch (err) {
+        if (err instanceof ApiError) throw err;
         if (register) registered.delete(`${accountId} ${input.type}`);
         // Two publishes raced on one idempotency key: the unique index let one through; answer it.
         const first = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
@@ -171,6 +184,49 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         createdAt: now(),
       });
       return { name: row.name, description: row.description, example: row.example ?? null, builtIn: false };
+    },
+
+    /**
+     * Expunges an event's content now: its entity (the event keeps its id, type and time), its
+     * attempts' request and response bodies, and the deliveries still pending for it (cancelled).
+     * Audited; a second call changes nothing and answers the same.
+     */
+    async deleteContent(caller: Caller, id: string) {
+      const event = found(await repo.findEvent(db, caller.accountId, id), "Event");
+      if (event.contentDeletedAt !== null) return { event: toEvent(event), cancelledDeliveries: [] };
+      const webhookIds = [...new Set((await repo.deliveriesOf(db, id)).map((d) => d.webhookId))];
+      const at = now();
+      const target = { type: "event", id, name: event.type };
+      const audit = auditRow(caller.audit, caller.accountId, "event.content_deleted", target, null, at);
+      const cancelled = await repo.deleteContent(db, event, webhookIds, at, audit);
+      return {
+        event: toEvent({ ...event, entity: {}, contentDeletedAt: at }),
+        cancelledDeliveries: cancelled ?? [],
+      };
+    },
+
+    /**
+     * The cron: event content older than the retention is deleted — entities from a cursor kept in
+     * D1 (events are in id order, which is time order, so a run reads only what it changes), attempt
+     * bodies by their time. Ids, times, types and statuses stay for the history.
+     */
+    async expireContent() {
+      const at = now();
+      const cutoff = at - platform.settings.retentionDays * 86_400_000;
+      const beforeId = idFloor("evt", cutoff);
+      const from = (await readCronState(db, RETENTION_CURSOR)) ?? "evt_";
+      const expired = await repo.expireEvents(db, from, beforeId, at, RETENTION_BATCH);
+      // RETURNING is in no particular order: the cursor moves to the largest id changed.
+      const next =
+        expired.length < RETENTION_BATCH
+          ? beforeId
+          : expired
+              .map((e) => e.id)
+              .sort()
+              .at(-1)!;
+      if (next !== from) await writeCronState(db, RETENTION_CURSOR, next);
+      const bodies = await repo.expireAttemptBodies(db, cutoff, RETENTION_BATCH);
+      return { events: expired.length, attempts: bodies.meta.changes ?? 0 };
     },
 
     /** The cron: idempotency keys older than 24 h let go of their events. */

@@ -5,4 +5,5 @@ import * as routes from "./events.routes";
 export const eventsRouter = createRouter()
   .openapi(routes.publish, handlers.publish)
   .openapi(routes.listTypes, handlers.listTypes)
-  .openapi(routes.registerType, handlers.registerType);
+  .openapi(routes.registerType, handlers.registerType)
+  .openapi(routes.deleteContent, handlers.deleteContent);

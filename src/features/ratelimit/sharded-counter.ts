@@ -50,6 +50,8 @@ export interface Hit {
 export type WaitUntil = (p: Promise<unknown>) => void;
 
 const states = new Map<string, WindowState>();
+/** Ids whose counts were deleted (`forget`): a flush already scheduled for one writes nothing. */
+const forgotten = new Set<string>();
 
 export class ShardedCounter {
   constructor(
@@ -155,6 +157,7 @@ export class ShardedCounter {
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
         s.flushPending = false;
         s.lastFlushAt = Date.now();
+        if (forgotten.has(`${this.namespace}:${id}`)) return;
         const n = s.local;
         try {
           await this.kv.put(key, String(n), { metadata: { n }, expirationTtl });
@@ -183,6 +186,31 @@ export class ShardedCounter {
     s.local += 1;
     this.scheduleFlush(id, start, s, waitUntil);
     return s.local + s.others;
+  }
+
+  /**
+   * Deletes every stored count of `id` (all windows, all writers) with at most `maxOps` KV
+   * operations; answers how many it used and whether it got them all. This isolate writes none of
+   * its counts again; another isolate that counted `id` in the last second may (that key expires
+   * with its window, at most 49 h on).
+   */
+  async forget(id: string, maxOps: number): Promise<{ ops: number; complete: boolean }> {
+    if (forgotten.size >= MAX_TRACKED) forgotten.clear();
+    forgotten.add(`${this.namespace}:${id}`);
+    let ops = 0;
+    let cursor: string | undefined;
+    do {
+      if (ops >= maxOps) return { ops, complete: false };
+      const page = await this.kv.list({ prefix: `${this.namespace}:${id}:`, cursor });
+      ops += 1;
+      for (const k of page.keys) {
+        if (ops >= maxOps) return { ops, complete: false };
+        await this.kv.delete(k.name);
+        ops += 1;
+      }
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return { ops, complete: true };
   }
 
   /** This window's total as this isolate knows it, without I/O; null if it has never seen `id`. */

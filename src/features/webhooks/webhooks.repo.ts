@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { type AuditRow, accounts, deliveries, type WebhookRow, webhooks } from "../../db/schema";
+import { type AuditRow, accounts, attempts, deliveries, type WebhookRow, webhooks } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
 const scoped = (accountId: string, id: string) => and(eq(webhooks.id, id), eq(webhooks.accountId, accountId));
@@ -113,10 +113,19 @@ export async function updateWebhook(
   return rows.length > 0;
 }
 
-export async function deleteWebhook(db: Db, accountId: string, id: string, audit: AuditRow) {
+/**
+ * The webhook, its attempt history and its pending deliveries (cancelled: a delivery in flight
+ * records nothing once its webhook is gone), with the audit entry, in one batch.
+ */
+export async function deleteWebhook(db: Db, accountId: string, id: string, audit: AuditRow, at: number) {
   const [rows] = await db.batch([
     db.delete(webhooks).where(scoped(accountId, id)).returning({ id: webhooks.id }),
     insertAudit(db, audit, sql`NOT EXISTS (SELECT 1 FROM ${webhooks} WHERE ${webhooks.id} = ${id})`),
+    db
+      .update(deliveries)
+      .set({ status: "cancelled", nextAttemptAt: null, updatedAt: at })
+      .where(and(eq(deliveries.webhookId, id), eq(deliveries.accountId, accountId), eq(deliveries.status, "pending"))),
+    db.delete(attempts).where(and(eq(attempts.webhookId, id), eq(attempts.accountId, accountId))),
     bumpVersion(db, accountId),
   ]);
   return rows.length > 0;

@@ -192,15 +192,16 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
 
     async remove(caller: Caller, id: string) {
       const row = await load(caller, id);
+      const at = now();
       const audit = auditRow(
         caller.audit,
         caller.accountId,
         "webhook.deleted",
         { type: "webhook", id, name: row.url },
         null,
-        now(),
+        at,
       );
-      if (!(await repo.deleteWebhook(db, caller.accountId, id, audit)))
+      if (!(await repo.deleteWebhook(db, caller.accountId, id, audit, at)))
         throw new ApiError("not_found", "Webhook not found");
       forgetTargets(caller.accountId);
     },

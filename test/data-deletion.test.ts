@@ -1,0 +1,326 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { compose } from "../src/compose";
+import worker from "../src/index";
+import { SYSTEM_AUDIT } from "../src/lib/caller";
+import { newId } from "../src/lib/encoding";
+import { ADMIN, call, createAccount, createKey, userToken } from "./helpers/api";
+import { createWebhook, deliveryRow, publish, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+
+const DAY = 86_400_000;
+
+async function cron(useEnv: Env = env) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }), useEnv, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+const attemptsOf = async (accountId: string, webhookId: string) =>
+  (await call("GET", `/v1/webhooks/${webhookId}/attempts`, { token: ADMIN, accountId })).body.attempts as any[];
+
+/** A pending delivery of `eventId` to `webhookId`, due in an hour (no message: nothing sends it meanwhile). */
+async function pendingDelivery(accountId: string, eventId: string, webhookId: string) {
+  const id = newId("dlv");
+  const now = Date.now();
+  await env.DB.prepare(
+    "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+  )
+    .bind(id, accountId, eventId, webhookId, now + 3_600_000, now, now)
+    .run();
+  return id;
+}
+
+describe("DELETE /v1/events/:id/content", () => {
+  it("expunges the entity and the attempts' bodies, cancels pending deliveries, keeps the metadata, is audited once", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const ok = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["order.paid"] }))
+      .webhook;
+    const other = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}`, events: ["x.y"] }))
+      .webhook;
+    const secret = "card-4242-4242";
+    const published = await publish(account.id, { type: "order.paid", entity: { id: "ord_1", card: secret } });
+    const eventId = published.body.event.id as string;
+    await waitForReceived(name, 1);
+    await expect.poll(async () => (await attemptsOf(account.id, ok.id)).length).toBe(1);
+    const [before] = await attemptsOf(account.id, ok.id);
+    expect(before.requestBody).toContain(secret);
+    expect(before.responseBody).toContain("ok");
+    const pending = await pendingDelivery(account.id, eventId, other.id);
+
+    const { key } = await createKey(account.id, { scopes: ["events:write"] });
+    const res = await call("DELETE", `/v1/events/${eventId}/content`, { apiKey: key });
+    expect(res.status).toBe(200);
+    expect(res.body.event).toMatchObject({ id: eventId, type: "order.paid", entity: {} });
+    expect(Date.parse(res.body.event.contentDeletedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(res.body.cancelledDeliveries).toEqual([pending]);
+
+    // The history keeps the attempt (status, time, headers) without its bodies.
+    const [after] = await attemptsOf(account.id, ok.id);
+    expect(after).toMatchObject({
+      id: before.id,
+      responseStatus: 200,
+      succeeded: true,
+      requestBody: null,
+      responseBody: null,
+    });
+    expect(after.requestHeaders["webhook-id"]).toBe(eventId);
+    const stored = await env.DB.prepare("SELECT entity, type, created_at FROM events WHERE id = ?")
+      .bind(eventId)
+      .first<any>();
+    expect(stored).toMatchObject({ entity: "{}", type: "order.paid" });
+    const attemptRows = await env.DB.prepare("SELECT * FROM attempts WHERE event_id = ?").bind(eventId).all();
+    expect(JSON.stringify(attemptRows.results)).not.toContain(secret);
+    expect(await deliveryRow(pending)).toMatchObject({ status: "cancelled", next_attempt_at: null });
+
+    // A cancelled delivery of a deleted event is not sent again, by hand either.
+    const retry = await call("POST", `/v1/deliveries/${pending}/retry`, { token: ADMIN, accountId: account.id });
+    expect(retry.status).toBe(409);
+    expect(retry.body.error.code).toBe("conflict");
+
+    // Again: the same answer, nothing cancelled, no second audit entry.
+    const again = await call("DELETE", `/v1/events/${eventId}/content`, { apiKey: key });
+    expect(again.status).toBe(200);
+    expect(again.body.cancelledDeliveries).toEqual([]);
+    const audit = await call("GET", `/v1/audit-log?targetId=${eventId}`, { token: ADMIN, accountId: account.id });
+    expect(audit.body.entries.map((e: any) => e.action)).toEqual(["event.content_deleted"]);
+    expect(JSON.stringify(audit.body)).not.toContain(secret);
+  });
+
+  it("needs events:write, answers 404 for an unknown event", async () => {
+    const account = await createAccount();
+    const event = (await publish(account.id, { type: "a.b", entity: { x: 1 } })).body.event;
+    const { key: reader } = await createKey(account.id, { scopes: ["webhooks:read"] });
+    const refused = await call("DELETE", `/v1/events/${event.id}/content`, { apiKey: reader });
+    expect(refused.status).toBe(403);
+    const row = await env.DB.prepare("SELECT entity FROM events WHERE id = ?").bind(event.id).first<any>();
+    expect(row.entity).toBe('{"x":1}');
+    const missing = await call("DELETE", "/v1/events/evt_nope/content", { token: ADMIN, accountId: account.id });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("not_found");
+  });
+
+  it("an attempt in flight when the content is deleted is recorded without its response body", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/700/${name}` });
+    const eventId = (await publish(account.id, { type: "a.b", entity: { secret: "s3cr3t" } })).body.event.id;
+    await waitForReceived(name, 1); // the first attempt is waiting for its answer
+    const res = await call("DELETE", `/v1/events/${eventId}/content`, { token: ADMIN, accountId: account.id });
+    expect(res.status).toBe(200);
+    await expect.poll(async () => (await attemptsOf(account.id, webhook.id)).length).toBe(1);
+    const [attempt] = await attemptsOf(account.id, webhook.id);
+    expect(attempt).toMatchObject({ responseStatus: 200, requestBody: null, responseBody: null });
+  });
+});
+
+describe("WEBHOOK_RETENTION_DAYS", () => {
+  /** An event made `daysAgo` (its id from that time, as a real one would be) with a delivery and an attempt. */
+  async function oldEvent(accountId: string, webhookId: string, daysAgo: number) {
+    const at = Date.now() - daysAgo * DAY;
+    const eventId = newId("evt", at);
+    const deliveryId = newId("dlv", at);
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'order.paid', '{\"card\":\"4242\"}', ?)",
+      ).bind(eventId, accountId, at),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'succeeded', 1, ?, ?)",
+      ).bind(deliveryId, accountId, eventId, webhookId, at, at),
+      env.DB.prepare(
+        `INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url, request_headers,
+          request_body, response_status, response_headers, response_body, duration_ms, succeeded, created_at)
+          VALUES (?, ?, ?, ?, ?, 'order.paid', 1, 'https://x.test', '{}', '{"card":"4242"}', 200, '{}', 'thanks 4242', 5, 1, ?)`,
+      ).bind(newId("att", at), accountId, webhookId, deliveryId, eventId, at),
+    ]);
+    return { eventId, deliveryId };
+  }
+
+  const eventRow = (id: string) => env.DB.prepare("SELECT * FROM events WHERE id = ?").bind(id).first<any>();
+  const attemptRow = (eventId: string) =>
+    env.DB.prepare("SELECT * FROM attempts WHERE event_id = ?").bind(eventId).first<any>();
+
+  it("the cron deletes content older than the retention (default 30 days) and keeps ids, times and statuses", async () => {
+    await env.DB.prepare("DELETE FROM cron_state").run();
+    const account = await createAccount();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const old = await oldEvent(account.id, webhook.id, 31);
+    const recent = await oldEvent(account.id, webhook.id, 29);
+    await cron();
+    const expired = await eventRow(old.eventId);
+    expect(expired).toMatchObject({ entity: "{}", type: "order.paid" });
+    expect(expired.content_deleted_at).toBeGreaterThan(Date.now() - 60_000);
+    expect(await attemptRow(old.eventId)).toMatchObject({
+      request_body: null,
+      response_body: null,
+      response_status: 200,
+      succeeded: 1,
+    });
+    expect(await deliveryRow(old.deliveryId)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(await eventRow(recent.eventId)).toMatchObject({ entity: '{"card":"4242"}', content_deleted_at: null });
+    expect(await attemptRow(recent.eventId)).toMatchObject({ response_body: "thanks 4242" });
+    // The history shows the old attempt without bodies.
+    const shown = (await attemptsOf(account.id, webhook.id)).find((a) => a.eventId === old.eventId);
+    expect(shown).toMatchObject({ requestBody: null, responseBody: null, responseStatus: 200 });
+  });
+
+  it("a shorter retention expires newer content; the next run starts where the last one stopped", async () => {
+    await env.DB.prepare("DELETE FROM cron_state").run();
+    const account = await createAccount();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const twoDays = await oldEvent(account.id, webhook.id, 2);
+    await cron();
+    expect(await eventRow(twoDays.eventId)).toMatchObject({ content_deleted_at: null });
+    const oneDay = { ...env, WEBHOOK_RETENTION_DAYS: "1" };
+    await cron(oneDay);
+    expect(await eventRow(twoDays.eventId)).toMatchObject({ entity: "{}" });
+    expect(await attemptRow(twoDays.eventId)).toMatchObject({ response_body: null });
+    const cursor = await env.DB.prepare("SELECT value FROM cron_state WHERE name = 'retention.events'").first<any>();
+    expect(cursor.value > twoDays.eventId).toBe(true);
+  });
+});
+
+/** Every row of every table of the database, as JSON text, with its table. */
+async function everyRow() {
+  const tables = (
+    await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name != 'd1_migrations'",
+    ).all<{ name: string }>()
+  ).results.map((t) => t.name);
+  const rows: { table: string; row: Record<string, unknown>; text: string }[] = [];
+  for (const table of tables) {
+    for (const row of (await env.DB.prepare(`SELECT * FROM "${table}"`).all<Record<string, unknown>>()).results) {
+      rows.push({ table, row, text: JSON.stringify(row) });
+    }
+  }
+  return { tables, rows };
+}
+
+/** An account with one of everything: keys (used, so they have rate counters), a profile, webhooks, events, deliveries, attempts, event types, audit entries. */
+async function populatedAccount() {
+  const account = await createAccount("pro", "Doomed Inc");
+  const profile = (
+    await call("POST", "/v1/permission-profiles", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { name: "Readers", permissions: ["keys:read"] },
+    })
+  ).body.profile;
+  const full = await createKey(account.id, { name: "full" });
+  const reader = await createKey(account.id, { name: "reader", profileId: profile.id });
+  for (const k of [full.key, reader.key]) expect((await call("GET", "/v1/whoami", { apiKey: k })).status).toBe(200);
+  const name = uniqueName();
+  const ok = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` })).webhook;
+  const failing = (
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/status/500/${uniqueName()}`, events: ["order.paid"] })
+  ).webhook;
+  await call("POST", "/v1/event-types", {
+    token: ADMIN,
+    accountId: account.id,
+    body: { name: "invoice.paid", description: "d" },
+  });
+  const events: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    events.push((await publish(account.id, { type: "order.paid", entity: { n: i } })).body.event.id);
+  }
+  events.push((await publish(account.id, { type: "misc.happened", entity: {} })).body.event.id);
+  await waitForReceived(name, 4);
+  await expect.poll(async () => (await attemptsOf(account.id, ok.id)).length).toBe(4);
+  await expect.poll(async () => (await attemptsOf(account.id, failing.id)).length).toBeGreaterThanOrEqual(3);
+  const pending = await pendingDelivery(account.id, events[3]!, failing.id);
+  const ids = [account.id, profile.id, full.apiKey.id, reader.apiKey.id, ok.id, failing.id, pending, ...events];
+  return { account, keys: [full, reader], webhooks: [ok, failing], ids, name };
+}
+
+describe("DELETE /v1/accounts/:id", () => {
+  it("ends the account at once and leaves no row of it but the deletion's audit entry", async () => {
+    const bystander = await populatedAccount();
+    const doomed = await populatedAccount();
+    const token = await userToken({ accountId: doomed.account.id, role: "admin" });
+    expect((await call("GET", "/v1/api-keys", { token })).status).toBe(200);
+    const counters = async (keyId: string) => (await env.RATE_LIMITS.list({ prefix: `rl:${keyId}:` })).keys.length;
+    await expect.poll(() => counters(doomed.keys[0]!.apiKey.id)).toBeGreaterThan(0);
+
+    const res = await call("DELETE", `/v1/accounts/${doomed.account.id}`, { token: ADMIN });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: doomed.account.id, deleted: true, complete: true });
+
+    // Its keys, its user tokens and the operator acting in it are refused.
+    for (const { key } of doomed.keys) {
+      const r = await call("GET", "/v1/whoami", { apiKey: key });
+      expect(r.status).toBe(401);
+      const v = await call("POST", "/v1/keys/verify", { token: ADMIN, body: { key } });
+      expect(v.body.valid).toBe(false);
+    }
+    expect((await call("GET", "/v1/api-keys", { token })).status).toBe(404);
+    expect((await call("GET", "/v1/api-keys", { token: ADMIN, accountId: doomed.account.id })).status).toBe(404);
+    expect((await call("GET", `/v1/accounts/${doomed.account.id}`, { token: ADMIN })).status).toBe(404);
+    expect((await call("DELETE", `/v1/accounts/${doomed.account.id}`, { token: ADMIN })).status).toBe(404);
+    const listed = await call("GET", "/v1/accounts?limit=100", { token: ADMIN });
+    expect(listed.body.accounts.map((a: any) => a.id)).not.toContain(doomed.account.id);
+
+    // Every table, every row: nothing mentions the account or anything of it, but the deletion's entry.
+    const { tables, rows } = await everyRow();
+    expect(tables.sort()).toEqual(
+      [
+        "accounts",
+        "api_keys",
+        "attempts",
+        "audit_log",
+        "cron_state",
+        "deliveries",
+        "event_types",
+        "events",
+        "permission_profiles",
+        "webhooks",
+      ].sort(),
+    );
+    const left = rows.filter((r) => doomed.ids.some((id) => r.text.includes(id)));
+    expect(left.map((r) => `${r.table} ${r.row.action ?? r.row.id}`)).toEqual(["audit_log account.deleted"]);
+    expect(left[0]!.row).toMatchObject({ account_id: doomed.account.id, actor_type: "operator" });
+    // Its rate counters are gone from KV.
+    for (const { apiKey } of doomed.keys) expect(await counters(apiKey.id)).toBe(0);
+
+    // The other account is whole and works.
+    for (const id of bystander.ids)
+      expect(
+        rows.some((r) => r.text.includes(id)),
+        id,
+      ).toBe(true);
+    expect((await call("GET", "/v1/whoami", { apiKey: bystander.keys[0]!.key })).status).toBe(200);
+    expect(await counters(bystander.keys[0]!.apiKey.id)).toBeGreaterThan(0);
+
+    // Nothing more is sent to its webhooks (the failing one had retries due).
+    const seen = (await received(doomed.name)).length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await received(doomed.name)).toHaveLength(seen);
+  });
+
+  it("a purge its request could not finish is finished by the cron", async () => {
+    const doomed = await populatedAccount();
+    const ctx = createExecutionContext();
+    const services = compose(env, ctx);
+    const first = await services.accounts.remove(SYSTEM_AUDIT, doomed.account.id, { d1: 3, kv: 2 });
+    await waitOnExecutionContext(ctx);
+    expect(first.complete).toBe(false);
+    // Ended at once all the same: the keys are refused, the account is not found.
+    expect((await call("GET", "/v1/whoami", { apiKey: doomed.keys[0]!.key })).status).toBe(401);
+    const before = (await everyRow()).rows.filter((r) => doomed.ids.some((id) => r.text.includes(id)));
+    expect(before.length).toBeGreaterThan(1);
+    await cron();
+    const after = (await everyRow()).rows.filter((r) => doomed.ids.some((id) => r.text.includes(id)));
+    expect(after.map((r) => `${r.table} ${r.row.action}`)).toEqual(["audit_log account.deleted"]);
+  });
+
+  it("only the operator may delete an account", async () => {
+    const account = await createAccount("enterprise");
+    const { key } = await createKey(account.id);
+    const token = await userToken({ accountId: account.id, role: "admin" });
+    for (const auth of [{ apiKey: key }, { token }]) {
+      const res = await call("DELETE", `/v1/accounts/${account.id}`, auth);
+      expect(res.status).toBe(403);
+    }
+    expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(200);
+  });
+});

@@ -1,0 +1,148 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+import { newId } from "../src/lib/encoding";
+import type { KeyhookBinding } from "../src/sdk/middleware";
+import { ADMIN, accountWithKey, call } from "./helpers/api";
+import { createWebhook, deliveryRow, publish, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+
+const rpc = exports.KeyhookRpc as unknown as KeyhookBinding;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const whoami = (key: string) => call("GET", "/v1/whoami", { apiKey: key });
+
+/** Requests with `key` back to back until `stop()`; answers every status seen, in order. */
+function hammer(key: string) {
+  let running = true;
+  const statuses: number[] = [];
+  const done = (async () => {
+    // Bounded, and yielding to timers between requests (a loop of in-process calls would starve them).
+    for (let i = 0; running && i < 500; i++) {
+      statuses.push((await whoami(key)).status);
+      await sleep(2);
+    }
+  })();
+  return {
+    statuses,
+    stop: async () => {
+      running = false;
+      await done;
+      return statuses;
+    },
+  };
+}
+
+describe("races", () => {
+  it("a revoke during a rotation's grace period, with both secrets in use: both refused from then on, everywhere", async () => {
+    const { account, apiKey, key: oldKey } = await accountWithKey("pro");
+    const rotated = await call("POST", `/v1/api-keys/${apiKey.id}/rotate`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { gracePeriodSeconds: 3600 },
+    });
+    const newKey = rotated.body.key as string;
+    const old = hammer(oldKey);
+    const fresh = hammer(newKey);
+    await sleep(50);
+    const revoked = await call("DELETE", `/v1/api-keys/${apiKey.id}`, { token: ADMIN, accountId: account.id });
+    expect(revoked.status).toBe(200);
+    const seen = [...(await old.stop()), ...(await fresh.stop())];
+    expect(seen).toContain(200); // both were in use before the revoke
+    for (const key of [oldKey, newKey]) {
+      expect((await whoami(key)).status).toBe(401);
+      expect((await call("POST", "/v1/keys/verify", { token: ADMIN, body: { key } })).body).toMatchObject({
+        valid: false,
+        code: "REVOKED",
+      });
+      expect((await rpc.verify(key)).valid).toBe(false);
+    }
+    // Each hammer's statuses turn from 200 to 401 once and never back.
+    for (const statuses of [old.statuses, fresh.statuses]) {
+      const firstRefusal = statuses.indexOf(401);
+      if (firstRefusal >= 0) expect(statuses.slice(firstRefusal).every((s) => s === 401)).toBe(true);
+      expect(statuses.every((s) => s === 200 || s === 401)).toBe(true);
+    }
+  });
+
+  it("a webhook deleted while its first attempt is in flight: no further attempt, no attempt recorded, the delivery cancelled", async () => {
+    const { account } = await accountWithKey("pro");
+    const name = uniqueName();
+    // Answers after the receiver timeout (1.5 s in tests): a failure, which would be retried 1 s later.
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/2500/${name}` });
+    const published = await publish(account.id, { type: "order.paid", entity: { id: "o_1" } });
+    const deliveryId = published.body.deliveries[0].id as string;
+    await waitForReceived(name, 1);
+    expect((await call("DELETE", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).status).toBe(
+      200,
+    );
+    await sleep(3500); // the timeout, and past when its retry would have been sent
+    expect(await received(name)).toHaveLength(1);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "cancelled", next_attempt_at: null });
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM attempts WHERE webhook_id = ?")
+      .bind(webhook.id)
+      .first();
+    expect(rows!.n).toBe(0);
+  });
+
+  it("a webhook deleted while the consumer sends its delivery: the same, on the queue's path", async () => {
+    const { account } = await accountWithKey("pro");
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/800/${name}` });
+    const now = Date.now();
+    const eventId = newId("evt", now);
+    const deliveryId = newId("dlv", now);
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'order.paid', '{}', ?)",
+      ).bind(eventId, account.id, now),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+      ).bind(deliveryId, account.id, eventId, webhook.id, now, now, now),
+    ]);
+    const batch = createMessageBatch("keyhook-deliveries", [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { deliveryId } },
+    ]);
+    const ctx = createExecutionContext();
+    const consumed = worker.queue(batch, env, ctx);
+    await waitForReceived(name, 1);
+    await call("DELETE", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id });
+    await consumed;
+    await waitOnExecutionContext(ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.length + result.retryMessages.length).toBe(1);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "cancelled", attempts: 0 });
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM attempts WHERE webhook_id = ?")
+      .bind(webhook.id)
+      .first();
+    expect(rows!.n).toBe(0);
+    // Another message for it (a redelivery) sends nothing.
+    const again = createMessageBatch("keyhook-deliveries", [
+      { id: "m2", timestamp: new Date(), attempts: 2, body: { deliveryId } },
+    ]);
+    const ctx2 = createExecutionContext();
+    await worker.queue(again, env, ctx2);
+    await waitOnExecutionContext(ctx2);
+    expect((await getQueueResult(again, ctx2)).explicitAcks).toEqual(["m2"]);
+    expect(await received(name)).toHaveLength(1);
+  });
+
+  it("an account moved to free while its keys are in use: the next request is 403 plan_no_api_access", async () => {
+    const { account, key } = await accountWithKey("pro");
+    const load = hammer(key);
+    await sleep(50);
+    const moved = await call("PATCH", `/v1/accounts/${account.id}`, { token: ADMIN, body: { plan: "free" } });
+    expect(moved.status).toBe(200);
+    const next = await whoami(key);
+    expect(next.status).toBe(403);
+    expect(next.body.error.code).toBe("plan_no_api_access");
+    const statuses = await load.stop();
+    expect(statuses).toContain(200);
+    const firstRefusal = statuses.indexOf(403);
+    if (firstRefusal >= 0) expect(statuses.slice(firstRefusal).every((s) => s === 403)).toBe(true);
+    expect((await call("POST", "/v1/keys/verify", { token: ADMIN, body: { key } })).body).toMatchObject({
+      valid: false,
+      code: "PLAN_BLOCKED",
+    });
+    expect((await rpc.verify(key)).code).toBe("PLAN_BLOCKED");
+  });
+});
