@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { REFRESH_MS, ShardedCounter } from "../src/features/ratelimit/sharded-counter";
+import { REFRESH_MS, ShardedCounter, tracking } from "../src/features/ratelimit/sharded-counter";
 import { ADMIN, accountWithKey, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 
@@ -136,6 +136,28 @@ describe("the KV counter", () => {
     expect(first.headers.get("x-ratelimit-remaining")).toBe("1");
     expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(200);
     expect((await call("GET", "/v1/whoami", { apiKey: key })).status).toBe(429);
+  });
+
+  it("stays bounded with more ids in one hour than it keeps, and an evicted id loses no count", async () => {
+    const counter = new ShardedCounter(env.RATE_LIMITS, "ut", 3600, 0);
+    const id = `kept-${crypto.randomUUID()}`;
+    tracking.setMax(40);
+    try {
+      const ctx = createExecutionContext();
+      for (let i = 0; i < 3; i++) await counter.hit(id, 100, Date.now(), (p) => ctx.waitUntil(p));
+      await waitOnExecutionContext(ctx); // flushed: 3 in this isolate's shard key
+      const others = createExecutionContext();
+      for (let i = 0; i < 200; i++) {
+        await counter.hit(`other-${i}-${crypto.randomUUID()}`, 100, Date.now(), (p) => others.waitUntil(p));
+        expect(tracking.size()).toBeLessThanOrEqual(40 + 1);
+      }
+      await waitOnExecutionContext(others);
+      expect(counter.knownTotal(id, Date.now())).toBeNull(); // evicted from memory …
+      const again = await counter.hit(id, 100, Date.now(), () => {});
+      expect(again.remaining).toBe(100 - 4); // … and read back from KV: the 4th request of the hour
+    } finally {
+      tracking.setMax(20_000);
+    }
   });
 
   it("a new hour starts from zero", async () => {

@@ -10,6 +10,13 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 
 /** Per-isolate memory of the last `lastUsedAt` write, so concurrent requests do not all write. */
 const lastUsedWritten = new Map<string, number>();
+const LAST_USED_MAX = 10_000;
+
+/** Bounded: a full map is emptied (it only saves writes; the SQL guard keeps them correct). */
+function rememberWrite(keyId: string, now: number) {
+  if (lastUsedWritten.size >= LAST_USED_MAX) lastUsedWritten.clear();
+  lastUsedWritten.set(keyId, now);
+}
 
 export type KeyFailure = Exclude<VerifyCode, "VALID" | "RATE_LIMITED" | "INSUFFICIENT_SCOPE">;
 
@@ -93,10 +100,9 @@ export async function recordUse(db: Db, key: AuthKey, now: number, waitUntil: (p
   // A cached key still says "never used" after its first use here: this isolate's memory knows better.
   if (key.lastUsedAt === null && !lastUsedWritten.has(key.id)) {
     await touchLastUsed(db, key.id, now, staleBefore);
-    lastUsedWritten.set(key.id, now);
+    rememberWrite(key.id, now);
   } else if ((key.lastUsedAt ?? 0) < staleBefore && (lastUsedWritten.get(key.id) ?? 0) < staleBefore) {
-    if (lastUsedWritten.size > 10_000) lastUsedWritten.clear(); // bounded: it only saves writes
-    lastUsedWritten.set(key.id, now);
+    rememberWrite(key.id, now);
     waitUntil(touchLastUsed(db, key.id, now, staleBefore));
   }
 }

@@ -23,7 +23,16 @@ import { describe, type Log, logger, onceAMinute } from "../../lib/log";
  */
 export const REFRESH_MS = 10_000;
 export const FLUSH_INTERVAL_MS = 1_000;
-const MAX_TRACKED = 20_000;
+/** Windows this isolate keeps in memory (about 200 bytes each); see `evict`. */
+let maxTracked = 20_000;
+
+/** For tests: how many windows this isolate holds, and a lower bound to reach it quickly. */
+export const tracking = {
+  size: () => states.size,
+  setMax: (n: number) => {
+    maxTracked = n;
+  },
+};
 
 /** This isolate's shard id: a new isolate is a new writer. Lazy: no randomness in global scope. */
 let shard: string | undefined;
@@ -87,34 +96,51 @@ export class ShardedCounter {
     const name = this.prefix(id, start);
     let s = states.get(name);
     if (!s) {
-      if (states.size >= MAX_TRACKED) this.evict(start);
+      if (states.size >= maxTracked) this.evict(start);
       s = { local: 0, others: 0, othersAt: 0, refreshing: null, flushPending: false, lastFlushAt: 0 };
       states.set(name, s);
     }
     return s;
   }
 
-  /** Drops finished windows (their counts are in KV already, or were flushed on schedule). */
+  /**
+   * Keeps the map bounded: drops finished windows first (their counts are in KV), then, if that
+   * is not enough (more ids in one window than the bound), current windows with no flush pending.
+   * A dropped current window is read back on its next hit: the first refresh adopts this
+   * isolate's own stored total, so no count is lost.
+   */
   private evict(currentStart: number) {
     for (const [name, s] of states) {
       const start = Number(name.split(":").at(-2)) * 1000;
       if (start < currentStart && !s.flushPending) states.delete(name);
+    }
+    if (states.size < maxTracked) return;
+    for (const [name, s] of states) {
+      if (!s.flushPending && !s.refreshing) states.delete(name);
+      if (states.size < maxTracked / 2) return;
     }
   }
 
   /** Sum of the other shards' totals, from one paginated `list()` of the window's prefix. */
   private async refresh(id: string, start: number, s: WindowState) {
     let others = 0;
+    let own = 0;
     let cursor: string | undefined;
     do {
       const page: KVNamespaceListResult<{ n?: number }> = await this.kv.list({
         prefix: this.prefix(id, start),
         cursor,
       });
-      for (const k of page.keys) if (!k.name.endsWith(`:${shardId()}`)) others += k.metadata?.n ?? 0;
+      for (const k of page.keys) {
+        if (k.name.endsWith(`:${shardId()}`)) own = k.metadata?.n ?? 0;
+        else others += k.metadata?.n ?? 0;
+      }
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
     s.others = others;
+    // The first refresh of a window this isolate had counted and then evicted: carry on from its
+    // stored total (no increment happens before the first refresh, so `local` is still 0).
+    if (s.othersAt === 0) s.local = Math.max(s.local, own);
     s.othersAt = Date.now();
   }
 
@@ -195,7 +221,7 @@ export class ShardedCounter {
    * with its window, at most 49 h on).
    */
   async forget(id: string, maxOps: number): Promise<{ ops: number; complete: boolean }> {
-    if (forgotten.size >= MAX_TRACKED) forgotten.clear();
+    if (forgotten.size >= maxTracked) forgotten.clear();
     forgotten.add(`${this.namespace}:${id}`);
     let ops = 0;
     let cursor: string | undefined;
