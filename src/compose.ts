@@ -90,7 +90,7 @@ class Composed implements Services {
   constructor(readonly platform: Platform) {}
 
   get auth() {
-    this.#auth ??= createAuthService(this.platform);
+    this.#auth ??= createAuthService(this.platform, { events: () => this.events });
     return this.#auth;
   }
   get audit() {

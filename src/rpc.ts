@@ -1,5 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { compose } from "./compose";
+import { MAX_COST } from "./features/keys/credits";
 import { unavailableOf } from "./lib/dependencies";
 import { ApiError } from "./lib/errors";
 
@@ -15,10 +16,17 @@ export class KeyhookRpc extends WorkerEntrypoint<Env> {
     return compose(this.env, { waitUntil: (p) => this.ctx.waitUntil(p), requestId: `rpc-${crypto.randomUUID()}` });
   }
 
-  /** The same answer as `POST /v1/keys/verify`; counts toward the key's hourly limit. */
-  async verify(key: string, scopes?: string[]) {
+  /**
+   * The same answer as `POST /v1/keys/verify`; counts toward the key's hourly limit and spends
+   * `options.cost` (default 1) of its credits, if it has any.
+   */
+  async verify(key: string, scopes?: string[], options?: { cost?: number }) {
     const services = this.services();
-    return services.auth.verify(String(key), { scopes: Array.isArray(scopes) ? scopes.map(String) : [] });
+    const cost = Number(options?.cost ?? 1);
+    return services.auth.verify(String(key), {
+      scopes: Array.isArray(scopes) ? scopes.map(String) : [],
+      cost: Number.isInteger(cost) && cost >= 0 ? Math.min(cost, MAX_COST) : 1,
+    });
   }
 
   /**

@@ -58,6 +58,11 @@ const cases: Record<string, Case> = {
     body: { gracePeriodSeconds: 60 },
     action: "api_key.rotated",
   },
+  "POST /v1/api-keys/:id/credits": {
+    setup: async (a) => ({ id: (await createKey(a, { credits: { remaining: 5 } })).apiKey.id, targetType: "api_key" }),
+    body: { op: "increment", amount: 10 },
+    action: "api_key.credits_updated",
+  },
   "POST /v1/permission-profiles": {
     setup: async () => ({ targetType: "permission_profile" }),
     body: { name: "Readers", permissions: ["keys:read"] },

@@ -66,6 +66,7 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
 const bodies: Record<string, unknown> = {
   "PATCH /v1/api-keys/:id": { name: "stolen", enabled: false },
   "POST /v1/api-keys/:id/rotate": { gracePeriodSeconds: 0 },
+  "POST /v1/api-keys/:id/credits": { op: "set", amount: 1000000 },
   "PATCH /v1/permission-profiles/:id": { name: "stolen", permissions: ["*"] },
   "PATCH /v1/webhooks/:id": { description: "stolen", status: "disabled" },
   "POST /v1/webhooks/:id/rotate-secret": { overlapSeconds: 0 },

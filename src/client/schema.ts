@@ -183,6 +183,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/{id}/credits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set, increase or decrease a key's usage credits
+         * @description `set` gives the key exactly `amount` (and credits, if it had none); `increment` and `decrement` change what is left at once, atomically with the requests spending it (never below 0).
+         */
+        post: operations["adjustApiKeyCredits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys/{id}/usage": {
         parameters: {
             query?: never;
@@ -473,7 +493,7 @@ export interface components {
                  * @example not_found
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "usage_exceeded" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: unknown;
                 requestId: string;
@@ -482,7 +502,7 @@ export interface components {
         VerifyResult: {
             valid: boolean;
             /** @enum {string} */
-            code: "VALID" | "NOT_FOUND" | "MALFORMED" | "EXPIRED" | "DISABLED" | "REVOKED" | "RATE_LIMITED" | "INSUFFICIENT_SCOPE" | "PLAN_BLOCKED";
+            code: "VALID" | "NOT_FOUND" | "MALFORMED" | "EXPIRED" | "DISABLED" | "REVOKED" | "RATE_LIMITED" | "USAGE_EXCEEDED" | "INSUFFICIENT_SCOPE" | "PLAN_BLOCKED";
             keyId: string | null;
             accountId: string | null;
             name: string | null;
@@ -493,6 +513,15 @@ export interface components {
                 remaining: number;
                 /** @description Unix seconds */
                 reset: number;
+            } | null;
+            /** @description Keys with usage credits: what is left after this verification */
+            credits: {
+                remaining: number;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                nextRefillAt: string | null;
             } | null;
             /**
              * Format: date-time
@@ -546,6 +575,7 @@ export interface components {
             enabled: boolean;
             /** @description null = the plan's default */
             rateLimitPerHour: number | null;
+            credits: components["schemas"]["Credits"];
             metadata: {
                 [key: string]: unknown;
             };
@@ -575,6 +605,42 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             expiresAt: string | null;
+        };
+        /** @description Usage credits: every request spends 1 (verify: `cost`); null = unlimited */
+        Credits: {
+            remaining: number;
+            refill: {
+                /** @enum {string} */
+                interval: "daily" | "monthly";
+                amount: number;
+                dayOfMonth?: number;
+            } | null;
+            lowThreshold: number;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            nextRefillAt: string | null;
+        } | null;
+        CreditsInput: {
+            /** @example 1000 */
+            remaining: number;
+            refill?: components["schemas"]["CreditsRefill"];
+            /** @description `api_key.credits_low` goes out when a request leaves this many or fewer (default 10 %) */
+            lowThreshold?: number;
+        } | null;
+        CreditsRefill: {
+            /** @enum {string} */
+            interval: "daily" | "monthly";
+            /** @description What the remaining count is set to at each refill */
+            amount: number;
+            /** @description Monthly: the day (default 1; the month's last day when it is shorter), at 00:00 UTC */
+            dayOfMonth?: number;
+        } | null;
+        AdjustCredits: {
+            /** @enum {string} */
+            op: "set" | "increment" | "decrement";
+            amount: number;
         };
         PermissionProfile: {
             id: string;
@@ -843,6 +909,8 @@ export interface operations {
                     /** @example kh_live_… */
                     key: string;
                     scopes?: string[];
+                    /** @description Usage credits to spend (default 1; 0 checks that some are left without spending) */
+                    cost?: number;
                 };
             };
         };
@@ -1451,6 +1519,7 @@ export interface operations {
                     /** Format: date-time */
                     expiresAt?: string;
                     rateLimitPerHour?: number;
+                    credits?: components["schemas"]["CreditsInput"];
                     /**
                      * @example {
                      *       "team": "platform"
@@ -1798,6 +1867,14 @@ export interface operations {
                     /** Format: date-time */
                     expiresAt?: string | null;
                     rateLimitPerHour?: number | null;
+                    /** @description null removes the key's credits (unlimited) */
+                    credits?: {
+                        /** @example 1000 */
+                        remaining: number;
+                        refill?: components["schemas"]["CreditsRefill"];
+                        /** @description `api_key.credits_low` goes out when a request leaves this many or fewer (default 10 %) */
+                        lowThreshold?: number;
+                    } | null;
                     /**
                      * @example {
                      *       "team": "platform"
@@ -1950,6 +2027,106 @@ export interface operations {
             };
             /** @description Not found (also for another account's ids) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adjustApiKeyCredits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustCredits"];
+            };
+        };
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        apiKey: components["schemas"]["ApiKey"];
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -78,6 +78,20 @@ export const apiKeys = sqliteTable(
     revokedAt: integer("revoked_at"),
     /** When `api_key.expiring` was emitted for the current expiry (cleared when the expiry changes). */
     expiringNotifiedAt: integer("expiring_notified_at"),
+    /**
+     * Usage credits (features/keys/credits.ts): what is left to spend, null = unlimited. Spent by
+     * one atomic statement per request; refilled lazily by that statement at each boundary.
+     */
+    creditsRemaining: integer("credits_remaining"),
+    /** "daily" | "monthly"; null = no refill. */
+    creditsRefillInterval: text("credits_refill_interval"),
+    creditsRefillAmount: integer("credits_refill_amount"),
+    /** Monthly refills: the day of the month (1–31; the last day in shorter months). */
+    creditsRefillDay: integer("credits_refill_day"),
+    /** The boundary (or the time credits were set) the remaining count counts from. */
+    creditsRefilledAt: integer("credits_refilled_at"),
+    /** `api_key.credits_low` goes out when a spend crosses this; null = 10 % of the allowance. */
+    creditsLowThreshold: integer("credits_low_threshold"),
   },
   (t) => [
     uniqueIndex("api_keys_hash_idx").on(t.hash),

@@ -24,6 +24,7 @@ export const errorStatus = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  usage_exceeded: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
@@ -40,6 +41,7 @@ export const VERIFY_CODES = [
   "DISABLED",
   "REVOKED",
   "RATE_LIMITED",
+  "USAGE_EXCEEDED",
   "INSUFFICIENT_SCOPE",
   "PLAN_BLOCKED",
 ] as const;
@@ -62,6 +64,7 @@ export const refusalOf: Record<Exclude<VerifyCode, "VALID">, { code: ErrorCode; 
     message: "This account's plan does not include API access; upgrade to use API keys",
   },
   RATE_LIMITED: { code: "rate_limited", message: "Rate limit reached for this key" },
+  USAGE_EXCEEDED: { code: "usage_exceeded", message: "This API key has no usage credits left" },
   INSUFFICIENT_SCOPE: { code: "insufficient_scope", message: "This API key lacks a permission this route needs" },
 };
 

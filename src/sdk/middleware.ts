@@ -12,6 +12,7 @@ export interface KeyVerdict {
   name: string | null;
   scopes: string[] | null;
   ratelimit: { limit: number; remaining: number; reset: number } | null;
+  credits: { remaining: number; nextRefillAt: string | null } | null;
   expiresAt: string | null;
   metadata: Record<string, unknown> | null;
 }
@@ -25,7 +26,7 @@ export type PublishResult =
 
 /** The shape of a service binding to Keyhook's `KeyhookRpc` entrypoint. */
 export interface KeyhookBinding {
-  verify(key: string, scopes?: string[]): Promise<KeyVerdict>;
+  verify(key: string, scopes?: string[], options?: { cost?: number }): Promise<KeyVerdict>;
   publish(
     accountId: string,
     event: { type: string; entity: Record<string, unknown>; idempotencyKey?: string },

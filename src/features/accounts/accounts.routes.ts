@@ -8,6 +8,8 @@ const middleware = [authenticate, requireOperator];
 const tags = ["Accounts"];
 
 const limit = z.number().int().min(1).max(1_000_000);
+/** Up to a billion an hour (~278,000/s): the old cap of a million was 278/s, below one busy integration. */
+export const hourlyLimit = z.number().int().min(1).max(1_000_000_000);
 
 export const Account = z
   .object({
@@ -30,7 +32,7 @@ export const UpdateAccountBody = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
   plan: z.enum(PLAN_NAMES).optional(),
   limits: z
-    .strictObject({ maxActiveKeys: limit.nullable().optional(), rateLimitPerHour: limit.nullable().optional() })
+    .strictObject({ maxActiveKeys: limit.nullable().optional(), rateLimitPerHour: hourlyLimit.nullable().optional() })
     .optional(),
 });
 

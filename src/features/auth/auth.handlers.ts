@@ -7,9 +7,9 @@ export const whoami: Handler<typeof routes.whoami> = (c) => {
 };
 
 export const verify: Handler<typeof routes.verify> = async (c) => {
-  const { key, scopes } = c.req.valid("json");
+  const { key, scopes, cost } = c.req.valid("json");
   const { principal } = c.var;
   // The operator verifies keys of every account; anyone else only their own account's.
   const accountId = principal.type === "operator" ? null : principal.accountId;
-  return c.json(await c.var.services.auth.verify(key, { scopes, accountId }), 200);
+  return c.json(await c.var.services.auth.verify(key, { scopes, accountId, cost }), 200);
 };

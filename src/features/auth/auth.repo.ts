@@ -18,6 +18,12 @@ const authKeyColumns = {
   lastUsedAt: apiKeys.lastUsedAt,
   expiresAt: apiKeys.expiresAt,
   revokedAt: apiKeys.revokedAt,
+  creditsRemaining: apiKeys.creditsRemaining,
+  creditsRefillInterval: apiKeys.creditsRefillInterval,
+  creditsRefillAmount: apiKeys.creditsRefillAmount,
+  creditsRefillDay: apiKeys.creditsRefillDay,
+  creditsRefilledAt: apiKeys.creditsRefilledAt,
+  creditsLowThreshold: apiKeys.creditsLowThreshold,
 };
 
 function prepareFindKeyForAuth(db: Db) {
@@ -57,6 +63,120 @@ const findKeyStatements = new WeakMap<Db, ReturnType<typeof prepareFindKeyForAut
  */
 export function findKeyForAuth(db: Db, hash: string) {
   return memo(findKeyStatements, db, () => prepareFindKeyForAuth(db)).get({ hash });
+}
+
+/*
+ * Spending credits. One statement checks what is left (a due refill applied: see
+ * features/keys/credits.ts), takes `cost` off and records the use, or changes nothing when there is
+ * not enough: SQLite runs it alone, so concurrent requests can never spend the same credit twice.
+ * ?1 = the key's id or hash, ?2 = cost, ?3 = now, ?4 = the last daily boundary, ?5 = the last
+ * monthly boundary per refill day (JSON).
+ */
+const BOUNDARY = `(CASE credits_refill_interval WHEN 'daily' THEN ?4 WHEN 'monthly' THEN json_extract(?5, '$[' || (coalesce(credits_refill_day, 1) - 1) || ']') END)`;
+const DUE = `(credits_refill_amount IS NOT NULL AND ${BOUNDARY} > coalesce(credits_refilled_at, 0))`;
+const AVAILABLE = `(CASE WHEN ${DUE} THEN credits_refill_amount ELSE credits_remaining END)`;
+const SPEND = `UPDATE api_keys SET
+  credits_remaining = ${AVAILABLE} - ?2,
+  credits_refilled_at = CASE WHEN ${DUE} THEN ${BOUNDARY} ELSE credits_refilled_at END,
+  last_used_at = ?3`;
+const CREDIT_COLUMNS = `credits_remaining, credits_refill_interval, credits_refill_amount, credits_refill_day,
+  credits_refilled_at, credits_low_threshold`;
+
+/** After the key was read and admitted: spends by id. Null if there was not enough left. */
+const SPEND_BY_ID = `${SPEND}
+WHERE id = ?1 AND credits_remaining IS NOT NULL AND ${AVAILABLE} >= ?2
+RETURNING ${CREDIT_COLUMNS}`;
+
+/**
+ * A key this isolate knows has credits: the lookup and the spend in one statement, every check SQL
+ * can make in its WHERE (the rest — plan, scopes, rate limit — follow in memory, and a refusal there
+ * gives the credits back). No row: not such a key any more, or not enough left; the caller reads.
+ */
+const SPEND_BY_HASH = `${SPEND}
+WHERE (hash = ?1 OR (previous_hash = ?1 AND previous_hash_expires_at > ?3))
+  AND credits_remaining IS NOT NULL AND revoked_at IS NULL AND enabled = 1
+  AND (expires_at IS NULL OR expires_at > ?3) AND ${AVAILABLE} >= ?2
+  AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = api_keys.account_id AND a.deleted_at IS NULL)
+RETURNING id, account_id, name, hash, previous_hash_expires_at, scopes, profile_id, enabled,
+  rate_limit_per_hour, metadata, last_used_at, expires_at, revoked_at, ${CREDIT_COLUMNS},
+  (SELECT plan FROM accounts a WHERE a.id = api_keys.account_id) AS a_plan,
+  (SELECT max_active_keys FROM accounts a WHERE a.id = api_keys.account_id) AS a_max_active_keys,
+  (SELECT rate_limit_per_hour FROM accounts a WHERE a.id = api_keys.account_id) AS a_rate_limit_per_hour,
+  (SELECT webhooks_version FROM accounts a WHERE a.id = api_keys.account_id) AS a_webhooks_version,
+  (SELECT permissions FROM permission_profiles p WHERE p.id = api_keys.profile_id) AS p_permissions`;
+
+type Row = Record<string, string | number | null>;
+
+const num = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+const str = (v: string | number | null | undefined) => (v === null || v === undefined ? null : String(v));
+
+function creditsOf(r: Row) {
+  return {
+    creditsRemaining: num(r.credits_remaining),
+    creditsRefillInterval: str(r.credits_refill_interval),
+    creditsRefillAmount: num(r.credits_refill_amount),
+    creditsRefillDay: num(r.credits_refill_day),
+    creditsRefilledAt: num(r.credits_refilled_at),
+    creditsLowThreshold: num(r.credits_low_threshold),
+  };
+}
+
+export type SpentCredits = ReturnType<typeof creditsOf>;
+
+const bindSpend = (db: Db, sql: string, target: string, cost: number, now: number, bounds: Bounds) =>
+  db.$client.prepare(sql).bind(target, cost, now, bounds.day, bounds.months);
+
+interface Bounds {
+  day: number;
+  months: string;
+}
+
+/** Spends `cost` of a key's credits by id: what is left after, or null (not enough, or no credits). */
+export async function spendCredits(db: Db, id: string, cost: number, now: number, bounds: Bounds) {
+  const row = await bindSpend(db, SPEND_BY_ID, id, cost, now, bounds).first<Row>();
+  return row ? creditsOf(row) : null;
+}
+
+/** The lookup and the spend in one statement (see SPEND_BY_HASH): the key as `findKeyForAuth` has it. */
+export async function findAndSpend(db: Db, hash: string, cost: number, now: number, bounds: Bounds) {
+  const r = await bindSpend(db, SPEND_BY_HASH, hash, cost, now, bounds).first<Row>();
+  if (!r) return null;
+  const found: FoundKey = {
+    key: {
+      id: String(r.id),
+      accountId: String(r.account_id),
+      name: String(r.name),
+      hash: String(r.hash),
+      previousHashExpiresAt: num(r.previous_hash_expires_at),
+      scopes: r.scopes === null ? null : (JSON.parse(String(r.scopes)) as string[]),
+      profileId: str(r.profile_id),
+      enabled: Boolean(r.enabled),
+      rateLimitPerHour: num(r.rate_limit_per_hour),
+      metadata: JSON.parse(String(r.metadata ?? "{}")) as Record<string, unknown>,
+      lastUsedAt: num(r.last_used_at),
+      expiresAt: num(r.expires_at),
+      revokedAt: num(r.revoked_at),
+      ...creditsOf(r),
+    },
+    account: {
+      plan: String(r.a_plan),
+      maxActiveKeys: num(r.a_max_active_keys),
+      rateLimitPerHour: num(r.a_rate_limit_per_hour),
+      webhooksVersion: Number(r.a_webhooks_version),
+    },
+    profilePermissions: r.p_permissions === null ? null : (JSON.parse(String(r.p_permissions)) as string[]),
+  };
+  return found;
+}
+
+/** Gives back what a request spent before a later check refused it. */
+export function refundCredits(db: Db, id: string, cost: number) {
+  return db.$client
+    .prepare(
+      "UPDATE api_keys SET credits_remaining = credits_remaining + ?2 WHERE id = ?1 AND credits_remaining IS NOT NULL",
+    )
+    .bind(id, cost)
+    .run();
 }
 
 /** First use is written at once; later ones at most once per `staleBefore` window. */

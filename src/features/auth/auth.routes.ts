@@ -4,6 +4,7 @@ import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/open
 import { PERMISSION_PATTERN } from "../../lib/permissions";
 import { Timestamp } from "../../lib/schemas";
 import { authenticate, requireScope } from "../../middleware/auth";
+import { MAX_COST } from "../keys/credits";
 
 export const Whoami = z
   .object({
@@ -33,6 +34,9 @@ export const whoami = createRoute({
 export const VerifyBody = z.strictObject({
   key: z.string().min(1).max(512).openapi({ example: "kh_live_…" }),
   scopes: z.array(z.string().regex(PERMISSION_PATTERN)).max(100).optional(),
+  cost: z.number().int().min(0).max(MAX_COST).optional().openapi({
+    description: "Usage credits to spend (default 1; 0 checks that some are left without spending)",
+  }),
 });
 
 export const VerifyResult = z
@@ -46,6 +50,10 @@ export const VerifyResult = z
     ratelimit: z
       .object({ limit: z.number(), remaining: z.number(), reset: z.number().openapi({ description: "Unix seconds" }) })
       .nullable(),
+    credits: z
+      .object({ remaining: z.number(), nextRefillAt: Timestamp.nullable() })
+      .nullable()
+      .openapi({ description: "Keys with usage credits: what is left after this verification" }),
     expiresAt: Timestamp.nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
   })

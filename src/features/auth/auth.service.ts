@@ -6,6 +6,15 @@ import { verifyHs256 } from "../../lib/jwt";
 import { hasPermission, missingPermissions, PERMISSION_PATTERN } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { isoOrNull } from "../../lib/schemas";
+import type { EventsService } from "../events/events.service";
+import {
+  boundaryParams,
+  type CreditColumns,
+  crossings,
+  effectiveRemaining,
+  lowThreshold,
+  nextRefillAt,
+} from "../keys/credits";
 import { looksLikeApiKey } from "../keys/key-format";
 import {
   AUTH_FAILURE_WINDOW_SECONDS,
@@ -15,7 +24,7 @@ import {
   rateLimitHeaders,
 } from "../ratelimit/limits";
 import type { Hit } from "../ratelimit/sharded-counter";
-import { type AuthKey, tokenAccount } from "./auth.repo";
+import { type AuthKey, refundCredits, spendCredits, tokenAccount } from "./auth.repo";
 import { checkApiKey, type KeyCheck, recordUse } from "./key-check";
 
 const userClaims = z.object({
@@ -55,6 +64,8 @@ export interface Verdict {
   name: string | null;
   scopes: string[] | null;
   ratelimit: { limit: number; remaining: number; reset: number } | null;
+  /** Keys with usage credits: what is left after this verification, and when the next refill is. */
+  credits: { remaining: number; nextRefillAt: string | null } | null;
   expiresAt: string | null;
   metadata: Record<string, unknown> | null;
 }
@@ -67,12 +78,19 @@ const emptyVerdict = (code: VerifyCode): Verdict => ({
   name: null,
   scopes: null,
   ratelimit: null,
+  credits: null,
   expiresAt: null,
   metadata: null,
 });
 
+/** A key's credits as an answer shows them: what is left, and when (unix ms) the next refill comes. */
+interface Credits {
+  remaining: number;
+  nextRefillAt: number | null;
+}
+
 type KeyAdmission =
-  | { ok: true; check: Extract<KeyCheck, { ok: true }>; hit: Hit; limit: number }
+  | { ok: true; check: Extract<KeyCheck, { ok: true }>; hit: Hit; limit: number; credits: Credits | null }
   | {
       ok: false;
       code: Exclude<VerifyCode, "VALID">;
@@ -80,7 +98,12 @@ type KeyAdmission =
       hit?: Hit;
       limit?: number;
       check?: Extract<KeyCheck, { ok: true }>;
+      credits?: Credits | null;
     };
+
+export interface AuthDeps {
+  events: () => EventsService;
+}
 
 /**
  * Authentication: the one path every credential takes — the HTTP middleware, `POST
@@ -88,29 +111,88 @@ type KeyAdmission =
  * against its hourly limit, and its use recorded; a user token and the operator token are told
  * apart by shape, never by trying each.
  */
-export function createAuthService(platform: Platform) {
+export function createAuthService(platform: Platform, deps: AuthDeps) {
   const { db, settings, kv, secrets, waitUntil } = platform;
   const requests = keyRequests(kv, platform.log);
   const failures = authFailures(kv, platform.log);
 
-  /** check → (the caller's account) → hourly limit → (scopes) → use recorded. */
+  /** `api_key.credits_low` / `api_key.credits_exhausted`, after the answer, when a spend crossed one. */
+  function announceCrossings(check: Extract<KeyCheck, { ok: true }>, after: CreditColumns, cost: number, now: number) {
+    for (const crossing of crossings(after, after.creditsRemaining ?? 0, cost)) {
+      const { id, name, accountId } = check.key;
+      const entity =
+        crossing === "low"
+          ? { id, name, remaining: after.creditsRemaining, threshold: lowThreshold(after) }
+          : { id, name, nextRefillAt: isoOrNull(nextRefillAt(after, now)) };
+      waitUntil(
+        deps
+          .events()
+          .publish(
+            { accountId, webhooksVersion: check.webhooksVersion },
+            { type: `api_key.credits_${crossing}`, entity },
+          )
+          .catch((err) => platform.log("error", "could not publish a credits event", { error: String(err) })),
+      );
+    }
+  }
+
+  /**
+   * Spends `cost` of a key's credits once every other check passed (unless the lookup already did);
+   * the verdict's credits, or USAGE_EXCEEDED. `cost` 0 checks that something is left.
+   */
+  async function spend(
+    check: Extract<KeyCheck, { ok: true }>,
+    cost: number,
+    now: number,
+  ): Promise<{ ok: true; credits: Credits | null } | { ok: false; credits: Credits }> {
+    const key = check.key;
+    if (key.creditsRemaining === null && !check.spent) return { ok: true, credits: null };
+    let after: CreditColumns | null = check.spent;
+    if (!after) {
+      const left = effectiveRemaining(key, now) ?? 0;
+      const exhausted = { ok: false as const, credits: { remaining: left, nextRefillAt: nextRefillAt(key, now) } };
+      if (cost === 0) return left > 0 ? { ok: true, credits: exhausted.credits } : exhausted;
+      if (left < cost) return exhausted;
+      after = await spendCredits(db, key.id, cost, now, boundaryParams(now));
+      if (!after) return exhausted; // spent by a concurrent request in between
+    }
+    announceCrossings(check, after, cost, now);
+    return { ok: true, credits: { remaining: after.creditsRemaining ?? 0, nextRefillAt: nextRefillAt(after, now) } };
+  }
+
+  /** check → (the caller's account) → hourly limit → (scopes) → credits spent → use recorded. */
   async function admitKey(
     key: string,
     now: number,
-    opts: { scopes?: string[]; accountId?: string | null } = {},
+    opts: { scopes?: string[]; accountId?: string | null; cost?: number } = {},
   ): Promise<KeyAdmission> {
-    const check = await checkApiKey(db, settings, key, now);
+    const cost = opts.cost ?? 1;
+    const check = await checkApiKey(db, settings, key, now, cost);
+    /** A refusal after the lookup already spent: the credits go back. */
+    const refused = async (admission: Extract<KeyAdmission, { ok: false }>) => {
+      if (check.ok && check.spent) {
+        await refundCredits(db, check.key.id, cost);
+        check.key.creditsRemaining = (check.key.creditsRemaining ?? 0) + cost;
+      }
+      return admission;
+    };
     // Another account's key is not found, whatever its state: existence never leaks across accounts.
-    if (opts.accountId && check.key && check.key.accountId !== opts.accountId) return { ok: false, code: "NOT_FOUND" };
+    if (opts.accountId && check.key && check.key.accountId !== opts.accountId) {
+      return refused({ ok: false, code: "NOT_FOUND" });
+    }
     if (!check.ok) return check;
     const limit = check.key.rateLimitPerHour ?? check.limits.rateLimitPerHour;
     const hit = await requests.hit(check.key.id, limit, now, waitUntil);
-    if (!hit.allowed) return { ok: false, code: "RATE_LIMITED", key: check.key, hit, limit, check };
+    if (!hit.allowed) return refused({ ok: false, code: "RATE_LIMITED", key: check.key, hit, limit, check });
     if (opts.scopes && missingPermissions(check.permissions, opts.scopes).length > 0) {
-      return { ok: false, code: "INSUFFICIENT_SCOPE", key: check.key, hit, limit, check };
+      return refused({ ok: false, code: "INSUFFICIENT_SCOPE", key: check.key, hit, limit, check });
     }
-    await recordUse(db, check.key, now, waitUntil);
-    return { ok: true, check, hit, limit };
+    const spent = await spend(check, cost, now);
+    if (!spent.ok)
+      return { ok: false, code: "USAGE_EXCEEDED", key: check.key, hit, limit, check, credits: spent.credits };
+    // The spending statement recorded the use already.
+    if (!(spent.credits && cost > 0)) await recordUse(db, check.key, now, waitUntil);
+    return { ok: true, check, hit, limit, credits: spent.credits };
   }
 
   async function user(token: string, now: number): Promise<Principal> {
@@ -145,12 +227,23 @@ export function createAuthService(platform: Platform) {
     if (looksLikeApiKey(credential, settings)) {
       const admitted = await admitKey(credential, now);
       const headers = admitted.hit ? rateLimitHeaders(admitted.hit, now) : {};
+      if (admitted.credits) headers["X-Credits-Remaining"] = String(admitted.credits.remaining);
       if (!admitted.ok) {
         if (admitted.code === "RATE_LIMITED") {
           throw rateLimited(
             `Rate limit of ${admitted.limit} requests per hour reached for this key`,
             admitted.hit!.resetAt,
             now,
+            headers,
+          );
+        }
+        if (admitted.code === "USAGE_EXCEEDED") {
+          const next = admitted.credits?.nextRefillAt ?? null;
+          if (next !== null) headers["Retry-After"] = String(Math.max(1, Math.ceil((next - now) / 1000)));
+          throw new ApiError(
+            "usage_exceeded",
+            "This API key has no usage credits left",
+            { remaining: admitted.credits?.remaining ?? 0, nextRefillAt: isoOrNull(next) },
             headers,
           );
         }
@@ -205,9 +298,16 @@ export function createAuthService(platform: Platform) {
      * and counted toward the key's hourly limit like a request. With `accountId` (a caller that is
      * not the operator), keys of other accounts are NOT_FOUND.
      */
-    async verify(key: string, opts: { scopes?: string[]; accountId?: string | null } = {}): Promise<Verdict> {
+    async verify(
+      key: string,
+      opts: { scopes?: string[]; accountId?: string | null; cost?: number } = {},
+    ): Promise<Verdict> {
       const now = platform.now();
-      const admitted = await admitKey(key, now, { scopes: opts.scopes ?? [], accountId: opts.accountId });
+      const admitted = await admitKey(key, now, {
+        scopes: opts.scopes ?? [],
+        accountId: opts.accountId,
+        cost: opts.cost,
+      });
       if (!admitted.ok && !admitted.key) return emptyVerdict(admitted.code);
       if (!admitted.ok && !admitted.check) {
         const k = admitted.key!;
@@ -223,11 +323,25 @@ export function createAuthService(platform: Platform) {
         name: check.key.name,
         scopes: check.permissions,
         ratelimit: { limit: admitted.limit!, remaining: hit.remaining, reset: Math.ceil(hit.resetAt / 1000) },
+        credits: creditsOf(check, admitted.credits, now),
         expiresAt: isoOrNull(check.key.expiresAt),
         metadata: check.key.metadata,
       };
     },
   };
+}
+
+/** A verdict's credits: what the spend left, or (refused before spending) what the key has. */
+function creditsOf(check: Extract<KeyCheck, { ok: true }>, credits: Credits | null | undefined, now: number) {
+  const c =
+    credits ??
+    (check.key.creditsRemaining === null
+      ? null
+      : {
+          remaining: effectiveRemaining(check.key, now) ?? 0,
+          nextRefillAt: nextRefillAt(check.key, now),
+        });
+  return c ? { remaining: c.remaining, nextRefillAt: isoOrNull(c.nextRefillAt) } : null;
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

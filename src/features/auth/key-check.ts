@@ -2,8 +2,17 @@ import type { Db } from "../../db/client";
 import { type PlanLimits, planLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import type { VerifyCode } from "../../lib/errors";
+import { boundaryParams, effectiveRemaining } from "../keys/credits";
 import { isWellFormedApiKey } from "../keys/key-format";
-import { type AuthKey, type FoundKey, findKeyForAuth, touchLastUsed } from "./auth.repo";
+import {
+  type AuthKey,
+  type FoundKey,
+  findAndSpend,
+  findKeyForAuth,
+  refundCredits,
+  type SpentCredits,
+  touchLastUsed,
+} from "./auth.repo";
 
 /** Later uses refresh `lastUsedAt` at most this often per key: no D1 write on every request. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
@@ -28,6 +37,8 @@ export type KeyCheck =
       permissions: string[];
       /** The account's `webhooksVersion` as D1 has it now; null if the key came from the key cache. */
       webhooksVersion: number | null;
+      /** Credits already spent by the lookup itself (a key known to carry credits), and what is left. */
+      spent: SpentCredits | null;
     }
   | { ok: false; code: KeyFailure; key?: AuthKey };
 
@@ -74,12 +85,15 @@ async function lookupKey(db: Db, settings: Settings, hash: string, now: number):
   return found;
 }
 
-/** Checks a presented key: checksum first (no I/O), then one indexed D1 read (or the opt-in cache). */
-export async function checkApiKey(db: Db, settings: Settings, credential: string, now: number): Promise<KeyCheck> {
-  if (!isWellFormedApiKey(credential, settings)) return { ok: false, code: "MALFORMED" };
-  const hash = await sha256Hex(credential);
-  const found = await lookupKey(db, settings, hash, now);
-  if (!found) return { ok: false, code: "NOT_FOUND" };
+/**
+ * Hashes of keys this isolate has seen carry credits: their next request looks the key up and
+ * spends in one statement (`findAndSpend`) instead of a read and then a write. Bounded.
+ */
+const creditHashes = new Set<string>();
+const CREDIT_HASHES_MAX = 10_000;
+
+/** The checks a found key must pass, whichever statement found it. */
+function judge(found: FoundKey, hash: string, now: number, settings: Settings): KeyCheck {
   const { key, account, profilePermissions } = found;
   if (key.revokedAt !== null) return { ok: false, code: "REVOKED", key };
   if (key.hash !== hash && (key.previousHashExpiresAt ?? 0) <= now) return { ok: false, code: "NOT_FOUND" };
@@ -88,7 +102,55 @@ export async function checkApiKey(db: Db, settings: Settings, credential: string
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, code: "PLAN_BLOCKED", key };
   const webhooksVersion = settings.keyCacheTtlSeconds === 0 ? account.webhooksVersion : null;
-  return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions), webhooksVersion };
+  return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions), webhooksVersion, spent: null };
+}
+
+/**
+ * Checks a presented key: checksum first (no I/O), then one indexed D1 statement — the read (or
+ * the opt-in cache), or, for a key known to carry credits and a `cost` above 0, the read and the
+ * spend together.
+ */
+export async function checkApiKey(
+  db: Db,
+  settings: Settings,
+  credential: string,
+  now: number,
+  cost = 1,
+): Promise<KeyCheck> {
+  if (!isWellFormedApiKey(credential, settings)) return { ok: false, code: "MALFORMED" };
+  const hash = await sha256Hex(credential);
+  if (cost > 0 && creditHashes.has(hash)) {
+    const found = await findAndSpend(db, hash, cost, now, boundaryParams(now));
+    if (found) {
+      const check = judge(found, hash, now, settings);
+      if (!check.ok) {
+        await refundCredits(db, found.key.id, cost);
+        return check;
+      }
+      const { creditsRemaining, creditsRefillInterval, creditsRefillAmount, creditsRefillDay } = found.key;
+      const { creditsRefilledAt, creditsLowThreshold } = found.key;
+      return {
+        ...check,
+        spent: {
+          creditsRemaining,
+          creditsRefillInterval,
+          creditsRefillAmount,
+          creditsRefillDay,
+          creditsRefilledAt,
+          creditsLowThreshold,
+        },
+      };
+    }
+    creditHashes.delete(hash); // not enough left, or not such a key any more: read to say why
+  }
+  const found = await lookupKey(db, settings, hash, now);
+  if (!found) return { ok: false, code: "NOT_FOUND" };
+  // Worth spending in one statement next time only while there is something to spend.
+  if (found.key.creditsRemaining !== null && (effectiveRemaining(found.key, now) ?? 0) >= Math.max(cost, 1)) {
+    if (creditHashes.size >= CREDIT_HASHES_MAX) creditHashes.clear();
+    creditHashes.add(hash);
+  }
+  return judge(found, hash, now, settings);
 }
 
 /**

@@ -31,6 +31,25 @@ export const BUILT_IN_EVENT_TYPES = [
     example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", expiresAt: "2026-12-01T00:00:00.000Z" },
   },
   {
+    name: "api_key.credits_updated",
+    description: "An API key's usage credits were set, increased or decreased by hand.",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", credits: { remaining: 1000 } },
+  },
+  {
+    name: "api_key.credits_low",
+    description: "An API key's usage credits fell to its low-credit threshold (once per crossing).",
+    example: { id: "key_01jd8x0000AbCdEfGhIjKlMn", name: "CI/CD Pipeline", remaining: 100, threshold: 100 },
+  },
+  {
+    name: "api_key.credits_exhausted",
+    description: "An API key spent its last usage credit; it is refused until a refill or a top-up.",
+    example: {
+      id: "key_01jd8x0000AbCdEfGhIjKlMn",
+      name: "CI/CD Pipeline",
+      nextRefillAt: "2026-12-01T00:00:00.000Z",
+    },
+  },
+  {
     name: "webhook.disabled",
     description: "A webhook was disabled: its endpoint answered 410, or kept failing.",
     example: { id: "wh_01jd8x0000AbCdEfGhIjKlMn", url: "https://example.com/hooks", reason: "410 Gone" },

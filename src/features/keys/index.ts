@@ -10,4 +10,5 @@ export const keysRouter = createRouter()
   .openapi(routes.update, handlers.update)
   .openapi(routes.revoke, handlers.revoke)
   .openapi(routes.rotate, handlers.rotate)
+  .openapi(routes.adjustCredits, handlers.adjustCredits)
   .openapi(routes.usage, handlers.usage);

@@ -38,3 +38,8 @@ export const usage: Handler<typeof routes.usage> = async (c) => {
 export const usageOfMany: Handler<typeof routes.usageOfMany> = async (c) => {
   return c.json(await c.var.services.keys.usageOf(callerOf(c), c.req.valid("query").ids), 200);
 };
+
+export const adjustCredits: Handler<typeof routes.adjustCredits> = async (c) => {
+  const { id } = c.req.valid("param");
+  return c.json({ apiKey: await c.var.services.keys.adjustCredits(callerOf(c), id, c.req.valid("json")) }, 200);
+};

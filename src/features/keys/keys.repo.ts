@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type ApiKeyRow, type AuditRow, apiKeys, permissionProfiles } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
@@ -81,6 +81,50 @@ export async function updateKey(
   return rows.length > 0;
 }
 
+/**
+ * Sets, increases or decreases a key's credits with its audit entry in one batch. Increments and
+ * decrements are SQL expressions (a due refill applied first, never below 0), so they are atomic
+ * with the requests spending at the same time. The remaining count after, or null if no such key
+ * (or, for increment and decrement, a key without credits).
+ */
+export async function adjustCredits(
+  db: Db,
+  accountId: string,
+  id: string,
+  change: { op: "set" | "increment" | "decrement"; amount: number; now: number; day: number; months: string },
+  updatedAt: number,
+  audit: AuditRow,
+) {
+  const { op, amount, now } = change;
+  const boundary = sql`(CASE ${apiKeys.creditsRefillInterval} WHEN 'daily' THEN ${change.day} WHEN 'monthly' THEN json_extract(${change.months}, '$[' || (coalesce(${apiKeys.creditsRefillDay}, 1) - 1) || ']') END)`;
+  const due = sql`(${apiKeys.creditsRefillAmount} IS NOT NULL AND ${boundary} > coalesce(${apiKeys.creditsRefilledAt}, 0))`;
+  const available = sql`(CASE WHEN ${due} THEN ${apiKeys.creditsRefillAmount} ELSE ${apiKeys.creditsRemaining} END)`;
+  const set =
+    op === "set"
+      ? {
+          creditsRemaining: amount,
+          creditsRefilledAt: now,
+          creditsLowThreshold: sql`coalesce(${apiKeys.creditsLowThreshold}, ${Math.floor(amount / 10)})`,
+        }
+      : {
+          creditsRemaining: sql`max(0, ${available} ${op === "increment" ? sql`+` : sql`-`} ${amount})`,
+          creditsRefilledAt: sql`CASE WHEN ${due} THEN ${boundary} ELSE ${apiKeys.creditsRefilledAt} END`,
+        };
+  const [rows] = await db.batch([
+    db
+      .update(apiKeys)
+      .set({ ...set, updatedAt })
+      .where(and(visible(accountId, id), op === "set" ? undefined : isNotNull(apiKeys.creditsRemaining)))
+      .returning({ remaining: apiKeys.creditsRemaining }),
+    insertAudit(
+      db,
+      audit,
+      sql`EXISTS (SELECT 1 FROM ${apiKeys} WHERE ${apiKeys.id} = ${id} AND ${apiKeys.updatedAt} = ${updatedAt})`,
+    ),
+  ]);
+  return rows[0]?.remaining ?? null;
+}
+
 /** Live keys that expire within `within` ms and have not been announced yet. */
 export function keysExpiringSoon(db: Db, now: number, within: number, limit: number) {
   return db
@@ -114,7 +158,14 @@ export async function liveKeyIds(db: Db, accountId: string, ids: string[]) {
   const rows = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
-    .where(and(inArray(apiKeys.id, ids), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt)))
+    // The ids go in as one JSON parameter: D1 binds at most 100 per statement, and 100 ids are allowed.
+    .where(
+      and(
+        sql`${apiKeys.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+        eq(apiKeys.accountId, accountId),
+        isNull(apiKeys.revokedAt),
+      ),
+    )
     .all();
   return rows.map((r) => r.id);
 }

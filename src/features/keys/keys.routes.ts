@@ -3,6 +3,8 @@ import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/open
 import { PERMISSION_PATTERN } from "../../lib/permissions";
 import { ActorSchema, IdParams, PageQuery, Timestamp } from "../../lib/schemas";
 import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+import { hourlyLimit } from "../accounts/accounts.routes";
+import { MAX_CREDITS } from "./credits";
 
 const tags = ["API keys"];
 const reader = [authenticate, requireScope("keys:read"), requireAccount];
@@ -20,6 +22,43 @@ const Metadata = z
   .refine((m) => JSON.stringify(m).length <= 1024, "metadata must be at most 1 KiB as JSON")
   .openapi({ example: { team: "platform" } });
 
+const creditCount = z.number().int().min(0).max(MAX_CREDITS);
+
+const Refill = z
+  .strictObject({
+    interval: z.enum(["daily", "monthly"]),
+    amount: creditCount.min(1).openapi({ description: "What the remaining count is set to at each refill" }),
+    dayOfMonth: z.number().int().min(1).max(31).optional().openapi({
+      description: "Monthly: the day (default 1; the month's last day when it is shorter), at 00:00 UTC",
+    }),
+  })
+  .refine((r) => r.interval === "monthly" || r.dayOfMonth === undefined, {
+    message: "dayOfMonth is for monthly refills",
+    path: ["dayOfMonth"],
+  })
+  .openapi("CreditsRefill");
+
+export const CreditsInput = z
+  .strictObject({
+    remaining: creditCount.openapi({ example: 1000 }),
+    refill: Refill.nullable().optional(),
+    lowThreshold: creditCount.optional().openapi({
+      description: "`api_key.credits_low` goes out when a request leaves this many or fewer (default 10 %)",
+    }),
+  })
+  .openapi("CreditsInput");
+
+const Credits = z
+  .object({
+    remaining: z.number(),
+    refill: z
+      .object({ interval: z.enum(["daily", "monthly"]), amount: z.number(), dayOfMonth: z.number().optional() })
+      .nullable(),
+    lowThreshold: z.number(),
+    nextRefillAt: Timestamp.nullable(),
+  })
+  .openapi("Credits", { description: "Usage credits: every request spends 1 (verify: `cost`); null = unlimited" });
+
 export const ApiKey = z
   .object({
     id: z.string().openapi({ example: "key_01jd8x0000AbCdEfGhIjKlMn" }),
@@ -34,6 +73,7 @@ export const ApiKey = z
     badges: z.array(z.enum(["no_permissions", "can_impersonate", "read_only"])),
     enabled: z.boolean(),
     rateLimitPerHour: z.number().nullable().openapi({ description: "null = the plan's default" }),
+    credits: Credits.nullable(),
     metadata: z.record(z.string(), z.unknown()),
     createdBy: ActorSchema,
     createdAt: Timestamp,
@@ -54,7 +94,8 @@ export const CreateKeyBody = z
     profileId: z.string().min(1).max(100).optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
     expiresAt: futureInstant.optional(),
-    rateLimitPerHour: z.number().int().min(1).max(1_000_000).optional(),
+    rateLimitPerHour: hourlyLimit.optional(),
+    credits: CreditsInput.nullable().optional(),
     metadata: Metadata.optional(),
   })
   .refine((b) => b.expiresInDays === undefined || b.expiresAt === undefined, {
@@ -69,7 +110,8 @@ export const UpdateKeyBody = z
     profileId: z.string().min(1).max(100).nullable().optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
     expiresAt: futureInstant.nullable().optional(),
-    rateLimitPerHour: z.number().int().min(1).max(1_000_000).nullable().optional(),
+    rateLimitPerHour: hourlyLimit.nullable().optional(),
+    credits: CreditsInput.nullable().optional().openapi({ description: "null removes the key's credits (unlimited)" }),
     metadata: Metadata.optional(),
     enabled: z.boolean().optional(),
   })
@@ -77,6 +119,13 @@ export const UpdateKeyBody = z
     message: "give expiresInDays or expiresAt, not both",
     path: ["expiresAt"],
   });
+
+export const AdjustCreditsBody = z
+  .strictObject({
+    op: z.enum(["set", "increment", "decrement"]),
+    amount: creditCount,
+  })
+  .openapi("AdjustCredits");
 
 export const RotateKeyBody = z.strictObject({
   gracePeriodSeconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0),
@@ -220,4 +269,18 @@ export const usage = createRoute({
     ),
     ...errorResponses(400, 404),
   },
+});
+
+export const adjustCredits = createRoute({
+  method: "post",
+  path: "/v1/api-keys/{id}/credits",
+  operationId: "adjustApiKeyCredits",
+  summary: "Set, increase or decrease a key's usage credits",
+  description:
+    "`set` gives the key exactly `amount` (and credits, if it had none); `increment` and `decrement` change what is left at once, atomically with the requests spending it (never below 0).",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams, body: jsonBody(AdjustCreditsBody) },
+  responses: { 200: jsonResponse(KeyEnvelope, "The key"), ...errorResponses(400, 404, 409, 413, 415) },
 });

@@ -15,9 +15,10 @@ import { auditRow, diff } from "../audit/audit.service";
 import { forgetCachedKeys } from "../auth/key-check";
 import type { EventsService } from "../events/events.service";
 import { keyRequests, USAGE_HISTORY_HOURS } from "../ratelimit/limits";
+import { boundaryParams } from "./credits";
 import { generateApiKey } from "./key-format";
 import * as repo from "./keys.repo";
-import type { CreateKeyBody, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
+import type { AdjustCreditsBody, CreateKeyBody, CreditsInput, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
 import { auditedFields, toApiKey } from "./keys.view";
 
 const DAY_MS = 86_400_000;
@@ -36,6 +37,22 @@ function expiry(input: { expiresInDays?: number; expiresAt?: string | null }, no
  */
 function ownScopes(scopes: string[] | null, profileId: string | null): string[] | null {
   return scopes === null && profileId !== null ? [] : scopes;
+}
+
+/** The credit columns for what a create or update sent: null = no credits (unlimited). */
+function creditColumns(input: z.infer<typeof CreditsInput> | null, now: number) {
+  return {
+    creditsRemaining: input?.remaining ?? null,
+    creditsRefillInterval: input?.refill?.interval ?? null,
+    creditsRefillAmount: input?.refill?.amount ?? null,
+    creditsRefillDay: input?.refill?.interval === "monthly" ? (input.refill.dayOfMonth ?? 1) : null,
+    // Counted from now: the first refill is at the next boundary.
+    creditsRefilledAt: input ? now : null,
+    // The default, 10 % of the allowance, is fixed when the credits are set (not of what is left).
+    creditsLowThreshold: input
+      ? (input.lowThreshold ?? Math.floor((input.refill?.amount ?? input.remaining) / 10))
+      : null,
+  };
 }
 
 const unique = (scopes: string[] | null) => (scopes === null ? null : [...new Set(scopes)]);
@@ -146,6 +163,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         expiresAt: expiry(input, at) ?? null,
         revokedAt: null,
         expiringNotifiedAt: null,
+        ...creditColumns(input.credits ?? null, at),
       };
       const profile = input.profileId
         ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)
@@ -206,9 +224,49 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
           rateLimitPerHour: input.rateLimitPerHour,
           metadata: input.metadata,
           enabled: input.enabled,
+          ...(input.credits === undefined ? {} : creditColumns(input.credits, now())),
         },
         before,
       );
+    },
+
+    /** `set`, `increment` or `decrement` a key's credits, atomically with the requests spending them. */
+    async adjustCredits(caller: Caller, id: string, input: z.infer<typeof AdjustCreditsBody>) {
+      const before = await load(caller, id);
+      const at = now();
+      if (input.op !== "set" && before.key.creditsRemaining === null) {
+        throw new ApiError(
+          "conflict",
+          `This key has no usage credits to ${input.op}; give it some with {"op": "set"} or PATCH credits`,
+        );
+      }
+      const had = toApiKey(before, at).credits?.remaining ?? null;
+      const expected =
+        input.op === "set"
+          ? input.amount
+          : Math.max(0, (had ?? 0) + (input.op === "increment" ? input.amount : -input.amount));
+      const updatedAt = Math.max(at, before.key.updatedAt + 1);
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "api_key.credits_updated",
+        { type: "api_key", id, name: before.key.name },
+        {
+          credits: {
+            before: had === null ? null : { remaining: had },
+            after: { remaining: expected, [input.op]: input.amount },
+          },
+        },
+        at,
+      );
+      const change = { ...input, now: at, ...boundaryParams(at) };
+      if ((await repo.adjustCredits(db, caller.accountId, id, change, updatedAt, audit)) === null) {
+        throw new ApiError("not_found", "API key not found");
+      }
+      forgetCachedKeys();
+      const apiKey = toApiKey(await load(caller, id), now());
+      await emit(caller, "api_key.credits_updated", { id, name: apiKey.name, credits: apiKey.credits });
+      return apiKey;
     },
 
     /** Immediate and permanent: the key record is read from D1 on every request, so the next one is 401. */

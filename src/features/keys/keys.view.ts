@@ -2,6 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import { hasPermission } from "../../lib/permissions";
 import { iso, isoOrNull } from "../../lib/schemas";
 import { keyPermissions } from "../auth/key-check";
+import { creditsView } from "./credits";
 import type { KeyWithProfile } from "./keys.repo";
 import type { ApiKey } from "./keys.routes";
 
@@ -17,7 +18,7 @@ export function badgesOf(permissions: string[]): Badge[] {
 }
 
 /** What the API shows of a key: never the secret, never its hash. */
-export function toApiKey({ key: row, profilePermissions }: KeyWithProfile): z.infer<typeof ApiKey> {
+export function toApiKey({ key: row, profilePermissions }: KeyWithProfile, now = Date.now()): z.infer<typeof ApiKey> {
   const permissions = keyPermissions(row, profilePermissions);
   return {
     id: row.id,
@@ -30,6 +31,7 @@ export function toApiKey({ key: row, profilePermissions }: KeyWithProfile): z.in
     badges: badgesOf(permissions),
     enabled: row.enabled,
     rateLimitPerHour: row.rateLimitPerHour,
+    credits: creditsView(row, now),
     metadata: row.metadata,
     createdBy: row.createdBy,
     createdAt: iso(row.createdAt),
@@ -41,6 +43,6 @@ export function toApiKey({ key: row, profilePermissions }: KeyWithProfile): z.in
 
 /** The audited fields of a key: everything a person may change, never a secret or hash. */
 export function auditedFields(v: z.infer<typeof ApiKey>) {
-  const { name, scopes, profileId, enabled, rateLimitPerHour, metadata, expiresAt } = v;
-  return { name, scopes, profileId, enabled, rateLimitPerHour, metadata, expiresAt };
+  const { name, scopes, profileId, enabled, rateLimitPerHour, credits, metadata, expiresAt } = v;
+  return { name, scopes, profileId, enabled, rateLimitPerHour, credits, metadata, expiresAt };
 }
