@@ -20,6 +20,11 @@ export default defineConfig(async () => {
             WEBHOOK_RETRY_DELAYS: "1,1,1",
             WEBHOOK_TIMEOUT_MS: "1500",
             RECEIVER_URL: `http://127.0.0.1:${inject("receiverPort")}`,
+            // An identity provider on loopback: test/jwks.test.ts publishes its key set there.
+            JWT_JWKS_URL: `http://127.0.0.1:${inject("receiverPort")}/jwks/main`,
+            JWT_ISSUER: "https://idp.keyhook.test/",
+            JWT_AUDIENCE: "keyhook-tests",
+            JWT_JWKS_COOLDOWN_SECONDS: "1",
           },
           // Replaces wrangler.toml's consumer settings in tests, so it restates them, faster.
           queueConsumers: {

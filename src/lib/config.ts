@@ -42,6 +42,20 @@ export interface Settings {
   /** Days event content (entities, attempt bodies) is kept; the cron deletes older content. */
   retentionDays: number;
   webhooks: WebhookSettings;
+  userTokens: UserTokenSettings;
+}
+
+/** User tokens from an identity provider (JWKS), beside Keyhook's own HS256 ones. */
+export interface UserTokenSettings {
+  /** The provider's JWKS; null = HS256 tokens only. */
+  jwksUrl: string | null;
+  /** Checked on provider tokens when set. */
+  issuer: string | null;
+  audience: string | null;
+  /** A token naming an unknown `kid` fetches the key set again at most this often. */
+  jwksCooldownSeconds: number;
+  /** Where the account, role, permissions and profile are in the token (providers name them differently). */
+  claims: { account: string; role: string; permissions: string; profile: string };
 }
 
 export interface WebhookSettings {
@@ -90,6 +104,18 @@ function parseSettings(env: Env): Settings {
         .map((h) => h.trim().toLowerCase())
         .filter(Boolean),
       allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS === "true",
+    },
+    userTokens: {
+      jwksUrl: /^https?:\/\//.test(env.JWT_JWKS_URL ?? "") ? env.JWT_JWKS_URL : null,
+      issuer: env.JWT_ISSUER || null,
+      audience: env.JWT_AUDIENCE || null,
+      jwksCooldownSeconds: positiveInt(env.JWT_JWKS_COOLDOWN_SECONDS, 30),
+      claims: {
+        account: env.JWT_ACCOUNT_CLAIM || "account_id",
+        role: env.JWT_ROLE_CLAIM || "role",
+        permissions: env.JWT_PERMISSIONS_CLAIM || "permissions",
+        profile: env.JWT_PROFILE_CLAIM || "profile_id",
+      },
     },
   };
 }

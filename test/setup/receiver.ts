@@ -2,6 +2,7 @@
 // Paths: /ok/<name>  /status/<code>/<name>  /fail/<n>/<name> (500 n times, then 200)
 //        /hang/<ms>/<name>  /retry-after/<s>/<name> (503 + Retry-After, then 200)  /redirect/<name>
 //        /drop/<name> (closes the socket)   Control: GET /__received/<name>
+//        /jwks/<set> (a JWKS, published by POST /__jwks/<set>)
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Received } from "./received";
@@ -9,6 +10,7 @@ import type { Received } from "./received";
 export function startReceiver(): Promise<{ server: Server; port: number }> {
   const received = new Map<string, Received[]>();
   const seen = new Map<string, number>();
+  const jwks = new Map<string, string>();
   const readBody = (req: IncomingMessage) =>
     new Promise<string>((resolve) => {
       let data = "";
@@ -22,6 +24,15 @@ export function startReceiver(): Promise<{ server: Server; port: number }> {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(received.get(parts[1] ?? "") ?? []));
       return;
+    }
+    // An identity provider's key set: a test publishes it (POST /__jwks/<set>), the Worker fetches it.
+    if (parts[0] === "__jwks") {
+      jwks.set(parts[1] ?? "", await readBody(req));
+      return res.end("ok");
+    }
+    if (parts[0] === "jwks") {
+      res.setHeader("content-type", "application/json");
+      return res.end(jwks.get(parts[1] ?? "") ?? '{"keys":[]}');
     }
     const body = await readBody(req);
     const name = parts.at(-1) ?? "";

@@ -1,11 +1,12 @@
 import { z } from "zod";
 import type { Platform } from "../../compose";
+import type { UserTokenSettings } from "../../lib/config";
 import { constantTimeEqual } from "../../lib/crypto";
 import { ApiError, refusalOf, type VerifyCode } from "../../lib/errors";
-import { verifyHs256 } from "../../lib/jwt";
 import { hasPermission, missingPermissions, PERMISSION_PATTERN } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { isoOrNull } from "../../lib/schemas";
+import { verifyUserToken } from "../../lib/user-token";
 import type { EventsService } from "../events/events.service";
 import {
   boundaryParams,
@@ -35,6 +36,22 @@ const userClaims = z.object({
   profile_id: z.string().min(1).max(100).optional(),
   name: z.string().max(200).optional(),
 });
+
+/**
+ * The claims Keyhook reads, from where the deployment says they are (`JWT_ACCOUNT_CLAIM`, …):
+ * permissions may be an array or a space-separated string (an OAuth `scope`).
+ */
+function claimsOf(payload: Record<string, unknown>, names: UserTokenSettings["claims"]) {
+  const permissions = payload[names.permissions];
+  return {
+    sub: payload.sub,
+    account_id: payload[names.account],
+    role: payload[names.role],
+    permissions: typeof permissions === "string" ? permissions.split(" ").filter(Boolean) : permissions,
+    profile_id: payload[names.profile],
+    name: payload.name,
+  };
+}
 
 const isJwtShaped = (credential: string) => /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(credential);
 
@@ -196,10 +213,11 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
   }
 
   async function user(token: string, now: number): Promise<Principal> {
-    const result = await verifyHs256(token, secrets.jwtSecret ?? "", Math.floor(now / 1000));
+    const tokens = settings.userTokens;
+    const result = await verifyUserToken(token, tokens, secrets.jwtSecret ?? "", Math.floor(now / 1000));
     if (!result.ok)
       throw new ApiError("invalid_credentials", result.reason === "expired" ? "Token has expired" : "Invalid token");
-    const claims = userClaims.safeParse(result.payload);
+    const claims = userClaims.safeParse(claimsOf(result.payload, tokens.claims));
     if (!claims.success) throw new ApiError("invalid_credentials", "Token claims are invalid");
     const { sub, account_id, role, permissions = [], profile_id, name } = claims.data;
     // The account and the profile's permissions are read on every request: a deleted account's
