@@ -10,6 +10,7 @@ import { cpus } from "node:os";
 import autocannon from "autocannon";
 import {
   adminHeaders,
+  api,
   benchAccount,
   FLOOR,
   FLOOR_ASSETS,
@@ -61,7 +62,7 @@ async function load(name, opts) {
 /** At 1 connection a p99 needs more samples to mean anything: those runs are longer. */
 const ONE_CONNECTION_SECONDS = Number(process.env.BENCH_ONE_CONNECTION_SECONDS ?? 20);
 
-async function authScenarios(key, label, { cached = false, single = true } = {}) {
+async function authScenarios(key, label, { cached = false, single = true, creditKey = null } = {}) {
   const rows = [];
   for (const connections of single ? [32, 1] : [32]) {
     const common = { connections, pipelining: 1, duration: connections === 1 ? ONE_CONNECTION_SECONDS : DURATION };
@@ -74,6 +75,21 @@ async function authScenarios(key, label, { cached = false, single = true } = {})
         "verify",
         { url: `${KEYHOOK}/v1/keys/verify`, method: "POST", headers: adminHeaders(), body: JSON.stringify({ key }) },
       ],
+      // A key with usage credits: every request spends one in the same D1 statement as the lookup.
+      ...(creditKey
+        ? [
+            ["whoami, key with credits", { url: `${KEYHOOK}/v1/whoami`, headers: { "x-api-key": creditKey } }],
+            [
+              "verify, key with credits",
+              {
+                url: `${KEYHOOK}/v1/keys/verify`,
+                method: "POST",
+                headers: adminHeaders(),
+                body: JSON.stringify({ key: creditKey }),
+              },
+            ],
+          ]
+        : []),
       // The key-cache instance is another process: its own /health is what it is compared with.
       ...(cached
         ? [
@@ -206,7 +222,7 @@ const per = (total, n) =>
  * that invocation: `waitUntil`), and deliveries sent by the queue consumer (a receiver failing each
  * first try, so every delivery is retried from the queue).
  */
-async function operations(accountId, key) {
+async function operations(accountId, key, creditKey) {
   const counting = await startKeyhook(["--var", "COUNT_OPS:true"], "8798", stateCopy("counting"));
   const n = 200;
   const events = 100;
@@ -220,6 +236,7 @@ async function operations(accountId, key) {
       headers: adminHeaders(),
       body: JSON.stringify({ key }),
     });
+  for (let i = 0; i < n; i++) await fetch(`${COUNTING}/v1/whoami`, { headers: { "x-api-key": creditKey } });
   const flow = await saturated(COUNTING, key, ok, { events, label: "pipeline (counting run)" });
   await sleep(3000); // the last ops lines
   const publishLog = counting.log().slice(marker);
@@ -238,7 +255,8 @@ async function operations(accountId, key) {
   const delivered = flow.delivered;
   return {
     requests: n,
-    whoami: per(sumOps(opsLines(publishLog, (l) => l.path === "/v1/whoami")), n),
+    whoami: per(sumOps(opsLines(publishLog, (l) => l.path === "/v1/whoami").slice(0, n)), n),
+    whoamiWithCredits: per(sumOps(opsLines(publishLog, (l) => l.path === "/v1/whoami").slice(n, 2 * n)), n),
     verify: per(sumOps(opsLines(publishLog, (l) => l.path === "/v1/keys/verify")), n),
     publishPerEvent: { ...per(answered, publishes.length), webhooksPerEvent: 5 },
     firstAttemptsPerDelivery: per(minus(whole, answered), delivered),
@@ -433,6 +451,13 @@ freshState();
 const keyhook = await startKeyhook();
 const keyhookPid = keyhook.pid;
 const { account, key } = await benchAccount();
+/** The same kind of key with usage credits (more than the bench can spend). */
+const { key: creditKey } = await api(
+  "POST",
+  "/v1/api-keys",
+  { name: "bench, with credits", credits: { remaining: 1_000_000_000_000 } },
+  { "x-account-id": account.id },
+);
 let floor = await startFloor();
 const results = {
   date: new Date().toISOString(),
@@ -446,7 +471,7 @@ const results = {
 
 if (ONLY.has("auth")) {
   const cached = await startKeyhook(["--var", "KEY_CACHE_TTL_SECONDS:60"], "8797", stateCopy("cached"));
-  results.auth = await authScenarios(key, "", { cached: true });
+  results.auth = await authScenarios(key, "", { cached: true, creditKey });
   stop(cached);
   results.whoamiBesideFloor = await whoamiBesideFloor(key, floor);
   const byName = (s, c) => results.auth.find((r) => r.scenario === s && r.connections === c);
@@ -458,6 +483,12 @@ if (ONLY.has("auth")) {
     whoamiOverHealth: +(byName("whoami", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
     cachedWhoamiOverHealth: +(
       byName("whoami, key cache on", 32).requestsPerSecond / byName("health, key-cache instance", 32).requestsPerSecond
+    ).toFixed(2),
+    whoamiWithCreditsOverWhoami: +(
+      byName("whoami, key with credits", 32).requestsPerSecond / byName("whoami", 32).requestsPerSecond
+    ).toFixed(2),
+    verifyWithCreditsOverVerify: +(
+      byName("verify, key with credits", 32).requestsPerSecond / byName("verify", 32).requestsPerSecond
     ).toFixed(2),
     p99WhoamiMinusFloorAt1: byName("whoami", 1).p99 - byName("floor", 1).p99,
     p99VerifyMinusFloorAt1: byName("verify", 1).p99 - byName("floor", 1).p99,
@@ -479,7 +510,7 @@ if (ONLY.has("pipeline")) {
     highestRateWithP99UnderOneSecond: latency.highestRateWithP99UnderOneSecond,
   };
 }
-if (ONLY.has("ops")) results.operations = await operations(account.id, key);
+if (ONLY.has("ops")) results.operations = await operations(account.id, key, creditKey);
 if (ONLY.has("scaling")) {
   const run = Date.now().toString(36);
   for (const [n, round, label] of [

@@ -536,6 +536,8 @@ export interface components {
             /** @example acc_01jd8x0000AbCdEfGhIjKlMn */
             id: string;
             name: string;
+            /** @description The host application's own id for this customer */
+            externalId: string | null;
             /** @enum {string} */
             plan: "free" | "pro" | "enterprise";
             limits: {
@@ -985,6 +987,8 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description Only the account with this external id */
+                externalId?: string;
             };
             header?: never;
             path?: never;
@@ -1053,6 +1057,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
+                    /** @example cus_NffrFeUfNV2Hib */
+                    externalId?: string;
                     /**
                      * @default pro
                      * @enum {string}
@@ -1093,6 +1099,15 @@ export interface operations {
             };
             /** @description The principal lacks a permission, or the plan has no API access */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1271,6 +1286,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name?: string;
+                    /** @example cus_NffrFeUfNV2Hib */
+                    externalId?: string | null;
                     /** @enum {string} */
                     plan?: "free" | "pro" | "enterprise";
                     limits?: {

@@ -10,26 +10,32 @@ import type { Actor } from "../lib/principal";
  */
 
 /** Times are unix milliseconds; ids are time-ordered (`acc_…`, `key_…`), so `ORDER BY id` is creation order. */
-export const accounts = sqliteTable("accounts", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  plan: text("plan").notNull(),
-  /** Per-account overrides of the plan's limits; null = the plan's value. */
-  maxActiveKeys: integer("max_active_keys"),
-  rateLimitPerHour: integer("rate_limit_per_hour"),
-  /**
-   * Bumped in the same batch as every change to the account's webhooks. The hot-path key lookup
-   * reads it for free, so a publish knows whether this isolate's copy of the webhooks is current.
-   */
-  webhooksVersion: integer("webhooks_version").notNull().default(0),
-  createdAt: integer("created_at").notNull(),
-  updatedAt: integer("updated_at").notNull(),
-  /**
-   * Set by `DELETE /v1/accounts/:id`: from that write on, the account is not found and none of its
-   * keys or tokens is accepted. The row is the purge's work item: it goes last, with nothing left.
-   */
-  deletedAt: integer("deleted_at"),
-});
+export const accounts = sqliteTable(
+  "accounts",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** The host application's own id for this customer (unique); cleared when the account is deleted. */
+    externalId: text("external_id"),
+    plan: text("plan").notNull(),
+    /** Per-account overrides of the plan's limits; null = the plan's value. */
+    maxActiveKeys: integer("max_active_keys"),
+    rateLimitPerHour: integer("rate_limit_per_hour"),
+    /**
+     * Bumped in the same batch as every change to the account's webhooks. The hot-path key lookup
+     * reads it for free, so a publish knows whether this isolate's copy of the webhooks is current.
+     */
+    webhooksVersion: integer("webhooks_version").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /**
+     * Set by `DELETE /v1/accounts/:id`: from that write on, the account is not found and none of its
+     * keys or tokens is accepted. The row is the purge's work item: it goes last, with nothing left.
+     */
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [uniqueIndex("accounts_external_id_idx").on(t.externalId).where(sql`external_id IS NOT NULL`)],
+);
 
 /** A named, reusable set of permissions; holders get its current permissions on every request. */
 export const permissionProfiles = sqliteTable(

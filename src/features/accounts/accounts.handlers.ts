@@ -7,8 +7,8 @@ export const create: Handler<typeof routes.create> = async (c) => {
 };
 
 export const list: Handler<typeof routes.list> = async (c) => {
-  const { limit, cursor } = c.req.valid("query");
-  return c.json(await c.var.services.accounts.list(limit, cursor), 200);
+  const { limit, cursor, externalId } = c.req.valid("query");
+  return c.json(await c.var.services.accounts.list(limit, cursor, externalId), 200);
 };
 
 export const get: Handler<typeof routes.get> = async (c) => {

@@ -29,11 +29,17 @@ export async function insertAccount(db: Db, row: AccountRow, audit: AuditRow) {
   await db.batch([db.insert(accounts).values(row), insertAudit(db, audit)]);
 }
 
-export function listAccounts(db: Db, limit: number, cursor?: string) {
+export function listAccounts(db: Db, limit: number, cursor?: string, externalId?: string) {
   return db
     .select()
     .from(accounts)
-    .where(and(isNull(accounts.deletedAt), cursor ? lt(accounts.id, cursor) : undefined))
+    .where(
+      and(
+        isNull(accounts.deletedAt),
+        cursor ? lt(accounts.id, cursor) : undefined,
+        externalId ? eq(accounts.externalId, externalId) : undefined,
+      ),
+    )
     .orderBy(desc(accounts.id))
     .limit(limit)
     .all();
@@ -61,7 +67,8 @@ export async function markDeleted(db: Db, id: string, at: number, audit: AuditRo
   const [marked] = await db.batch([
     db
       .update(accounts)
-      .set({ deletedAt: at, updatedAt: at })
+      // The host's id is free again: a new account may take it.
+      .set({ deletedAt: at, updatedAt: at, externalId: null })
       .where(and(eq(accounts.id, id), isNull(accounts.deletedAt)))
       .returning({ id: accounts.id }),
     insertAudit(

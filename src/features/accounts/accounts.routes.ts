@@ -15,6 +15,7 @@ export const Account = z
   .object({
     id: z.string().openapi({ example: "acc_01jd8x0000AbCdEfGhIjKlMn" }),
     name: z.string(),
+    externalId: z.string().nullable().openapi({ description: "The host application's own id for this customer" }),
     plan: z.enum(PLAN_NAMES),
     limits: z.object({ apiAccess: z.boolean(), maxActiveKeys: z.number(), rateLimitPerHour: z.number() }),
     overrides: z.object({ maxActiveKeys: z.number().nullable(), rateLimitPerHour: z.number().nullable() }),
@@ -23,13 +24,21 @@ export const Account = z
   })
   .openapi("Account");
 
+const ExternalId = z.string().trim().min(1).max(200).openapi({ example: "cus_NffrFeUfNV2Hib" });
+
+export const ListAccountsQuery = PageQuery.extend({
+  externalId: ExternalId.optional().openapi({ description: "Only the account with this external id" }),
+});
+
 export const CreateAccountBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
+  externalId: ExternalId.optional(),
   plan: z.enum(PLAN_NAMES).default("pro"),
 });
 
 export const UpdateAccountBody = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
+  externalId: ExternalId.nullable().optional(),
   plan: z.enum(PLAN_NAMES).optional(),
   limits: z
     .strictObject({ maxActiveKeys: limit.nullable().optional(), rateLimitPerHour: hourlyLimit.nullable().optional() })
@@ -47,7 +56,7 @@ export const create = createRoute({
   security,
   middleware,
   request: { body: jsonBody(CreateAccountBody) },
-  responses: { 201: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(400, 413, 415) },
+  responses: { 201: jsonResponse(AccountEnvelope, "The account"), ...errorResponses(400, 409, 413, 415) },
 });
 
 export const list = createRoute({
@@ -58,7 +67,7 @@ export const list = createRoute({
   tags,
   security,
   middleware,
-  request: { query: PageQuery },
+  request: { query: ListAccountsQuery },
   responses: {
     200: jsonResponse(z.object({ accounts: z.array(Account), nextCursor: z.string().nullable() }), "Accounts"),
     ...errorResponses(400),

@@ -19,6 +19,7 @@ export function toAccount(row: AccountRow): z.infer<typeof Account> {
   return {
     id: row.id,
     name: row.name,
+    externalId: row.externalId,
     plan: row.plan as z.infer<typeof Account>["plan"],
     limits: planLimits(row.plan, overrides),
     overrides,
@@ -27,7 +28,25 @@ export function toAccount(row: AccountRow): z.infer<typeof Account> {
   };
 }
 
-const audited = ({ name, plan, overrides }: z.infer<typeof Account>) => ({ name, plan, overrides });
+const audited = ({ name, externalId, plan, overrides }: z.infer<typeof Account>) => ({
+  name,
+  externalId,
+  plan,
+  overrides,
+});
+
+/** Two accounts with one external id: the unique index refused the write. */
+async function uniqueExternalId<T>(write: Promise<T>, externalId: string | null | undefined): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    const text = `${err instanceof Error ? err.message : ""} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
+    if (externalId && /UNIQUE constraint failed: accounts\.external_id/.test(text)) {
+      throw new ApiError("conflict", "Another account has this externalId", { externalId });
+    }
+    throw err;
+  }
+}
 
 /**
  * What one invocation spends on a purge before it leaves the rest to the next cron run: D1 calls,
@@ -104,6 +123,7 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
       const row: AccountRow = {
         id: newId("acc", at),
         name: input.name,
+        externalId: input.externalId ?? null,
         plan: input.plan,
         maxActiveKeys: null,
         rateLimitPerHour: null,
@@ -114,16 +134,19 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
       };
       const account = toAccount(row);
       const target = { type: "account", id: row.id, name: row.name };
-      await repo.insertAccount(
-        db,
-        row,
-        auditRow(audit, row.id, "account.created", target, diff(null, audited(account)), at),
+      await uniqueExternalId(
+        repo.insertAccount(
+          db,
+          row,
+          auditRow(audit, row.id, "account.created", target, diff(null, audited(account)), at),
+        ),
+        row.externalId,
       );
       return account;
     },
 
-    async list(limit: number, cursor: string | undefined) {
-      const { items, nextCursor } = page(await repo.listAccounts(db, limit + 1, cursor), limit);
+    async list(limit: number, cursor: string | undefined, externalId?: string) {
+      const { items, nextCursor } = page(await repo.listAccounts(db, limit + 1, cursor, externalId), limit);
       return { accounts: items.map(toAccount), nextCursor };
     },
 
@@ -137,6 +160,7 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
       const merged: AccountRow = {
         ...before,
         name: input.name ?? before.name,
+        externalId: input.externalId === undefined ? before.externalId : input.externalId,
         plan: input.plan ?? before.plan,
         maxActiveKeys: input.limits?.maxActiveKeys === undefined ? before.maxActiveKeys : input.limits.maxActiveKeys,
         rateLimitPerHour:
@@ -146,11 +170,9 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
       const changes = diff(audited(toAccount(before)), audited(toAccount(merged)));
       const target = { type: "account", id, name: merged.name };
       const { webhooksVersion: _, ...changed } = merged; // never written back: webhook changes bump it concurrently
-      const row = await repo.updateAccount(
-        db,
-        id,
-        changed,
-        auditRow(audit, id, "account.updated", target, changes, at),
+      const row = await uniqueExternalId(
+        repo.updateAccount(db, id, changed, auditRow(audit, id, "account.updated", target, changes, at)),
+        merged.externalId,
       );
       forgetCachedKeys();
       return toAccount(found(row, "Account"));

@@ -99,10 +99,8 @@ WHERE (hash = ?1 OR (previous_hash = ?1 AND previous_hash_expires_at > ?3))
   AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = api_keys.account_id AND a.deleted_at IS NULL)
 RETURNING id, account_id, name, hash, previous_hash_expires_at, scopes, profile_id, enabled,
   rate_limit_per_hour, metadata, last_used_at, expires_at, revoked_at, ${CREDIT_COLUMNS},
-  (SELECT plan FROM accounts a WHERE a.id = api_keys.account_id) AS a_plan,
-  (SELECT max_active_keys FROM accounts a WHERE a.id = api_keys.account_id) AS a_max_active_keys,
-  (SELECT rate_limit_per_hour FROM accounts a WHERE a.id = api_keys.account_id) AS a_rate_limit_per_hour,
-  (SELECT webhooks_version FROM accounts a WHERE a.id = api_keys.account_id) AS a_webhooks_version,
+  (SELECT json_array(plan, max_active_keys, rate_limit_per_hour, webhooks_version)
+     FROM accounts a WHERE a.id = api_keys.account_id) AS account,
   (SELECT permissions FROM permission_profiles p WHERE p.id = api_keys.profile_id) AS p_permissions`;
 
 type Row = Record<string, string | number | null>;
@@ -141,6 +139,13 @@ export async function spendCredits(db: Db, id: string, cost: number, now: number
 export async function findAndSpend(db: Db, hash: string, cost: number, now: number, bounds: Bounds) {
   const r = await bindSpend(db, SPEND_BY_HASH, hash, cost, now, bounds).first<Row>();
   if (!r) return null;
+  // One subquery reads the account's row once (a row read per column otherwise).
+  const [plan, maxActiveKeys, rateLimitPerHour, webhooksVersion] = JSON.parse(String(r.account)) as [
+    string,
+    number | null,
+    number | null,
+    number,
+  ];
   const found: FoundKey = {
     key: {
       id: String(r.id),
@@ -158,12 +163,7 @@ export async function findAndSpend(db: Db, hash: string, cost: number, now: numb
       revokedAt: num(r.revoked_at),
       ...creditsOf(r),
     },
-    account: {
-      plan: String(r.a_plan),
-      maxActiveKeys: num(r.a_max_active_keys),
-      rateLimitPerHour: num(r.a_rate_limit_per_hour),
-      webhooksVersion: Number(r.a_webhooks_version),
-    },
+    account: { plan, maxActiveKeys, rateLimitPerHour, webhooksVersion },
     profilePermissions: r.p_permissions === null ? null : (JSON.parse(String(r.p_permissions)) as string[]),
   };
   return found;
