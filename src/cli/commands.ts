@@ -46,8 +46,35 @@ const json = (name: string, v: string | boolean | undefined): unknown => {
 const path = (id: string) => ({ params: { path: { id } } });
 
 const KEY_COLUMNS = ["id", "name", "prefix", "last4", "enabled", "lastUsedAt", "expiresAt"];
+/** `--credits N [--refill daily|monthly] [--refill-amount N] [--refill-day D]`; `--credits none` removes them. */
+function credits(v: Values) {
+  if (v.credits === "none") return null;
+  const remaining = int("credits", v.credits);
+  if (remaining === undefined) return undefined;
+  const interval = v.refill;
+  if (interval !== undefined && interval !== "daily" && interval !== "monthly") {
+    throw new UsageError("--refill must be daily or monthly");
+  }
+  const refill = interval
+    ? {
+        interval: interval as "daily" | "monthly",
+        amount: int("refill-amount", v["refill-amount"]) ?? remaining,
+        dayOfMonth: int("refill-day", v["refill-day"]),
+      }
+    : undefined;
+  return { remaining, refill };
+}
+
+const CREDIT_OPTIONS = {
+  credits: { type: "string", description: "usage credits: every request spends one (none = unlimited)" },
+  refill: { type: "string", description: "daily or monthly: credits start again from the refill amount" },
+  "refill-amount": { type: "string", description: "what each refill sets them to (default: --credits)" },
+  "refill-day": { type: "string", description: "monthly refills: the day of the month (1-31)" },
+} as const;
+
 const keyBody = (v: Values) => ({
   name: v.name as string | undefined,
+  credits: credits(v),
   scopes: list(v.scopes),
   profileId: v.profile as string | undefined,
   expiresInDays: int("expires-in-days", v["expires-in-days"]),
@@ -90,7 +117,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   "keys create": {
     usage:
-      "keys create --name NAME [--scopes a,b] [--profile ID] [--expires-in-days N] [--rate-limit N] [--metadata JSON]",
+      "keys create --name NAME [--scopes a,b] [--profile ID] [--expires-in-days N] [--rate-limit N] [--credits N [--refill daily|monthly]] [--metadata JSON]",
     summary: "Create an API key; its secret is printed once",
     options: {
       name: { type: "string", description: "what the key is for (required)" },
@@ -98,6 +125,7 @@ export const COMMANDS: Record<string, Command> = {
       profile: { type: "string", description: "a permission profile id" },
       "expires-in-days": { type: "string", description: "days until it expires" },
       "rate-limit": { type: "string", description: "requests per hour (default: the plan's)" },
+      ...CREDIT_OPTIONS,
       metadata: { type: "string", description: "a JSON object, or @file" },
     },
     async run(c, _a, v) {
@@ -111,7 +139,8 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "keys update": {
-    usage: "keys update <id> [--name N] [--scopes a,b] [--enabled true|false] [--rate-limit N] [--expires-in-days N]",
+    usage:
+      "keys update <id> [--name N] [--scopes a,b] [--enabled true|false] [--rate-limit N] [--expires-in-days N] [--credits N|none]",
     summary: "Change an API key",
     args: ["id"],
     options: {
@@ -120,6 +149,7 @@ export const COMMANDS: Record<string, Command> = {
       enabled: { type: "string", description: "true or false" },
       "rate-limit": { type: "string", description: "requests per hour" },
       "expires-in-days": { type: "string", description: "days from now" },
+      ...CREDIT_OPTIONS,
       metadata: { type: "string", description: "a JSON object, or @file" },
     },
     async run(c, [id], v) {
@@ -129,6 +159,25 @@ export const COMMANDS: Record<string, Command> = {
         body: { ...body, enabled: bool("enabled", v.enabled) },
       });
       return one(data, data!.apiKey);
+    },
+  },
+  "keys credits": {
+    usage: "keys credits <id> (--set N | --add N | --subtract N)",
+    summary: "Set, increase or decrease a key's usage credits",
+    args: ["id"],
+    options: {
+      set: { type: "string", description: "give the key exactly N credits" },
+      add: { type: "string", description: "add N to what is left" },
+      subtract: { type: "string", description: "take N off what is left (never below 0)" },
+    },
+    async run(c, [id], v) {
+      const given = (["set", "add", "subtract"] as const).filter((o) => v[o] !== undefined);
+      if (given.length !== 1) throw new UsageError("give exactly one of --set, --add, --subtract");
+      const flag = given[0]!;
+      const op = ({ set: "set", add: "increment", subtract: "decrement" } as const)[flag];
+      const amount = int(flag, v[flag])!;
+      const { data } = await c.POST("/v1/api-keys/{id}/credits", { ...path(id!), body: { op, amount } });
+      return { data, text: record({ id, ...data!.apiKey.credits }) };
     },
   },
   "keys revoke": {

@@ -136,6 +136,20 @@ describe("keyhook CLI", () => {
     assert.match(r.stderr, /Check KEYHOOK_API_KEY/);
   });
 
+  it("keys with usage credits: create, adjust, spend, refuse", async () => {
+    const made = await json(["keys", "create", "--name", "Metered", "--credits", "2", "--refill", "monthly"]);
+    assert.deepEqual(made.apiKey.credits.refill, { interval: "monthly", amount: 2, dayOfMonth: 1 });
+    const id = made.apiKey.id;
+    assert.equal((await json(["keys", "credits", id, "--add", "3"])).apiKey.credits.remaining, 5);
+    assert.equal((await json(["keys", "credits", id, "--set", "1"])).apiKey.credits.remaining, 1);
+    assert.equal((await keyhookCli(["whoami"], { KEYHOOK_API_KEY: made.key })).code, 0);
+    const out = await keyhookCli(["whoami"], { KEYHOOK_API_KEY: made.key });
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /usage_exceeded/);
+    assert.equal((await keyhookCli(["keys", "credits", id])).code, 2);
+    assert.equal((await json(["keys", "update", id, "--credits", "none"])).apiKey.credits, null);
+  });
+
   it("usage errors exit 2; --help on every command exits 0", async () => {
     assert.equal((await keyhookCli(["keys", "create"])).code, 2);
     assert.equal((await keyhookCli(["keys", "get"])).code, 2);
