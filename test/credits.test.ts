@@ -145,6 +145,10 @@ describe("usage credits", () => {
     expect(retry).toBeGreaterThan(0);
     expect(retry).toBeLessThanOrEqual(31 * 86_400);
     expect(Date.parse(out.body.error.details.nextRefillAt)).toBe(nextBoundary("monthly", 31, Date.now()));
+    // The list shows the same (it once passed each row's index as the time: 1970).
+    const listed = await call("GET", "/v1/api-keys", { token: ADMIN, accountId: (await keyAccount(apiKey.id))! });
+    const row = listed.body.apiKeys.find((k: { id: string }) => k.id === apiKey.id);
+    expect(Date.parse(row.credits.nextRefillAt)).toBe(nextBoundary("monthly", 31, Date.now()));
     // The last refill was before the latest boundary (as if a month had gone by): the next request refills.
     await env.DB.prepare("UPDATE api_keys SET credits_refilled_at = ? WHERE id = ?")
       .bind(lastBoundary("monthly", 31, Date.now()) - 1, apiKey.id)

@@ -97,6 +97,7 @@ export function KeysTab(props: {
               <th scope="col">Name</th>
               <th scope="col">Prefix</th>
               <th scope="col">Usage</th>
+              <th scope="col">Credits</th>
               <th scope="col">Last used</th>
               <th scope="col">Created</th>
               <th scope="col">Expires</th>
@@ -120,6 +121,9 @@ export function KeysTab(props: {
                 </td>
                 <td>
                   <Sparkline values={usage[k.id] ?? null} />
+                </td>
+                <td class="credits">
+                  <Credits credits={k.credits} />
                 </td>
                 <td class="last-used">
                   <When iso={k.lastUsedAt} />
@@ -152,6 +156,24 @@ export function KeysTab(props: {
       )}
       {secret && <CopyKeyDialog secret={secret} onDone={() => setSecret(null)} />}
     </section>
+  );
+}
+
+/** What a key has left to spend, and when it refills; "Unlimited" without credits. */
+function Credits(props: { credits: ApiKey["credits"] }) {
+  const c = props.credits;
+  if (!c) return <span class="muted">Unlimited</span>;
+  const low = c.remaining <= c.lowThreshold;
+  return (
+    <span>
+      <strong class={low ? "credits-low" : undefined}>{c.remaining.toLocaleString("en-US")}</strong>
+      {c.nextRefillAt && (
+        <span class="muted">
+          {" "}
+          · refills to {c.refill?.amount.toLocaleString("en-US")} <When iso={c.nextRefillAt} />
+        </span>
+      )}
+    </span>
   );
 }
 
@@ -212,6 +234,8 @@ function NewKeyForm(props: {
     const profileId = String(form.get("profile") ?? "");
     const days = String(form.get("expires") ?? "").trim();
     const limit = String(form.get("ratelimit") ?? "").trim();
+    const credits = String(form.get("credits") ?? "").trim();
+    const refill = String(form.get("refill") ?? "");
     const body = {
       name: String(form.get("name")).trim(),
       scopes,
@@ -219,6 +243,16 @@ function NewKeyForm(props: {
       expiresInDays: days ? Number(days) : undefined,
       // The plan's default stays a default (it follows plan changes) unless another number is asked for.
       rateLimitPerHour: limit && Number(limit) !== props.defaultRateLimit ? Number(limit) : undefined,
+      // Empty: unlimited. A refill starts again from the same number each day or month.
+      credits: credits
+        ? {
+            remaining: Number(credits),
+            refill:
+              refill === "daily" || refill === "monthly"
+                ? { interval: refill as "daily" | "monthly", amount: Number(credits) }
+                : null,
+          }
+        : undefined,
     };
     setBusy(true);
     try {
@@ -262,6 +296,14 @@ function NewKeyForm(props: {
         min={1}
         value={props.defaultRateLimit === null ? "" : String(props.defaultRateLimit)}
       />
+      <label for="key-credits">Usage credits (each request spends one)</label>
+      <input id="key-credits" name="credits" type="number" min={0} placeholder="Unlimited" />
+      <label for="key-refill">Refill credits</label>
+      <select id="key-refill" name="refill">
+        <option value="">Never</option>
+        <option value="daily">Daily (00:00 UTC)</option>
+        <option value="monthly">Monthly (on the 1st)</option>
+      </select>
       <div class="form-actions">
         <button type="submit" class="primary" disabled={busy}>
           Create

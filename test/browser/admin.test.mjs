@@ -121,6 +121,45 @@ describe("Admin → Integrations", () => {
     await page.screenshot({ path: `${SHOTS}/api-keys.png` });
   });
 
+  it("a key with usage credits: created in the form, what is left and the next refill in the table", async () => {
+    await page.getByRole("button", { name: "+ New API key" }).click();
+    await page.getByLabel("Name").fill("Metered export");
+    await page.getByLabel("keys:read").check();
+    await page.getByLabel("Usage credits (each request spends one)").fill("10");
+    await page.getByLabel("Refill credits").selectOption("monthly");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: "Copy your API key" });
+    await dialog.waitFor();
+    const secret = await dialog.getByRole("textbox").inputValue();
+    await dialog.getByRole("button", { name: "Done" }).click();
+    const credits = page.getByRole("row", { name: /Metered export/ }).locator(".credits");
+    await credits.waitFor();
+    assert.match(await credits.textContent(), /^10 · refills to 10 in \d+ (day|week|month)s?$/);
+    for (let i = 0; i < 9; i++) assert.equal((await apiCall("GET", "/v1/api-keys", { apiKey: secret })).status, 200);
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page
+      .getByRole("row", { name: /Metered export/ })
+      .locator(".credits .credits-low")
+      .waitFor();
+    assert.match(await credits.textContent(), /^1 · refills to 10 in \d+ (day|week|month)s?$/);
+    assert.match(
+      await page
+        .getByRole("row", { name: /CI\/CD Pipeline/ })
+        .locator(".credits")
+        .textContent(),
+      /Unlimited/,
+    );
+    await page.screenshot({ path: `${SHOTS}/api-keys-credits.png` });
+    // Out of the way of the tests below, which start from one key.
+    const id = await page.getByRole("row", { name: /Metered export/ }).getAttribute("data-key-id");
+    await apiCall("DELETE", `/v1/api-keys/${id}`, { token: devVar("ADMIN_TOKEN"), accountId: account.id });
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByRole("row", { name: /CI\/CD Pipeline/ }).waitFor();
+    assert.equal(await page.getByRole("row", { name: /Metered export/ }).count(), 0);
+  });
+
   it("revokes with a confirmation; the row leaves at once and the key is refused", async () => {
     let asked = "";
     page.once("dialog", (d) => {
@@ -285,8 +324,9 @@ describe("Admin → Integrations", () => {
     assert.match(text, /Ada/);
     await page.getByLabel("Action").fill("api_key.revoked");
     await page.getByRole("button", { name: "Apply" }).click();
-    // The keys revoked above: the pipeline key, the profile-only one and the three of the usage test.
-    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 5);
+    // The keys revoked above: the pipeline key, the metered one, the profile-only one and the three
+    // of the usage test.
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 6);
     await noSeriousA11yViolations("the Audit log tab");
     await page.screenshot({ path: `${SHOTS}/audit-log.png` });
   });

@@ -191,7 +191,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
 
     async list(caller: Caller, limit: number, cursor: string | undefined) {
       const { items, nextCursor } = page(
-        (await repo.listKeys(db, caller.accountId, limit + 1, cursor)).map(toApiKey),
+        (await repo.listKeys(db, caller.accountId, limit + 1, cursor)).map((k) => toApiKey(k, { now: now() })),
         limit,
       );
       return { apiKeys: items, nextCursor };
@@ -240,7 +240,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
           `This key has no usage credits to ${input.op}; give it some with {"op": "set"} or PATCH credits`,
         );
       }
-      const had = toApiKey(before, at).credits?.remaining ?? null;
+      const had = toApiKey(before, { now: at }).credits?.remaining ?? null;
       const expected =
         input.op === "set"
           ? input.amount
@@ -264,7 +264,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         throw new ApiError("not_found", "API key not found");
       }
       forgetCachedKeys();
-      const apiKey = toApiKey(await load(caller, id), now());
+      const apiKey = toApiKey(await load(caller, id), { now: now() });
       await emit(caller, "api_key.credits_updated", { id, name: apiKey.name, credits: apiKey.credits });
       return apiKey;
     },

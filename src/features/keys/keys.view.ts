@@ -18,7 +18,11 @@ export function badgesOf(permissions: string[]): Badge[] {
 }
 
 /** What the API shows of a key: never the secret, never its hash. */
-export function toApiKey({ key: row, profilePermissions }: KeyWithProfile, now = Date.now()): z.infer<typeof ApiKey> {
+export function toApiKey(
+  { key: row, profilePermissions }: KeyWithProfile,
+  // An object, so that `.map(toApiKey)` (which would pass the index) does not type-check.
+  { now }: { now: number } = { now: Date.now() },
+): z.infer<typeof ApiKey> {
   const permissions = keyPermissions(row, profilePermissions);
   return {
     id: row.id,
