@@ -25,3 +25,11 @@ export async function readCronState(db: Db, name: string) {
 export async function writeCronState(db: Db, name: string, value: string) {
   await db.insert(cronState).values({ name, value }).onConflictDoUpdate({ target: cronState.name, set: { value } });
 }
+
+/**
+ * A JSON column read by hand-written SQL (Drizzle decodes the ones it reads itself): the one place
+ * such text is parsed, so the features hold no `JSON.parse`.
+ */
+export function jsonColumn<T>(value: unknown): T | null {
+  return value === null || value === undefined ? null : (JSON.parse(String(value)) as T);
+}

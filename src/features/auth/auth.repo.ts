@@ -1,5 +1,5 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "../../db/client";
+import { type Db, jsonColumn } from "../../db/client";
 import { type ApiKeyRow, accounts, apiKeys, permissionProfiles } from "../../db/schema";
 import { memo } from "../../lib/memo";
 
@@ -140,12 +140,9 @@ export async function findAndSpend(db: Db, hash: string, cost: number, now: numb
   const r = await bindSpend(db, SPEND_BY_HASH, hash, cost, now, bounds).first<Row>();
   if (!r) return null;
   // One subquery reads the account's row once (a row read per column otherwise).
-  const [plan, maxActiveKeys, rateLimitPerHour, webhooksVersion] = JSON.parse(String(r.account)) as [
-    string,
-    number | null,
-    number | null,
-    number,
-  ];
+  const [plan, maxActiveKeys, rateLimitPerHour, webhooksVersion] = jsonColumn<
+    [string, number | null, number | null, number]
+  >(r.account)!;
   const found: FoundKey = {
     key: {
       id: String(r.id),
@@ -153,18 +150,18 @@ export async function findAndSpend(db: Db, hash: string, cost: number, now: numb
       name: String(r.name),
       hash: String(r.hash),
       previousHashExpiresAt: num(r.previous_hash_expires_at),
-      scopes: r.scopes === null ? null : (JSON.parse(String(r.scopes)) as string[]),
+      scopes: jsonColumn<string[]>(r.scopes),
       profileId: str(r.profile_id),
       enabled: Boolean(r.enabled),
       rateLimitPerHour: num(r.rate_limit_per_hour),
-      metadata: JSON.parse(String(r.metadata ?? "{}")) as Record<string, unknown>,
+      metadata: jsonColumn<Record<string, unknown>>(r.metadata) ?? {},
       lastUsedAt: num(r.last_used_at),
       expiresAt: num(r.expires_at),
       revokedAt: num(r.revoked_at),
       ...creditsOf(r),
     },
     account: { plan, maxActiveKeys, rateLimitPerHour, webhooksVersion },
-    profilePermissions: r.p_permissions === null ? null : (JSON.parse(String(r.p_permissions)) as string[]),
+    profilePermissions: jsonColumn<string[]>(r.p_permissions),
   };
   return found;
 }
