@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import { compose } from "./compose";
 import type { AppEnv } from "./context";
 import { accountsRouter } from "./features/accounts";
+import { analyticsRouter } from "./features/analytics";
 import { auditRouter } from "./features/audit";
 import { authRouter } from "./features/auth";
 import { deliveriesRouter } from "./features/deliveries";
@@ -65,6 +66,7 @@ export function createApp() {
   app.route("/", keysRouter);
   app.route("/", profilesRouter);
   app.route("/", auditRouter);
+  app.route("/", analyticsRouter);
   app.route("/", webhooksRouter);
   app.route("/", deliveriesRouter);
   app.route("/", eventsRouter);

@@ -1,5 +1,6 @@
 import { createDb, type Db } from "./db/client";
 import { type AccountsService, createAccountsService } from "./features/accounts/accounts.service";
+import { type AnalyticsService, createAnalyticsService } from "./features/analytics/analytics.service";
 import { type AuditService, createAuditService } from "./features/audit/audit.service";
 import { type AuthService, createAuthService } from "./features/auth/auth.service";
 import { createDeliveriesService, type DeliveriesService } from "./features/deliveries/deliveries.service";
@@ -39,6 +40,7 @@ export interface Services {
   keys: KeysService;
   profiles: ProfilesService;
   audit: AuditService;
+  analytics: AnalyticsService;
   webhooks: WebhooksService;
   events: EventsService;
   deliveries: DeliveriesService;
@@ -80,6 +82,7 @@ export function compose(env: Env, ctx: Invocation): Services {
 class Composed implements Services {
   #auth?: AuthService;
   #audit?: AuditService;
+  #analytics?: AnalyticsService;
   #accounts?: AccountsService;
   #profiles?: ProfilesService;
   #deliveries?: DeliveriesService;
@@ -92,6 +95,10 @@ class Composed implements Services {
   get auth() {
     this.#auth ??= createAuthService(this.platform, { events: () => this.events });
     return this.#auth;
+  }
+  get analytics() {
+    this.#analytics ??= createAnalyticsService(this.platform);
+    return this.#analytics;
   }
   get audit() {
     this.#audit ??= createAuditService(this.platform);

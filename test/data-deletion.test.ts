@@ -273,6 +273,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "event_types",
         "events",
         "permission_profiles",
+        "verification_counts",
         "webhooks",
       ].sort(),
     );

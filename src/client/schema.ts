@@ -274,6 +274,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/analytics/verifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verification outcomes over time
+         * @description Every verification (a key-authenticated request, `POST /v1/keys/verify`, `KeyhookRpc.verify`) by outcome, per hour (up to 7 days) or per day (up to 90 days). Counts reach D1 within seconds of the request.
+         */
+        get: operations["verificationAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -693,6 +713,75 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             createdAt: string;
+        };
+        Verifications: {
+            keyId: string | null;
+            /** @enum {string} */
+            granularity: "hour" | "day";
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            until: string;
+            series: {
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                start: string;
+                total: number;
+                /**
+                 * @example {
+                 *       "VALID": 120,
+                 *       "RATE_LIMITED": 3
+                 *     }
+                 */
+                outcomes: {
+                    VALID?: number;
+                    NOT_FOUND?: number;
+                    MALFORMED?: number;
+                    EXPIRED?: number;
+                    DISABLED?: number;
+                    REVOKED?: number;
+                    RATE_LIMITED?: number;
+                    USAGE_EXCEEDED?: number;
+                    INSUFFICIENT_SCOPE?: number;
+                    PLAN_BLOCKED?: number;
+                };
+            }[];
+            totals: {
+                total: number;
+                /**
+                 * @example {
+                 *       "VALID": 120,
+                 *       "RATE_LIMITED": 3
+                 *     }
+                 */
+                outcomes: {
+                    VALID?: number;
+                    NOT_FOUND?: number;
+                    MALFORMED?: number;
+                    EXPIRED?: number;
+                    DISABLED?: number;
+                    REVOKED?: number;
+                    RATE_LIMITED?: number;
+                    USAGE_EXCEEDED?: number;
+                    INSUFFICIENT_SCOPE?: number;
+                    PLAN_BLOCKED?: number;
+                };
+            };
+            /** @description Without keyId: the 10 keys with the most verifications */
+            topKeys: {
+                keyId: string;
+                name: string | null;
+                total: number;
+                valid: number;
+            }[] | null;
         };
         Webhook: {
             id: string;
@@ -2703,6 +2792,79 @@ export interface operations {
                         entries: components["schemas"]["AuditEntry"][];
                         nextCursor: string | null;
                     };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    verificationAnalytics: {
+        parameters: {
+            query?: {
+                /** @description One key; without it, the account */
+                keyId?: string;
+                granularity?: "hour" | "day";
+                /** @description Default: 24 hours (day: 30 days) ago */
+                since?: string;
+                /** @description Default: now */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series and totals */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verifications"];
                 };
             };
             /** @description Validation failed or the body is not valid JSON */

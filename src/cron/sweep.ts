@@ -12,6 +12,7 @@ export async function sweep(services: Services) {
   await services.events.clearIdempotencyKeys();
   const expired = await services.events.expireContent();
   const purgedAccounts = await services.accounts.purgeDeleted();
+  await services.analytics.prune();
   const announced = await services.keys.announceExpiring();
   return { requeued, announced, expired, purgedAccounts };
 }

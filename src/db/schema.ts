@@ -288,3 +288,22 @@ export type WebhookRow = typeof webhooks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type AttemptRow = typeof attempts.$inferSelect;
+
+/**
+ * Verification outcomes per key and hour (features/analytics): counted in isolate memory and added
+ * here in `waitUntil`, never on the request path. `key_id` "" = a key not found in that account.
+ */
+export const verificationCounts = sqliteTable(
+  "verification_counts",
+  {
+    accountId: text("account_id").notNull(),
+    hour: integer("hour").notNull(),
+    keyId: text("key_id").notNull(),
+    outcome: text("outcome").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.hour, t.keyId, t.outcome] }),
+    index("verification_counts_key_idx").on(t.keyId, t.hour),
+  ],
+);

@@ -11,6 +11,7 @@ import {
   events,
   eventTypes,
   permissionProfiles,
+  verificationCounts,
   webhooks,
 } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
@@ -156,6 +157,7 @@ export async function deleteRest(db: Db, accountId: string) {
   await db.batch([
     db.delete(auditLog).where(and(eq(auditLog.accountId, accountId), ne(auditLog.action, "account.deleted"))),
     db.delete(eventTypes).where(eq(eventTypes.accountId, accountId)),
+    db.delete(verificationCounts).where(eq(verificationCounts.accountId, accountId)),
     db.delete(webhooks).where(eq(webhooks.accountId, accountId)),
     db.delete(apiKeys).where(eq(apiKeys.accountId, accountId)),
     db.delete(permissionProfiles).where(eq(permissionProfiles.accountId, accountId)),

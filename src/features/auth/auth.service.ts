@@ -7,6 +7,7 @@ import { hasPermission, missingPermissions, PERMISSION_PATTERN } from "../../lib
 import type { Principal } from "../../lib/principal";
 import { isoOrNull } from "../../lib/schemas";
 import { verifyUserToken } from "../../lib/user-token";
+import { countVerification } from "../analytics/counter";
 import type { EventsService } from "../events/events.service";
 import {
   boundaryParams,
@@ -177,8 +178,27 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
     return { ok: true, credits: { remaining: after.creditsRemaining ?? 0, nextRefillAt: nextRefillAt(after, now) } };
   }
 
-  /** check → (the caller's account) → hourly limit → (scopes) → credits spent → use recorded. */
+  /** Every verification's outcome is counted (features/analytics/counter.ts): in memory, flushed later. */
   async function admitKey(
+    key: string,
+    now: number,
+    opts: { scopes?: string[]; accountId?: string | null; cost?: number } = {},
+  ): Promise<KeyAdmission> {
+    const admission = await decideKey(key, now, opts);
+    const found = admission.ok ? admission.check.key : admission.key;
+    // The key's account, or the verifying caller's (an unknown key, or another account's: counted
+    // there as a key not found, never in the other account). Unknown and no caller: not counted.
+    const mine = found && (!opts.accountId || found.accountId === opts.accountId) ? found : null;
+    const accountId = mine?.accountId ?? opts.accountId ?? null;
+    if (accountId) {
+      const outcome = admission.ok ? "VALID" : admission.code;
+      countVerification(db, waitUntil, platform.log, { accountId, keyId: mine?.id ?? "", outcome }, now);
+    }
+    return admission;
+  }
+
+  /** check → (the caller's account) → hourly limit → (scopes) → credits spent → use recorded. */
+  async function decideKey(
     key: string,
     now: number,
     opts: { scopes?: string[]; accountId?: string | null; cost?: number } = {},
