@@ -1,5 +1,6 @@
 import { useEffect, useState } from "hono/jsx/dom";
 import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
+import { AccountOverview, KeyAnalyticsDialog } from "./analytics";
 import { data, keyhook, message, type Schemas } from "./api";
 import { Dialog, Sparkline, When } from "./components";
 
@@ -15,6 +16,7 @@ export function KeysTab(props: {
   const [usage, setUsage] = useState<Record<string, number[]>>({});
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
+  const [charted, setCharted] = useState<ApiKey | null>(null);
 
   const load = async () => {
     setKeys(null);
@@ -80,6 +82,7 @@ export function KeysTab(props: {
           onError={props.onError}
         />
       )}
+      {keys && keys.length > 0 && <AccountOverview />}
       {keys === null ? (
         <p class="muted">Loading API keys...</p>
       ) : keys.length === 0 ? (
@@ -144,7 +147,10 @@ export function KeysTab(props: {
                     onChange={() => toggle(k)}
                   />
                 </td>
-                <td>
+                <td class="actions">
+                  <button type="button" onClick={() => setCharted(k)} aria-label={`Verifications: ${k.name}`}>
+                    Chart
+                  </button>
                   <button type="button" class="danger" onClick={() => revoke(k)}>
                     Revoke
                   </button>
@@ -155,6 +161,7 @@ export function KeysTab(props: {
         </table>
       )}
       {secret && <CopyKeyDialog secret={secret} onDone={() => setSecret(null)} />}
+      {charted && <KeyAnalyticsDialog keyId={charted.id} name={charted.name} onClose={() => setCharted(null)} />}
     </section>
   );
 }

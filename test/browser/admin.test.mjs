@@ -160,6 +160,39 @@ describe("Admin → Integrations", () => {
     assert.equal(await page.getByRole("row", { name: /Metered export/ }).count(), 0);
   });
 
+  it("charts: the account's verifications by outcome, and one key's over 24 hours and 30 days", async () => {
+    // A refusal too, so the picture has two colours: the read-only key verified for a write.
+    const token = devVar("ADMIN_TOKEN");
+    const denied = await apiCall("POST", "/v1/keys/verify", {
+      token,
+      body: { key: page.secret, scopes: ["keys:write"] },
+    });
+    assert.equal(denied.body.code, "INSUFFICIENT_SCOPE");
+    // Counts reach D1 within the 5 s flush.
+    for (let i = 0; i < 40; i++) {
+      const v = await apiCall("GET", "/v1/analytics/verifications", { token, accountId: account.id });
+      if (v.body.totals?.outcomes?.INSUFFICIENT_SCOPE) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await page.getByRole("tab", { name: "API keys" }).click();
+    const overview = page.getByRole("region", { name: "Verifications" });
+    await overview.locator("svg rect").first().waitFor();
+    assert.match(await overview.locator("figcaption").textContent(), /Valid \d+.*Missing permission 1/);
+    assert.match(await overview.getByRole("list", { name: "Busiest keys" }).textContent(), /Metered export/);
+    await page.getByRole("button", { name: "Verifications: CI/CD Pipeline" }).click();
+    const dialog = page.getByRole("dialog", { name: "Verifications: CI/CD Pipeline" });
+    await dialog.locator("svg rect").first().waitFor();
+    assert.match(await dialog.locator("figcaption").textContent(), /Missing permission 1/);
+    await page.screenshot({ path: `${SHOTS}/verifications.png` });
+    await dialog.getByRole("button", { name: "30 days" }).click();
+    await dialog.locator('button[aria-pressed="true"]', { hasText: "30 days" }).waitFor();
+    await dialog.locator("svg rect").first().waitFor();
+    await noSeriousA11yViolations("the verifications dialog");
+    await dialog.getByRole("button", { name: "Close" }).click();
+    assert.equal(await dialog.count(), 0);
+  });
+
   it("revokes with a confirmation; the row leaves at once and the key is refused", async () => {
     let asked = "";
     page.once("dialog", (d) => {
