@@ -17,6 +17,7 @@ export function KeysTab(props: {
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
   const [charted, setCharted] = useState<ApiKey | null>(null);
+  const [crediting, setCrediting] = useState<ApiKey | null>(null);
 
   const load = async () => {
     setKeys(null);
@@ -126,7 +127,15 @@ export function KeysTab(props: {
                   <Sparkline values={usage[k.id] ?? null} />
                 </td>
                 <td class="credits">
-                  <Credits credits={k.credits} />
+                  <Credits credits={k.credits} />{" "}
+                  <button
+                    type="button"
+                    class="link"
+                    aria-label={`Edit credits: ${k.name}`}
+                    onClick={() => setCrediting(k)}
+                  >
+                    Edit
+                  </button>
                 </td>
                 <td class="last-used">
                   <When iso={k.lastUsedAt} />
@@ -161,6 +170,17 @@ export function KeysTab(props: {
         </table>
       )}
       {secret && <CopyKeyDialog secret={secret} onDone={() => setSecret(null)} />}
+      {crediting && (
+        <CreditsDialog
+          apiKey={crediting}
+          onClose={() => setCrediting(null)}
+          onSaved={(apiKey) => {
+            setCrediting(null);
+            setKeys((ks) => (ks ? ks.map((k) => (k.id === apiKey.id ? apiKey : k)) : ks));
+          }}
+          onError={props.onError}
+        />
+      )}
       {charted && <KeyAnalyticsDialog keyId={charted.id} name={charted.name} onClose={() => setCharted(null)} />}
     </section>
   );
@@ -181,6 +201,67 @@ function Credits(props: { credits: ApiKey["credits"] }) {
         </span>
       )}
     </span>
+  );
+}
+
+/** Edits a key's usage credits: what is left and the refill; empty = unlimited. */
+function CreditsDialog(props: {
+  apiKey: ApiKey;
+  onClose: () => void;
+  onSaved: (k: ApiKey) => void;
+  onError: (text: string) => void;
+}) {
+  const c = props.apiKey.credits;
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    const left = String(form.get("remaining") ?? "").trim();
+    const refill = String(form.get("refill") ?? "");
+    const credits = left
+      ? {
+          remaining: Number(left),
+          refill:
+            refill === "daily" || refill === "monthly"
+              ? { interval: refill as "daily" | "monthly", amount: c?.refill?.amount ?? Number(left) }
+              : null,
+        }
+      : null;
+    try {
+      const { apiKey } = await data(
+        keyhook().PATCH("/v1/api-keys/{id}", { params: { path: { id: props.apiKey.id } }, body: { credits } }),
+      );
+      props.onSaved(apiKey);
+    } catch (err) {
+      props.onError(`Could not change the credits of ${props.apiKey.name}: ${message(err)}`);
+    }
+  };
+  return (
+    <Dialog title={`Usage credits: ${props.apiKey.name}`}>
+      <form onSubmit={save}>
+        <label for="credits-left">Credits left (empty: unlimited)</label>
+        <input id="credits-left" name="remaining" type="number" min={0} value={c ? String(c.remaining) : ""} />
+        <label for="credits-refill">Refill credits</label>
+        <select id="credits-refill" name="refill">
+          <option value="" selected={!c?.refill}>
+            Never
+          </option>
+          <option value="daily" selected={c?.refill?.interval === "daily"}>
+            Daily (00:00 UTC)
+          </option>
+          <option value="monthly" selected={c?.refill?.interval === "monthly"}>
+            Monthly (on the 1st)
+          </option>
+        </select>
+        <div class="dialog-actions">
+          <button type="submit" class="primary">
+            Save
+          </button>
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }
 

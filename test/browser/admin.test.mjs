@@ -134,7 +134,7 @@ describe("Admin → Integrations", () => {
     await dialog.getByRole("button", { name: "Done" }).click();
     const credits = page.getByRole("row", { name: /Metered export/ }).locator(".credits");
     await credits.waitFor();
-    assert.match(await credits.textContent(), /^10 · refills to 10 in \d+ (day|week|month)s?$/);
+    assert.match(await credits.textContent(), /^10 · refills to 10 in \d+ (day|week|month)s? Edit$/);
     for (let i = 0; i < 9; i++) assert.equal((await apiCall("GET", "/v1/api-keys", { apiKey: secret })).status, 200);
     await page.getByRole("tab", { name: "Webhooks" }).click();
     await page.getByRole("tab", { name: "API keys" }).click();
@@ -142,7 +142,7 @@ describe("Admin → Integrations", () => {
       .getByRole("row", { name: /Metered export/ })
       .locator(".credits .credits-low")
       .waitFor();
-    assert.match(await credits.textContent(), /^1 · refills to 10 in \d+ (day|week|month)s?$/);
+    assert.match(await credits.textContent(), /^1 · refills to 10 in \d+ (day|week|month)s? Edit$/);
     assert.match(
       await page
         .getByRole("row", { name: /CI\/CD Pipeline/ })
@@ -151,6 +151,17 @@ describe("Admin → Integrations", () => {
       /Unlimited/,
     );
     await page.screenshot({ path: `${SHOTS}/api-keys-credits.png` });
+    // Edited in its dialog: a top-up, and the refill kept.
+    await page.getByRole("button", { name: "Edit credits: Metered export" }).click();
+    const edit = page.getByRole("dialog", { name: "Usage credits: Metered export" });
+    assert.equal(await edit.getByLabel("Credits left (empty: unlimited)").inputValue(), "1");
+    assert.equal(await edit.getByLabel("Refill credits").inputValue(), "monthly");
+    await edit.getByLabel("Credits left (empty: unlimited)").fill("500");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.waitFor({ state: "detached" });
+    await page.waitForFunction(() =>
+      /^500 · refills to 10/.test(document.querySelector("tr[data-key-id] .credits")?.textContent ?? ""),
+    );
     // Out of the way of the tests below, which start from one key.
     const id = await page.getByRole("row", { name: /Metered export/ }).getAttribute("data-key-id");
     await apiCall("DELETE", `/v1/api-keys/${id}`, { token: devVar("ADMIN_TOKEN"), accountId: account.id });
