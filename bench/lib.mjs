@@ -160,6 +160,37 @@ export function groupCpu(pgid) {
   return byName;
 }
 
+/**
+ * One CDP session on wrangler's inspector proxy (`--inspector-port`): `send` answers the whole
+ * message, or null if none came within `timeoutMs`.
+ */
+export async function inspector(port) {
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let id = 0;
+  const waiting = new Map();
+  ws.on("message", (data) => {
+    const msg = JSON.parse(String(data));
+    if (msg.id && waiting.has(msg.id)) waiting.get(msg.id)(msg);
+  });
+  const send = (method, params = {}, timeoutMs = 0) =>
+    new Promise((resolve) => {
+      const n = ++id;
+      const timer = timeoutMs > 0 ? setTimeout(() => resolve(null), timeoutMs) : undefined;
+      waiting.set(n, (msg) => {
+        clearTimeout(timer);
+        waiting.delete(n);
+        resolve(msg);
+      });
+      ws.send(JSON.stringify({ id: n, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
 /** Stops one started process group. */
 export function stop(started) {
   try {

@@ -6,13 +6,13 @@
 // with the most self time; the same for the webhook pipeline, per delivered webhook. Writes bench/results/<date>-profile.json.
 import { mkdirSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
-import WebSocket from "ws";
 import {
   adminHeaders,
   benchAccount,
   FLOOR,
   FLOOR_PIPELINE,
   groupCpu,
+  inspector,
   KEYHOOK,
   startFloor,
   startFloorPipeline,
@@ -24,31 +24,6 @@ import { saturated, webhooks } from "./pipeline.mjs";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const INSPECTOR = 9230;
-
-/** One CDP session on wrangler's inspector proxy. */
-async function inspector(port = INSPECTOR) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  let id = 0;
-  const waiting = new Map();
-  ws.on("message", (data) => {
-    const msg = JSON.parse(String(data));
-    if (msg.id && waiting.has(msg.id)) {
-      waiting.get(msg.id)(msg);
-      waiting.delete(msg.id);
-    }
-  });
-  const send = (method, params = {}) =>
-    new Promise((resolve) => {
-      id++;
-      waiting.set(id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => ws.close() };
-}
 
 /** Self time per function (ms), from a V8 CPU profile, heaviest first. */
 function selfTimes(profile) {

@@ -20,12 +20,12 @@
 
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import WebSocket from "ws";
 import {
   adminHeaders,
   api,
   FLOOR,
   freshState,
+  inspector,
   KEYHOOK,
   sleep,
   start,
@@ -52,28 +52,8 @@ const INSPECTOR = 9232;
 
 /** Keyhook's isolate's JS heap in use (MB), through wrangler's inspector proxy (CDP). */
 async function heapProbe(port) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  let id = 0;
-  const waiting = new Map();
-  ws.on("message", (data) => {
-    const msg = JSON.parse(String(data));
-    if (msg.id && waiting.has(msg.id)) waiting.get(msg.id)(msg);
-  });
-  const send = (method, timeoutMs = 2000) =>
-    new Promise((resolve) => {
-      const n = ++id;
-      const timer = setTimeout(() => resolve(null), timeoutMs);
-      waiting.set(n, (msg) => {
-        clearTimeout(timer);
-        waiting.delete(n);
-        resolve(msg.result);
-      });
-      ws.send(JSON.stringify({ id: n, method }));
-    });
+  const cdp = await inspector(port);
+  const send = async (method, timeoutMs = 2000) => (await cdp.send(method, {}, timeoutMs))?.result ?? null;
   const mb = (r) => (r ? +(r.usedSize / 1048576).toFixed(1) : null);
   return {
     /** The heap in use now, garbage included. */
@@ -86,7 +66,7 @@ async function heapProbe(port) {
       await send("HeapProfiler.takeHeapSnapshot", 60_000);
       return mb(await send("Runtime.getHeapUsage"));
     },
-    close: () => ws.close(),
+    close: cdp.close,
   };
 }
 

@@ -79,24 +79,24 @@ function useVerifications(keyId: string | null, granularity: Granularity) {
   return { result, error };
 }
 
+const RANGES: [Granularity, string][] = [
+  ["hour", "24 hours"],
+  ["day", "30 days"],
+];
+
 function Range(props: { value: Granularity; onChange: (g: Granularity) => void }) {
   return (
     <fieldset class="range">
       <legend class="visually-hidden">Range</legend>
-      <button
-        type="button"
-        aria-pressed={props.value === "hour" ? "true" : "false"}
-        onClick={() => props.onChange("hour")}
-      >
-        24 hours
-      </button>
-      <button
-        type="button"
-        aria-pressed={props.value === "day" ? "true" : "false"}
-        onClick={() => props.onChange("day")}
-      >
-        30 days
-      </button>
+      {RANGES.map(([value, text]) => (
+        <button
+          type="button"
+          aria-pressed={props.value === value ? "true" : "false"}
+          onClick={() => props.onChange(value)}
+        >
+          {text}
+        </button>
+      ))}
     </fieldset>
   );
 }

@@ -361,7 +361,7 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
         name: check.key.name,
         scopes: check.permissions,
         ratelimit: { limit: admitted.limit!, remaining: hit.remaining, reset: Math.ceil(hit.resetAt / 1000) },
-        credits: creditsOf(check, admitted.credits, now),
+        credits: verdictCredits(check, admitted.credits, now),
         expiresAt: isoOrNull(check.key.expiresAt),
         metadata: check.key.metadata,
       };
@@ -370,7 +370,7 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
 }
 
 /** A verdict's credits: what the spend left, or (refused before spending) what the key has. */
-function creditsOf(check: Extract<KeyCheck, { ok: true }>, credits: Credits | null | undefined, now: number) {
+function verdictCredits(check: Extract<KeyCheck, { ok: true }>, credits: Credits | null | undefined, now: number) {
   const c =
     credits ??
     (check.key.creditsRemaining === null

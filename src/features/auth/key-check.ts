@@ -127,19 +127,7 @@ export async function checkApiKey(
         await refundCredits(db, found.key.id, cost);
         return check;
       }
-      const { creditsRemaining, creditsRefillInterval, creditsRefillAmount, creditsRefillDay } = found.key;
-      const { creditsRefilledAt, creditsLowThreshold } = found.key;
-      return {
-        ...check,
-        spent: {
-          creditsRemaining,
-          creditsRefillInterval,
-          creditsRefillAmount,
-          creditsRefillDay,
-          creditsRefilledAt,
-          creditsLowThreshold,
-        },
-      };
+      return { ...check, spent: found.key }; // its credit columns, as the spend left them
     }
     creditHashes.delete(hash); // not enough left, or not such a key any more: read to say why
   }
