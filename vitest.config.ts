@@ -25,6 +25,9 @@ export default defineConfig(async () => {
             JWT_ISSUER: "https://idp.keyhook.test/",
             JWT_AUDIENCE: "keyhook-tests",
             JWT_JWKS_COOLDOWN_SECONDS: "1",
+            // The host application's login page: test/oauth.test.ts follows the redirect itself.
+            OAUTH_LOGIN_URL: "https://app.keyhook.test/login",
+            OAUTH_DYNAMIC_REGISTRATION: "true",
           },
           // Replaces wrangler.toml's consumer settings in tests, so it restates them, faster.
           queueConsumers: {

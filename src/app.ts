@@ -12,6 +12,7 @@ import { deliveriesRouter } from "./features/deliveries";
 import { eventsRouter } from "./features/events";
 import { healthRouter } from "./features/health";
 import { keysRouter } from "./features/keys";
+import { oauthClientsRouter, oauthEndpoints } from "./features/oauth";
 import { profilesRouter } from "./features/profiles";
 import { webhooksRouter } from "./features/webhooks";
 import { ApiError } from "./lib/errors";
@@ -70,6 +71,8 @@ export function createApp() {
   app.route("/", webhooksRouter);
   app.route("/", deliveriesRouter);
   app.route("/", eventsRouter);
+  app.route("/", oauthClientsRouter);
+  app.route("/", oauthEndpoints);
   registerOpenApi(app);
 
   const routes = methodsByPath(app);

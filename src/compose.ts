@@ -6,6 +6,8 @@ import { type AuthService, createAuthService } from "./features/auth/auth.servic
 import { createDeliveriesService, type DeliveriesService } from "./features/deliveries/deliveries.service";
 import { createEventsService, type EventsService } from "./features/events/events.service";
 import { createKeysService, type KeysService } from "./features/keys/keys.service";
+import { createOAuthClientsService, type OAuthClientsService } from "./features/oauth/clients.service";
+import { createOAuthService, type OAuthService } from "./features/oauth/oauth.service";
 import { createProfilesService, type ProfilesService } from "./features/profiles/profiles.service";
 import { createWebhooksService, type WebhooksService } from "./features/webhooks/webhooks.service";
 import { readSettings, type Settings } from "./lib/config";
@@ -44,6 +46,8 @@ export interface Services {
   webhooks: WebhooksService;
   events: EventsService;
   deliveries: DeliveriesService;
+  oauth: OAuthService;
+  oauthClients: OAuthClientsService;
 }
 
 export interface Invocation extends Pick<ExecutionContext, "waitUntil"> {
@@ -89,6 +93,8 @@ class Composed implements Services {
   #events?: EventsService;
   #webhooks?: WebhooksService;
   #keys?: KeysService;
+  #oauth?: OAuthService;
+  #oauthClients?: OAuthClientsService;
 
   constructor(readonly platform: Platform) {}
 
@@ -126,6 +132,14 @@ class Composed implements Services {
   get webhooks() {
     this.#webhooks ??= createWebhooksService(this.platform, { events: () => this.events });
     return this.#webhooks;
+  }
+  get oauth() {
+    this.#oauth ??= createOAuthService(this.platform, { auth: () => this.auth });
+    return this.#oauth;
+  }
+  get oauthClients() {
+    this.#oauthClients ??= createOAuthClientsService(this.platform, { events: () => this.events });
+    return this.#oauthClients;
   }
   get keys() {
     this.#keys ??= createKeysService(this.platform, { events: () => this.events, accounts: this.accounts });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, type CallOptions, call, createAccount, createKey } from "./helpers/api";
+import { createClient, insertGrant } from "./helpers/oauth";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 interface Case {
@@ -109,6 +110,45 @@ const cases: Record<string, Case> = {
     setup: async (a) => ({ id: await newProfile(a), targetType: "permission_profile" }),
     action: "permission_profile.deleted",
   },
+  "POST /v1/oauth-clients": {
+    setup: async () => ({ targetType: "oauth_client" }),
+    body: { name: "Zapier", scopes: ["keys:read"] },
+    action: "oauth_client.created",
+  },
+  "PATCH /v1/oauth-clients/:id": {
+    setup: async (a) => ({
+      id: (await createClient(a, { scopes: ["keys:read"] })).client.id,
+      targetType: "oauth_client",
+    }),
+    body: { name: "Renamed" },
+    action: "oauth_client.updated",
+  },
+  "POST /v1/oauth-clients/:id/rotate-secret": {
+    setup: async (a) => ({
+      id: (await createClient(a, { scopes: ["keys:read"] })).client.id,
+      targetType: "oauth_client",
+    }),
+    action: "oauth_client.secret_rotated",
+  },
+  "DELETE /v1/oauth-clients/:id": {
+    setup: async (a) => ({
+      id: (await createClient(a, { scopes: ["keys:read"] })).client.id,
+      targetType: "oauth_client",
+    }),
+    action: "oauth_client.deleted",
+  },
+  "DELETE /v1/oauth-grants/:id": {
+    setup: async (a) => ({ id: (await insertGrant(a)).grantId, targetType: "oauth_grant" }),
+    action: "oauth_grant.revoked",
+  },
+  "PUT /v1/oauth-users/:id": {
+    setup: async (a) => {
+      await insertGrant(a, "user_demoted");
+      return { id: "user_demoted", targetType: "user" };
+    },
+    body: { role: "member", permissions: ["keys:read"] },
+    action: "oauth_user.updated",
+  },
 };
 
 /**
@@ -116,6 +156,12 @@ const cases: Record<string, Case> = {
  * recovery move events, whose record is the delivery history, not the audit log.
  */
 const notMutations = new Set([
+  // The OAuth protocol: consent and grant revocations are audited (test/oauth.test.ts); tokens are records of their own.
+  "POST /oauth/authorize",
+  "POST /oauth/token",
+  "POST /oauth/revoke",
+  "POST /oauth/introspect",
+  "POST /oauth/register",
   "POST /v1/keys/verify",
   "POST /v1/events",
   "POST /v1/event-types",
@@ -162,7 +208,12 @@ describe("every change writes an audit entry", () => {
       });
       expect(res.status).toBeLessThan(300);
       const targetId =
-        id ?? res.body.account?.id ?? res.body.apiKey?.id ?? res.body.profile?.id ?? res.body.webhook?.id;
+        id ??
+        res.body.account?.id ??
+        res.body.apiKey?.id ??
+        res.body.profile?.id ??
+        res.body.webhook?.id ??
+        res.body.client?.id;
       const entries =
         name === "DELETE /v1/accounts/:id"
           ? await storedEntriesOf(account.id) // a deleted account is not found by the API: its entry stays in D1
@@ -182,6 +233,7 @@ describe("every change writes an audit entry", () => {
       });
       if (res.body.key) expect(JSON.stringify(entries)).not.toContain(res.body.key);
       if (res.body.secret) expect(JSON.stringify(entries)).not.toContain(res.body.secret);
+      if (res.body.clientSecret) expect(JSON.stringify(entries)).not.toContain(res.body.clientSecret);
       expect(JSON.stringify(entries)).not.toContain(actorKey);
     });
   }

@@ -1,11 +1,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import * as oauth from "oauth4webapi";
 import { describe, expect, it } from "vitest";
 import { compose } from "../src/compose";
 import worker from "../src/index";
 import { SYSTEM_AUDIT } from "../src/lib/caller";
 import { newId } from "../src/lib/encoding";
 import { ADMIN, call, createAccount, createKey, userToken } from "./helpers/api";
+import { createClient, discover, tokensFor } from "./helpers/oauth";
 import { createWebhook, deliveryRow, publish, received, uniqueName, waitForReceived } from "./helpers/webhooks";
 
 const DAY = 86_400_000;
@@ -229,8 +231,28 @@ async function populatedAccount() {
   await expect.poll(async () => (await attemptsOf(account.id, ok.id)).length).toBe(4);
   await expect.poll(async () => (await attemptsOf(account.id, failing.id)).length).toBeGreaterThanOrEqual(3);
   const pending = await pendingDelivery(account.id, events[3]!, failing.id);
-  const ids = [account.id, profile.id, full.apiKey.id, reader.apiKey.id, ok.id, failing.id, pending, ...events];
-  return { account, keys: [full, reader], webhooks: [ok, failing], ids, name };
+  // An OAuth app, a user's grant to it and its tokens.
+  const app = await createClient(account.id, { scopes: ["keys:read"] });
+  const client = { client_id: app.client.id };
+  const tokens = await tokensFor(await discover(), client, oauth.ClientSecretBasic(app.clientSecret!), {
+    clientId: app.client.id,
+    user: { accountId: account.id, sub: `user_${uniqueName()}`, permissions: ["keys:read"] },
+  });
+  expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(200);
+  const grant = (await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id })).body.grants[0].id;
+  const ids = [
+    account.id,
+    profile.id,
+    full.apiKey.id,
+    reader.apiKey.id,
+    ok.id,
+    failing.id,
+    pending,
+    app.client.id,
+    grant,
+    ...events,
+  ];
+  return { account, keys: [full, reader], webhooks: [ok, failing], ids, name, accessToken: tokens.access_token };
 }
 
 describe("DELETE /v1/accounts/:id", () => {
@@ -253,6 +275,7 @@ describe("DELETE /v1/accounts/:id", () => {
       const v = await call("POST", "/v1/keys/verify", { token: ADMIN, body: { key } });
       expect(v.body.valid).toBe(false);
     }
+    expect((await call("GET", "/v1/whoami", { token: doomed.accessToken })).status).toBe(401);
     expect((await call("GET", "/v1/api-keys", { token })).status).toBe(404);
     expect((await call("GET", "/v1/api-keys", { token: ADMIN, accountId: doomed.account.id })).status).toBe(404);
     expect((await call("GET", `/v1/accounts/${doomed.account.id}`, { token: ADMIN })).status).toBe(404);
@@ -272,6 +295,9 @@ describe("DELETE /v1/accounts/:id", () => {
         "deliveries",
         "event_types",
         "events",
+        "oauth_clients",
+        "oauth_grants",
+        "oauth_tokens",
         "permission_profiles",
         "verification_counts",
         "webhooks",

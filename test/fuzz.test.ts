@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, createAccount, createKey, userToken } from "./helpers/api";
+import { createClient } from "./helpers/oauth";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 const routes = appRoutes();
@@ -11,6 +12,13 @@ describe("no input yields a 5xx", () => {
     const account = await createAccount("enterprise");
     const { key, apiKey } = await createKey(account.id);
     const jwt = await userToken({ accountId: account.id, role: "admin" });
+    const app = await createClient(account.id, { scopes: ["keys:read"] });
+    const basic = `Basic ${btoa(`${app.client.id}:${app.clientSecret}`)}`;
+    const granted = await call("POST", "/oauth/token", {
+      headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" },
+      body: "grant_type=client_credentials",
+    });
+    const accessToken = granted.body.access_token as string;
     const credentials = fc.constantFrom<Record<string, string>>(
       {},
       { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id },
@@ -21,7 +29,31 @@ describe("no input yields a 5xx", () => {
       { "x-api-key": `kh_live_${"A".repeat(38)}` },
       { authorization: "Bearer" },
       { "x-api-key": key, "x-act-as": "user_1" },
+      { authorization: `Bearer ${accessToken}` },
+      { authorization: `Bearer kh_at_${"A".repeat(38)}` },
+      { authorization: basic },
+      { authorization: "Basic !!!" },
+      { authorization: `Basic ${btoa("%zz:%")}` },
     );
+    // OAuth form bodies: every field the endpoints read, with real and made-up values.
+    const oauthForm = fc
+      .record(
+        {
+          grant_type: fc.constantFrom("client_credentials", "authorization_code", "refresh_token", "password", ""),
+          code: fc.oneof(fc.string(), fc.constant(`kh_ac_${"B".repeat(38)}`)),
+          code_verifier: fc.string({ maxLength: 200 }),
+          redirect_uri: fc.oneof(fc.webUrl(), fc.string()),
+          refresh_token: fc.string(),
+          scope: fc.oneof(fc.constantFrom("keys:read", "*", "keys:read keys:write", "bad scope"), fc.string()),
+          client_id: fc.oneof(fc.constant(app.client.id), fc.string()),
+          client_secret: fc.string(),
+          token: fc.oneof(fc.constant(accessToken), fc.string()),
+          request: fc.string(),
+          decision: fc.constantFrom("allow", "deny"),
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => new URLSearchParams(v).toString());
     const ids = fc.oneof(fc.constant(apiKey.id), fc.constant(account.id), fc.string({ maxLength: 40 }));
     const jsonish = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
@@ -51,9 +83,16 @@ describe("no input yields a 5xx", () => {
       fc.string({ unit: "grapheme", maxLength: 300 }).map((t) => JSON.stringify({ name: t, type: t, url: t })),
       fc.integer({ min: 1, max: 400 }).map((d) => `${"[".repeat(d)}${"]".repeat(d)}`), // deeply nested
       fc.integer({ min: 60_000, max: 70_000 }).map((n) => JSON.stringify({ name: "x".repeat(n) })), // near and over 64 KiB
+      oauthForm,
       fc.constant(undefined),
     );
-    const contentType = fc.constantFrom("application/json", "text/plain", "application/json; charset=utf-8", "");
+    const contentType = fc.constantFrom(
+      "application/json",
+      "text/plain",
+      "application/json; charset=utf-8",
+      "application/x-www-form-urlencoded",
+      "",
+    );
     const randomPath = fc.array(
       fc.oneof(fc.constantFrom("v1", "api-keys", "webhooks", "..", "%2e%2e", "admin"), fc.string({ maxLength: 12 })),
       { maxLength: 5 },
@@ -74,7 +113,15 @@ describe("no input yields a 5xx", () => {
       credential: credentials,
       body: jsonish,
       contentType,
-      query: fc.constantFrom("", "?limit=0", "?limit=5&cursor=zzz", "?limit=abc", "?api_key=x"),
+      query: fc.constantFrom(
+        "",
+        "?limit=0",
+        "?limit=5&cursor=zzz",
+        "?limit=abc",
+        "?api_key=x",
+        `?response_type=code&client_id=${app.client.id}&code_challenge=${"c".repeat(43)}&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fclient.example%2Fcb&login_token=${jwt}`,
+        `?client_id=${app.client.id}&redirect_uri=https%3A%2F%2Fevil.example%2F`,
+      ),
     });
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
@@ -87,7 +134,13 @@ describe("no input yields a 5xx", () => {
           body: hasBody ? r.body : undefined,
         });
         expect(res.status).toBeLessThan(500);
-        if (res.status >= 400 && method !== "HEAD") {
+        // The OAuth endpoints answer in RFC 6749's shape, or (authorize) with an error page.
+        const oauthShaped = res.body?.error !== undefined && typeof res.body.error === "string";
+        if (res.status >= 400 && oauthShaped && r.route.path.startsWith("/oauth/")) {
+          expect(res.body.error_description).toBeTypeOf("string");
+        } else if (res.status >= 400 && r.route.path.startsWith("/oauth/authorize") && typeof res.body === "string") {
+          expect(res.headers.get("content-type")).toContain("text/html");
+        } else if (res.status >= 400 && method !== "HEAD") {
           expect(res.body.error.code).toBeTypeOf("string");
           expect(res.body.error.message).toBeTypeOf("string");
         }

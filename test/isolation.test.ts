@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, type CallOptions, call, createAccount, createKey, userToken } from "./helpers/api";
+import { createClient, insertGrant } from "./helpers/oauth";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 /** How to make a victim's row for each tenant resource, and which table holds it. */
@@ -49,6 +50,15 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
       return res.body.event.id;
     },
   },
+  "/v1/oauth-clients": {
+    table: "oauth_clients",
+    create: async (accountId) =>
+      (await createClient(accountId, { name: "victim key", scopes: ["keys:read"] })).client.id,
+  },
+  "/v1/oauth-grants": {
+    table: "oauth_grants",
+    create: async (accountId) => (await insertGrant(accountId)).grantId,
+  },
   "/v1/permission-profiles": {
     table: "permission_profiles",
     create: async (accountId) => {
@@ -69,13 +79,17 @@ const bodies: Record<string, unknown> = {
   "POST /v1/api-keys/:id/credits": { op: "set", amount: 1000000 },
   "PATCH /v1/permission-profiles/:id": { name: "stolen", permissions: ["*"] },
   "PATCH /v1/webhooks/:id": { description: "stolen", status: "disabled" },
+  "PATCH /v1/oauth-clients/:id": { name: "stolen", enabled: false },
   "POST /v1/webhooks/:id/rotate-secret": { overlapSeconds: 0 },
   "POST /v1/webhooks/:id/recover": { since: "2020-01-01T00:00:00Z" },
   "POST /v1/webhooks/:id/test": { event: "webhook.test" },
 };
 
 // /v1/accounts/:id is the operator's own inventory, not tenant-scoped: it is covered in auth.test.ts.
-const tenantIdRoutes = appRoutes().filter((r) => r.path.includes(":id") && !r.path.startsWith("/v1/accounts"));
+// /v1/oauth-users/:id names a user, not a row: its isolation is tested in oauth.test.ts.
+const tenantIdRoutes = appRoutes().filter(
+  (r) => r.path.includes(":id") && !r.path.startsWith("/v1/accounts") && !r.path.startsWith("/v1/oauth-users"),
+);
 const resourceOf = (path: string) => Object.keys(resources).find((p) => path.startsWith(`${p}/`));
 
 describe("every row belongs to one account", () => {

@@ -3,8 +3,22 @@ import { errorStatus } from "../src/lib/errors";
 import { call } from "./helpers/api";
 import { appRoutes } from "./helpers/routes";
 
-/** Served by the Worker but not API operations: the document itself. */
-const NOT_OPERATIONS = new Set(["GET /openapi.json"]);
+/**
+ * Served by the Worker but not API operations: the document itself, and the OAuth protocol
+ * endpoints, which their RFCs define and the RFC 8414 metadata describes (form bodies, RFC 6749 errors).
+ */
+const NOT_OPERATIONS = new Set([
+  "GET /openapi.json",
+  "GET /.well-known/oauth-authorization-server",
+  "GET /.well-known/oauth-protected-resource",
+  "GET /.well-known/oauth-protected-resource/mcp",
+  "GET /oauth/authorize",
+  "POST /oauth/authorize",
+  "POST /oauth/token",
+  "POST /oauth/revoke",
+  "POST /oauth/introspect",
+  "POST /oauth/register",
+]);
 
 describe("GET /openapi.json", () => {
   it("is OpenAPI 3.1 with both security schemes", async () => {

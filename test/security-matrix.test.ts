@@ -1,14 +1,17 @@
 import { env } from "cloudflare:workers";
+import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ADMIN, type CallOptions, call, createAccount, createKey } from "./helpers/api";
+import { createClient, discover, tokensFor } from "./helpers/oauth";
 import { appRoutes, fillPath } from "./helpers/routes";
 
-/** Routes anyone may call. */
+/** Routes anyone may call; the OAuth endpoints authenticate clients their own way (test/oauth.test.ts). */
 const PUBLIC = new Set(["GET /health", "GET /openapi.json"]);
+const isOAuthEndpoint = (path: string) => path.startsWith("/oauth/") || path.startsWith("/.well-known/");
 /** Routes a key with no permissions may still call: they only describe the caller. */
 const SELF = new Set(["GET /v1/whoami", "GET /v1/account"]);
 
-const routes = appRoutes().filter((r) => !PUBLIC.has(`${r.method} ${r.path}`));
+const routes = appRoutes().filter((r) => !PUBLIC.has(`${r.method} ${r.path}`) && !isOAuthEndpoint(r.path));
 
 interface Credential {
   name: string;
@@ -43,6 +46,42 @@ beforeAll(async () => {
   const none = await make(account.id, { scopes: [] });
   const freeKey = await make(free.id);
   const valid = (await make(account.id)).key;
+  // OAuth access tokens: expired, revoked (its client disabled), of a free account, and one whose
+  // user holds nothing (its permissions are the scopes ∩ the user's: none).
+  const token = async (accountId: string, scopes = ["keys:read"]) => {
+    const app = await createClient(accountId, { scopes });
+    secrets.push(app.clientSecret!);
+    const res = await call("POST", "/oauth/token", {
+      headers: {
+        authorization: `Basic ${btoa(`${app.client.id}:${app.clientSecret}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "grant_type=client_credentials",
+    });
+    secrets.push(res.body.access_token);
+    return { token: res.body.access_token as string, clientId: app.client.id };
+  };
+  const expiredToken = await token(account.id);
+  await env.DB.prepare("UPDATE oauth_tokens SET expires_at = 1 WHERE client_id = ?").bind(expiredToken.clientId).run();
+  const revokedToken = await token(account.id);
+  await call("PATCH", `/v1/oauth-clients/${revokedToken.clientId}`, {
+    token: ADMIN,
+    accountId: account.id,
+    body: { enabled: false },
+  });
+  const freeToken = await token(account.id);
+  await env.DB.prepare("UPDATE oauth_tokens SET account_id = ? WHERE client_id = ?")
+    .bind(free.id, freeToken.clientId)
+    .run();
+  const app = await createClient(account.id, { scopes: ["keys:read"] });
+  secrets.push(app.clientSecret!);
+  const userless = await tokensFor(
+    await discover(),
+    { client_id: app.client.id },
+    oauth.ClientSecretBasic(app.clientSecret!),
+    { clientId: app.client.id, user: { accountId: account.id, sub: "user_nothing", permissions: [] } },
+  );
+  secrets.push(userless.access_token, userless.refresh_token!);
   creds = {
     revoked: revoked.key,
     expired: expired.key,
@@ -50,9 +89,16 @@ beforeAll(async () => {
     none: none.key,
     free: freeKey.key,
     malformed: `${valid.slice(0, -1)}${valid.endsWith("a") ? "b" : "a"}`,
+    tokenExpired: expiredToken.token,
+    tokenRevoked: revokedToken.token,
+    tokenFree: freeToken.token,
+    tokenNone: userless.access_token,
+    tokenMalformed: `${userless.access_token.slice(0, -1)}${userless.access_token.endsWith("a") ? "b" : "a"}`,
     unknown: "kh_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" + "000000",
   };
-  const hashes = await env.DB.prepare("SELECT hash FROM api_keys").all<{ hash: string }>();
+  const hashes = await env.DB.prepare(
+    "SELECT hash FROM api_keys UNION ALL SELECT hash FROM oauth_tokens UNION ALL SELECT secret_hash FROM oauth_clients WHERE secret_hash IS NOT NULL",
+  ).all<{ hash: string }>();
   secrets.push(...hashes.results.map((r) => r.hash), env.ADMIN_TOKEN, env.JWT_SECRET, env.WEBHOOK_SECRET_KEY);
 });
 
@@ -85,6 +131,31 @@ const CREDENTIALS: Credential[] = [
   {
     name: "a key with no permissions",
     options: () => ({ apiKey: creds.none }),
+    expect: (route) => (SELF.has(route) ? { status: 200, code: "" } : { status: 403, code: "insufficient_scope" }),
+  },
+  {
+    name: "an expired access token",
+    options: () => ({ token: creds.tokenExpired }),
+    expect: unauthorized("invalid_credentials"),
+  },
+  {
+    name: "a revoked access token",
+    options: () => ({ token: creds.tokenRevoked }),
+    expect: unauthorized("invalid_credentials"),
+  },
+  {
+    name: "a malformed access token",
+    options: () => ({ token: creds.tokenMalformed }),
+    expect: unauthorized("invalid_credentials"),
+  },
+  {
+    name: "an access token of a free-plan account",
+    options: () => ({ token: creds.tokenFree }),
+    expect: () => ({ status: 403, code: "plan_no_api_access" }),
+  },
+  {
+    name: "an access token whose user holds nothing",
+    options: () => ({ token: creds.tokenNone }),
     expect: (route) => (SELF.has(route) ? { status: 200, code: "" } : { status: 403, code: "insufficient_scope" }),
   },
 ];

@@ -307,3 +307,94 @@ export const verificationCounts = sqliteTable(
     index("verification_counts_key_idx").on(t.keyId, t.hour),
   ],
 );
+
+/**
+ * OAuth clients (features/oauth): an account's integrations, or (account null) the deployment's
+ * own public clients and those registered dynamically (RFC 7591). The secret is stored as SHA-256.
+ */
+export const oauthClients = sqliteTable(
+  "oauth_clients",
+  {
+    /** The `client_id`. */
+    id: text("id").primaryKey(),
+    accountId: text("account_id").references(() => accounts.id),
+    name: text("name").notNull(),
+    type: text("type", { enum: ["confidential", "public"] }).notNull(),
+    secretHash: text("secret_hash"),
+    secretLast4: text("secret_last4"),
+    redirectUris: text("redirect_uris", { mode: "json" }).notNull().$type<string[]>(),
+    /** What it may ask for (permission patterns, wildcards allowed). */
+    scopes: text("scopes", { mode: "json" }).notNull().$type<string[]>(),
+    /** Registered through `POST /oauth/register`. */
+    dynamic: integer("dynamic", { mode: "boolean" }).notNull().default(false),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    createdBy: text("created_by", { mode: "json" }).notNull().$type<Actor>(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("oauth_clients_account_idx").on(t.accountId, t.id)],
+);
+
+/**
+ * A user's consent to a client: the scopes granted, and what the user held when they consented
+ * (kept current by a new consent or `PUT /v1/oauth-users/:id`). Tokens act within both.
+ */
+export const oauthGrants = sqliteTable(
+  "oauth_grants",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    clientId: text("client_id").notNull(),
+    userId: text("user_id").notNull(),
+    userName: text("user_name").notNull(),
+    userRole: text("user_role", { enum: ["admin", "member"] }).notNull(),
+    userPermissions: text("user_permissions", { mode: "json" }).notNull().$type<string[]>(),
+    userProfileId: text("user_profile_id"),
+    scopes: text("scopes", { mode: "json" }).notNull().$type<string[]>(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (t) => [
+    uniqueIndex("oauth_grants_user_client_idx").on(t.accountId, t.userId, t.clientId),
+    index("oauth_grants_client_idx").on(t.clientId),
+  ],
+);
+
+/**
+ * Authorization codes, access tokens and refresh tokens, by SHA-256 only. A revoked token is
+ * deleted; a used code or refresh token keeps its row (`usedAt`) so a second use is recognised.
+ */
+export const oauthTokens = sqliteTable(
+  "oauth_tokens",
+  {
+    id: text("id").primaryKey(),
+    hash: text("hash").notNull(),
+    kind: text("kind", { enum: ["code", "access", "refresh"] }).notNull(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    clientId: text("client_id").notNull(),
+    /** Null for `client_credentials` tokens (the client acts as itself). */
+    grantId: text("grant_id"),
+    scopes: text("scopes", { mode: "json" }).notNull().$type<string[]>(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+    /** Codes: what the token request must repeat. */
+    redirectUri: text("redirect_uri"),
+    codeChallenge: text("code_challenge"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("oauth_tokens_hash_idx").on(t.hash),
+    index("oauth_tokens_grant_idx").on(t.grantId),
+    index("oauth_tokens_client_idx").on(t.clientId),
+    index("oauth_tokens_expiry_idx").on(t.expiresAt),
+  ],
+);
+
+export type OAuthClientRow = typeof oauthClients.$inferSelect;
+export type OAuthGrantRow = typeof oauthGrants.$inferSelect;
+export type OAuthTokenRow = typeof oauthTokens.$inferSelect;

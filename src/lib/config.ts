@@ -43,6 +43,19 @@ export interface Settings {
   retentionDays: number;
   webhooks: WebhookSettings;
   userTokens: UserTokenSettings;
+  oauth: OAuthSettings;
+}
+
+/** The OAuth 2.1 authorization server (features/oauth). */
+export interface OAuthSettings {
+  /** The host application's login page; `/oauth/authorize` sends the browser there (null: no user flow). */
+  loginUrl: string | null;
+  /** RFC 7591 `POST /oauth/register` for public clients. */
+  dynamicRegistration: boolean;
+  /** The `issuer`; null = the origin the request came to. */
+  issuer: string | null;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
 }
 
 /** User tokens from an identity provider (JWKS), beside Keyhook's own HS256 ones. */
@@ -116,6 +129,13 @@ function parseSettings(env: Env): Settings {
         permissions: env.JWT_PERMISSIONS_CLAIM || "permissions",
         profile: env.JWT_PROFILE_CLAIM || "profile_id",
       },
+    },
+    oauth: {
+      loginUrl: /^https?:\/\//.test(env.OAUTH_LOGIN_URL ?? "") ? env.OAUTH_LOGIN_URL : null,
+      dynamicRegistration: env.OAUTH_DYNAMIC_REGISTRATION === "true",
+      issuer: /^https?:\/\/[^/]+$/.test(env.OAUTH_ISSUER ?? "") ? env.OAUTH_ISSUER : null,
+      accessTokenTtlSeconds: Math.min(positiveInt(env.OAUTH_ACCESS_TOKEN_TTL_SECONDS, 3600), 86_400),
+      refreshTokenTtlSeconds: positiveInt(env.OAUTH_REFRESH_TOKEN_TTL_DAYS, 30) * 86_400,
     },
   };
 }

@@ -9,6 +9,8 @@ export const KEYHOOK_PERMISSIONS = [
   "webhooks:write",
   "events:write",
   "audit:read",
+  "oauth:read",
+  "oauth:write",
   "impersonate",
 ] as const;
 
@@ -26,6 +28,14 @@ function covers(granted: string, required: string): boolean {
 
 export function hasPermission(granted: readonly string[], required: string): boolean {
   return granted.some((g) => covers(g, required));
+}
+
+/**
+ * What both sets allow: each permission of one that the other covers (`*` ∩ `keys:read` =
+ * `keys:read`; `keys:write` ∩ `keys:read` = `keys:read`). An OAuth token holds its scopes ∩ its user's.
+ */
+export function intersectPermissions(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a.filter((p) => hasPermission(b, p)), ...b.filter((p) => hasPermission(a, p))])];
 }
 
 /** The permissions in `required` that `granted` does not cover. */

@@ -1,6 +1,7 @@
 /** Who did something, as recorded on rows and in the audit log (`system`: Keyhook itself). */
 export interface Actor {
-  type: "operator" | "user" | "api_key" | "system";
+  /** `oauth`: an OAuth client (its id and name), for itself or on behalf of a user. */
+  type: "operator" | "user" | "api_key" | "oauth" | "system";
   id: string;
   name: string;
 }
@@ -9,11 +10,11 @@ export const SYSTEM_ACTOR: Actor = { type: "system", id: "keyhook", name: "Keyho
 
 /** The authenticated caller. `permissions` are effective: wildcards are expanded by `hasPermission`. */
 export interface Principal extends Actor {
-  type: "operator" | "user" | "api_key";
+  type: "operator" | "user" | "api_key" | "oauth";
   /** The account it acts in; for the operator, the `X-Account-Id` it named (checked by `requireAccount`). */
   accountId: string | null;
   permissions: string[];
-  /** The user an impersonating key acts as (`X-Act-As`). */
+  /** The user an impersonating key acts as (`X-Act-As`), or who authorized an OAuth client. */
   onBehalfOf?: { type: "user"; id: string };
 }
 

@@ -15,6 +15,8 @@ export interface KeyVerdict {
   credits: { remaining: number; nextRefillAt: string | null } | null;
   expiresAt: string | null;
   metadata: Record<string, unknown> | null;
+  /** An OAuth access token: its client, and the user it acts for (null: the client itself). */
+  oauth: { clientId: string; userId: string | null } | null;
 }
 
 export type PublishResult =

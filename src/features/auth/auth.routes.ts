@@ -8,7 +8,7 @@ import { MAX_COST } from "../keys/credits";
 
 export const Whoami = z
   .object({
-    type: z.enum(["operator", "user", "api_key"]),
+    type: z.enum(["operator", "user", "api_key", "oauth"]),
     id: z.string(),
     name: z.string(),
     accountId: z.string().nullable(),
@@ -16,7 +16,7 @@ export const Whoami = z
     onBehalfOf: z
       .object({ type: z.literal("user"), id: z.string() })
       .nullable()
-      .openapi({ description: "The user an impersonating key acts as (X-Act-As)" }),
+      .openapi({ description: "The user an impersonating key acts as (X-Act-As), or who authorized an OAuth client" }),
   })
   .openapi("Whoami");
 
@@ -32,7 +32,7 @@ export const whoami = createRoute({
 });
 
 export const VerifyBody = z.strictObject({
-  key: z.string().min(1).max(512).openapi({ example: "kh_live_…" }),
+  key: z.string().min(1).max(512).openapi({ example: "kh_live_…", description: "An API key or an OAuth access token" }),
   scopes: z.array(z.string().regex(PERMISSION_PATTERN)).max(100).optional(),
   cost: z.number().int().min(0).max(MAX_COST).optional().openapi({
     description: "Usage credits to spend (default 1; 0 checks that some are left without spending)",
@@ -56,6 +56,9 @@ export const VerifyResult = z
       .openapi({ description: "Keys with usage credits: what is left after this verification" }),
     expiresAt: Timestamp.nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
+    oauth: z.object({ clientId: z.string(), userId: z.string().nullable() }).nullable().openapi({
+      description: "An OAuth access token: its client, and the user it acts for (null: the client itself)",
+    }),
   })
   .openapi("VerifyResult");
 

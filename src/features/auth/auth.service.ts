@@ -18,6 +18,8 @@ import {
   nextRefillAt,
 } from "../keys/credits";
 import { looksLikeApiKey } from "../keys/key-format";
+import { type AccessCheck, checkAccessToken } from "../oauth/access";
+import { looksLikeAccessToken } from "../oauth/tokens";
 import {
   AUTH_FAILURE_WINDOW_SECONDS,
   authFailures,
@@ -86,6 +88,8 @@ export interface Verdict {
   credits: { remaining: number; nextRefillAt: string | null } | null;
   expiresAt: string | null;
   metadata: Record<string, unknown> | null;
+  /** An OAuth access token: its client, and the user it acts for (null: the client as itself). */
+  oauth: { clientId: string; userId: string | null } | null;
 }
 
 const emptyVerdict = (code: VerifyCode): Verdict => ({
@@ -99,7 +103,11 @@ const emptyVerdict = (code: VerifyCode): Verdict => ({
   credits: null,
   expiresAt: null,
   metadata: null,
+  oauth: null,
 });
+
+/** An access token's refusal, as a key's verdict code names it. */
+const tokenRefusal = { invalid: "NOT_FOUND", expired: "EXPIRED", plan: "PLAN_BLOCKED" } as const;
 
 /** A key's credits as an answer shows them: what is left, and when (unix ms) the next refill comes. */
 interface Credits {
@@ -232,7 +240,8 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
     return { ok: true, check, hit, limit, credits: spent.credits };
   }
 
-  async function user(token: string, now: number): Promise<Principal> {
+  /** A user token's principal, and what the user holds (role, own permissions, profile). */
+  async function user(token: string, now: number) {
     const tokens = settings.userTokens;
     const result = await verifyUserToken(token, tokens, secrets.jwtSecret ?? "", Math.floor(now / 1000));
     if (!result.ok)
@@ -245,13 +254,14 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
     const account = await tokenAccount(db, account_id, profile_id ?? null);
     if (!account) throw new ApiError("not_found", "Account not found");
     const fromProfile = account.permissions ?? [];
-    return {
+    const principal: Principal = {
       type: "user",
       id: sub,
       name: name ?? sub,
       accountId: account_id,
       permissions: role === "admin" ? ["*"] : [...new Set([...permissions, ...fromProfile])],
     };
+    return { principal, role, permissions: [...new Set(permissions)], profileId: profile_id ?? null };
   }
 
   async function operator(token: string, accountId: string | null): Promise<Principal> {
@@ -261,7 +271,34 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
     return { type: "operator", id: "operator", name: "Operator", accountId, permissions: ["*"] };
   }
 
+  /** An OAuth access token: checked, then counted against the hourly limit like a key. */
+  async function admitToken(token: string, now: number): Promise<{ check: AccessCheck; hit: Hit | null }> {
+    const check = await checkAccessToken(db, settings, token, now, waitUntil);
+    if (!check.ok) return { check, hit: null };
+    return { check, hit: await requests.hit(check.counterId, check.limits.rateLimitPerHour, now, waitUntil) };
+  }
+
   async function identify(credential: string, now: number, opts: AdmitOptions): Promise<Admission> {
+    if (looksLikeAccessToken(credential, settings)) {
+      const { check, hit } = await admitToken(credential, now);
+      if (!check.ok) {
+        if (check.reason === "plan") throw new ApiError("plan_no_api_access", refusalOf.PLAN_BLOCKED.message);
+        const message = check.reason === "expired" ? "Access token has expired" : "Invalid access token";
+        throw new ApiError("invalid_credentials", message, undefined, {
+          "WWW-Authenticate": 'Bearer error="invalid_token"',
+        });
+      }
+      const headers = rateLimitHeaders(hit!, now);
+      if (!hit!.allowed) {
+        throw rateLimited(
+          `Rate limit of ${hit!.limit} requests per hour reached for this app`,
+          hit!.resetAt,
+          now,
+          headers,
+        );
+      }
+      return { principal: check.principal, headers, webhooksVersion: check.webhooksVersion };
+    }
     if (looksLikeApiKey(credential, settings)) {
       const admitted = await admitKey(credential, now);
       const headers = admitted.hit ? rateLimitHeaders(admitted.hit, now) : {};
@@ -295,11 +332,16 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
         webhooksVersion,
       };
     }
-    if (isJwtShaped(credential)) return { principal: await user(credential, now), headers: {}, webhooksVersion: null };
+    if (isJwtShaped(credential)) {
+      return { principal: (await user(credential, now)).principal, headers: {}, webhooksVersion: null };
+    }
     return { principal: await operator(credential, opts.accountId ?? null), headers: {}, webhooksVersion: null };
   }
 
   return {
+    /** A user token (the OAuth login's): who, and what they hold; throws 401 like a request would. */
+    userToken: (token: string) => user(token, platform.now()),
+
     /**
      * Admits a credential or throws the matching 401/403/429. An address with too many failed
      * attempts is refused before any lookup (the check is in memory; KV is touched only when an
@@ -341,6 +383,7 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
       opts: { scopes?: string[]; accountId?: string | null; cost?: number } = {},
     ): Promise<Verdict> {
       const now = platform.now();
+      if (looksLikeAccessToken(key, settings)) return verifyToken(key, now, opts);
       const admitted = await admitKey(key, now, {
         scopes: opts.scopes ?? [],
         accountId: opts.accountId,
@@ -364,9 +407,36 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
         credits: verdictCredits(check, admitted.credits, now),
         expiresAt: isoOrNull(check.key.expiresAt),
         metadata: check.key.metadata,
+        oauth: null,
       };
     },
   };
+
+  /** `verify` for an OAuth access token: the same checks as a request made with it. */
+  async function verifyToken(token: string, now: number, opts: { scopes?: string[]; accountId?: string | null }) {
+    const { check, hit } = await admitToken(token, now);
+    if (!check.ok) return emptyVerdict(tokenRefusal[check.reason]);
+    const { principal } = check;
+    if (opts.accountId && principal.accountId !== opts.accountId) return emptyVerdict("NOT_FOUND");
+    const code: VerifyCode = !hit!.allowed
+      ? "RATE_LIMITED"
+      : missingPermissions(principal.permissions, opts.scopes ?? []).length > 0
+        ? "INSUFFICIENT_SCOPE"
+        : "VALID";
+    return {
+      valid: code === "VALID",
+      code,
+      keyId: null,
+      accountId: principal.accountId,
+      name: principal.name,
+      scopes: principal.permissions,
+      ratelimit: { limit: hit!.limit, remaining: hit!.remaining, reset: Math.ceil(hit!.resetAt / 1000) },
+      credits: null,
+      expiresAt: isoOrNull(check.expiresAt),
+      metadata: null,
+      oauth: { clientId: principal.id, userId: principal.onBehalfOf?.id ?? null },
+    } satisfies Verdict;
+  }
 }
 
 /** A verdict's credits: what the spend left, or (refused before spending) what the key has. */

@@ -50,6 +50,26 @@ export const BUILT_IN_EVENT_TYPES = [
     },
   },
   {
+    name: "oauth_client.created",
+    description: "An OAuth client was registered in the account (the entity never holds the secret).",
+    example: { id: "ocl_01jd8x0000AbCdEfGhIjKlMn", name: "Zapier", type: "confidential", scopes: ["keys:read"] },
+  },
+  {
+    name: "oauth_client.updated",
+    description: "An OAuth client's name, redirect URIs, scopes or state changed.",
+    example: { id: "ocl_01jd8x0000AbCdEfGhIjKlMn", name: "Zapier", enabled: false },
+  },
+  {
+    name: "oauth_client.secret_rotated",
+    description: "An OAuth client got a new secret; the old one is refused.",
+    example: { id: "ocl_01jd8x0000AbCdEfGhIjKlMn", name: "Zapier", secretLast4: "9fQz" },
+  },
+  {
+    name: "oauth_client.deleted",
+    description: "An OAuth client was deleted with its grants and tokens.",
+    example: { id: "ocl_01jd8x0000AbCdEfGhIjKlMn", name: "Zapier" },
+  },
+  {
     name: "webhook.disabled",
     description: "A webhook was disabled: its endpoint answered 410, or kept failing.",
     example: { id: "wh_01jd8x0000AbCdEfGhIjKlMn", url: "https://example.com/hooks", reason: "410 Gone" },

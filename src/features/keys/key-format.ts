@@ -8,6 +8,16 @@ const PREFIX_RANDOM_CHARS = 4; // shown in lists: "kh_live_Ab3x"
 
 const checksum = (body: string) => toBase62(crc32(body), CHECKSUM_CHARS);
 
+/** `<body><32 random base62><6-char base62 CRC-32 of what precedes>`: keys, OAuth tokens, client secrets. */
+export function checksummedSecret(body: string): string {
+  const withRandom = body + randomBase62(RANDOM_CHARS);
+  return withRandom + checksum(withRandom);
+}
+
+/** Whether a secret made by `checksummedSecret` ends in the checksum of what precedes it. */
+export const hasValidChecksum = (secret: string) =>
+  secret.length > CHECKSUM_CHARS && checksum(secret.slice(0, -CHECKSUM_CHARS)) === secret.slice(-CHECKSUM_CHARS);
+
 export interface NewApiKey {
   key: string;
   prefix: string;
@@ -16,8 +26,7 @@ export interface NewApiKey {
 
 /** `kh_live_<32 base62><6-char base62 CRC-32 of what precedes>`. */
 export function generateApiKey(settings: Settings): NewApiKey {
-  const body = `${settings.keyPrefix}_${settings.keyEnv}_${randomBase62(RANDOM_CHARS)}`;
-  const key = body + checksum(body);
+  const key = checksummedSecret(`${settings.keyPrefix}_${settings.keyEnv}_`);
   return {
     key,
     prefix: key.slice(0, settings.keyPrefix.length + settings.keyEnv.length + 2 + PREFIX_RANDOM_CHARS),
@@ -40,7 +49,5 @@ const shapeOf = (prefix: string) =>
  * Keys of either env are accepted, so changing `KEY_ENV` does not invalidate issued keys.
  */
 export function isWellFormedApiKey(credential: string, settings: Settings): boolean {
-  if (!shapeOf(settings.keyPrefix).test(credential)) return false;
-  const body = credential.slice(0, -CHECKSUM_CHARS);
-  return checksum(body) === credential.slice(-CHECKSUM_CHARS);
+  return shapeOf(settings.keyPrefix).test(credential) && hasValidChecksum(credential);
 }

@@ -1,0 +1,89 @@
+import type { Db } from "../../db/client";
+import { type PlanLimits, planLimits, type Settings } from "../../lib/config";
+import { sha256Hex } from "../../lib/crypto";
+import { intersectPermissions } from "../../lib/permissions";
+import type { Principal } from "../../lib/principal";
+import { findAccessToken, touchGrant } from "./oauth.repo";
+import { isOAuthSecret } from "./tokens";
+
+/** Per-isolate memory of the last `lastUsedAt` write per grant (bounded: emptied when full). */
+const touched = new Map<string, number>();
+
+function touchOncePerMinute(db: Db, grantId: string, now: number, waitUntil: (p: Promise<unknown>) => void) {
+  if (now - (touched.get(grantId) ?? 0) < 60_000) return;
+  if (touched.size >= 10_000) touched.clear();
+  touched.set(grantId, now);
+  waitUntil(touchGrant(db, grantId, now).catch(() => undefined));
+}
+
+/** What a grant's user holds now: everything for an admin, else their permissions and their profile's. */
+export function userHoldings(
+  grant: { userRole: "admin" | "member"; userPermissions: string[] },
+  profilePermissions: string[] | null,
+): string[] {
+  if (grant.userRole === "admin") return ["*"];
+  return [...new Set([...grant.userPermissions, ...(profilePermissions ?? [])])];
+}
+
+export type AccessCheck =
+  | {
+      ok: true;
+      principal: Principal;
+      limits: PlanLimits;
+      /** What its requests are counted as against the hourly limit: the grant, or the client. */
+      counterId: string;
+      webhooksVersion: number;
+      tokenId: string;
+      expiresAt: number;
+      grantId: string | null;
+    }
+  | { ok: false; reason: "invalid" | "expired" | "plan" };
+
+/**
+ * An access token, as the hot path sees it: shape and checksum, then one D1 read (token, client,
+ * grant, the user's profile, the account). Its permissions are the granted scopes intersected with
+ * what the user holds now; a client acting as itself holds its token's scopes.
+ */
+export async function checkAccessToken(
+  db: Db,
+  settings: Settings,
+  token: string,
+  now: number,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<AccessCheck> {
+  if (!isOAuthSecret(token, settings, "access")) return { ok: false, reason: "invalid" };
+  const found = await findAccessToken(db, await sha256Hex(token));
+  if (!found?.client.enabled) return { ok: false, reason: "invalid" };
+  const { token: t, grant, account } = found;
+  // A token issued under a grant that is gone (revoked since) is refused, never taken as the client's own.
+  if (t.grantId !== null && (grant === null || grant.userId === null)) return { ok: false, reason: "invalid" };
+  if (t.expiresAt <= now) return { ok: false, reason: "expired" };
+  const limits = planLimits(account.plan, account);
+  if (!limits.apiAccess) return { ok: false, reason: "plan" };
+  const onBehalfOf = grant?.userId ? { type: "user" as const, id: grant.userId } : undefined;
+  const permissions =
+    grant?.userRole && grant.userPermissions
+      ? intersectPermissions(
+          t.scopes,
+          userHoldings({ userRole: grant.userRole, userPermissions: grant.userPermissions }, found.profilePermissions),
+        )
+      : t.scopes;
+  if (t.grantId) touchOncePerMinute(db, t.grantId, now, waitUntil);
+  return {
+    ok: true,
+    principal: {
+      type: "oauth",
+      id: t.clientId,
+      name: found.client.name,
+      accountId: t.accountId,
+      permissions,
+      ...(onBehalfOf ? { onBehalfOf } : {}),
+    },
+    limits,
+    counterId: t.grantId ?? t.clientId,
+    webhooksVersion: account.webhooksVersion,
+    tokenId: t.id,
+    expiresAt: t.expiresAt,
+    grantId: t.grantId,
+  };
+}

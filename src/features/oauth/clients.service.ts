@@ -1,0 +1,247 @@
+import type { z } from "@hono/zod-openapi";
+import type { Platform } from "../../compose";
+import type { OAuthClientRow } from "../../db/schema";
+import type { Caller } from "../../lib/caller";
+import { sha256Hex } from "../../lib/crypto";
+import { newId } from "../../lib/encoding";
+import { ApiError } from "../../lib/errors";
+import { describe } from "../../lib/log";
+import { assertCanGrant, hasPermission } from "../../lib/permissions";
+import { toActor } from "../../lib/principal";
+import { found, iso, isoOrNull, page } from "../../lib/schemas";
+import { auditRow, diff } from "../audit/audit.service";
+import type { EventsService } from "../events/events.service";
+import type { CreateClientBody, OAuthClient, OAuthGrant, UpdateClientBody, UserHoldingsBody } from "./clients.routes";
+import * as repo from "./oauth.repo";
+import { isAcceptableRedirectUri } from "./oauth.service";
+import { newOAuthSecret } from "./tokens";
+
+export function toClient(row: OAuthClientRow): z.infer<typeof OAuthClient> {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    redirectUris: row.redirectUris,
+    scopes: row.scopes,
+    enabled: row.enabled,
+    secretLast4: row.secretLast4,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+  };
+}
+
+const audited = ({ name, type, redirectUris, scopes, enabled }: z.infer<typeof OAuthClient>) => ({
+  name,
+  type,
+  redirectUris,
+  scopes,
+  enabled,
+});
+
+function checkRedirectUris(uris: string[] | undefined) {
+  const bad = (uris ?? []).filter((u) => !isAcceptableRedirectUri(u));
+  if (bad.length > 0) {
+    throw new ApiError(
+      "validation_failed",
+      "Redirect URIs must be https, or http to a loopback host, without a fragment",
+      [{ path: "redirectUris", message: `not acceptable: ${bad.join(" ")}` }],
+    );
+  }
+}
+
+export interface OAuthClientsDeps {
+  events: () => EventsService;
+}
+
+/**
+ * The account's side of OAuth: its clients (`oauth_client.*` events, audited), the grants its users
+ * gave, and what a user holds. A client of another account is not found, like any other record.
+ */
+export function createOAuthClientsService(platform: Platform, deps: OAuthClientsDeps) {
+  const { db, settings, now } = platform;
+
+  async function emit(caller: Caller, type: string, entity: Record<string, unknown>) {
+    try {
+      await deps
+        .events()
+        .publish({ accountId: caller.accountId, webhooksVersion: caller.webhooksVersion }, { type, entity });
+    } catch (err) {
+      platform.log("error", "could not publish own event", { type, error: describe(err) });
+    }
+  }
+
+  const load = async (caller: Caller, id: string) =>
+    found(await repo.findAccountClient(db, caller.accountId, id), "OAuth client");
+
+  async function change(caller: Caller, before: OAuthClientRow, changes: Partial<OAuthClientRow>, action: string) {
+    const at = Math.max(now(), before.updatedAt + 1);
+    const after: OAuthClientRow = { ...before, ...changes, updatedAt: at };
+    const target = { type: "oauth_client", id: before.id, name: after.name };
+    const audit = auditRow(
+      caller.audit,
+      caller.accountId,
+      action,
+      target,
+      diff(audited(toClient(before)), audited(toClient(after))),
+      at,
+    );
+    const row = found(await repo.updateClient(db, after, audit), "OAuth client");
+    await emit(caller, action, toClient(row));
+    return row;
+  }
+
+  const newSecret = async () => {
+    const secret = newOAuthSecret(settings, "clientSecret");
+    return { secret, secretHash: await sha256Hex(secret), secretLast4: secret.slice(-4) };
+  };
+
+  return {
+    async create(caller: Caller, input: z.infer<typeof CreateClientBody>) {
+      const at = now();
+      assertCanGrant(caller.principal.permissions, input.scopes);
+      checkRedirectUris(input.redirectUris);
+      if (input.type === "public" && !input.redirectUris) {
+        throw new ApiError("validation_failed", "A public client needs redirect URIs (it can only use the code flow)", [
+          { path: "redirectUris", message: "required for public clients" },
+        ]);
+      }
+      const secret = input.type === "confidential" ? await newSecret() : null;
+      const row: OAuthClientRow = {
+        id: newId("ocl", at),
+        accountId: caller.accountId,
+        name: input.name,
+        type: input.type,
+        secretHash: secret?.secretHash ?? null,
+        secretLast4: secret?.secretLast4 ?? null,
+        redirectUris: [...new Set(input.redirectUris ?? [])],
+        scopes: [...new Set(input.scopes)],
+        dynamic: false,
+        enabled: true,
+        createdBy: toActor(caller.principal),
+        createdAt: at,
+        updatedAt: at,
+      };
+      const client = toClient(row);
+      const target = { type: "oauth_client", id: row.id, name: row.name };
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "oauth_client.created",
+        target,
+        diff(null, audited(client)),
+        at,
+      );
+      await repo.insertClient(db, row, audit);
+      await emit(caller, "oauth_client.created", client);
+      return { client, clientSecret: secret?.secret ?? null };
+    },
+
+    async list(caller: Caller, limit: number, cursor: string | undefined) {
+      const { items, nextCursor } = page(await repo.listClients(db, caller.accountId, limit + 1, cursor), limit);
+      return { clients: items.map(toClient), nextCursor };
+    },
+
+    get: async (caller: Caller, id: string) => toClient(await load(caller, id)),
+
+    async update(caller: Caller, id: string, input: z.infer<typeof UpdateClientBody>) {
+      if (input.scopes) assertCanGrant(caller.principal.permissions, input.scopes);
+      checkRedirectUris(input.redirectUris);
+      const before = await load(caller, id);
+      const changes: Partial<OAuthClientRow> = {
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.redirectUris ? { redirectUris: [...new Set(input.redirectUris)] } : {}),
+        ...(input.scopes ? { scopes: [...new Set(input.scopes)] } : {}),
+        ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+      };
+      return toClient(await change(caller, before, changes, "oauth_client.updated"));
+    },
+
+    /** A new secret; the old one is refused from this write on (tokens already issued stay valid). */
+    async rotateSecret(caller: Caller, id: string) {
+      const before = await load(caller, id);
+      if (before.type !== "confidential") throw new ApiError("conflict", "A public client has no secret to rotate");
+      const secret = await newSecret();
+      const row = await change(
+        caller,
+        before,
+        { secretHash: secret.secretHash, secretLast4: secret.secretLast4 },
+        "oauth_client.secret_rotated",
+      );
+      return { client: toClient(row), clientSecret: secret.secret };
+    },
+
+    async remove(caller: Caller, id: string) {
+      const client = await load(caller, id);
+      const target = { type: "oauth_client", id, name: client.name };
+      const audit = auditRow(caller.audit, caller.accountId, "oauth_client.deleted", target, null, now());
+      if (!(await repo.deleteClient(db, caller.accountId, id, audit)))
+        throw new ApiError("not_found", "OAuth client not found");
+      await emit(caller, "oauth_client.deleted", { id, name: client.name });
+    },
+
+    /** A user sees the apps they authorized; `oauth:read` sees every user's (or one's, by `userId`). */
+    async listGrants(caller: Caller, limit: number, cursor: string | undefined, userId: string | undefined) {
+      const { principal } = caller;
+      const all = hasPermission(principal.permissions, "oauth:read");
+      if (!all && principal.type !== "user") {
+        throw new ApiError("insufficient_scope", "Missing permission: oauth:read", { missing: ["oauth:read"] });
+      }
+      const who = all ? (userId ?? null) : principal.id;
+      const rows = await repo.listGrants(db, caller.accountId, who, limit + 1, cursor);
+      const { items, nextCursor } = page(
+        rows.map((r) => ({ ...r.grant, clientName: r.clientName })),
+        limit,
+      );
+      const grants: z.infer<typeof OAuthGrant>[] = items.map((g) => ({
+        id: g.id,
+        client: { id: g.clientId, name: g.clientName },
+        userId: g.userId,
+        userName: g.userName,
+        scopes: g.scopes,
+        createdAt: iso(g.createdAt),
+        updatedAt: iso(g.updatedAt),
+        lastUsedAt: isoOrNull(g.lastUsedAt),
+      }));
+      return { grants, nextCursor };
+    },
+
+    /** Revokes a grant: every token under it is refused from the next request. */
+    async revokeGrant(caller: Caller, id: string) {
+      const { principal } = caller;
+      const manager = hasPermission(principal.permissions, "oauth:write");
+      if (!manager && principal.type !== "user") {
+        throw new ApiError("insufficient_scope", "Missing permission: oauth:write", { missing: ["oauth:write"] });
+      }
+      const grant = found(await repo.findGrant(db, caller.accountId, id), "Grant");
+      if (!manager && grant.userId !== principal.id) {
+        // Someone else's grant, to a caller who may not manage them: as if it did not exist.
+        throw new ApiError("not_found", "Grant not found");
+      }
+      const target = { type: "oauth_grant", id, name: grant.userName };
+      const audit = auditRow(caller.audit, caller.accountId, "oauth_grant.revoked", target, null, now());
+      if (!(await repo.deleteGrant(db, caller.accountId, id, audit)))
+        throw new ApiError("not_found", "Grant not found");
+    },
+
+    /** What a user holds now (demoted, given a profile): their apps act within it from the next request. */
+    async setUserHoldings(caller: Caller, userId: string, input: z.infer<typeof UserHoldingsBody>) {
+      const at = now();
+      // What the caller could not grant a key, it cannot make a user hold for their apps either.
+      assertCanGrant(caller.principal.permissions, input.role === "admin" ? ["*"] : input.permissions);
+      const target = { type: "user", id: userId, name: userId };
+      const audit = auditRow(caller.audit, caller.accountId, "oauth_user.updated", target, diff(null, input), at);
+      const grantsUpdated = await repo.updateUserHoldings(
+        db,
+        caller.accountId,
+        userId,
+        { userRole: input.role, userPermissions: [...new Set(input.permissions)], userProfileId: input.profileId },
+        at,
+        audit,
+      );
+      if (grantsUpdated === 0) throw new ApiError("not_found", "This user has authorized no apps in this account");
+      return { grantsUpdated };
+    },
+  };
+}
+
+export type OAuthClientsService = ReturnType<typeof createOAuthClientsService>;

@@ -1,0 +1,90 @@
+import type { Child } from "hono/jsx";
+
+/** Keyhook's own permissions in words, for the consent page; others are shown as written. */
+const WORDS: Record<string, string> = {
+  "*": "Everything you can do in your account",
+  "keys:read": "See API keys and their usage",
+  "keys:write": "Create, change, rotate and revoke API keys",
+  "keys:verify": "Verify API keys",
+  "webhooks:read": "See webhooks and their delivery history",
+  "webhooks:write": "Create, change and delete webhooks, send test events and retry deliveries",
+  "events:write": "Publish events to your webhooks",
+  "audit:read": "Read the audit log",
+  "oauth:read": "See OAuth apps and the apps you authorized",
+  "oauth:write": "Manage OAuth apps and revoke authorized apps",
+  impersonate: "Act as other users of your account",
+};
+
+export function scopeInWords(scope: string): string {
+  const known = WORDS[scope];
+  if (known) return known;
+  const [resource, action] = scope.split(":");
+  return action === "*" ? `Everything on ${resource}` : `${resource}: ${action}`;
+}
+
+/** The security headers `/admin` is served with (public/_headers), for the Worker's own pages. */
+export const PAGE_HEADERS = {
+  "Content-Security-Policy":
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+};
+
+function Page(props: { title: string; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{props.title} · Keyhook</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/admin/app.css" />
+      </head>
+      <body>
+        <main class="panel consent">{props.children}</main>
+      </body>
+    </html>
+  );
+}
+
+/** Allow / Deny for one client's request, posted back with the signed request. */
+export function ConsentPage(props: { clientName: string; userName: string; scopes: string[]; request: string }) {
+  return (
+    <Page title={`Authorize ${props.clientName}`}>
+      <h1>Authorize {props.clientName}</h1>
+      <p>
+        <strong>{props.clientName}</strong> wants to act for you, <strong>{props.userName}</strong>, and be able to:
+      </p>
+      <ul>
+        {props.scopes.map((s) => (
+          <li>{scopeInWords(s)}</li>
+        ))}
+      </ul>
+      <p class="muted">
+        It never gets more than you can do yourself. You can revoke its access at any time under Authorized apps.
+      </p>
+      <form method="post" action="/oauth/authorize">
+        <input type="hidden" name="request" value={props.request} />
+        <div class="form-actions">
+          <button type="submit" name="decision" value="deny">
+            Deny
+          </button>
+          <button type="submit" name="decision" value="allow" class="primary">
+            Allow
+          </button>
+        </div>
+      </form>
+    </Page>
+  );
+}
+
+/** An authorization request that cannot be sent back to any client (unknown client, bad redirect). */
+export function ErrorPage(props: { message: string }) {
+  return (
+    <Page title="Authorization failed">
+      <h1>This authorization request cannot be completed</h1>
+      <p role="alert">{props.message}</p>
+      <p class="muted">Go back to the app you came from and try again, or contact its developer.</p>
+    </Page>
+  );
+}

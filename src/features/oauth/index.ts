@@ -1,0 +1,16 @@
+import { createRouter } from "../../lib/create-router";
+import * as handlers from "./clients.handlers";
+import * as routes from "./clients.routes";
+
+export { oauthEndpoints } from "./oauth.endpoints";
+
+export const oauthClientsRouter = createRouter()
+  .openapi(routes.create, handlers.create)
+  .openapi(routes.list, handlers.list)
+  .openapi(routes.get, handlers.get)
+  .openapi(routes.update, handlers.update)
+  .openapi(routes.rotate, handlers.rotate)
+  .openapi(routes.remove, handlers.remove)
+  .openapi(routes.listGrants, handlers.listGrants)
+  .openapi(routes.revokeGrant, handlers.revokeGrant)
+  .openapi(routes.putUser, handlers.putUser);

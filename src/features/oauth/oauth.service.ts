@@ -1,0 +1,598 @@
+import type { Platform } from "../../compose";
+import type { OAuthClientRow, OAuthTokenRow } from "../../db/schema";
+import { type AuditContext, SYSTEM_AUDIT } from "../../lib/caller";
+import { constantTimeEqual, sha256Hex } from "../../lib/crypto";
+import { newId, randomBase62 } from "../../lib/encoding";
+import { ApiError } from "../../lib/errors";
+import { hasPermission, KEYHOOK_PERMISSIONS, PERMISSION_PATTERN } from "../../lib/permissions";
+import type { Principal } from "../../lib/principal";
+import { auditRow } from "../audit/audit.service";
+import type { AuthService } from "../auth/auth.service";
+import { checkAccessToken } from "./access";
+import { CONSENT_TTL_MS, type ConsentRequest, openConsent, signConsent } from "./consent";
+import * as repo from "./oauth.repo";
+import { isOAuthSecret, newOAuthSecret } from "./tokens";
+
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "access_denied"
+  | "unsupported_response_type"
+  | "invalid_redirect_uri"
+  | "invalid_client_metadata";
+
+/** An RFC 6749 §5.2 error: `{ error, error_description }`; `invalid_client` is 401. */
+export class OAuthError extends Error {
+  readonly status: 400 | 401;
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+  ) {
+    super(description);
+    this.status = error === "invalid_client" ? 401 : 400;
+  }
+}
+
+/** How long a code lives: it is exchanged at once by the client's redirect handler. */
+const CODE_TTL_MS = 5 * 60 * 1000;
+const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/** `https://…`, or `http://` to a loopback host (RFC 8252 §7.3); never a fragment or credentials. */
+export function isAcceptableRedirectUri(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.hash || url.username || url.password || value.length > 2000) return false;
+  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
+}
+
+/** Exact match, except that a loopback redirect may use any port (RFC 8252 §7.3, OAuth 2.1 §8.4.2). */
+export function matchesRedirectUri(registered: readonly string[], given: string): boolean {
+  if (registered.includes(given)) return true;
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "http:" || !LOOPBACK.has(url.hostname)) return false;
+  url.port = "";
+  return registered.some((r) => {
+    const candidate = new URL(r);
+    if (candidate.protocol !== "http:" || !LOOPBACK.has(candidate.hostname)) return false;
+    candidate.port = "";
+    return candidate.href === url.href;
+  });
+}
+
+/** The space-separated `scope`, each a permission the client may ask for; none = all it may. */
+export function requestedScopes(scope: string | null | undefined, allowed: readonly string[]): string[] {
+  if (!scope?.trim()) return [...allowed];
+  const scopes = [...new Set(scope.split(" ").filter(Boolean))];
+  const bad = scopes.filter((s) => !PERMISSION_PATTERN.test(s));
+  if (scopes.length > 100 || bad.length > 0) throw new OAuthError("invalid_scope", `Unknown scope: ${bad.join(" ")}`);
+  const refused = scopes.filter((s) => !hasPermission(allowed, s));
+  if (refused.length > 0) {
+    throw new OAuthError("invalid_scope", `This client may not ask for: ${refused.join(" ")}`);
+  }
+  return scopes;
+}
+
+const s256 = async (verifier: string) => {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  return btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+};
+
+/** Where `/oauth/authorize` sends the browser next. */
+export type AuthorizeStep =
+  | { kind: "error"; status: 400; message: string }
+  | { kind: "redirect"; location: string }
+  | {
+      kind: "consent";
+      client: { id: string; name: string };
+      user: { id: string; name: string };
+      scopes: string[];
+      request: string;
+      nonce: string;
+    };
+
+/** What `POST /oauth/register` reads (RFC 7591 §2); other fields are ignored. */
+export interface RegistrationRequest {
+  redirect_uris: string[];
+  client_name?: string;
+  token_endpoint_auth_method?: string;
+  grant_types?: string[];
+  response_types?: string[];
+  scope?: string;
+}
+
+export interface ClientCredentials {
+  clientId: string | null;
+  clientSecret: string | null;
+}
+
+export interface OAuthDeps {
+  auth: () => AuthService;
+}
+
+/**
+ * The OAuth 2.1 authorization server's protocol (RFC 6749 / OAuth 2.1, PKCE S256 only, RFC 7009,
+ * RFC 7662, RFC 7591): no HTTP here, the endpoints in `oauth.endpoints.ts` translate.
+ */
+export function createOAuthService(platform: Platform, deps: OAuthDeps) {
+  const { db, settings, secrets, now, waitUntil } = platform;
+  const ttl = () => settings.oauth.accessTokenTtlSeconds;
+
+  /** `error=…` back to the client: only ever to a redirect URI the client registered. */
+  function redirectBack(
+    uri: string,
+    params: Record<string, string | null>,
+    issuer: string,
+  ): { kind: "redirect"; location: string } {
+    const url = new URL(uri);
+    for (const [k, v] of Object.entries({ ...params, iss: issuer })) if (v !== null) url.searchParams.set(k, v);
+    return { kind: "redirect", location: url.href };
+  }
+
+  async function authenticateClient(creds: ClientCredentials): Promise<OAuthClientRow> {
+    if (!creds.clientId || creds.clientId.length > 100)
+      throw new OAuthError("invalid_client", "Client authentication failed");
+    const client = await repo.findClient(db, creds.clientId);
+    if (!client?.enabled) throw new OAuthError("invalid_client", "Client authentication failed");
+    if (client.type === "public") {
+      if (creds.clientSecret) throw new OAuthError("invalid_client", "A public client has no secret");
+      return client;
+    }
+    const secret = creds.clientSecret ?? "";
+    const hash = isOAuthSecret(secret, settings, "clientSecret") ? await sha256Hex(secret) : "";
+    if (!(await constantTimeEqual(hash, client.secretHash ?? "-"))) {
+      throw new OAuthError("invalid_client", "Client authentication failed");
+    }
+    return client;
+  }
+
+  async function issueTokens(
+    client: OAuthClientRow,
+    accountId: string,
+    grantId: string | null,
+    scopes: string[],
+    at: number,
+  ) {
+    const access = newOAuthSecret(settings, "access");
+    const refresh = grantId ? newOAuthSecret(settings, "refresh") : null;
+    const row = (kind: "access" | "refresh", hash: string, expiresAt: number): OAuthTokenRow => ({
+      id: newId("oat", at),
+      hash,
+      kind,
+      accountId,
+      clientId: client.id,
+      grantId,
+      scopes,
+      expiresAt,
+      usedAt: null,
+      redirectUri: null,
+      codeChallenge: null,
+      createdAt: at,
+    });
+    const rows = [row("access", await sha256Hex(access), at + ttl() * 1000)];
+    if (refresh) rows.push(row("refresh", await sha256Hex(refresh), at + settings.oauth.refreshTokenTtlSeconds * 1000));
+    await repo.insertTokens(db, rows);
+    return {
+      access_token: access,
+      token_type: "Bearer" as const,
+      expires_in: ttl(),
+      scope: scopes.join(" "),
+      ...(refresh ? { refresh_token: refresh } : {}),
+    };
+  }
+
+  /** A reused code or refresh token: the whole grant goes (RFC 6749 §4.1.2, OAuth 2.1 §4.3.1). */
+  async function revokeForReuse(token: OAuthTokenRow, at: number) {
+    if (!token.grantId) return;
+    const audit = auditRow(
+      SYSTEM_AUDIT,
+      token.accountId,
+      "oauth_grant.revoked",
+      { type: "oauth_grant", id: token.grantId, name: token.clientId },
+      { reason: { before: null, after: `${token.kind === "code" ? "code" : "refresh token"} used twice` } },
+      at,
+    );
+    await repo.deleteGrant(db, token.accountId, token.grantId, audit);
+    platform.log("warn", "an OAuth grant was revoked: a token was used twice", { grantId: token.grantId });
+  }
+
+  /** The code or refresh token behind a value, checked and consumed once; reuse revokes its grant. */
+  async function consume(value: string, kind: "code" | "refresh", client: OAuthClientRow, at: number) {
+    const secretKind = kind === "code" ? "code" : "refresh";
+    const label = kind === "code" ? "authorization code" : "refresh token";
+    if (!isOAuthSecret(value, settings, secretKind)) throw new OAuthError("invalid_grant", `Invalid ${label}`);
+    const hash = await sha256Hex(value);
+    const token = await repo.findToken(db, hash);
+    if (!token || token.kind !== kind || token.clientId !== client.id) {
+      throw new OAuthError("invalid_grant", `Invalid ${label}`);
+    }
+    if (token.usedAt !== null) {
+      await revokeForReuse(token, at);
+      throw new OAuthError("invalid_grant", `This ${label} was already used; the grant is revoked`);
+    }
+    if (token.expiresAt <= at) throw new OAuthError("invalid_grant", `This ${label} has expired`);
+    return token;
+  }
+
+  async function markUsed(token: OAuthTokenRow, at: number) {
+    const consumed = await repo.consumeToken(db, token.hash, token.kind as "code" | "refresh", at);
+    if (!consumed) {
+      await revokeForReuse(token, at);
+      throw new OAuthError("invalid_grant", "This grant was already used; it is revoked");
+    }
+  }
+
+  return {
+    authenticateClient,
+
+    /** The cron's: codes and tokens a day past their expiry (bounded per run), and dynamic clients never used. */
+    async prune() {
+      const result = await repo.deleteExpiredTokens(db, now(), 1000);
+      await repo.deleteUnusedDynamicClients(db, now() - 86_400_000, 100);
+      return result.meta.changes ?? 0;
+    },
+
+    /** `GET /oauth/authorize`: validate the request, send the user to log in, then show consent. */
+    async authorize(params: URLSearchParams, selfUrl: string, issuer: string): Promise<AuthorizeStep> {
+      const at = now();
+      const clientId = params.get("client_id");
+      const client = clientId && clientId.length <= 100 ? await repo.findClient(db, clientId) : undefined;
+      if (!client?.enabled) return { kind: "error", status: 400, message: "Unknown or disabled client." };
+      const given = params.get("redirect_uri");
+      const redirectUri = given === null ? (client.redirectUris.length === 1 ? client.redirectUris[0]! : null) : given;
+      if (!redirectUri || !matchesRedirectUri(client.redirectUris, redirectUri)) {
+        return { kind: "error", status: 400, message: "The redirect URI is not registered for this client." };
+      }
+      const state = params.get("state");
+      const fail = (error: OAuthErrorCode, description: string) =>
+        redirectBack(redirectUri, { error, error_description: description, state }, issuer);
+      if (params.get("response_type") !== "code") {
+        return fail("unsupported_response_type", "Only response_type=code is supported");
+      }
+      const challenge = params.get("code_challenge");
+      if (params.get("code_challenge_method") !== "S256" || !challenge || !/^[\w-]{43}$/.test(challenge)) {
+        return fail(
+          "invalid_request",
+          "PKCE is required: code_challenge (43 characters) with code_challenge_method=S256",
+        );
+      }
+      let scopes: string[];
+      try {
+        scopes = requestedScopes(params.get("scope"), client.scopes);
+      } catch (err) {
+        if (err instanceof OAuthError) return fail(err.error, err.description);
+        throw err;
+      }
+      const loginToken = params.get("login_token");
+      if (!loginToken) {
+        if (!settings.oauth.loginUrl) return fail("access_denied", "This deployment has no login page configured");
+        const login = new URL(settings.oauth.loginUrl);
+        login.searchParams.set("return_to", selfUrl);
+        return { kind: "redirect", location: login.href };
+      }
+      let user: Awaited<ReturnType<AuthService["userToken"]>>;
+      try {
+        user = await deps.auth().userToken(loginToken);
+      } catch (err) {
+        if (err instanceof ApiError && err.status < 500) {
+          return { kind: "error", status: 400, message: "The login did not produce a valid user token." };
+        }
+        throw err;
+      }
+      if (client.accountId !== null && client.accountId !== user.principal.accountId) {
+        return { kind: "error", status: 400, message: "This app is not available to your account." };
+      }
+      const nonce = randomBase62(32);
+      const request: ConsentRequest = {
+        clientId: client.id,
+        redirectUri,
+        scopes,
+        state,
+        codeChallenge: challenge,
+        user: {
+          id: user.principal.id,
+          name: user.principal.name,
+          accountId: user.principal.accountId!,
+          role: user.role,
+          permissions: user.permissions,
+          profileId: user.profileId,
+        },
+        nonce,
+        expiresAt: at + CONSENT_TTL_MS,
+      };
+      return {
+        kind: "consent",
+        client: { id: client.id, name: client.name },
+        user: { id: user.principal.id, name: user.principal.name },
+        scopes,
+        request: await signConsent(request, secrets.webhookKey),
+        nonce,
+      };
+    },
+
+    /** The consent form's answer: a code (Allow) or `access_denied` (Deny), back to the client. */
+    async decide(
+      signed: string,
+      cookieNonce: string | undefined,
+      allow: boolean,
+      issuer: string,
+    ): Promise<Exclude<AuthorizeStep, { kind: "consent" }>> {
+      const at = now();
+      const request = await openConsent(signed, secrets.webhookKey, cookieNonce, at);
+      if (!request) {
+        return {
+          kind: "error",
+          status: 400,
+          message: "This consent request has expired or is not valid; start again.",
+        };
+      }
+      const client = await repo.findClient(db, request.clientId);
+      if (!client?.enabled) return { kind: "error", status: 400, message: "Unknown or disabled client." };
+      if (!allow) {
+        return redirectBack(
+          request.redirectUri,
+          { error: "access_denied", error_description: "The user denied the request", state: request.state },
+          issuer,
+        );
+      }
+      const code = newOAuthSecret(settings, "code");
+      const { user } = request;
+      const grantId = newId("ogr", at);
+      const audit: AuditContext = {
+        actor: { type: "user", id: user.id, name: user.name },
+        onBehalfOf: null,
+        ip: null,
+        userAgent: null,
+        requestId: platform.requestId,
+      };
+      await repo.upsertGrant(
+        db,
+        {
+          id: grantId,
+          accountId: user.accountId,
+          clientId: client.id,
+          userId: user.id,
+          userName: user.name,
+          userRole: user.role,
+          userPermissions: user.permissions,
+          userProfileId: user.profileId,
+          scopes: request.scopes,
+          createdAt: at,
+          updatedAt: at,
+          lastUsedAt: null,
+        },
+        {
+          id: newId("oat", at),
+          hash: await sha256Hex(code),
+          kind: "code",
+          accountId: user.accountId,
+          clientId: client.id,
+          grantId,
+          scopes: request.scopes,
+          expiresAt: at + CODE_TTL_MS,
+          usedAt: null,
+          redirectUri: request.redirectUri,
+          codeChallenge: request.codeChallenge,
+          createdAt: at,
+        },
+        auditRow(
+          audit,
+          user.accountId,
+          "oauth_grant.created",
+          { type: "oauth_client", id: client.id, name: client.name },
+          { scopes: { before: null, after: request.scopes } },
+          at,
+        ),
+      );
+      return redirectBack(request.redirectUri, { code, state: request.state }, issuer);
+    },
+
+    /** `POST /oauth/token`: the three grants. */
+    async token(form: Record<string, string>, creds: ClientCredentials) {
+      const at = now();
+      const client = await authenticateClient(creds);
+      switch (form.grant_type) {
+        case "client_credentials": {
+          if (client.type !== "confidential" || !client.accountId) {
+            throw new OAuthError(
+              "unauthorized_client",
+              "Only an account's confidential clients may use client_credentials",
+            );
+          }
+          const scopes = requestedScopes(form.scope, client.scopes);
+          return issueTokens(client, client.accountId, null, scopes, at);
+        }
+        case "authorization_code": {
+          if (!form.code || !form.code_verifier || !form.redirect_uri) {
+            throw new OAuthError("invalid_request", "code, redirect_uri and code_verifier are required");
+          }
+          const code = await consume(form.code, "code", client, at);
+          if (form.redirect_uri !== code.redirectUri) {
+            throw new OAuthError("invalid_grant", "redirect_uri is not the one the code was issued for");
+          }
+          if (
+            !/^[\w.~-]{43,128}$/.test(form.code_verifier) ||
+            (await s256(form.code_verifier)) !== code.codeChallenge
+          ) {
+            throw new OAuthError("invalid_grant", "The code_verifier does not match the code_challenge");
+          }
+          await markUsed(code, at);
+          return issueTokens(client, code.accountId, code.grantId, code.scopes, at);
+        }
+        case "refresh_token": {
+          if (!form.refresh_token) throw new OAuthError("invalid_request", "refresh_token is required");
+          const refresh = await consume(form.refresh_token, "refresh", client, at);
+          const scopes = form.scope ? requestedScopes(form.scope, refresh.scopes) : refresh.scopes;
+          if (!refresh.grantId || !(await repo.findGrant(db, refresh.accountId, refresh.grantId))) {
+            throw new OAuthError("invalid_grant", "The grant was revoked");
+          }
+          await markUsed(refresh, at);
+          return issueTokens(client, refresh.accountId, refresh.grantId, scopes, at);
+        }
+        default:
+          throw new OAuthError(
+            "unsupported_grant_type",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
+          );
+      }
+    },
+
+    /** RFC 7009: a client revokes its own token (a refresh token takes its whole grant). Always 200. */
+    async revoke(token: string, creds: ClientCredentials) {
+      const client = await authenticateClient(creds);
+      if (token.length > 200) return;
+      const found = await repo.findToken(db, await sha256Hex(token));
+      if (!found || found.clientId !== client.id) return;
+      if (found.kind === "access" || !found.grantId) {
+        await repo.deleteToken(db, found.id);
+        return;
+      }
+      const audit = auditRow(
+        { ...SYSTEM_AUDIT, actor: { type: "oauth", id: client.id, name: client.name } },
+        found.accountId,
+        "oauth_grant.revoked",
+        { type: "oauth_grant", id: found.grantId, name: client.name },
+        null,
+        now(),
+      );
+      await repo.deleteGrant(db, found.accountId, found.grantId, audit);
+    },
+
+    /**
+     * RFC 7662, for a client (its own tokens) or a principal with `keys:verify` (its account's;
+     * the operator's: any). Inactive, unknown and foreign tokens all answer `{ active: false }`.
+     */
+    async introspect(token: string, caller: { client: OAuthClientRow } | { principal: Principal }, issuer: string) {
+      const at = now();
+      const inactive = { active: false as const };
+      const mine = (accountId: string, clientId: string) =>
+        "client" in caller
+          ? clientId === caller.client.id
+          : caller.principal.type === "operator" || caller.principal.accountId === accountId;
+      if (isOAuthSecret(token, settings, "access")) {
+        const check = await checkAccessToken(db, settings, token, at, waitUntil);
+        if (!check.ok || !mine(check.principal.accountId!, check.principal.id)) return inactive;
+        const { principal } = check;
+        return {
+          active: true as const,
+          token_type: "access_token",
+          scope: principal.permissions.join(" "),
+          client_id: principal.id,
+          sub: principal.onBehalfOf?.id ?? principal.id,
+          exp: Math.floor(check.expiresAt / 1000),
+          iss: issuer,
+          account_id: principal.accountId,
+        };
+      }
+      if (!isOAuthSecret(token, settings, "refresh")) return inactive;
+      const found = await repo.findToken(db, await sha256Hex(token));
+      if (!found || found.usedAt !== null || found.expiresAt <= at || !mine(found.accountId, found.clientId)) {
+        return inactive;
+      }
+      const grant = found.grantId ? await repo.findGrant(db, found.accountId, found.grantId) : undefined;
+      if (!grant) return inactive;
+      return {
+        active: true as const,
+        token_type: "refresh_token",
+        scope: found.scopes.join(" "),
+        client_id: found.clientId,
+        sub: grant.userId,
+        exp: Math.floor(found.expiresAt / 1000),
+        iss: issuer,
+        account_id: found.accountId,
+      };
+    },
+
+    /**
+     * RFC 7591 dynamic registration (`OAUTH_DYNAMIC_REGISTRATION=true`): public clients only, which
+     * must use PKCE, with `https` or loopback redirect URIs. They belong to no account: any user
+     * may authorize one, for their own account, on the consent page.
+     */
+    async register(metadata: RegistrationRequest) {
+      const at = now();
+      if (metadata.token_endpoint_auth_method && metadata.token_endpoint_auth_method !== "none") {
+        throw new OAuthError(
+          "invalid_client_metadata",
+          "Only public clients (token_endpoint_auth_method none) may register",
+        );
+      }
+      const grants = metadata.grant_types ?? ["authorization_code", "refresh_token"];
+      if (grants.some((g) => g !== "authorization_code" && g !== "refresh_token")) {
+        throw new OAuthError("invalid_client_metadata", "grant_types may be authorization_code and refresh_token");
+      }
+      if ((metadata.response_types ?? ["code"]).some((r) => r !== "code")) {
+        throw new OAuthError("invalid_client_metadata", "response_types may only be code");
+      }
+      const bad = metadata.redirect_uris.filter((u) => !isAcceptableRedirectUri(u));
+      if (bad.length > 0) {
+        throw new OAuthError("invalid_redirect_uri", `Redirect URIs must be https or loopback http: ${bad.join(" ")}`);
+      }
+      const scopes = metadata.scope ? requestedScopes(metadata.scope, ["*"]) : ["*"];
+      const row: OAuthClientRow = {
+        id: newId("ocl", at),
+        accountId: null,
+        name: metadata.client_name?.trim() || "Unnamed app",
+        type: "public",
+        secretHash: null,
+        secretLast4: null,
+        redirectUris: [...new Set(metadata.redirect_uris)],
+        scopes,
+        dynamic: true,
+        enabled: true,
+        createdBy: { type: "system", id: "oauth-register", name: "Dynamic registration" },
+        createdAt: at,
+        updatedAt: at,
+      };
+      await repo.insertClient(db, row, null);
+      return {
+        client_id: row.id,
+        client_id_issued_at: Math.floor(at / 1000),
+        client_name: row.name,
+        redirect_uris: row.redirectUris,
+        grant_types: grants,
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+        scope: scopes.join(" "),
+      };
+    },
+
+    /** RFC 8414 metadata. */
+    metadata(issuer: string) {
+      return {
+        issuer,
+        authorization_endpoint: `${issuer}/oauth/authorize`,
+        token_endpoint: `${issuer}/oauth/token`,
+        revocation_endpoint: `${issuer}/oauth/revoke`,
+        introspection_endpoint: `${issuer}/oauth/introspect`,
+        ...(settings.oauth.dynamicRegistration ? { registration_endpoint: `${issuer}/oauth/register` } : {}),
+        response_types_supported: ["code"],
+        response_modes_supported: ["query"],
+        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+        code_challenge_methods_supported: ["S256"],
+        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+        introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "bearer"],
+        scopes_supported: KEYHOOK_PERMISSIONS.filter((p) => p !== "impersonate"),
+        authorization_response_iss_parameter_supported: true,
+        service_documentation: `${issuer}/docs`,
+      };
+    },
+  };
+}
+
+export type OAuthService = ReturnType<typeof createOAuthService>;

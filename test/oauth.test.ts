@@ -1,0 +1,572 @@
+import { env } from "cloudflare:workers";
+import * as oauth from "oauth4webapi";
+import { describe, expect, it } from "vitest";
+import { compose } from "../src/compose";
+import { sha256Hex } from "../src/lib/crypto";
+import { ADMIN, call, createAccount, createKey, userToken } from "./helpers/api";
+import { authorize, clientOptions, createClient, discover, insertGrant, raw, tokensFor } from "./helpers/oauth";
+
+const REDIRECT = "https://client.example/cb";
+
+async function confidentialClient(accountId: string, scopes: string[], extra: Record<string, unknown> = {}) {
+  const created = await createClient(accountId, { scopes, ...extra });
+  const client: oauth.Client = { client_id: created.client.id };
+  return { created, client, auth: oauth.ClientSecretBasic(created.clientSecret!) };
+}
+
+async function clientCredentials(
+  as: oauth.AuthorizationServer,
+  client: oauth.Client,
+  auth: oauth.ClientAuth,
+  scope?: string,
+) {
+  const res = await oauth.clientCredentialsGrantRequest(as, client, auth, scope ? { scope } : {}, clientOptions);
+  return oauth.processClientCredentialsResponse(as, client, res);
+}
+
+/** The RFC 6749 error an oauth4webapi call threw. */
+async function oauthError(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof oauth.ResponseBodyError) return err.error;
+    // A 401 with a challenge (invalid_client): oauth4webapi throws before reading the body.
+    if (err instanceof oauth.WWWAuthenticateChallengeError)
+      return ((await err.response.json()) as { error: string }).error;
+    throw err;
+  }
+  throw new Error("expected an OAuth error");
+}
+
+describe("OAuth metadata", () => {
+  it("is discovered and validated by oauth4webapi (RFC 8414), and the protected resource names it (RFC 9728)", async () => {
+    const as = await discover();
+    expect(as.issuer).toBe("http://keyhook.test");
+    expect(as.code_challenge_methods_supported).toEqual(["S256"]);
+    expect(as.grant_types_supported).toContain("client_credentials");
+    expect(as.registration_endpoint).toBe("http://keyhook.test/oauth/register");
+    const resource = await call("GET", "/.well-known/oauth-protected-resource/mcp");
+    expect(resource.body).toMatchObject({ resource: "http://keyhook.test/mcp", authorization_servers: [as.issuer] });
+  });
+});
+
+describe("client_credentials", () => {
+  it("issues a token that authenticates as the client, within its scopes, audited under its name", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth, created } = await confidentialClient(account.id, ["keys:read", "keys:write"]);
+    const tokens = await clientCredentials(as, client, auth);
+    expect(tokens.access_token).toMatch(/^kh_at_/);
+    expect(tokens.expires_in).toBe(3600);
+    expect(tokens.refresh_token).toBeUndefined();
+
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ type: "oauth", id: created.client.id, name: "Test app", accountId: account.id });
+    expect(me.body.permissions.sort()).toEqual(["keys:read", "keys:write"]);
+    expect(me.headers.get("x-ratelimit-limit")).toBe("100");
+
+    const key = await call("POST", "/v1/api-keys", {
+      token: tokens.access_token,
+      body: { name: "made by an app", scopes: [] },
+    });
+    expect(key.status).toBe(201);
+    const audit = await call("GET", `/v1/audit-log?targetId=${key.body.apiKey.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+    });
+    expect(audit.body.entries[0].actor).toEqual({ type: "oauth", id: created.client.id, name: "Test app" });
+
+    // Outside its scopes: 403 like any principal.
+    expect((await call("GET", "/v1/webhooks", { token: tokens.access_token })).status).toBe(403);
+  });
+
+  it("narrows to a requested scope, and refuses one the client may not have (invalid_scope)", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read", "webhooks:read"]);
+    const narrow = await clientCredentials(as, client, auth, "keys:read");
+    expect(narrow.scope).toBe("keys:read");
+    expect(await oauthError(clientCredentials(as, client, auth, "keys:write"))).toBe("invalid_scope");
+    expect(await oauthError(clientCredentials(as, client, auth, "*"))).toBe("invalid_scope");
+  });
+
+  it("refuses a wrong secret (401 invalid_client), a public client, and a disabled client's tokens at once", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth, created } = await confidentialClient(account.id, ["keys:read"]);
+    const wrong = oauth.ClientSecretBasic(`${created.clientSecret!.slice(0, -4)}AAAA`);
+    const res = await oauth.clientCredentialsGrantRequest(as, client, wrong, {}, clientOptions);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: "invalid_client" });
+
+    const pub = await createClient(account.id, { type: "public", scopes: ["keys:read"] });
+    expect(
+      await oauthError(
+        clientCredentials(as, { client_id: pub.client.id, token_endpoint_auth_method: "none" }, oauth.None()),
+      ),
+    ).toBe("unauthorized_client");
+
+    const tokens = await clientCredentials(as, client, auth);
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(200);
+    const off = await call("PATCH", `/v1/oauth-clients/${created.client.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { enabled: false },
+    });
+    expect(off.body.client.enabled).toBe(false);
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(401);
+  });
+
+  it("rotating the secret refuses the old one; deleting the client refuses its tokens", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth, created } = await confidentialClient(account.id, ["keys:read"]);
+    const tokens = await clientCredentials(as, client, auth);
+    const rotated = await call("POST", `/v1/oauth-clients/${created.client.id}/rotate-secret`, {
+      token: ADMIN,
+      accountId: account.id,
+    });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.clientSecret).toMatch(/^kh_cs_/);
+    expect(await oauthError(clientCredentials(as, client, auth))).toBe("invalid_client");
+    await clientCredentials(as, client, oauth.ClientSecretPost(rotated.body.clientSecret));
+
+    await call("DELETE", `/v1/oauth-clients/${created.client.id}`, { token: ADMIN, accountId: account.id });
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(401);
+    expect(
+      (await call("GET", `/v1/oauth-clients/${created.client.id}`, { token: ADMIN, accountId: account.id })).status,
+    ).toBe(404);
+  });
+
+  it("an expired access token is refused", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const tokens = await clientCredentials(as, client, auth);
+    await env.DB.prepare("UPDATE oauth_tokens SET expires_at = 1 WHERE client_id = ?").bind(client.client_id).run();
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
+    expect(me.status).toBe(401);
+    expect(me.body.error.message).toBe("Access token has expired");
+  });
+});
+
+describe("authorization_code with PKCE", () => {
+  it("acts for the user, within the granted scopes and what the user holds, on behalf of them in the audit log", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth, created } = await confidentialClient(account.id, [
+      "keys:read",
+      "keys:write",
+      "webhooks:read",
+    ]);
+    const user = { accountId: account.id, sub: "user_ann", name: "Ann", permissions: ["keys:read", "keys:write"] };
+    const tokens = await tokensFor(as, client, auth, {
+      clientId: client.client_id,
+      user,
+      scope: "keys:write webhooks:read",
+    });
+    expect(tokens.refresh_token).toMatch(/^kh_rt_/);
+    expect(tokens.scope).toBe("keys:write webhooks:read");
+
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
+    expect(me.body).toMatchObject({
+      type: "oauth",
+      id: created.client.id,
+      onBehalfOf: { type: "user", id: "user_ann" },
+    });
+    // keys:write ∩ (keys:read, keys:write) = both (write includes read); webhooks:read is not Ann's to give.
+    expect(me.body.permissions.sort()).toEqual(["keys:read", "keys:write"]);
+
+    const key = await call("POST", "/v1/api-keys", {
+      token: tokens.access_token,
+      body: { name: "for Ann", scopes: [] },
+    });
+    const audit = await call("GET", `/v1/audit-log?targetId=${key.body.apiKey.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+    });
+    expect(audit.body.entries[0]).toMatchObject({
+      actor: { type: "oauth", id: created.client.id, name: "Test app" },
+      onBehalfOf: { type: "user", id: "user_ann" },
+    });
+  });
+
+  it("a user demoted, or a profile edited, takes effect on the next request", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const profile = await call("POST", "/v1/permission-profiles", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { name: "Webhook reader", permissions: ["webhooks:read"] },
+    });
+    const { client, auth } = await confidentialClient(account.id, ["keys:read", "webhooks:read"]);
+    const user = { accountId: account.id, sub: "user_bo", role: "admin" as const, profileId: profile.body.profile.id };
+    const tokens = await tokensFor(as, client, auth, { clientId: client.client_id, user });
+    const perms = async () => (await call("GET", "/v1/whoami", { token: tokens.access_token })).body.permissions.sort();
+    expect(await perms()).toEqual(["keys:read", "webhooks:read"]);
+
+    const demoted = await call("PUT", "/v1/oauth-users/user_bo", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { role: "member", permissions: [], profileId: profile.body.profile.id },
+    });
+    expect(demoted.body).toEqual({ grantsUpdated: 1 });
+    expect(await perms()).toEqual(["webhooks:read"]);
+
+    await call("PATCH", `/v1/permission-profiles/${profile.body.profile.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { permissions: ["audit:read"] },
+    });
+    expect(await perms()).toEqual([]);
+  });
+
+  it("refresh rotates; a refresh token used twice revokes the whole grant", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const user = { accountId: account.id, sub: "user_cy", permissions: ["keys:read"] };
+    const first = await tokensFor(as, client, auth, { clientId: client.client_id, user });
+    const refresh = async (token: string) =>
+      oauth.processRefreshTokenResponse(
+        as,
+        client,
+        await oauth.refreshTokenGrantRequest(as, client, auth, token, clientOptions),
+      );
+    const second = await refresh(first.refresh_token!);
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    expect((await call("GET", "/v1/whoami", { token: second.access_token })).status).toBe(200);
+
+    expect(await oauthError(refresh(first.refresh_token!))).toBe("invalid_grant");
+    // The reuse took the grant with it: every token under it is refused from now on.
+    expect((await call("GET", "/v1/whoami", { token: second.access_token })).status).toBe(401);
+    expect(await oauthError(refresh(second.refresh_token!))).toBe("invalid_grant");
+    const grants = await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id });
+    expect(grants.body.grants).toEqual([]);
+  });
+
+  it("refuses a wrong verifier, a different redirect URI, a reused code and another client's code", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const a = await confidentialClient(account.id, ["keys:read"]);
+    const b = await confidentialClient(account.id, ["keys:read"]);
+    const user = { accountId: account.id, sub: "user_di", permissions: ["keys:read"] };
+    const exchange = (c: typeof a, params: URLSearchParams, verifier: string, redirect = REDIRECT) =>
+      oauth.authorizationCodeGrantRequest(as, c.client, c.auth, params, redirect, verifier, clientOptions);
+
+    const flow = await authorize({ clientId: a.client.client_id, user });
+    const params = oauth.validateAuthResponse(as, a.client, flow.callback, "st-1");
+    const badVerifier = await exchange(a, params, oauth.generateRandomCodeVerifier());
+    expect(await badVerifier.json()).toMatchObject({ error: "invalid_grant" });
+    const otherRedirect = await exchange(a, params, flow.verifier, "https://client.example/other");
+    expect(await otherRedirect.json()).toMatchObject({ error: "invalid_grant" });
+    const otherClient = await exchange(b, params, flow.verifier);
+    expect(await otherClient.json()).toMatchObject({ error: "invalid_grant" });
+
+    // None of those consumed the code: the right client still can, once.
+    const tokens = await oauth.processAuthorizationCodeResponse(as, a.client, await exchange(a, params, flow.verifier));
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(200);
+    const again = await exchange(a, params, flow.verifier);
+    expect(await again.json()).toMatchObject({ error: "invalid_grant" });
+    // A reused code revokes what it granted.
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(401);
+  });
+
+  it("Deny sends access_denied back with the state; PKCE is required", async () => {
+    const account = await createAccount();
+    const { client } = await confidentialClient(account.id, ["keys:read"]);
+    const denied = await authorize({
+      clientId: client.client_id,
+      user: { accountId: account.id },
+      decision: "deny",
+      state: "xyz",
+    });
+    expect(denied.callback.origin + denied.callback.pathname).toBe(REDIRECT);
+    expect(denied.callback.searchParams.get("error")).toBe("access_denied");
+    expect(denied.callback.searchParams.get("state")).toBe("xyz");
+
+    const noPkce = await raw(
+      "GET",
+      `/oauth/authorize?response_type=code&client_id=${client.client_id}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s`,
+    );
+    expect(noPkce.status).toBe(302);
+    const back = new URL(noPkce.headers.get("location")!);
+    expect(back.searchParams.get("error")).toBe("invalid_request");
+    const plain = await raw(
+      "GET",
+      `/oauth/authorize?response_type=code&client_id=${client.client_id}&code_challenge=${"a".repeat(43)}&code_challenge_method=plain`,
+    );
+    expect(new URL(plain.headers.get("location")!).searchParams.get("error")).toBe("invalid_request");
+  });
+
+  it("never redirects to an unknown client's or an unregistered redirect URI: an error page instead", async () => {
+    const account = await createAccount();
+    const { client } = await confidentialClient(account.id, ["keys:read"]);
+    const unknown = await raw(
+      "GET",
+      `/oauth/authorize?client_id=ocl_nope&redirect_uri=${encodeURIComponent("https://evil.example/")}`,
+    );
+    expect(unknown.status).toBe(400);
+    expect(unknown.headers.get("location")).toBeNull();
+    expect(unknown.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(unknown.text).toContain("Unknown or disabled client");
+    const evil = await raw(
+      "GET",
+      `/oauth/authorize?response_type=code&client_id=${client.client_id}&redirect_uri=${encodeURIComponent("https://evil.example/cb")}`,
+    );
+    expect(evil.status).toBe(400);
+    expect(evil.headers.get("location")).toBeNull();
+    expect(evil.text).toContain("not registered");
+  });
+
+  it("a consent form cannot be replayed without its cookie or altered", async () => {
+    const account = await createAccount();
+    const { client } = await confidentialClient(account.id, ["keys:read"]);
+    const { consent } = await authorize({ clientId: client.client_id, user: { accountId: account.id } });
+    const request = /name="request" value="([^"]+)"/.exec(consent.text)![1]!;
+    const post = (body: Record<string, string>, cookie?: string) =>
+      raw("POST", "/oauth/authorize", {
+        body: new URLSearchParams(body).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded", ...(cookie ? { cookie } : {}) },
+      });
+    expect((await post({ request, decision: "allow" })).status).toBe(400);
+    const cookie = consent.headers.get("set-cookie")!.split(";")[0]!;
+    const [body, mac] = request.split(".");
+    expect((await post({ request: `${body}x.${mac}`, decision: "allow" }, cookie)).status).toBe(400);
+  });
+});
+
+describe("revocation and introspection", () => {
+  it("RFC 7009 revokes an access token, or a refresh token with its grant; RFC 7662 tells active from not", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const user = { accountId: account.id, sub: "user_ed", permissions: ["keys:read"] };
+    const tokens = await tokensFor(as, client, auth, { clientId: client.client_id, user });
+    const introspect = async (token: string) =>
+      oauth.processIntrospectionResponse(
+        as,
+        client,
+        await oauth.introspectionRequest(as, client, auth, token, clientOptions),
+      );
+    expect(await introspect(tokens.access_token)).toMatchObject({
+      active: true,
+      client_id: client.client_id,
+      sub: "user_ed",
+      scope: "keys:read",
+    });
+    expect(await introspect(tokens.refresh_token!)).toMatchObject({ active: true, token_type: "refresh_token" });
+
+    await oauth.processRevocationResponse(
+      await oauth.revocationRequest(as, client, auth, tokens.access_token, clientOptions),
+    );
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(401);
+    expect(await introspect(tokens.access_token)).toEqual({ active: false });
+
+    const more = await tokensFor(as, client, auth, { clientId: client.client_id, user });
+    await oauth.processRevocationResponse(
+      await oauth.revocationRequest(as, client, auth, more.refresh_token!, clientOptions),
+    );
+    expect((await call("GET", "/v1/whoami", { token: more.access_token })).status).toBe(401);
+  });
+
+  it("introspection by a key with keys:verify sees its account's tokens only; another client sees nothing", async () => {
+    const a = await createAccount();
+    const b = await createAccount();
+    const as = await discover();
+    const ca = await confidentialClient(a.id, ["keys:read"]);
+    const cb = await confidentialClient(a.id, ["keys:read"]);
+    const tokens = await clientCredentials(as, ca.client, ca.auth);
+    const byKey = async (key: string) =>
+      raw("POST", "/oauth/introspect", {
+        body: new URLSearchParams({ token: tokens.access_token }).toString(),
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/x-www-form-urlencoded" },
+      });
+    const mine = await createKey(a.id, { scopes: ["keys:verify"] });
+    expect(JSON.parse((await byKey(mine.key)).text)).toMatchObject({ active: true, account_id: a.id });
+    const theirs = await createKey(b.id, { scopes: ["keys:verify"] });
+    expect(JSON.parse((await byKey(theirs.key)).text)).toEqual({ active: false });
+    const cannot = await createKey(a.id, { scopes: ["keys:read"] });
+    expect((await byKey(cannot.key)).status).toBe(403);
+    const other = await oauth.processIntrospectionResponse(
+      as,
+      cb.client,
+      await oauth.introspectionRequest(as, cb.client, cb.auth, tokens.access_token, clientOptions),
+    );
+    expect(other).toEqual({ active: false });
+  });
+
+  it("verify (HTTP) understands access tokens", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const tokens = await clientCredentials(as, client, auth);
+    const verifier = await createKey(account.id, { scopes: ["keys:verify"] });
+    const ok = await call("POST", "/v1/keys/verify", { apiKey: verifier.key, body: { key: tokens.access_token } });
+    expect(ok.body).toMatchObject({ valid: true, code: "VALID", oauth: { clientId: client.client_id, userId: null } });
+    const scoped = await call("POST", "/v1/keys/verify", {
+      apiKey: verifier.key,
+      body: { key: tokens.access_token, scopes: ["keys:write"] },
+    });
+    expect(scoped.body).toMatchObject({ valid: false, code: "INSUFFICIENT_SCOPE" });
+  });
+});
+
+describe("grants, users and accounts", () => {
+  it("a user lists and revokes the apps they authorized; not someone else's", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const ann = { accountId: account.id, sub: "user_ann", permissions: ["keys:read"] };
+    const bob = { accountId: account.id, sub: "user_bob", permissions: ["keys:read"] };
+    const annTokens = await tokensFor(as, client, auth, { clientId: client.client_id, user: ann });
+    await tokensFor(as, client, auth, { clientId: client.client_id, user: bob });
+    const annJwt = await userToken(ann);
+    const mine = await call("GET", "/v1/oauth-grants", { token: annJwt });
+    expect(mine.body.grants.map((g: any) => g.userId)).toEqual(["user_ann"]);
+    expect(mine.body.grants[0].client).toEqual({ id: client.client_id, name: "Test app" });
+    const all = await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id });
+    expect(all.body.grants).toHaveLength(2);
+    const bobs = all.body.grants.find((g: any) => g.userId === "user_bob");
+    expect((await call("DELETE", `/v1/oauth-grants/${bobs.id}`, { token: annJwt })).status).toBe(404);
+    expect((await call("DELETE", `/v1/oauth-grants/${mine.body.grants[0].id}`, { token: annJwt })).status).toBe(200);
+    expect((await call("GET", "/v1/whoami", { token: annTokens.access_token })).status).toBe(401);
+  });
+
+  it("a client, grant or token of one account is never usable or visible in another", async () => {
+    const a = await createAccount();
+    const b = await createAccount();
+    const as = await discover();
+    const { client, auth, created } = await confidentialClient(a.id, ["keys:read"]);
+    expect(
+      (await call("GET", `/v1/oauth-clients/${created.client.id}`, { token: ADMIN, accountId: b.id })).status,
+    ).toBe(404);
+    expect((await call("GET", "/v1/oauth-clients", { token: ADMIN, accountId: b.id })).body.clients).toEqual([]);
+    // A user of B cannot authorize A's client: an error page, no redirect.
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: client.client_id,
+      redirect_uri: REDIRECT,
+      code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+      code_challenge_method: "S256",
+      login_token: await userToken({ accountId: b.id }),
+    });
+    const page = await raw("GET", `/oauth/authorize?${query}`);
+    expect(page.status).toBe(400);
+    expect(page.text).toContain("not available to your account");
+    const tokens = await clientCredentials(as, client, auth);
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token, accountId: b.id });
+    expect(me.body.accountId).toBe(a.id);
+    const grantsInB = await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: b.id });
+    expect(grantsInB.body.grants).toEqual([]);
+  });
+
+  it("what a user holds is set per account: another account's call is 404 and changes nothing", async () => {
+    const victim = await createAccount();
+    const intruder = await createAccount();
+    const { grantId } = await insertGrant(victim.id, "user_shared_name");
+    const read = () => env.DB.prepare("SELECT * FROM oauth_grants WHERE id = ?").bind(grantId).first();
+    const before = await read();
+    const res = await call("PUT", "/v1/oauth-users/user_shared_name", {
+      token: ADMIN,
+      accountId: intruder.id,
+      body: { role: "admin" },
+    });
+    expect(res.status).toBe(404);
+    expect(await read()).toEqual(before);
+  });
+
+  it("consent is audited as the user's, and a grant revoked for reuse as Keyhook's", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const user = { accountId: account.id, sub: "user_gus", name: "Gus", permissions: ["keys:read"] };
+    const tokens = await tokensFor(as, client, auth, { clientId: client.client_id, user });
+    const refresh = () => oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token!, clientOptions);
+    await refresh();
+    await refresh();
+    const entries = (await call("GET", "/v1/audit-log", { token: ADMIN, accountId: account.id })).body.entries;
+    const created = entries.find((e: any) => e.action === "oauth_grant.created");
+    expect(created.actor).toEqual({ type: "user", id: "user_gus", name: "Gus" });
+    expect(created.target).toMatchObject({ type: "oauth_client", id: client.client_id });
+    const revoked = entries.find((e: any) => e.action === "oauth_grant.revoked");
+    expect(revoked.actor.type).toBe("system");
+    expect(JSON.stringify(entries)).not.toContain(tokens.refresh_token);
+  });
+
+  it("no one gives a client more than they hold, or a user more than they hold", async () => {
+    const account = await createAccount();
+    const { key } = await createKey(account.id, { scopes: ["oauth:write", "keys:read"] });
+    const res = await call("POST", "/v1/oauth-clients", { apiKey: key, body: { name: "x", scopes: ["keys:write"] } });
+    expect(res.status).toBe(403);
+    expect(res.body.error.details.missing).toEqual(["keys:write"]);
+    const admin = await call("PUT", "/v1/oauth-users/u1", { apiKey: key, body: { role: "admin" } });
+    expect(admin.status).toBe(403);
+  });
+
+  it("deleting the account refuses its OAuth tokens at once", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const tokens = await clientCredentials(as, client, auth);
+    expect((await call("DELETE", `/v1/accounts/${account.id}`, { token: ADMIN })).status).toBe(200);
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(401);
+    expect(await oauthError(clientCredentials(as, client, auth))).toBe("invalid_client");
+  });
+});
+
+describe("the cron", () => {
+  it("deletes tokens a day past their expiry, and dynamic clients no one authorized after a day", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    await clientCredentials(as, client, auth);
+    const fresh = await clientCredentials(as, client, auth);
+    const day = 86_400_000;
+    const freshHash = await sha256Hex(fresh.access_token);
+    await env.DB.prepare("UPDATE oauth_tokens SET expires_at = ? WHERE client_id = ? AND hash != ?")
+      .bind(Date.now() - day - 1000, client.client_id, freshHash)
+      .run();
+    const unused = await call("POST", "/oauth/register", { body: { redirect_uris: ["https://a.example/cb"] } });
+    await env.DB.prepare("UPDATE oauth_clients SET created_at = ? WHERE id = ?")
+      .bind(Date.now() - day - 1000, unused.body.client_id)
+      .run();
+    await compose(env, { waitUntil: () => {} }).oauth.prune();
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM oauth_tokens WHERE client_id = ?")
+      .bind(client.client_id)
+      .first();
+    expect(left).toEqual({ n: 1 });
+    expect((await call("GET", "/v1/whoami", { token: fresh.access_token })).status).toBe(200);
+    const gone = await env.DB.prepare("SELECT id FROM oauth_clients WHERE id = ?").bind(unused.body.client_id).first();
+    expect(gone).toBeNull();
+  });
+});
+
+describe("dynamic registration (RFC 7591)", () => {
+  it("registers public PKCE clients with https or loopback redirect URIs only", async () => {
+    const register = (body: unknown) => call("POST", "/oauth/register", { body: body as Record<string, unknown> });
+    const ok = await register({ client_name: "Claude", redirect_uris: ["http://127.0.0.1:33418/callback"] });
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ token_endpoint_auth_method: "none", client_name: "Claude" });
+    expect((await register({ redirect_uris: ["http://evil.example/cb"] })).body.error).toBe("invalid_redirect_uri");
+    expect(
+      (await register({ redirect_uris: ["https://a.example/cb"], token_endpoint_auth_method: "client_secret_basic" }))
+        .body.error,
+    ).toBe("invalid_client_metadata");
+    expect((await register({ redirect_uris: "nope" })).body.error).toBe("invalid_client_metadata");
+
+    // A user of any account may then authorize it, for their own account; the loopback port may differ.
+    const account = await createAccount();
+    const as = await discover();
+    const client: oauth.Client = { client_id: ok.body.client_id, token_endpoint_auth_method: "none" };
+    const tokens = await tokensFor(as, client, oauth.None(), {
+      clientId: client.client_id,
+      user: { accountId: account.id, sub: "user_fay", permissions: ["keys:read"] },
+      redirectUri: "http://127.0.0.1:40000/callback",
+      scope: "keys:read",
+    });
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
+    expect(me.body).toMatchObject({ type: "oauth", name: "Claude", accountId: account.id, permissions: ["keys:read"] });
+  });
+});
