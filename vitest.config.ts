@@ -5,7 +5,17 @@ import { defineConfig } from "vitest/config";
 export default defineConfig(async () => {
   // The same flat drizzle-kit output that `wrangler d1 migrations apply` reads.
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  const shim = (name: string) => path.join(import.meta.dirname, "src/features/mcp/shims", name);
   return {
+    // The same stand-ins as wrangler.toml's [alias], so the tests run the code that is deployed.
+    resolve: {
+      alias: {
+        ajv: shim("ajv.ts"),
+        "ajv-formats": shim("ajv-formats.ts"),
+        "zod/v3": shim("zod-v3.ts"),
+        "zod-to-json-schema": shim("zod-to-json-schema.ts"),
+      },
+    },
     plugins: [
       cloudflareTest(({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },

@@ -12,6 +12,7 @@ import { deliveriesRouter } from "./features/deliveries";
 import { eventsRouter } from "./features/events";
 import { healthRouter } from "./features/health";
 import { keysRouter } from "./features/keys";
+import { mountMcp } from "./features/mcp";
 import { oauthClientsRouter, oauthEndpoints } from "./features/oauth";
 import { profilesRouter } from "./features/profiles";
 import { webhooksRouter } from "./features/webhooks";
@@ -73,6 +74,7 @@ export function createApp() {
   app.route("/", eventsRouter);
   app.route("/", oauthClientsRouter);
   app.route("/", oauthEndpoints);
+  mountMcp(app);
   registerOpenApi(app);
 
   const routes = methodsByPath(app);

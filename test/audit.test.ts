@@ -162,6 +162,9 @@ const notMutations = new Set([
   "POST /oauth/revoke",
   "POST /oauth/introspect",
   "POST /oauth/register",
+  // MCP tool calls run the audited routes themselves (test/mcp.test.ts).
+  "POST /mcp",
+  "DELETE /mcp",
   "POST /v1/keys/verify",
   "POST /v1/events",
   "POST /v1/event-types",

@@ -140,6 +140,9 @@ describe("no input yields a 5xx", () => {
           expect(res.body.error_description).toBeTypeOf("string");
         } else if (res.status >= 400 && r.route.path.startsWith("/oauth/authorize") && typeof res.body === "string") {
           expect(res.headers.get("content-type")).toContain("text/html");
+        } else if (res.status >= 400 && r.route.path === "/mcp" && typeof res.body?.jsonrpc === "string") {
+          // JSON-RPC's own error shape (a malformed MCP message).
+          expect(res.body.error.message).toBeTypeOf("string");
         } else if (res.status >= 400 && method !== "HEAD") {
           expect(res.body.error.code).toBeTypeOf("string");
           expect(res.body.error.message).toBeTypeOf("string");

@@ -18,6 +18,10 @@ const NOT_OPERATIONS = new Set([
   "POST /oauth/revoke",
   "POST /oauth/introspect",
   "POST /oauth/register",
+  // MCP (JSON-RPC over Streamable HTTP): its tools are the routes documented here.
+  "POST /mcp",
+  "GET /mcp",
+  "DELETE /mcp",
 ]);
 
 describe("GET /openapi.json", () => {

@@ -7,7 +7,9 @@ import { appRoutes, fillPath } from "./helpers/routes";
 
 /** Routes anyone may call; the OAuth endpoints authenticate clients their own way (test/oauth.test.ts). */
 const PUBLIC = new Set(["GET /health", "GET /openapi.json"]);
-const isOAuthEndpoint = (path: string) => path.startsWith("/oauth/") || path.startsWith("/.well-known/");
+// /mcp speaks JSON-RPC: its credentials are tested in mcp.test.ts, its tools are the routes here.
+const isOAuthEndpoint = (path: string) =>
+  path.startsWith("/oauth/") || path.startsWith("/.well-known/") || path === "/mcp";
 /** Routes a key with no permissions may still call: they only describe the caller. */
 const SELF = new Set(["GET /v1/whoami", "GET /v1/account"]);
 

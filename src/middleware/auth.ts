@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../context";
+import type { Admission } from "../features/auth/auth.service";
 import { type AuditContext, type Caller, callerOf as makeCaller } from "../lib/caller";
 import { ApiError } from "../lib/errors";
 import { missingPermissions } from "../lib/permissions";
@@ -31,11 +32,27 @@ function readCredential(req: Request, allowQuery: boolean): string | null {
 const clientIp = (req: Request) => (req.headers.get("cf-connecting-ip") ?? "local").replace(/[^0-9A-Za-z.]/g, "-");
 
 /**
+ * Requests Keyhook makes to itself for a caller it has already admitted (an MCP tool call runs
+ * its route through the app), so the credential is not checked and counted twice. The request
+ * carries a random one-time handle (`X-Keyhook-Admitted`), never the admission: a handle from
+ * outside names nothing in this map and is ignored.
+ */
+export const preAdmitted = new Map<string, Pick<Admission, "principal" | "webhooksVersion">>();
+export const ADMITTED_HEADER = "x-keyhook-admitted";
+
+/**
  * Sets `c.var.principal`: reads the credential and the headers that shape it, lets the
  * authentication service admit it (`services.auth.admit`), and writes the rate-limit headers
  * it answers with onto the response.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const handle = c.req.header(ADMITTED_HEADER);
+  const admitted = handle ? preAdmitted.get(handle) : undefined;
+  if (admitted) {
+    c.set("principal", admitted.principal);
+    c.set("webhooksVersion", admitted.webhooksVersion);
+    return next();
+  }
   const { services } = c.var;
   const credential = readCredential(c.req.raw, services.platform.settings.allowKeyInQuery);
   if (!credential) {
