@@ -1,12 +1,28 @@
 import { env } from "cloudflare:workers";
 import * as oauth from "oauth4webapi";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { compose } from "../src/compose";
 import { sha256Hex } from "../src/lib/crypto";
 import { ADMIN, call, createAccount, createKey, userToken } from "./helpers/api";
 import { authorize, clientOptions, createClient, discover, insertGrant, raw, tokensFor } from "./helpers/oauth";
 
 const REDIRECT = "https://client.example/cb";
+
+// Every log line the Worker writes while these flows run: none may hold a token, code or secret.
+const logged: string[] = [];
+beforeAll(() => {
+  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      logged.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+    });
+  }
+});
+afterAll(() => {
+  vi.restoreAllMocks();
+  const leaks = logged.filter((line) => /kh_(at|rt|ac|cs)_[0-9A-Za-z]{38}|eyJ[\w-]+\.[\w-]+\./.test(line));
+  expect(logged.length).toBeGreaterThan(0); // the reuse warnings at least
+  expect(leaks).toEqual([]);
+});
 
 async function confidentialClient(accountId: string, scopes: string[], extra: Record<string, unknown> = {}) {
   const created = await createClient(accountId, { scopes, ...extra });
@@ -318,6 +334,17 @@ describe("authorization_code with PKCE", () => {
     expect(evil.status).toBe(400);
     expect(evil.headers.get("location")).toBeNull();
     expect(evil.text).toContain("not registered");
+  });
+
+  it("the consent page has the admin page's CSP, its form allowed to end at the client's redirect URI only", async () => {
+    const account = await createAccount();
+    const { client } = await confidentialClient(account.id, ["keys:read"]);
+    const { consent } = await authorize({ clientId: client.client_id, user: { accountId: account.id } });
+    const csp = consent.headers.get("content-security-policy")!;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp.endsWith("form-action 'self' https://client.example")).toBe(true);
+    expect(consent.text).not.toMatch(/<script|https?:\/\/(?!client\.example)[^"]*\.(js|css)/);
   });
 
   it("a consent form cannot be replayed without its cookie or altered", async () => {

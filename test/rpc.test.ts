@@ -24,6 +24,39 @@ describe("KeyhookRpc (service binding)", () => {
     expect((await rpc.verify("kh_live_bogus")).code).toBe("MALFORMED");
   });
 
+  it("verify understands OAuth access tokens, and keyhookAuth lets them through", async () => {
+    const account = await createAccount();
+    const created = await call("POST", "/v1/oauth-clients", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { name: "Billing sync", scopes: ["invoices:read"] },
+    });
+    const granted = await call("POST", "/oauth/token", {
+      headers: {
+        authorization: `Basic ${btoa(`${created.body.client.id}:${created.body.clientSecret}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "grant_type=client_credentials",
+    });
+    const token = granted.body.access_token as string;
+    expect(await rpc.verify(token, ["invoices:read"])).toMatchObject({
+      valid: true,
+      code: "VALID",
+      keyId: null,
+      accountId: account.id,
+      name: "Billing sync",
+      scopes: ["invoices:read"],
+      oauth: { clientId: created.body.client.id, userId: null },
+    });
+    expect((await rpc.verify(token, ["invoices:write"])).code).toBe("INSUFFICIENT_SCOPE");
+    expect((await rpc.verify(`${token.slice(0, -1)}x`)).code).toBe("NOT_FOUND");
+    const app = new Hono<{ Bindings: { KEYHOOK: KeyhookBinding } }>()
+      .use("/api/*", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }))
+      .get("/api/invoices", (c) => c.json({ by: (c.var as { keyhook: KeyVerdict }).keyhook.oauth }));
+    const res = await app.request("/api/invoices", { headers: { authorization: `Bearer ${token}` } }, { KEYHOOK: rpc });
+    expect(await res.json()).toEqual({ by: { clientId: created.body.client.id, userId: null } });
+  });
+
   it("publish goes through the same path as POST /v1/events", async () => {
     const account = await createAccount();
     const name = uniqueName();

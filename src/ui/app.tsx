@@ -3,12 +3,13 @@ import { data, KeyhookError, keyhook, message, type Schemas, session } from "./a
 import { AuditTab } from "./audit-tab";
 import { Banner } from "./components";
 import { KeysTab } from "./keys-tab";
+import { AuthorizedAppsTab, OAuthAppsTab } from "./oauth-tab";
 import { WebhooksTab } from "./webhooks-tab";
 
 type Who = Schemas["Whoami"];
 type Account = Schemas["Account"];
 
-const TABS = ["API keys", "Webhooks", "Audit log"] as const;
+const TABS = ["API keys", "Webhooks", "OAuth apps", "Authorized apps", "Audit log"] as const;
 type Tab = (typeof TABS)[number];
 
 export function App() {
@@ -135,6 +136,8 @@ export function App() {
                 <KeysTab onError={onError} defaultRateLimit={account?.limits.rateLimitPerHour ?? null} />
               )}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
+              {tab === "OAuth apps" && <OAuthAppsTab onError={onError} />}
+              {tab === "Authorized apps" && <AuthorizedAppsTab onError={onError} />}
               {tab === "Audit log" && <AuditTab onError={onError} />}
             </div>
           </div>

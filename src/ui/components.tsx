@@ -1,5 +1,5 @@
 import type { Child } from "hono/jsx";
-import { useEffect, useRef } from "hono/jsx/dom";
+import { useEffect, useRef, useState } from "hono/jsx/dom";
 
 /** The red banner: every error, with Dismiss (and Retry when a load failed). */
 export function Banner(props: { text: string; onDismiss: () => void; onRetry?: () => void }) {
@@ -41,6 +41,43 @@ export function Dialog(props: { title: string; children: Child }) {
         {props.children}
       </div>
     </div>
+  );
+}
+
+/** A secret shown once (an API key, an OAuth client secret), with Copy and Done. */
+export function CopySecretDialog(props: {
+  secret: string;
+  onDone: () => void;
+  title?: string;
+  label?: string;
+  children?: Child;
+}) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(props.secret);
+    } catch {
+      const field = document.getElementById("new-key") as HTMLInputElement | null;
+      field?.select();
+      document.execCommand("copy");
+    }
+    setCopied(true);
+  };
+  return (
+    <Dialog title={props.title ?? "Copy your API key"}>
+      <p>This is the only time it is shown. Store it somewhere safe now.</p>
+      {props.children}
+      <label for="new-key">{props.label ?? "Your new API key"}</label>
+      <input id="new-key" class="secret" readOnly value={props.secret} />
+      <div class="dialog-actions">
+        <button type="button" onClick={copy}>
+          {copied ? "Copied" : "Copy"}
+        </button>
+        <button type="button" class="primary" onClick={props.onDone}>
+          Done
+        </button>
+      </div>
+    </Dialog>
   );
 }
 

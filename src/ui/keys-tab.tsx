@@ -2,7 +2,7 @@ import { useEffect, useState } from "hono/jsx/dom";
 import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
 import { AccountOverview, KeyAnalyticsDialog } from "./analytics";
 import { data, keyhook, message, type Schemas } from "./api";
-import { Dialog, Sparkline, When } from "./components";
+import { CopySecretDialog, Dialog, Sparkline, When } from "./components";
 
 type ApiKey = Schemas["ApiKey"];
 
@@ -169,7 +169,7 @@ export function KeysTab(props: {
           </tbody>
         </table>
       )}
-      {secret && <CopyKeyDialog secret={secret} onDone={() => setSecret(null)} />}
+      {secret && <CopySecretDialog secret={secret} onDone={() => setSecret(null)} />}
       {crediting && (
         <CreditsDialog
           apiKey={crediting}
@@ -261,35 +261,6 @@ function CreditsDialog(props: {
           </button>
         </div>
       </form>
-    </Dialog>
-  );
-}
-
-function CopyKeyDialog(props: { secret: string; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(props.secret);
-    } catch {
-      const field = document.getElementById("new-key") as HTMLInputElement | null;
-      field?.select();
-      document.execCommand("copy");
-    }
-    setCopied(true);
-  };
-  return (
-    <Dialog title="Copy your API key">
-      <p>This is the only time the key is shown. Store it somewhere safe now.</p>
-      <label for="new-key">Your new API key</label>
-      <input id="new-key" class="secret" readOnly value={props.secret} />
-      <div class="dialog-actions">
-        <button type="button" onClick={copy}>
-          {copied ? "Copied" : "Copy"}
-        </button>
-        <button type="button" class="primary" onClick={props.onDone}>
-          Done
-        </button>
-      </div>
     </Dialog>
   );
 }

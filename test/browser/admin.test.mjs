@@ -2,11 +2,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
+import * as oauth from "oauth4webapi";
 import { chromium } from "playwright-core";
-import { apiCall, BASE, devVar, SCRIPT_BODY, startKeyhook, startReceiver, userJwt } from "./harness.mjs";
+import { apiCall, BASE, devVar, SCRIPT_BODY, startKeyhook, startLogin, startReceiver, userJwt } from "./harness.mjs";
 
 const SHOTS = "docs/screenshots";
-let keyhook, receiver, browser, page, account;
+let keyhook, receiver, login, browser, page, account;
 const consoleErrors = [];
 
 async function noSeriousA11yViolations(where) {
@@ -25,7 +26,8 @@ function takeConsoleErrors() {
 }
 
 before(async () => {
-  keyhook = await startKeyhook();
+  login = await startLogin();
+  keyhook = await startKeyhook(["--var", `OAUTH_LOGIN_URL:${login.origin}/login`]);
   receiver = await startReceiver();
   const created = await apiCall("POST", "/v1/accounts", {
     token: devVar("ADMIN_TOKEN"),
@@ -48,12 +50,19 @@ before(async () => {
   page = await context.newPage();
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
-  page.on("request", (r) => assert.ok(r.url().startsWith(BASE), `request to a third-party host: ${r.url()}`));
+  // Only Keyhook, and (in the OAuth test) the host application's own login and redirect URI.
+  page.on("request", (r) =>
+    assert.ok(
+      r.url().startsWith(BASE) || r.url().startsWith(login.origin),
+      `request to a third-party host: ${r.url()}`,
+    ),
+  );
 });
 
 after(async () => {
   await browser?.close();
   receiver?.close();
+  login?.close();
   keyhook?.stop();
 });
 
@@ -300,10 +309,10 @@ describe("Admin → Integrations", () => {
     await page.getByText("No webhooks yet").waitFor();
     await page.getByRole("button", { name: "+ New webhook" }).click();
     await page.getByLabel("URL").fill(receiver.url);
-    const secret = await page.getByLabel("Secret").inputValue();
+    const secret = await page.getByLabel("Secret", { exact: true }).inputValue();
     assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
     await page.getByRole("button", { name: "Regenerate" }).click();
-    assert.notEqual(await page.getByLabel("Secret").inputValue(), secret);
+    assert.notEqual(await page.getByLabel("Secret", { exact: true }).inputValue(), secret);
     await page.getByLabel("api_key.created").waitFor();
     await page.getByLabel("All events").check();
     await page.getByLabel("Description").fill("Ops alerts");
@@ -382,6 +391,105 @@ describe("Admin → Integrations", () => {
     await page.getByLabel("Account").selectOption(account.id);
     await page.getByRole("tab", { name: "API keys" }).waitFor();
     await page.getByText("No API keys yet").waitFor();
+  });
+
+  it("OAuth apps: registers a confidential app in the form; its secret is shown once", async () => {
+    await page.getByRole("tab", { name: "OAuth apps" }).click();
+    await page.getByText("No OAuth apps yet").waitFor();
+    await page.getByRole("button", { name: "Register app" }).click();
+    await page.getByLabel("Name").fill("Example app");
+    await page.getByLabel("Redirect URIs (one per line)").fill(`${login.origin}/callback`);
+    await page.getByLabel("keys:read").check();
+    await page.getByLabel("webhooks:read").check();
+    await page.getByRole("button", { name: "Register", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: "Copy the client secret" });
+    await dialog.waitFor();
+    const secret = await dialog.getByRole("textbox").inputValue();
+    assert.match(secret, /^kh_cs_[0-9A-Za-z]{38}$/);
+    const clientId = (await dialog.locator("code").textContent()).trim();
+    await dialog.getByRole("button", { name: "Done" }).click();
+    const row = page.getByRole("row", { name: /Example app/ });
+    await row.waitFor();
+    assert.match(await row.textContent(), new RegExp(`${clientId}.*secret …${secret.slice(-4)}`));
+    await noSeriousA11yViolations("the OAuth apps tab");
+    await page.screenshot({ path: `${SHOTS}/oauth-apps.png` });
+    page.oauthClient = { clientId, secret };
+  });
+
+  it("a user authorizes the app through the host's login and Keyhook's consent page (PKCE)", async () => {
+    const { clientId, secret } = page.oauthClient;
+    const as = await oauth.processDiscoveryResponse(
+      new URL(BASE),
+      await oauth.discoveryRequest(new URL(BASE), { algorithm: "oauth2", [oauth.allowInsecureRequests]: true }),
+    );
+    const verifier = oauth.generateRandomCodeVerifier();
+    const authorize = new URL(as.authorization_endpoint);
+    authorize.search = new URLSearchParams({
+      response_type: "code",
+      client_id: clientId,
+      redirect_uri: `${login.origin}/callback`,
+      scope: "keys:read webhooks:read",
+      state: "browser-state",
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+    }).toString();
+    login.user = { sub: "u_grace", name: "Grace", account_id: account.id, role: "member", permissions: ["keys:read"] };
+    const loaded = [];
+    const track = (r) => loaded.push(r.url());
+    page.on("request", track);
+    await page.goto(authorize.href);
+    await page.getByRole("heading", { name: "Authorize Example app" }).waitFor();
+    page.off("request", track);
+    const text = await page.locator("main").textContent();
+    assert.match(text, /Grace/);
+    assert.match(text, /See API keys and their usage/);
+    assert.match(text, /See webhooks and their delivery history/);
+    // The consent page loads nothing but Keyhook's own stylesheet, under the admin page's CSP.
+    assert.deepEqual(
+      loaded.filter((u) => !u.startsWith(BASE) && !u.startsWith(login.origin)),
+      [],
+    );
+    await noSeriousA11yViolations("the consent page");
+    await page.screenshot({ path: `${SHOTS}/oauth-consent.png` });
+    await page.getByRole("button", { name: "Allow" }).click();
+    await page.getByRole("heading", { name: "Connected" }).waitFor();
+    const callback = login.callbacks.at(-1);
+    assert.equal(callback.searchParams.get("state"), "browser-state");
+    const client = { client_id: clientId };
+    const params = oauth.validateAuthResponse(as, client, callback, "browser-state");
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        oauth.ClientSecretBasic(secret),
+        params,
+        `${login.origin}/callback`,
+        verifier,
+        { [oauth.allowInsecureRequests]: true },
+      ),
+    );
+    const me = await apiCall("GET", "/v1/whoami", { token: tokens.access_token });
+    assert.equal(me.body.type, "oauth");
+    assert.deepEqual(me.body.onBehalfOf, { type: "user", id: "u_grace" });
+    // webhooks:read was granted but Grace does not hold it: the token does not either.
+    assert.deepEqual(me.body.permissions, ["keys:read"]);
+    page.oauthToken = tokens.access_token;
+  });
+
+  it("Authorized apps: revoking a user's authorization refuses the app's token at once", async () => {
+    await page.goto(`${BASE}/admin/`);
+    await page.getByRole("tab", { name: "Authorized apps" }).click();
+    const row = page.getByRole("row", { name: /Example app.*Grace/ });
+    await row.waitFor();
+    assert.match(await row.textContent(), /keys:read, webhooks:read/);
+    await noSeriousA11yViolations("the Authorized apps tab");
+    await page.screenshot({ path: `${SHOTS}/authorized-apps.png` });
+    page.once("dialog", (d) => d.accept());
+    await row.getByRole("button", { name: "Revoke Example app for Grace" }).click();
+    await page.getByText("No app has been authorized").waitFor();
+    assert.equal((await apiCall("GET", "/v1/whoami", { token: page.oauthToken })).status, 401);
   });
 
   it("the API reference at /docs is served by the Worker itself", async () => {

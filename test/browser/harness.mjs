@@ -92,3 +92,31 @@ export function startReceiver() {
     ),
   );
 }
+
+/**
+ * The host application's login page, on loopback: `/login?return_to=…` sends the browser back to
+ * Keyhook with a user JWT for `login.user` (as a real login would after a password), and
+ * `/callback` is an OAuth client's redirect URI that keeps what it was sent.
+ */
+export function startLogin() {
+  const login = { user: null, callbacks: [] };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://127.0.0.1");
+    if (url.pathname === "/login") {
+      const back = new URL(url.searchParams.get("return_to"));
+      back.searchParams.set("login_token", userJwt(login.user));
+      res.writeHead(302, { location: back.href });
+      return res.end();
+    }
+    if (url.pathname === "/callback") login.callbacks.push(url);
+    res.setHeader("content-type", "text/html");
+    res.end("<!doctype html><title>Example app</title><h1>Connected</h1>");
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      login.origin = `http://127.0.0.1:${server.address().port}`;
+      login.close = () => server.close();
+      resolve(login);
+    }),
+  );
+}

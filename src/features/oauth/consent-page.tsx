@@ -22,13 +22,24 @@ export function scopeInWords(scope: string): string {
   return action === "*" ? `Everything on ${resource}` : `${resource}: ${action}`;
 }
 
+const CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /** The security headers `/admin` is served with (public/_headers), for the Worker's own pages. */
 export const PAGE_HEADERS = {
-  "Content-Security-Policy":
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "Content-Security-Policy": CSP,
   "Referrer-Policy": "no-referrer",
   "X-Frame-Options": "DENY",
 };
+
+/**
+ * The consent page's: the same, except that its form may also end at the client's redirect URI —
+ * browsers apply `form-action` to the redirect that follows the post, too.
+ */
+export const consentHeaders = (redirectUri: string) => ({
+  ...PAGE_HEADERS,
+  "Content-Security-Policy": `${CSP} ${new URL(redirectUri).origin}`,
+});
 
 function Page(props: { title: string; children: Child }) {
   return (

@@ -7,7 +7,7 @@ import { ApiError } from "../../lib/errors";
 import { hasPermission, KEYHOOK_PERMISSIONS } from "../../lib/permissions";
 import { authenticate } from "../../middleware/auth";
 import { CONSENT_COOKIE, CONSENT_TTL_MS } from "./consent";
-import { ConsentPage, ErrorPage, PAGE_HEADERS } from "./consent-page";
+import { ConsentPage, consentHeaders, ErrorPage, PAGE_HEADERS } from "./consent-page";
 import { type ClientCredentials, OAuthError } from "./oauth.service";
 
 /** What a client that asks for everything is offered: all but `impersonate`, which no app should need. */
@@ -34,12 +34,16 @@ function oauthError(c: Context<AppEnv>, err: OAuthError) {
   return c.json({ error: err.error, error_description: err.description }, err.status, headers);
 }
 
+/** The body as form fields (read as bytes: workerd warns when a form body is read as text). */
+const formParams = async (c: Context<AppEnv>) =>
+  new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()));
+
 /** A form body (RFC 6749 §3.2: `application/x-www-form-urlencoded`), as strings; repeated fields refused. */
 async function formOf(c: Context<AppEnv>): Promise<Record<string, string>> {
   if (!c.req.header("content-type")?.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
     throw new OAuthError("invalid_request", "Send the request as application/x-www-form-urlencoded");
   }
-  const params = new URLSearchParams(await c.req.text());
+  const params = await formParams(c);
   const form: Record<string, string> = {};
   for (const [k, v] of params) {
     if (k in form) throw new OAuthError("invalid_request", `${k} is given more than once`);
@@ -122,10 +126,10 @@ export const oauthEndpoints = new Hono<AppEnv>()
       scopes: step.scopes,
       request: step.request,
     });
-    return c.html(page, 200, PAGE_HEADERS);
+    return c.html(page, 200, consentHeaders(step.redirectUri));
   })
   .post("/oauth/authorize", async (c) => {
-    const form = new URLSearchParams(await c.req.text());
+    const form = await formParams(c);
     const signed = form.get("request") ?? "";
     const step = await c.var.services.oauth.decide(
       signed,

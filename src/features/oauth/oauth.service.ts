@@ -100,6 +100,8 @@ export type AuthorizeStep =
   | {
       kind: "consent";
       client: { id: string; name: string };
+      /** Where the decision redirects to: the page's CSP must let its form go there. */
+      redirectUri: string;
       user: { id: string; name: string };
       scopes: string[];
       request: string;
@@ -318,6 +320,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       return {
         kind: "consent",
         client: { id: client.id, name: client.name },
+        redirectUri,
         user: { id: user.principal.id, name: user.principal.name },
         scopes,
         request: await signConsent(request, secrets.webhookKey),

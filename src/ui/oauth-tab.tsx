@@ -1,0 +1,289 @@
+import { useEffect, useState } from "hono/jsx/dom";
+import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
+import { data, keyhook, message, type Schemas } from "./api";
+import { CopySecretDialog, When } from "./components";
+
+type Client = Schemas["OAuthClient"];
+type Grant = Schemas["OAuthGrant"];
+type OnError = (text: string, retry?: () => void) => void;
+
+/** OAuth apps: the account's clients — register, disable, rotate the secret, delete. */
+export function OAuthAppsTab(props: { onError: OnError }) {
+  const [clients, setClients] = useState<Client[] | null>(null);
+  const [creating, setCreating] = useState(false);
+  const [secret, setSecret] = useState<{ clientId: string; secret: string } | null>(null);
+
+  const load = async () => {
+    try {
+      setClients((await data(keyhook().GET("/v1/oauth-clients", { params: { query: { limit: 100 } } }))).clients);
+    } catch (err) {
+      setClients([]);
+      props.onError(`Could not load the OAuth apps: ${message(err)}`, load);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+
+  const act = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      await load();
+    } catch (err) {
+      props.onError(message(err));
+    }
+  };
+  const path = (id: string) => ({ params: { path: { id } } });
+
+  return (
+    <section aria-labelledby="oauth-apps-heading">
+      <div class="section-head">
+        <h2 id="oauth-apps-heading">OAuth apps</h2>
+        {!creating && (
+          <button type="button" class="primary" onClick={() => setCreating(true)}>
+            Register app
+          </button>
+        )}
+      </div>
+      <p class="muted">
+        Integrations that act for your users with their consent (authorization code with PKCE), or as themselves (client
+        credentials).
+      </p>
+      {creating && (
+        <NewClientForm
+          onCancel={() => setCreating(false)}
+          onCreated={(created) => {
+            setCreating(false);
+            if (created.clientSecret) setSecret({ clientId: created.client.id, secret: created.clientSecret });
+            load();
+          }}
+          onError={props.onError}
+        />
+      )}
+      {clients === null ? (
+        <p class="muted">Loading OAuth apps...</p>
+      ) : clients.length === 0 ? (
+        <p class="empty">No OAuth apps yet</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Client ID</th>
+              <th scope="col">Scopes</th>
+              <th scope="col">Status</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {clients.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  {c.name} <span class="muted">({c.type})</span>
+                  {c.redirectUris.map((u) => (
+                    <div class="muted">{u}</div>
+                  ))}
+                </td>
+                <td>
+                  <code>{c.id}</code>
+                  {c.secretLast4 && <div class="muted">secret …{c.secretLast4}</div>}
+                </td>
+                <td>{c.scopes.join(", ")}</td>
+                <td class={c.enabled ? "status-active" : "status-disabled"}>{c.enabled ? "Active" : "Disabled"}</td>
+                <td class="row-actions">
+                  <button
+                    type="button"
+                    aria-label={`${c.enabled ? "Disable" : "Enable"} ${c.name}`}
+                    onClick={() =>
+                      act(() =>
+                        data(
+                          keyhook().PATCH("/v1/oauth-clients/{id}", { ...path(c.id), body: { enabled: !c.enabled } }),
+                        ),
+                      )
+                    }
+                  >
+                    {c.enabled ? "Disable" : "Enable"}
+                  </button>
+                  {c.type === "confidential" && (
+                    <button
+                      type="button"
+                      aria-label={`Rotate the secret of ${c.name}`}
+                      onClick={() =>
+                        act(async () => {
+                          const r = await data(keyhook().POST("/v1/oauth-clients/{id}/rotate-secret", path(c.id)));
+                          setSecret({ clientId: c.id, secret: r.clientSecret! });
+                        })
+                      }
+                    >
+                      Rotate secret
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Delete ${c.name}`}
+                    onClick={() => {
+                      if (confirm(`Delete ${c.name}? Every user's authorization of it ends now.`)) {
+                        act(() => data(keyhook().DELETE("/v1/oauth-clients/{id}", path(c.id))));
+                      }
+                    }}
+                  >
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {secret && (
+        <CopySecretDialog
+          title="Copy the client secret"
+          label="Client secret"
+          secret={secret.secret}
+          onDone={() => setSecret(null)}
+        >
+          <p>
+            Client ID: <code>{secret.clientId}</code>
+          </p>
+        </CopySecretDialog>
+      )}
+    </section>
+  );
+}
+
+function NewClientForm(props: {
+  onCancel: () => void;
+  onCreated: (created: { client: Client; clientSecret: string | null }) => void;
+  onError: OnError;
+}) {
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    const redirectUris = String(form.get("redirectUris") ?? "")
+      .split(/\s+/)
+      .filter(Boolean);
+    const body = {
+      name: String(form.get("name") ?? "").trim(),
+      type: String(form.get("type")) as "confidential" | "public",
+      scopes: form.getAll("scopes").map(String),
+      ...(redirectUris.length > 0 ? { redirectUris } : {}),
+    };
+    try {
+      props.onCreated(await data(keyhook().POST("/v1/oauth-clients", { body })));
+    } catch (err) {
+      props.onError(message(err));
+    }
+  };
+  return (
+    <form class="panel" aria-label="Register an OAuth app" onSubmit={submit}>
+      <label for="client-name">Name</label>
+      <input id="client-name" name="name" required maxLength={100} placeholder="Zapier" />
+      <fieldset>
+        <legend>Type</legend>
+        <label class="check">
+          <input type="radio" name="type" value="confidential" checked /> Confidential (a server: has a secret)
+        </label>
+        <label class="check">
+          <input type="radio" name="type" value="public" /> Public (a browser, mobile or CLI app: PKCE only)
+        </label>
+      </fieldset>
+      <label for="client-redirects">Redirect URIs (one per line)</label>
+      <textarea
+        id="client-redirects"
+        name="redirectUris"
+        rows={2}
+        placeholder="https://app.example.com/oauth/callback"
+      />
+      <fieldset>
+        <legend>Scopes it may ask for</legend>
+        {KEYHOOK_PERMISSIONS.filter((p) => p !== "impersonate").map((p) => (
+          <label class="check">
+            <input type="checkbox" name="scopes" value={p} /> {p}
+          </label>
+        ))}
+      </fieldset>
+      <div class="form-actions">
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="submit" class="primary">
+          Register
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Authorized apps: what users allowed (a user sees their own; oauth:read sees everyone's). */
+export function AuthorizedAppsTab(props: { onError: OnError }) {
+  const [grants, setGrants] = useState<Grant[] | null>(null);
+  const load = async () => {
+    try {
+      setGrants((await data(keyhook().GET("/v1/oauth-grants", { params: { query: { limit: 100 } } }))).grants);
+    } catch (err) {
+      setGrants([]);
+      props.onError(`Could not load the authorized apps: ${message(err)}`, load);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+  const revoke = async (g: Grant) => {
+    if (!confirm(`Revoke ${g.client.name}'s access for ${g.userName}? Its tokens stop working now.`)) return;
+    try {
+      await data(keyhook().DELETE("/v1/oauth-grants/{id}", { params: { path: { id: g.id } } }));
+      await load();
+    } catch (err) {
+      props.onError(message(err));
+    }
+  };
+  return (
+    <section aria-labelledby="grants-heading">
+      <h2 id="grants-heading">Authorized apps</h2>
+      {grants === null ? (
+        <p class="muted">Loading authorized apps...</p>
+      ) : grants.length === 0 ? (
+        <p class="empty">No app has been authorized</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">App</th>
+              <th scope="col">User</th>
+              <th scope="col">Scopes</th>
+              <th scope="col">Authorized</th>
+              <th scope="col">Last used</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {grants.map((g) => (
+              <tr key={g.id}>
+                <td>{g.client.name}</td>
+                <td>{g.userName}</td>
+                <td>{g.scopes.join(", ")}</td>
+                <td>
+                  <When iso={g.createdAt} />
+                </td>
+                <td>
+                  <When iso={g.lastUsedAt} />
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Revoke ${g.client.name} for ${g.userName}`}
+                    onClick={() => revoke(g)}
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
