@@ -571,6 +571,17 @@ describe("the cron", () => {
 });
 
 describe("dynamic registration (RFC 7591)", () => {
+  it("is bounded per address: the 21st registration within an hour is 429", async () => {
+    const headers = { "cf-connecting-ip": `203.0.113.${Math.floor(Math.random() * 250)}` };
+    const body = { redirect_uris: ["https://a.example/cb"] };
+    for (let i = 0; i < 20; i++) expect((await call("POST", "/oauth/register", { headers, body })).status).toBe(201);
+    const refused = await call("POST", "/oauth/register", { headers, body });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    const elsewhere = await call("POST", "/oauth/register", { headers: { "cf-connecting-ip": "198.18.0.1" }, body });
+    expect(elsewhere.status).toBe(201);
+  });
+
   it("registers public PKCE clients with https or loopback redirect URIs only", async () => {
     const register = (body: unknown) => call("POST", "/oauth/register", { body: body as Record<string, unknown> });
     const ok = await register({ client_name: "Claude", redirect_uris: ["http://127.0.0.1:33418/callback"] });

@@ -6,6 +6,7 @@ import type { AppEnv } from "../../context";
 import { ApiError } from "../../lib/errors";
 import { hasPermission, KEYHOOK_PERMISSIONS } from "../../lib/permissions";
 import { authenticate } from "../../middleware/auth";
+import { clientKey } from "../ratelimit/limits";
 import { CONSENT_COOKIE, CONSENT_TTL_MS } from "./consent";
 import { ConsentPage, consentHeaders, ErrorPage, PAGE_HEADERS } from "./consent-page";
 import { type ClientCredentials, OAuthError } from "./oauth.service";
@@ -194,6 +195,6 @@ export const oauthEndpoints = new Hono<AppEnv>()
         const issue = parsed.error.issues[0]!;
         throw new OAuthError("invalid_client_metadata", `${issue.path.join(".") || "body"}: ${issue.message}`);
       }
-      return c.json(await oauth.register(parsed.data), 201, noStore);
+      return c.json(await oauth.register(parsed.data, clientKey(c.req.raw)), 201, noStore);
     }),
   );

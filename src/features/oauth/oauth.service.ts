@@ -8,6 +8,7 @@ import { hasPermission, KEYHOOK_PERMISSIONS, PERMISSION_PATTERN } from "../../li
 import type { Principal } from "../../lib/principal";
 import { auditRow } from "../audit/audit.service";
 import type { AuthService } from "../auth/auth.service";
+import { REGISTRATIONS_PER_HOUR, rateLimited, registrations } from "../ratelimit/limits";
 import { checkAccessToken } from "./access";
 import { CONSENT_TTL_MS, type ConsentRequest, openConsent, signConsent } from "./consent";
 import * as repo from "./oauth.repo";
@@ -526,8 +527,10 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
      * must use PKCE, with `https` or loopback redirect URIs. They belong to no account: any user
      * may authorize one, for their own account, on the consent page.
      */
-    async register(metadata: RegistrationRequest) {
+    async register(metadata: RegistrationRequest, clientIp: string) {
       const at = now();
+      const hit = await registrations(platform.kv, platform.log).hit(clientIp, REGISTRATIONS_PER_HOUR, at, waitUntil);
+      if (!hit.allowed) throw rateLimited("Too many client registrations from this address", hit.resetAt, at);
       if (metadata.token_endpoint_auth_method && metadata.token_endpoint_auth_method !== "none") {
         throw new OAuthError(
           "invalid_client_metadata",

@@ -12,6 +12,9 @@ export const keyRequests = (kv: KVNamespace, log?: Log) =>
   new ShardedCounter(kv, "rl", HOUR, USAGE_HISTORY_HOURS * HOUR, log);
 export const authFailures = (kv: KVNamespace, log?: Log) =>
   new ShardedCounter(kv, "af", AUTH_FAILURE_WINDOW_SECONDS, 0, log);
+/** RFC 7591 registrations per client address per hour: registration is open, so it is bounded. */
+export const registrations = (kv: KVNamespace, log?: Log) => new ShardedCounter(kv, "rg", HOUR, 0, log);
+export const REGISTRATIONS_PER_HOUR = 20;
 
 /**
  * The IETF fields (draft-ietf-httpapi-ratelimit-headers) and the widely used X-RateLimit-* ones.
