@@ -32,6 +32,14 @@ export function toHex(buf: ArrayBuffer | Uint8Array): string {
   return out;
 }
 
+/** Unpadded base64url (RFC 4648 §5): PKCE challenges, signed consent requests. */
+export function base64UrlEncode(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
 export function base64UrlDecode(input: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(input)) return null;
   const b64 = input

@@ -4,6 +4,7 @@ import type { DeliveryRow, EventRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
+import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import { auditRow } from "../audit/audit.service";
 import type { Job } from "../deliveries/attempt";
@@ -105,7 +106,22 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
     return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary) };
   }
 
-  return {
+  const service = {
+    /**
+     * Keyhook's own event about a change just stored (`api_key.*`, `oauth_client.*`): published for
+     * the caller's account; a failure is logged, never undoes the change or fails the request.
+     */
+    async announce(caller: Caller, type: string, entity: Record<string, unknown>) {
+      try {
+        await service.publish(
+          { accountId: caller.accountId, webhooksVersion: caller.webhooksVersion },
+          { type, entity },
+        );
+      } catch (err) {
+        platform.log("error", "could not publish own event", { type, error: describe(err) });
+      }
+    },
+
     /**
      * Publishes an event: writes it with one delivery per matching webhook (outbox) in one D1 round
      * trip, then either sends the first attempts from this invocation right away or queues them. A
@@ -232,6 +248,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
     /** The cron: idempotency keys older than 24 h let go of their events. */
     clearIdempotencyKeys: () => repo.clearIdempotencyKeys(db, now() - IDEMPOTENCY_MS),
   };
+  return service;
 }
 
 export type EventsService = ReturnType<typeof createEventsService>;

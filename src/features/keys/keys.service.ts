@@ -6,7 +6,6 @@ import { planLimits } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
-import { describe } from "../../lib/log";
 import { assertCanGrant } from "../../lib/permissions";
 import { toActor } from "../../lib/principal";
 import { found, isoOrNull, page } from "../../lib/schemas";
@@ -84,16 +83,9 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
 
   const load = async (caller: Caller, id: string) => found(await repo.getKey(db, caller.accountId, id), "API key");
 
-  /** Keyhook's own `api_key.*` events, published after the change is stored (a failure is logged). */
-  async function emit(caller: Caller, type: string, entity: Record<string, unknown>) {
-    try {
-      await deps
-        .events()
-        .publish({ accountId: caller.accountId, webhooksVersion: caller.webhooksVersion }, { type, entity });
-    } catch (err) {
-      platform.log("error", "could not publish own event", { type, error: describe(err) });
-    }
-  }
+  /** Keyhook's own events, published after the change is stored (a failure is logged). */
+  const emit = (caller: Caller, type: string, entity: Record<string, unknown>) =>
+    deps.events().announce(caller, type, entity);
 
   /**
    * Applies `changes` with its audit entry in one batch and answers the key as it now is. The new

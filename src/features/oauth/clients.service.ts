@@ -5,7 +5,6 @@ import type { Caller } from "../../lib/caller";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
-import { describe } from "../../lib/log";
 import { assertCanGrant, hasPermission } from "../../lib/permissions";
 import { toActor } from "../../lib/principal";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
@@ -60,15 +59,9 @@ export interface OAuthClientsDeps {
 export function createOAuthClientsService(platform: Platform, deps: OAuthClientsDeps) {
   const { db, settings, now } = platform;
 
-  async function emit(caller: Caller, type: string, entity: Record<string, unknown>) {
-    try {
-      await deps
-        .events()
-        .publish({ accountId: caller.accountId, webhooksVersion: caller.webhooksVersion }, { type, entity });
-    } catch (err) {
-      platform.log("error", "could not publish own event", { type, error: describe(err) });
-    }
-  }
+  /** Keyhook's own events, published after the change is stored (a failure is logged). */
+  const emit = (caller: Caller, type: string, entity: Record<string, unknown>) =>
+    deps.events().announce(caller, type, entity);
 
   const load = async (caller: Caller, id: string) =>
     found(await repo.findAccountClient(db, caller.accountId, id), "OAuth client");

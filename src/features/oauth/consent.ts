@@ -1,4 +1,4 @@
-import { base64UrlDecode } from "../../lib/encoding";
+import { base64UrlDecode, base64UrlEncode } from "../../lib/encoding";
 
 /**
  * The consent page's form carries the whole authorization request, signed (HMAC-SHA256 with a key
@@ -41,16 +41,10 @@ function consentKey(secret: string) {
   return key;
 }
 
-const toBase64Url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-
 export async function signConsent(request: ConsentRequest, secret: string): Promise<string> {
-  const body = toBase64Url(encoder.encode(JSON.stringify(request)));
+  const body = base64UrlEncode(encoder.encode(JSON.stringify(request)));
   const mac = await crypto.subtle.sign("HMAC", await consentKey(secret), encoder.encode(body));
-  return `${body}.${toBase64Url(new Uint8Array(mac))}`;
+  return `${body}.${base64UrlEncode(new Uint8Array(mac))}`;
 }
 
 /** The request, if the signature holds, it has not expired and the cookie's nonce is its own. */

@@ -13,7 +13,7 @@ import {
 } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
-/** A client the account owns, or one of the deployment's (account null) when `shared` is allowed. */
+/** A client the account owns (the deployment's and dynamic ones, account null, are no account's). */
 const visibleClient = (accountId: string, id: string) =>
   and(eq(oauthClients.id, id), eq(oauthClients.accountId, accountId));
 
@@ -189,20 +189,16 @@ export function listGrants(db: Db, accountId: string, userId: string | null, lim
     .all();
 }
 
-/** The grant and every token issued under it, with the audit entry (if any): one batch. */
-export async function deleteGrant(db: Db, accountId: string, id: string, audit: AuditRow | null) {
-  const statements = [
+/** The grant and every token issued under it, with the audit entry: one batch. */
+export async function deleteGrant(db: Db, accountId: string, id: string, audit: AuditRow) {
+  const [, deleted] = await db.batch([
     db.delete(oauthTokens).where(and(eq(oauthTokens.grantId, id), eq(oauthTokens.accountId, accountId))),
     db
       .delete(oauthGrants)
       .where(and(eq(oauthGrants.id, id), eq(oauthGrants.accountId, accountId)))
       .returning({ id: oauthGrants.id }),
-  ] as const;
-  if (!audit) {
-    const [, deleted] = await db.batch(statements);
-    return deleted.length > 0;
-  }
-  const [, deleted] = await db.batch([...statements, insertAudit(db, audit)]);
+    insertAudit(db, audit),
+  ]);
   return deleted.length > 0;
 }
 

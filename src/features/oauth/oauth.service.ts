@@ -2,7 +2,7 @@ import type { Platform } from "../../compose";
 import type { OAuthClientRow, OAuthTokenRow } from "../../db/schema";
 import { type AuditContext, SYSTEM_AUDIT } from "../../lib/caller";
 import { constantTimeEqual, sha256Hex } from "../../lib/crypto";
-import { newId, randomBase62 } from "../../lib/encoding";
+import { base64UrlEncode, newId, randomBase62 } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { hasPermission, KEYHOOK_PERMISSIONS, PERMISSION_PATTERN } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
@@ -86,13 +86,9 @@ export function requestedScopes(scope: string | null | undefined, allowed: reado
   return scopes;
 }
 
-const s256 = async (verifier: string) => {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  return btoa(String.fromCharCode(...digest))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-};
+/** The PKCE S256 challenge of a verifier (RFC 7636 §4.2). */
+const s256 = async (verifier: string) =>
+  base64UrlEncode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
 
 /** Where `/oauth/authorize` sends the browser next. */
 export type AuthorizeStep =
