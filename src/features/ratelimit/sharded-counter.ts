@@ -122,7 +122,7 @@ export class ShardedCounter {
   }
 
   /** Sum of the other shards' totals, from one paginated `list()` of the window's prefix. */
-  private async refresh(id: string, start: number, s: WindowState) {
+  private async refresh(id: string, start: number, s: WindowState, now: number) {
     let others = 0;
     let own = 0;
     let cursor: string | undefined;
@@ -141,7 +141,9 @@ export class ShardedCounter {
     // The first refresh of a window this isolate had counted and then evicted: carry on from its
     // stored total (no increment happens before the first refresh, so `local` is still 0).
     if (s.othersAt === 0) s.local = Math.max(s.local, own);
-    s.othersAt = Date.now();
+    // On the caller's clock (the `now` of the hit that asked), so the refresh interval is measured
+    // on one clock, not from whenever KV happened to answer.
+    s.othersAt = now;
   }
 
   /**
@@ -154,10 +156,10 @@ export class ShardedCounter {
     const s = this.state(id, start);
     if (now - s.othersAt >= REFRESH_MS) {
       const first = s.othersAt === 0;
-      s.refreshing ??= this.refresh(id, start, s)
+      s.refreshing ??= this.refresh(id, start, s, now)
         .catch((err) => {
           // Try again after the refresh interval, not on every request.
-          s.othersAt = Date.now();
+          s.othersAt = now;
           this.kvFailed("refresh", err);
         })
         .finally(() => {
