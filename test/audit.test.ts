@@ -11,7 +11,17 @@ interface Case {
   action: string;
   /** Operator routes act on accounts, not inside one. */
   operatorOnly?: boolean;
+  /** Outside any account: the entry is in the deployment's log. */
+  deployment?: boolean;
 }
+
+const newDeploymentClient = async () =>
+  (
+    await call("POST", "/v1/deployment/oauth-clients", {
+      token: ADMIN,
+      body: { name: "Shared", redirectUris: ["https://client.example/cb"], scopes: ["keys:read"] },
+    })
+  ).body.client.id as string;
 
 const newWebhook = async (accountId: string) =>
   (
@@ -39,6 +49,26 @@ const cases: Record<string, Case> = {
     body: { plan: "enterprise" },
     action: "account.updated",
     operatorOnly: true,
+  },
+  "POST /v1/deployment/oauth-clients": {
+    setup: async () => ({ targetType: "oauth_client" }),
+    body: { name: "CLI", redirectUris: ["http://127.0.0.1/cb"], scopes: ["keys:read"] },
+    action: "oauth_client.created",
+    operatorOnly: true,
+    deployment: true,
+  },
+  "PATCH /v1/deployment/oauth-clients/:id": {
+    setup: async () => ({ id: await newDeploymentClient(), targetType: "oauth_client" }),
+    body: { enabled: false },
+    action: "oauth_client.updated",
+    operatorOnly: true,
+    deployment: true,
+  },
+  "DELETE /v1/deployment/oauth-clients/:id": {
+    setup: async () => ({ id: await newDeploymentClient(), targetType: "oauth_client" }),
+    action: "oauth_client.deleted",
+    operatorOnly: true,
+    deployment: true,
   },
   "POST /v1/api-keys": {
     setup: async () => ({ targetType: "api_key" }),
@@ -217,8 +247,9 @@ describe("every change writes an audit entry", () => {
         res.body.profile?.id ??
         res.body.webhook?.id ??
         res.body.client?.id;
-      const entries =
-        name === "DELETE /v1/accounts/:id"
+      const entries = c.deployment
+        ? ((await call("GET", "/v1/deployment/audit-log?limit=100", { token: ADMIN })).body.entries as any[])
+        : name === "DELETE /v1/accounts/:id"
           ? await storedEntriesOf(account.id) // a deleted account is not found by the API: its entry stays in D1
           : await entriesOf(method === "POST" && path === "/v1/accounts" ? targetId : account.id);
       const entry = entries.find((e) => e.action === c.action && e.target.id === targetId);

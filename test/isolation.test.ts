@@ -85,10 +85,15 @@ const bodies: Record<string, unknown> = {
   "POST /v1/webhooks/:id/test": { event: "webhook.test" },
 };
 
-// /v1/accounts/:id is the operator's own inventory, not tenant-scoped: it is covered in auth.test.ts.
+// /v1/accounts/:id and /v1/deployment/… are the operator's own inventory, not tenant-scoped: they are
+// covered in auth.test.ts and oauth.test.ts.
 // /v1/oauth-users/:id names a user, not a row: its isolation is tested in oauth.test.ts.
 const tenantIdRoutes = appRoutes().filter(
-  (r) => r.path.includes(":id") && !r.path.startsWith("/v1/accounts") && !r.path.startsWith("/v1/oauth-users"),
+  (r) =>
+    r.path.includes(":id") &&
+    !r.path.startsWith("/v1/accounts") &&
+    !r.path.startsWith("/v1/deployment/") &&
+    !r.path.startsWith("/v1/oauth-users"),
 );
 const resourceOf = (path: string) => Object.keys(resources).find((p) => path.startsWith(`${p}/`));
 

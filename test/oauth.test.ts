@@ -608,3 +608,95 @@ describe("dynamic registration (RFC 7591)", () => {
     expect(me.body).toMatchObject({ type: "oauth", name: "Claude", accountId: account.id, permissions: ["keys:read"] });
   });
 });
+
+describe("deployment-wide clients (the operator's)", () => {
+  const create = (body: Record<string, unknown>, token = ADMIN) =>
+    call("POST", "/v1/deployment/oauth-clients", { token, body });
+
+  it("a public client every account's users may authorize, each grant in the user's own account", async () => {
+    const a = await createAccount();
+    const b = await createAccount();
+    const made = await create({ name: "Keyhook for VS Code", redirectUris: [REDIRECT], scopes: ["keys:read"] });
+    expect(made.status).toBe(201);
+    expect(made.body.client).toMatchObject({ type: "public", secretLast4: null, dynamic: false, enabled: true });
+    const id = made.body.client.id;
+    // No account sees it as its own; the operator's deployment list does.
+    expect((await call("GET", `/v1/oauth-clients/${id}`, { token: ADMIN, accountId: a.id })).status).toBe(404);
+    const listed = await call("GET", "/v1/deployment/oauth-clients?limit=100", { token: ADMIN });
+    expect(listed.body.clients.map((c: any) => c.id)).toContain(id);
+
+    const as = await discover();
+    const client: oauth.Client = { client_id: id, token_endpoint_auth_method: "none" };
+    const tokens = [];
+    for (const account of [a, b]) {
+      const user = { accountId: account.id, sub: "user_gil", permissions: ["keys:read"] };
+      const { consent } = await authorize({ clientId: id, user });
+      expect(consent.text).not.toContain("registered itself"); // the operator's, not a self-registration
+      expect(consent.text).toContain("https://client.example");
+      tokens.push(await tokensFor(as, client, oauth.None(), { clientId: id, user }));
+    }
+    for (const [i, account] of [a, b].entries()) {
+      const me = await call("GET", "/v1/whoami", { token: tokens[i]!.access_token });
+      expect(me.body).toMatchObject({ type: "oauth", name: "Keyhook for VS Code", accountId: account.id });
+      const grants = await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id });
+      expect(grants.body.grants.map((g: any) => g.client.id)).toEqual([id]);
+    }
+
+    // Disabled: every account's tokens are refused at once; enabled again, accepted.
+    const off = await call("PATCH", `/v1/deployment/oauth-clients/${id}`, { token: ADMIN, body: { enabled: false } });
+    expect(off.body.client.enabled).toBe(false);
+    expect((await call("GET", "/v1/whoami", { token: tokens[0]!.access_token })).status).toBe(401);
+    await call("PATCH", `/v1/deployment/oauth-clients/${id}`, { token: ADMIN, body: { enabled: true } });
+    expect((await call("GET", "/v1/whoami", { token: tokens[1]!.access_token })).status).toBe(200);
+
+    // Deleted: its grants in both accounts go with it.
+    expect((await call("DELETE", `/v1/deployment/oauth-clients/${id}`, { token: ADMIN })).status).toBe(200);
+    for (const [i, account] of [a, b].entries()) {
+      expect((await call("GET", "/v1/whoami", { token: tokens[i]!.access_token })).status).toBe(401);
+      const grants = await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id });
+      expect(grants.body.grants).toEqual([]);
+    }
+    expect((await call("GET", `/v1/deployment/oauth-clients/${id}`, { token: ADMIN })).status).toBe(404);
+  });
+
+  it("is the operator's alone; public only, with redirect URIs; an account's client is not one of them", async () => {
+    const account = await createAccount();
+    const { key } = await createKey(account.id, { scopes: ["oauth:read", "oauth:write"] });
+    const body = { name: "x", redirectUris: [REDIRECT], scopes: ["keys:read"] };
+    const asKey = await call("POST", "/v1/deployment/oauth-clients", { apiKey: key, body });
+    expect(asKey.status).toBe(403);
+    expect(asKey.body.error.code).toBe("insufficient_scope");
+    const admin = await userToken({ accountId: account.id, role: "admin" });
+    expect((await create(body, admin)).status).toBe(403);
+    expect((await call("GET", "/v1/deployment/oauth-clients", { token: admin })).status).toBe(403);
+
+    expect((await create({ ...body, type: "confidential" })).body.error.code).toBe("validation_failed");
+    expect((await create({ name: "x", scopes: ["keys:read"] })).body.error.code).toBe("validation_failed");
+    expect((await create({ ...body, redirectUris: ["http://evil.example/cb"] })).body.error.code).toBe(
+      "validation_failed",
+    );
+
+    const own = await createClient(account.id, { scopes: ["keys:read"] });
+    expect((await call("GET", `/v1/deployment/oauth-clients/${own.client.id}`, { token: ADMIN })).status).toBe(404);
+    expect((await call("DELETE", `/v1/deployment/oauth-clients/${own.client.id}`, { token: ADMIN })).status).toBe(404);
+  });
+
+  it("the deployment list shows dynamic registrations too, and their consent page says they named themselves", async () => {
+    const registered = await call("POST", "/oauth/register", {
+      headers: { "cf-connecting-ip": "198.18.7.7" },
+      body: { client_name: "Totally Official App", redirect_uris: ["https://app.example/cb"] },
+    });
+    const id = registered.body.client_id;
+    const got = await call("GET", `/v1/deployment/oauth-clients/${id}`, { token: ADMIN });
+    expect(got.body.client).toMatchObject({ name: "Totally Official App", dynamic: true, type: "public" });
+    const account = await createAccount();
+    const { consent } = await authorize({
+      clientId: id,
+      user: { accountId: account.id, sub: "user_hal", permissions: ["keys:read"] },
+      redirectUri: "https://app.example/cb",
+      scope: "keys:read",
+    });
+    expect(consent.text).toContain("registered itself");
+    expect(consent.text).toContain("https://app.example");
+  });
+});

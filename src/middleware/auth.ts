@@ -81,7 +81,7 @@ export const requireScope = (...required: string[]) =>
 
 export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
   if (c.var.principal.type !== "operator") {
-    throw new ApiError("insufficient_scope", "Only the operator token can manage accounts", { missing: ["operator"] });
+    throw new ApiError("insufficient_scope", "Only the operator token may do this", { missing: ["operator"] });
   }
   await next();
 });

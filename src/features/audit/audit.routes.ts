@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonResponse, security } from "../../lib/openapi-errors";
 import { ActorSchema, PageQuery, Timestamp } from "../../lib/schemas";
-import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+import { authenticate, requireAccount, requireOperator, requireScope } from "../../middleware/auth";
 
 const Ref = z.object({ type: z.string(), id: z.string(), name: z.string().nullable() });
 
@@ -28,6 +28,8 @@ export const AuditQuery = PageQuery.extend({
   until: z.iso.datetime({ offset: true }).optional(),
 });
 
+const Entries = z.object({ entries: z.array(AuditEntry), nextCursor: z.string().nullable() });
+
 export const list = createRoute({
   method: "get",
   path: "/v1/audit-log",
@@ -38,7 +40,22 @@ export const list = createRoute({
   middleware: [authenticate, requireScope("audit:read"), requireAccount],
   request: { query: AuditQuery },
   responses: {
-    200: jsonResponse(z.object({ entries: z.array(AuditEntry), nextCursor: z.string().nullable() }), "Newest first"),
+    200: jsonResponse(Entries, "Newest first"),
     ...errorResponses(400, 404),
+  },
+});
+
+export const listDeployment = createRoute({
+  method: "get",
+  path: "/v1/deployment/audit-log",
+  operationId: "listDeploymentAuditLog",
+  summary: "List the changes made outside any account: deployment-wide OAuth clients (operator)",
+  tags: ["Audit log"],
+  security,
+  middleware: [authenticate, requireOperator],
+  request: { query: AuditQuery },
+  responses: {
+    200: jsonResponse(Entries, "Newest first"),
+    ...errorResponses(400, 403),
   },
 });

@@ -78,13 +78,19 @@ export interface AuditQuery {
   until?: string;
 }
 
+/**
+ * The log of changes made outside any account (the operator's deployment-wide OAuth clients). No
+ * account id can be this one: theirs all start `acc_`.
+ */
+export const DEPLOYMENT_LOG = "_deployment";
+
 export function createAuditService({ db }: Platform) {
   return {
-    /** Newest first, within the caller's account. */
-    async list(caller: Caller, { limit, cursor, since, until, ...filter }: AuditQuery) {
+    /** Newest first, within one account's log (or `DEPLOYMENT_LOG`). */
+    async list(accountId: string, { limit, cursor, since, until, ...filter }: AuditQuery) {
       const rows = await repo.listAudit(
         db,
-        caller.accountId,
+        accountId,
         {
           ...filter,
           cursor,

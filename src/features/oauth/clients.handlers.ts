@@ -1,5 +1,5 @@
 import type { AppRouteHandler as Handler } from "../../context";
-import { callerOf } from "../../middleware/auth";
+import { auditOf, callerOf } from "../../middleware/auth";
 import type * as routes from "./clients.routes";
 
 export const create: Handler<typeof routes.create> = async (c) => {
@@ -42,4 +42,29 @@ export const revokeGrant: Handler<typeof routes.revokeGrant> = async (c) => {
 export const putUser: Handler<typeof routes.putUser> = async (c) => {
   const { id } = c.req.valid("param");
   return c.json(await c.var.services.oauthClients.setUserHoldings(callerOf(c), id, c.req.valid("json")), 200);
+};
+
+export const createDeployment: Handler<typeof routes.createDeployment> = async (c) => {
+  const client = await c.var.services.oauthClients.deployment.create(auditOf(c), c.req.valid("json"));
+  return c.json({ client }, 201);
+};
+
+export const listDeployment: Handler<typeof routes.listDeployment> = async (c) => {
+  const { limit, cursor } = c.req.valid("query");
+  return c.json(await c.var.services.oauthClients.deployment.list(auditOf(c), limit, cursor), 200);
+};
+
+export const getDeployment: Handler<typeof routes.getDeployment> = async (c) => {
+  return c.json({ client: await c.var.services.oauthClients.deployment.get(auditOf(c), c.req.valid("param").id) }, 200);
+};
+
+export const updateDeployment: Handler<typeof routes.updateDeployment> = async (c) => {
+  const { id } = c.req.valid("param");
+  const client = await c.var.services.oauthClients.deployment.update(auditOf(c), id, c.req.valid("json"));
+  return c.json({ client }, 200);
+};
+
+export const removeDeployment: Handler<typeof routes.removeDeployment> = async (c) => {
+  await c.var.services.oauthClients.deployment.remove(auditOf(c), c.req.valid("param").id);
+  return c.json({ success: true as const }, 200);
 };

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
 import { PERMISSION_PATTERN } from "../../lib/permissions";
 import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
-import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+import { authenticate, requireAccount, requireOperator, requireScope } from "../../middleware/auth";
 
 const tags = ["OAuth"];
 const reader = [authenticate, requireScope("oauth:read"), requireAccount];
@@ -32,6 +32,7 @@ export const OAuthClient = z
     scopes: z.array(z.string()),
     enabled: z.boolean(),
     secretLast4: z.string().nullable().openapi({ description: "Confidential clients: the secret's last 4 characters" }),
+    dynamic: z.boolean().openapi({ description: "Registered by itself (RFC 7591), not by an account or the operator" }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -46,6 +47,12 @@ export const CreateClientBody = z.strictObject({
   scopes: Scopes,
 });
 
+export const CreateDeploymentClientBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).openapi({ example: "Keyhook for VS Code" }),
+  redirectUris: RedirectUris,
+  scopes: Scopes,
+});
+
 export const UpdateClientBody = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
   redirectUris: RedirectUris.optional(),
@@ -54,6 +61,7 @@ export const UpdateClientBody = z.strictObject({
 });
 
 const ClientEnvelope = z.object({ client: OAuthClient });
+const Clients = z.object({ clients: z.array(OAuthClient), nextCursor: z.string().nullable() });
 const WithSecret = z.object({
   client: OAuthClient,
   clientSecret: z.string().nullable().openapi({ description: "Shown once; null for public clients" }),
@@ -98,7 +106,7 @@ export const list = route({
   middleware: reader,
   request: { query: PageQuery },
   responses: {
-    200: jsonResponse(z.object({ clients: z.array(OAuthClient), nextCursor: z.string().nullable() }), "Clients"),
+    200: jsonResponse(Clients, "Clients"),
     ...errorResponses(400, 404),
   },
 });
@@ -177,4 +185,59 @@ export const putUser = route({
     200: jsonResponse(z.object({ grantsUpdated: z.number().int() }), "How many of the user's grants changed"),
     ...errorResponses(400, 404, 413, 415),
   },
+});
+
+const operator = [authenticate, requireOperator];
+
+export const createDeployment = route({
+  method: "post",
+  path: "/v1/deployment/oauth-clients",
+  operationId: "createDeploymentOAuthClient",
+  summary: "Register a public client any account's users may authorize (operator)",
+  middleware: operator,
+  request: { body: jsonBody(CreateDeploymentClientBody) },
+  responses: {
+    201: jsonResponse(ClientEnvelope, "The client (public: no secret)"),
+    ...errorResponses(400, 403, 413, 415),
+  },
+});
+
+export const listDeployment = route({
+  method: "get",
+  path: "/v1/deployment/oauth-clients",
+  operationId: "listDeploymentOAuthClients",
+  summary: "List the deployment's clients: the operator's shared ones and dynamic registrations (operator)",
+  middleware: operator,
+  request: { query: PageQuery },
+  responses: { 200: jsonResponse(Clients, "Clients"), ...errorResponses(400, 403) },
+});
+
+export const getDeployment = route({
+  method: "get",
+  path: "/v1/deployment/oauth-clients/{id}",
+  operationId: "getDeploymentOAuthClient",
+  summary: "Get one of the deployment's clients (operator)",
+  middleware: operator,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(ClientEnvelope, "The client"), ...errorResponses(400, 403, 404) },
+});
+
+export const updateDeployment = route({
+  method: "patch",
+  path: "/v1/deployment/oauth-clients/{id}",
+  operationId: "updateDeploymentOAuthClient",
+  summary: "Update or disable one of the deployment's clients (operator)",
+  middleware: operator,
+  request: { params: IdParams, body: jsonBody(UpdateClientBody) },
+  responses: { 200: jsonResponse(ClientEnvelope, "The client"), ...errorResponses(400, 403, 404, 413, 415) },
+});
+
+export const removeDeployment = route({
+  method: "delete",
+  path: "/v1/deployment/oauth-clients/{id}",
+  operationId: "deleteDeploymentOAuthClient",
+  summary: "Delete one of the deployment's clients with every grant and token, in every account (operator)",
+  middleware: operator,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(z.object({ success: z.literal(true) }), "Deleted"), ...errorResponses(400, 403, 404) },
 });

@@ -1,16 +1,22 @@
 import type { z } from "@hono/zod-openapi";
 import type { Platform } from "../../compose";
 import type { OAuthClientRow } from "../../db/schema";
-import type { Caller } from "../../lib/caller";
+import type { AuditContext, Caller } from "../../lib/caller";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { assertCanGrant, hasPermission } from "../../lib/permissions";
-import { toActor } from "../../lib/principal";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
-import { auditRow, diff } from "../audit/audit.service";
+import { auditRow, type Changes, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
 import type { EventsService } from "../events/events.service";
-import type { CreateClientBody, OAuthClient, OAuthGrant, UpdateClientBody, UserHoldingsBody } from "./clients.routes";
+import type {
+  CreateClientBody,
+  CreateDeploymentClientBody,
+  OAuthClient,
+  OAuthGrant,
+  UpdateClientBody,
+  UserHoldingsBody,
+} from "./clients.routes";
 import * as repo from "./oauth.repo";
 import { isAcceptableRedirectUri } from "./oauth.service";
 import { newOAuthSecret } from "./tokens";
@@ -24,6 +30,7 @@ export function toClient(row: OAuthClientRow): z.infer<typeof OAuthClient> {
     scopes: row.scopes,
     enabled: row.enabled,
     secretLast4: row.secretLast4,
+    dynamic: row.dynamic,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
@@ -53,33 +60,57 @@ export interface OAuthClientsDeps {
 }
 
 /**
+ * Whose clients a call manages: an account's (audited in its log, announced as `oauth_client.*`
+ * events) or, with `accountId` null, the deployment's shared public clients, which the operator
+ * manages outside any account (audited in the deployment's log, `DEPLOYMENT_LOG`; no events: no
+ * account has webhooks for them).
+ */
+interface Owner {
+  accountId: string | null;
+  audit: AuditContext;
+  permissions: readonly string[];
+  caller: Caller | null;
+}
+
+const ownerOf = (caller: Caller): Owner => ({
+  accountId: caller.accountId,
+  audit: caller.audit,
+  permissions: caller.principal.permissions,
+  caller,
+});
+
+/**
  * The account's side of OAuth: its clients (`oauth_client.*` events, audited), the grants its users
  * gave, and what a user holds. A client of another account is not found, like any other record.
+ * `deployment` is the operator's: public clients every account's users may authorize.
  */
 export function createOAuthClientsService(platform: Platform, deps: OAuthClientsDeps) {
   const { db, settings, now } = platform;
 
-  /** Keyhook's own events, published after the change is stored (a failure is logged). */
-  const emit = (caller: Caller, type: string, entity: Record<string, unknown>) =>
-    deps.events().announce(caller, type, entity);
-
-  const load = async (caller: Caller, id: string) =>
-    found(await repo.findAccountClient(db, caller.accountId, id), "OAuth client");
-
-  async function change(caller: Caller, before: OAuthClientRow, changes: Partial<OAuthClientRow>, action: string) {
-    const at = Math.max(now(), before.updatedAt + 1);
-    const after: OAuthClientRow = { ...before, ...changes, updatedAt: at };
-    const target = { type: "oauth_client", id: before.id, name: after.name };
-    const audit = auditRow(
-      caller.audit,
-      caller.accountId,
+  const auditOf = (owner: Owner, action: string, row: OAuthClientRow, changes: Changes | null, at: number) =>
+    auditRow(
+      owner.audit,
+      owner.accountId ?? DEPLOYMENT_LOG,
       action,
-      target,
-      diff(audited(toClient(before)), audited(toClient(after))),
+      { type: "oauth_client", id: row.id, name: row.name },
+      changes,
       at,
     );
+
+  /** The account's event, after the change is stored (a failure is logged). */
+  const announce = async (owner: Owner, action: string, entity: Record<string, unknown>) => {
+    if (owner.caller) await deps.events().announce(owner.caller, action, entity);
+  };
+
+  const load = async (owner: Owner, id: string) =>
+    found(await repo.findAccountClient(db, owner.accountId, id), "OAuth client");
+
+  async function change(owner: Owner, before: OAuthClientRow, changes: Partial<OAuthClientRow>, action: string) {
+    const at = Math.max(now(), before.updatedAt + 1);
+    const after: OAuthClientRow = { ...before, ...changes, updatedAt: at };
+    const audit = auditOf(owner, action, after, diff(audited(toClient(before)), audited(toClient(after))), at);
     const row = found(await repo.updateClient(db, after, audit), "OAuth client");
-    await emit(caller, action, toClient(row));
+    await announce(owner, action, toClient(row));
     return row;
   }
 
@@ -88,74 +119,86 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
     return { secret, secretHash: await sha256Hex(secret), secretLast4: secret.slice(-4) };
   };
 
+  async function create(owner: Owner, input: z.infer<typeof CreateClientBody>) {
+    const at = now();
+    assertCanGrant(owner.permissions, input.scopes);
+    checkRedirectUris(input.redirectUris);
+    if (input.type === "public" && !input.redirectUris) {
+      throw new ApiError("validation_failed", "A public client needs redirect URIs (it can only use the code flow)", [
+        { path: "redirectUris", message: "required for public clients" },
+      ]);
+    }
+    const secret = input.type === "confidential" ? await newSecret() : null;
+    const row: OAuthClientRow = {
+      id: newId("ocl", at),
+      accountId: owner.accountId,
+      name: input.name,
+      type: input.type,
+      secretHash: secret?.secretHash ?? null,
+      secretLast4: secret?.secretLast4 ?? null,
+      redirectUris: [...new Set(input.redirectUris ?? [])],
+      scopes: [...new Set(input.scopes)],
+      dynamic: false,
+      enabled: true,
+      createdBy: owner.audit.actor,
+      createdAt: at,
+      updatedAt: at,
+    };
+    const client = toClient(row);
+    await repo.insertClient(db, row, auditOf(owner, "oauth_client.created", row, diff(null, audited(client)), at));
+    await announce(owner, "oauth_client.created", client);
+    return { client, clientSecret: secret?.secret ?? null };
+  }
+
+  async function list(owner: Owner, limit: number, cursor: string | undefined) {
+    const { items, nextCursor } = page(await repo.listClients(db, owner.accountId, limit + 1, cursor), limit);
+    return { clients: items.map(toClient), nextCursor };
+  }
+
+  async function update(owner: Owner, id: string, input: z.infer<typeof UpdateClientBody>) {
+    if (input.scopes) assertCanGrant(owner.permissions, input.scopes);
+    checkRedirectUris(input.redirectUris);
+    const before = await load(owner, id);
+    const changes: Partial<OAuthClientRow> = {
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.redirectUris ? { redirectUris: [...new Set(input.redirectUris)] } : {}),
+      ...(input.scopes ? { scopes: [...new Set(input.scopes)] } : {}),
+      ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+    };
+    return toClient(await change(owner, before, changes, "oauth_client.updated"));
+  }
+
+  async function remove(owner: Owner, id: string) {
+    const client = await load(owner, id);
+    const audit = auditOf(owner, "oauth_client.deleted", client, null, now());
+    if (!(await repo.deleteClient(db, owner.accountId, id, audit)))
+      throw new ApiError("not_found", "OAuth client not found");
+    await announce(owner, "oauth_client.deleted", { id, name: client.name });
+  }
+
+  /** The operator, outside any account: public clients (no secret) shared by every account's users. */
+  const deploymentOwner = (audit: AuditContext): Owner => ({
+    accountId: null,
+    audit,
+    permissions: ["*"],
+    caller: null,
+  });
+
   return {
-    async create(caller: Caller, input: z.infer<typeof CreateClientBody>) {
-      const at = now();
-      assertCanGrant(caller.principal.permissions, input.scopes);
-      checkRedirectUris(input.redirectUris);
-      if (input.type === "public" && !input.redirectUris) {
-        throw new ApiError("validation_failed", "A public client needs redirect URIs (it can only use the code flow)", [
-          { path: "redirectUris", message: "required for public clients" },
-        ]);
-      }
-      const secret = input.type === "confidential" ? await newSecret() : null;
-      const row: OAuthClientRow = {
-        id: newId("ocl", at),
-        accountId: caller.accountId,
-        name: input.name,
-        type: input.type,
-        secretHash: secret?.secretHash ?? null,
-        secretLast4: secret?.secretLast4 ?? null,
-        redirectUris: [...new Set(input.redirectUris ?? [])],
-        scopes: [...new Set(input.scopes)],
-        dynamic: false,
-        enabled: true,
-        createdBy: toActor(caller.principal),
-        createdAt: at,
-        updatedAt: at,
-      };
-      const client = toClient(row);
-      const target = { type: "oauth_client", id: row.id, name: row.name };
-      const audit = auditRow(
-        caller.audit,
-        caller.accountId,
-        "oauth_client.created",
-        target,
-        diff(null, audited(client)),
-        at,
-      );
-      await repo.insertClient(db, row, audit);
-      await emit(caller, "oauth_client.created", client);
-      return { client, clientSecret: secret?.secret ?? null };
-    },
-
-    async list(caller: Caller, limit: number, cursor: string | undefined) {
-      const { items, nextCursor } = page(await repo.listClients(db, caller.accountId, limit + 1, cursor), limit);
-      return { clients: items.map(toClient), nextCursor };
-    },
-
-    get: async (caller: Caller, id: string) => toClient(await load(caller, id)),
-
-    async update(caller: Caller, id: string, input: z.infer<typeof UpdateClientBody>) {
-      if (input.scopes) assertCanGrant(caller.principal.permissions, input.scopes);
-      checkRedirectUris(input.redirectUris);
-      const before = await load(caller, id);
-      const changes: Partial<OAuthClientRow> = {
-        ...(input.name !== undefined ? { name: input.name } : {}),
-        ...(input.redirectUris ? { redirectUris: [...new Set(input.redirectUris)] } : {}),
-        ...(input.scopes ? { scopes: [...new Set(input.scopes)] } : {}),
-        ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
-      };
-      return toClient(await change(caller, before, changes, "oauth_client.updated"));
-    },
+    create: (caller: Caller, input: z.infer<typeof CreateClientBody>) => create(ownerOf(caller), input),
+    list: (caller: Caller, limit: number, cursor: string | undefined) => list(ownerOf(caller), limit, cursor),
+    get: async (caller: Caller, id: string) => toClient(await load(ownerOf(caller), id)),
+    update: (caller: Caller, id: string, input: z.infer<typeof UpdateClientBody>) => update(ownerOf(caller), id, input),
+    remove: (caller: Caller, id: string) => remove(ownerOf(caller), id),
 
     /** A new secret; the old one is refused from this write on (tokens already issued stay valid). */
     async rotateSecret(caller: Caller, id: string) {
-      const before = await load(caller, id);
+      const owner = ownerOf(caller);
+      const before = await load(owner, id);
       if (before.type !== "confidential") throw new ApiError("conflict", "A public client has no secret to rotate");
       const secret = await newSecret();
       const row = await change(
-        caller,
+        owner,
         before,
         { secretHash: secret.secretHash, secretLast4: secret.secretLast4 },
         "oauth_client.secret_rotated",
@@ -163,13 +206,16 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
       return { client: toClient(row), clientSecret: secret.secret };
     },
 
-    async remove(caller: Caller, id: string) {
-      const client = await load(caller, id);
-      const target = { type: "oauth_client", id, name: client.name };
-      const audit = auditRow(caller.audit, caller.accountId, "oauth_client.deleted", target, null, now());
-      if (!(await repo.deleteClient(db, caller.accountId, id, audit)))
-        throw new ApiError("not_found", "OAuth client not found");
-      await emit(caller, "oauth_client.deleted", { id, name: client.name });
+    /** The deployment's clients (the operator's shared ones and dynamic registrations). */
+    deployment: {
+      create: async (audit: AuditContext, input: z.infer<typeof CreateDeploymentClientBody>) =>
+        (await create(deploymentOwner(audit), { ...input, type: "public" })).client,
+      list: (audit: AuditContext, limit: number, cursor: string | undefined) =>
+        list(deploymentOwner(audit), limit, cursor),
+      get: async (audit: AuditContext, id: string) => toClient(await load(deploymentOwner(audit), id)),
+      update: (audit: AuditContext, id: string, input: z.infer<typeof UpdateClientBody>) =>
+        update(deploymentOwner(audit), id, input),
+      remove: (audit: AuditContext, id: string) => remove(deploymentOwner(audit), id),
     },
 
     /** A user sees the apps they authorized; `oauth:read` sees every user's (or one's, by `userId`). */

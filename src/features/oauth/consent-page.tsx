@@ -59,7 +59,16 @@ function Page(props: { title: string; children: Child }) {
 }
 
 /** Allow / Deny for one client's request, posted back with the signed request. */
-export function ConsentPage(props: { clientName: string; userName: string; scopes: string[]; request: string }) {
+export function ConsentPage(props: {
+  clientName: string;
+  /** Registered by itself (RFC 7591): its name is its own claim. */
+  dynamic: boolean;
+  /** Where Allow or Deny sends the browser. */
+  redirectOrigin: string;
+  userName: string;
+  scopes: string[];
+  request: string;
+}) {
   return (
     <Page title={`Authorize ${props.clientName}`}>
       <h1>Authorize {props.clientName}</h1>
@@ -71,8 +80,15 @@ export function ConsentPage(props: { clientName: string; userName: string; scope
           <li>{scopeInWords(s)}</li>
         ))}
       </ul>
+      {props.dynamic ? (
+        <p class="notice">
+          This app registered itself: its name is its own claim, not checked by anyone. Allow it only if you started
+          this from an app you trust.
+        </p>
+      ) : null}
       <p class="muted">
-        It never gets more than you can do yourself. You can revoke its access at any time under Authorized apps.
+        Afterwards you will be sent to <strong>{props.redirectOrigin}</strong>. It never gets more than you can do
+        yourself. You can revoke its access at any time under Authorized apps.
       </p>
       <form method="post" action="/oauth/authorize">
         <input type="hidden" name="request" value={props.request} />

@@ -13,4 +13,9 @@ export const oauthClientsRouter = createRouter()
   .openapi(routes.remove, handlers.remove)
   .openapi(routes.listGrants, handlers.listGrants)
   .openapi(routes.revokeGrant, handlers.revokeGrant)
-  .openapi(routes.putUser, handlers.putUser);
+  .openapi(routes.putUser, handlers.putUser)
+  .openapi(routes.createDeployment, handlers.createDeployment)
+  .openapi(routes.listDeployment, handlers.listDeployment)
+  .openapi(routes.getDeployment, handlers.getDeployment)
+  .openapi(routes.updateDeployment, handlers.updateDeployment)
+  .openapi(routes.removeDeployment, handlers.removeDeployment);

@@ -123,6 +123,8 @@ export const oauthEndpoints = new Hono<AppEnv>()
     });
     const page = ConsentPage({
       clientName: step.client.name,
+      dynamic: step.client.dynamic,
+      redirectOrigin: new URL(step.redirectUri).origin,
       userName: step.user.name,
       scopes: step.scopes,
       request: step.request,

@@ -13,52 +13,50 @@ import {
 } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
-/** A client the account owns (the deployment's and dynamic ones, account null, are no account's). */
-const visibleClient = (accountId: string, id: string) =>
-  and(eq(oauthClients.id, id), eq(oauthClients.accountId, accountId));
+/**
+ * The clients of one owner: an account's, or (`null`) the deployment's — the operator's shared
+ * public clients and dynamic registrations, which belong to no account.
+ */
+const ownedBy = (accountId: string | null) =>
+  accountId === null ? isNull(oauthClients.accountId) : eq(oauthClients.accountId, accountId);
+
+const visibleClient = (accountId: string | null, id: string) => and(eq(oauthClients.id, id), ownedBy(accountId));
 
 /** Any client by its `client_id` (the OAuth endpoints: the account comes from the client or the user). */
 export function findClient(db: Db, id: string) {
   return db.select().from(oauthClients).where(eq(oauthClients.id, id)).get();
 }
 
-export function findAccountClient(db: Db, accountId: string, id: string) {
+export function findAccountClient(db: Db, accountId: string | null, id: string) {
   return db.select().from(oauthClients).where(visibleClient(accountId, id)).get();
 }
 
-export function listClients(db: Db, accountId: string, limit: number, cursor?: string) {
+export function listClients(db: Db, accountId: string | null, limit: number, cursor?: string) {
   return db
     .select()
     .from(oauthClients)
-    .where(and(eq(oauthClients.accountId, accountId), cursor ? lt(oauthClients.id, cursor) : undefined))
+    .where(and(ownedBy(accountId), cursor ? lt(oauthClients.id, cursor) : undefined))
     .orderBy(desc(oauthClients.id))
     .limit(limit)
     .all();
 }
 
-/** The client and its audit entry (none for a dynamic registration: it has no account), one batch. */
+/** The client and its audit entry (none for a dynamic registration), one batch. */
 export async function insertClient(db: Db, row: OAuthClientRow, audit: AuditRow | null) {
-  if (!audit) {
-    await db.insert(oauthClients).values(row);
-    return;
-  }
-  await db.batch([db.insert(oauthClients).values(row), insertAudit(db, audit)]);
+  const insert = db.insert(oauthClients).values(row);
+  await (audit ? db.batch([insert, insertAudit(db, audit)]) : insert);
 }
 
 export async function updateClient(db: Db, row: OAuthClientRow, audit: AuditRow) {
   const [rows] = await db.batch([
-    db
-      .update(oauthClients)
-      .set(row)
-      .where(visibleClient(row.accountId ?? "", row.id))
-      .returning(),
+    db.update(oauthClients).set(row).where(visibleClient(row.accountId, row.id)).returning(),
     insertAudit(db, audit),
   ]);
   return rows[0];
 }
 
 /** The client, every grant to it and every token it holds, and the audit entry: one batch. */
-export async function deleteClient(db: Db, accountId: string, id: string, audit: AuditRow) {
+export async function deleteClient(db: Db, accountId: string | null, id: string, audit: AuditRow) {
   const [, , deleted] = await db.batch([
     db.delete(oauthTokens).where(eq(oauthTokens.clientId, id)),
     db.delete(oauthGrants).where(eq(oauthGrants.clientId, id)),

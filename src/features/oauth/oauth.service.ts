@@ -96,7 +96,7 @@ export type AuthorizeStep =
   | { kind: "redirect"; location: string }
   | {
       kind: "consent";
-      client: { id: string; name: string };
+      client: { id: string; name: string; dynamic: boolean };
       /** Where the decision redirects to: the page's CSP must let its form go there. */
       redirectUri: string;
       user: { id: string; name: string };
@@ -316,7 +316,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       };
       return {
         kind: "consent",
-        client: { id: client.id, name: client.name },
+        client: { id: client.id, name: client.name, dynamic: client.dynamic },
         redirectUri,
         user: { id: user.principal.id, name: user.principal.name },
         scopes,
