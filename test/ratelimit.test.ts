@@ -1,11 +1,13 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import * as oauth from "oauth4webapi";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { settleVerificationCounts } from "../src/features/analytics/counter";
 import { REFRESH_MS, ShardedCounter, tracking } from "../src/features/ratelimit/sharded-counter";
 import { ADMIN, accountWithKey, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
+import { createClient, discover, tokensFor } from "./helpers/oauth";
 
 const HOUR = 3_600_000;
 
@@ -266,5 +268,32 @@ describe("operations on the hot path", () => {
     expect(counts.kvReads + counts.kvLists).toBe(0);
     // Increments are coalesced: one flush per second at most, not one write per request.
     expect(counts.kvWrites).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000) + 1);
+  }, 25_000);
+
+  it("steady state: one D1 read and no KV read per request with an OAuth access token, as with a key", async () => {
+    const account = await createAccount();
+    const created = await createClient(account.id, { scopes: ["keys:read"] });
+    const client: oauth.Client = { client_id: created.client.id };
+    const tokens = await tokensFor(await discover(), client, oauth.ClientSecretBasic(created.clientSecret!), {
+      clientId: client.client_id,
+      user: { accountId: account.id, sub: "user_hot", permissions: ["keys:read"] },
+    });
+    const app = createApp();
+    const { env: counted, counts, reset } = countingEnv();
+    const send = async (ctx: ExecutionContext) => {
+      const req = new Request(`${BASE}/v1/whoami`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      const res = await app.fetch(req, counted, ctx);
+      expect(res.status).toBe(200);
+    };
+    const first = createExecutionContext();
+    await send(first); // first use in this isolate: the grant's lastUsedAt, and the other shards read once
+    await waitOnExecutionContext(first);
+    reset();
+    const ctx = createExecutionContext();
+    for (let i = 0; i < 20; i++) await send(ctx);
+    expect(counts.d1Queries).toBe(20); // the token, its client, grant, profile and account: one read each
+    expect(counts.d1Batches).toBe(0);
+    expect(counts.kvReads + counts.kvLists).toBe(0);
+    await waitOnExecutionContext(ctx);
   }, 25_000);
 });
