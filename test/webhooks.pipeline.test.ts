@@ -7,6 +7,8 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { compose } from "../src/compose";
+import { commitOutcomes } from "../src/features/deliveries/runner";
 import worker from "../src/index";
 import { ADMIN, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
@@ -337,5 +339,32 @@ describe("what a delivery costs in D1", () => {
     expect(afterOutbox / 5).toBeLessThanOrEqual(4.5);
     expect(afterOutbox).toBe(10); // delivery row + attempt row each: no index entry, no webhook row
     expect(total.d1RoundTrips - publish.d1RoundTrips).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("outcomes are committed together", () => {
+  it("groups that arrive while a write is in flight are written by the next one: 10 runs, 2 D1 round trips", async () => {
+    const account = await createAccount();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const ids = Array.from({ length: 10 }, dlv);
+    await outbox(
+      account.id,
+      ids.map((id) => ({ id, webhookId: webhook.id })),
+    );
+    const { env: counted, counts } = countingEnv();
+    const { db, now } = compose(counted, { waitUntil: () => {}, requestId: "group-commit" }).platform;
+    // Ten runs hand over their groups at once (here: deliveries to mark failed, the smallest group):
+    // the first is written alone, at once; the nine that came while it was in flight, together.
+    await Promise.all(ids.map((id) => commitOutcomes({ db, now }, [], [id])));
+    expect(counts.d1Batches).toBe(2);
+    for (const id of ids) expect((await deliveryRow(id))?.status).toBe("failed");
+    // A write that fails fails every group in it, each told so (its deliveries are then retried).
+    const $client = {
+      prepare: () => ({ bind: () => ({}) }),
+      batch: () => Promise.reject(new Error("D1 went away")),
+    };
+    const broken = { db: { $client } as never, now };
+    const results = await Promise.allSettled([dlv(), dlv(), dlv()].map((id) => commitOutcomes(broken, [], [id])));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
   });
 });

@@ -79,6 +79,55 @@ export async function runJobs(
   await Promise.all(records);
 }
 
+/**
+ * Group commit: the outcome groups of every run in this isolate (concurrent publishes' first
+ * attempts, consumer batches) are written together. A group handed over while no write is in
+ * flight is written at once — no added wait at a light load; groups that arrive while one is in
+ * flight are written together by the next, one D1 round trip for all of them. The write is always
+ * made by a run that is waiting for it (in its own request's context, never on behalf of one that
+ * may have ended): whichever waiter wakes first takes everything waiting.
+ */
+interface Waiting {
+  outcomes: Outcome[];
+  dropped: string[];
+  settled: { ok: true } | { ok: false; err: unknown } | null;
+}
+
+const commits = new WeakMap<Db, { waiting: Waiting[]; inFlight: Promise<void> | null }>();
+
+export async function commitOutcomes(
+  deps: Pick<RunnerDeps, "db" | "now">,
+  outcomes: Outcome[],
+  dropped: string[],
+): Promise<void> {
+  let state = commits.get(deps.db);
+  if (!state) commits.set(deps.db, (state = { waiting: [], inFlight: null }));
+  const mine: Waiting = { outcomes, dropped, settled: null };
+  state.waiting.push(mine);
+  while (state.inFlight) await state.inFlight;
+  if (!mine.settled) {
+    const group = state.waiting.splice(0);
+    state.inFlight = (async () => {
+      try {
+        const accounts = await recordOutcomes(
+          deps.db,
+          group.flatMap((w) => w.outcomes),
+          group.flatMap((w) => w.dropped),
+          deps.now(),
+        );
+        for (const accountId of accounts) forgetTargets(accountId);
+        for (const w of group) w.settled = { ok: true };
+      } catch (err) {
+        for (const w of group) w.settled = { ok: false, err };
+      }
+    })();
+    await state.inFlight;
+    state.inFlight = null;
+  }
+  const settled = mine.settled!;
+  if (!settled.ok) throw settled.err;
+}
+
 async function record(
   deps: RunnerDeps,
   group: Outcome[],
@@ -86,7 +135,7 @@ async function record(
   decide: (job: Job, verdict: Verdict) => void,
 ) {
   try {
-    for (const accountId of await recordOutcomes(deps.db, group, dropped, deps.now())) forgetTargets(accountId);
+    await commitOutcomes(deps, group, dropped);
   } catch (err) {
     for (const o of group) decide(o.job, { action: "error" });
     logFailure(deps, "delivery outcome not recorded", group[0]?.job, err);
