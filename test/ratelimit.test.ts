@@ -296,4 +296,25 @@ describe("operations on the hot path", () => {
     expect(counts.kvReads + counts.kvLists).toBe(0);
     await waitOnExecutionContext(ctx);
   }, 25_000);
+
+  it("concurrent requests share a key lookup: 20 at once with 5 keys, each answered as its own key", async () => {
+    const account = await createAccount("enterprise");
+    const keys = await Promise.all(Array.from({ length: 5 }, (_, i) => createKey(account.id, { name: `k${i}` })));
+    const app = createApp();
+    const { env: counted, counts, reset } = countingEnv();
+    const whoami = (key: string, ctx: ExecutionContext) =>
+      app.fetch(new Request(`${BASE}/v1/whoami`, { headers: { "x-api-key": key } }), counted, ctx);
+    const warm = createExecutionContext();
+    for (const { key } of keys) await whoami(key, warm); // first uses: lastUsedAt, the shards read once
+    await waitOnExecutionContext(warm);
+    reset();
+    const ctx = createExecutionContext();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => whoami(keys[i % 5]!.key, ctx)));
+    const bodies = (await Promise.all(answers.map((r) => r.json()))) as { id: string; name: string }[];
+    bodies.forEach((body, i) => expect(body).toMatchObject({ id: keys[i % 5]!.apiKey.id, name: `k${i % 5}` }));
+    // The first lookup runs alone, at once; those that arrived while it ran share the next.
+    expect(counts.d1Queries).toBeGreaterThanOrEqual(2);
+    expect(counts.d1Queries).toBeLessThanOrEqual(4);
+    await waitOnExecutionContext(ctx);
+  }, 25_000);
 });

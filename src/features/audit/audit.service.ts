@@ -1,6 +1,6 @@
 import type { Platform } from "../../compose";
 import type { AuditRow } from "../../db/schema";
-import type { AuditContext, Caller } from "../../lib/caller";
+import type { AuditContext } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
 import { iso, page } from "../../lib/schemas";
 import * as repo from "./audit.repo";

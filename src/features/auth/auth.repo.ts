@@ -1,6 +1,7 @@
-import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { type Db, jsonColumn } from "../../db/client";
 import { type ApiKeyRow, accounts, apiKeys, permissionProfiles } from "../../db/schema";
+import { batched } from "../../lib/batched";
 import { memo } from "../../lib/memo";
 
 /** The key columns the hot path reads (not the prefix, the audit fields or the timestamps it never uses). */
@@ -26,43 +27,67 @@ const authKeyColumns = {
   creditsLowThreshold: apiKeys.creditsLowThreshold,
 };
 
-function prepareFindKeyForAuth(db: Db) {
-  const hash = sql.placeholder("hash");
-  return (
-    db
-      .select({
-        key: authKeyColumns,
-        account: {
-          plan: accounts.plan,
-          maxActiveKeys: accounts.maxActiveKeys,
-          rateLimitPerHour: accounts.rateLimitPerHour,
-          webhooksVersion: accounts.webhooksVersion,
-        },
-        profilePermissions: permissionProfiles.permissions,
-      })
-      .from(apiKeys)
-      .innerJoin(accounts, eq(accounts.id, apiKeys.accountId))
-      .leftJoin(permissionProfiles, eq(permissionProfiles.id, apiKeys.profileId))
-      // A deleted account's keys are refused from the deletion's first write on.
-      .where(and(or(eq(apiKeys.hash, hash), eq(apiKeys.previousHash, hash)), isNull(accounts.deletedAt)))
-      .prepare()
-  );
-}
-
 /** A key as the hot path sees it. */
 export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns>;
-export type FoundKey = NonNullable<Awaited<ReturnType<typeof findKeyForAuth>>>;
 
-const findKeyStatements = new WeakMap<Db, ReturnType<typeof prepareFindKeyForAuth>>();
+/** A key as the hot path sees it, with its account's limits and its profile's permissions. */
+export interface FoundKey {
+  key: AuthKey;
+  account: { plan: string; maxActiveKeys: number | null; rateLimitPerHour: number | null; webhooksVersion: number };
+  profilePermissions: string[] | null;
+}
 
 /**
- * The hot-path read: one indexed D1 query for the key (current or rotated-out secret), its account's
- * limits and its profile's permissions. Always read from D1 (unless the opt-in key cache is on) so
- * that a revoke, or a profile edit, takes effect on the very next request. The statement is built
- * once per isolate and only bound per request.
+ * The hot-path read: the keys (current or rotated-out secret) behind a list of hashes, with their
+ * accounts' limits and their profiles' permissions — one indexed D1 query for the whole list
+ * (`json_each`: one statement, one bound parameter, however many). Always read from D1 (unless the
+ * opt-in key cache is on) so that a revoke, or a profile edit, takes effect on the very next request.
  */
-export function findKeyForAuth(db: Db, hash: string) {
-  return memo(findKeyStatements, db, () => prepareFindKeyForAuth(db)).get({ hash });
+const FIND_KEYS = `SELECT k.id, k.account_id, k.name, k.hash, k.previous_hash, k.previous_hash_expires_at, k.scopes,
+  k.profile_id, k.enabled, k.rate_limit_per_hour, k.metadata, k.last_used_at, k.expires_at, k.revoked_at,
+  k.credits_remaining, k.credits_refill_interval, k.credits_refill_amount, k.credits_refill_day,
+  k.credits_refilled_at, k.credits_low_threshold,
+  a.plan, a.max_active_keys, a.rate_limit_per_hour AS account_rate_limit_per_hour, a.webhooks_version,
+  p.permissions AS p_permissions
+FROM api_keys k
+JOIN accounts a ON a.id = k.account_id
+LEFT JOIN permission_profiles p ON p.id = k.profile_id
+WHERE (k.hash IN (SELECT value FROM json_each(?1)) OR k.previous_hash IN (SELECT value FROM json_each(?1)))
+  -- A deleted account's keys are refused from the deletion's first write on.
+  AND a.deleted_at IS NULL`;
+
+const findKeysStatements = new WeakMap<D1Database, D1PreparedStatement>();
+
+/** At most this many requests' lookups in one query. */
+const LOOKUPS_PER_QUERY = 100;
+
+/**
+ * Concurrent requests' lookups, read together (`lib/batched`): a request that finds no lookup in
+ * flight queries at once; those that arrive while one is in flight share the next query, which
+ * starts after they arrived — so each still reads D1 as it is after its own arrival. Each gets its
+ * own copy of the row.
+ */
+const lookup = batched<Db, string, FoundKey | undefined>(async (db, hashes) => {
+  const statement = memo(findKeysStatements, db.$client, () => db.$client.prepare(FIND_KEYS));
+  const { results } = await statement.bind(JSON.stringify([...new Set(hashes)])).all<Row>();
+  return hashes.map((hash) => {
+    const r = results.find((row) => row.hash === hash) ?? results.find((row) => row.previous_hash === hash);
+    if (!r) return undefined;
+    return {
+      key: keyOf(r),
+      account: {
+        plan: String(r.plan),
+        maxActiveKeys: num(r.max_active_keys),
+        rateLimitPerHour: num(r.account_rate_limit_per_hour),
+        webhooksVersion: Number(r.webhooks_version),
+      },
+      profilePermissions: jsonColumn<string[]>(r.p_permissions),
+    };
+  });
+}, LOOKUPS_PER_QUERY);
+
+export function findKeyForAuth(db: Db, hash: string): Promise<FoundKey | undefined> {
+  return lookup(db, hash);
 }
 
 /*
@@ -119,6 +144,26 @@ function creditsOf(r: Row) {
   };
 }
 
+/** A hot-path key from a row of the lookup or of the spend (the same columns, by their SQL names). */
+function keyOf(r: Row): AuthKey {
+  return {
+    id: String(r.id),
+    accountId: String(r.account_id),
+    name: String(r.name),
+    hash: String(r.hash),
+    previousHashExpiresAt: num(r.previous_hash_expires_at),
+    scopes: jsonColumn<string[]>(r.scopes),
+    profileId: str(r.profile_id),
+    enabled: Boolean(r.enabled),
+    rateLimitPerHour: num(r.rate_limit_per_hour),
+    metadata: jsonColumn<Record<string, unknown>>(r.metadata) ?? {},
+    lastUsedAt: num(r.last_used_at),
+    expiresAt: num(r.expires_at),
+    revokedAt: num(r.revoked_at),
+    ...creditsOf(r),
+  };
+}
+
 export type SpentCredits = ReturnType<typeof creditsOf>;
 
 const bindSpend = (db: Db, sql: string, target: string, cost: number, now: number, bounds: Bounds) =>
@@ -144,22 +189,7 @@ export async function findAndSpend(db: Db, hash: string, cost: number, now: numb
     [string, number | null, number | null, number]
   >(r.account)!;
   const found: FoundKey = {
-    key: {
-      id: String(r.id),
-      accountId: String(r.account_id),
-      name: String(r.name),
-      hash: String(r.hash),
-      previousHashExpiresAt: num(r.previous_hash_expires_at),
-      scopes: jsonColumn<string[]>(r.scopes),
-      profileId: str(r.profile_id),
-      enabled: Boolean(r.enabled),
-      rateLimitPerHour: num(r.rate_limit_per_hour),
-      metadata: jsonColumn<Record<string, unknown>>(r.metadata) ?? {},
-      lastUsedAt: num(r.last_used_at),
-      expiresAt: num(r.expires_at),
-      revokedAt: num(r.revoked_at),
-      ...creditsOf(r),
-    },
+    key: keyOf(r),
     account: { plan, maxActiveKeys, rateLimitPerHour, webhooksVersion },
     profilePermissions: jsonColumn<string[]>(r.p_permissions),
   };

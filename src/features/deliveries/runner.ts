@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client";
+import { batched } from "../../lib/batched";
 import { describe, type Log } from "../../lib/log";
 import { forgetTargets } from "../webhooks/targets";
 import { type AttemptDeps, attempt, type Job, type Outcome } from "./attempt";
@@ -80,52 +81,25 @@ export async function runJobs(
 }
 
 /**
- * Group commit: the outcome groups of every run in this isolate (concurrent publishes' first
- * attempts, consumer batches) are written together. A group handed over while no write is in
- * flight is written at once — no added wait at a light load; groups that arrive while one is in
- * flight are written together by the next, one D1 round trip for all of them. The write is always
- * made by a run that is waiting for it (in its own request's context, never on behalf of one that
- * may have ended): whichever waiter wakes first takes everything waiting.
+ * Group commit (`lib/batched`): the outcome groups of every run in this isolate (concurrent
+ * publishes' first attempts, consumer batches) are written together. A group handed over while no
+ * write is in flight is written at once — no added wait at a light load; groups that arrive while
+ * one is in flight are written together by the next write, one D1 round trip for all of them. A
+ * failed write fails every group in it.
  */
-interface Waiting {
-  outcomes: Outcome[];
-  dropped: string[];
-  settled: { ok: true } | { ok: false; err: unknown } | null;
-}
+const commit = batched<Db, { outcomes: Outcome[]; dropped: string[]; now: () => number }, void>(async (db, groups) => {
+  const accounts = await recordOutcomes(
+    db,
+    groups.flatMap((g) => g.outcomes),
+    groups.flatMap((g) => g.dropped),
+    groups[0]!.now(),
+  );
+  for (const accountId of accounts) forgetTargets(accountId);
+  return groups.map(() => undefined);
+});
 
-const commits = new WeakMap<Db, { waiting: Waiting[]; inFlight: Promise<void> | null }>();
-
-export async function commitOutcomes(
-  deps: Pick<RunnerDeps, "db" | "now">,
-  outcomes: Outcome[],
-  dropped: string[],
-): Promise<void> {
-  let state = commits.get(deps.db);
-  if (!state) commits.set(deps.db, (state = { waiting: [], inFlight: null }));
-  const mine: Waiting = { outcomes, dropped, settled: null };
-  state.waiting.push(mine);
-  while (state.inFlight) await state.inFlight;
-  if (!mine.settled) {
-    const group = state.waiting.splice(0);
-    state.inFlight = (async () => {
-      try {
-        const accounts = await recordOutcomes(
-          deps.db,
-          group.flatMap((w) => w.outcomes),
-          group.flatMap((w) => w.dropped),
-          deps.now(),
-        );
-        for (const accountId of accounts) forgetTargets(accountId);
-        for (const w of group) w.settled = { ok: true };
-      } catch (err) {
-        for (const w of group) w.settled = { ok: false, err };
-      }
-    })();
-    await state.inFlight;
-    state.inFlight = null;
-  }
-  const settled = mine.settled!;
-  if (!settled.ok) throw settled.err;
+export function commitOutcomes(deps: Pick<RunnerDeps, "db" | "now">, outcomes: Outcome[], dropped: string[]) {
+  return commit(deps.db, { outcomes, dropped, now: deps.now });
 }
 
 async function record(
