@@ -311,7 +311,9 @@ describe("operations on the hot path", () => {
     const ctx = createExecutionContext();
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => whoami(keys[i % 5]!.key, ctx)));
     const bodies = (await Promise.all(answers.map((r) => r.json()))) as { id: string; name: string }[];
-    bodies.forEach((body, i) => expect(body).toMatchObject({ id: keys[i % 5]!.apiKey.id, name: `k${i % 5}` }));
+    bodies.forEach((body, i) => {
+      expect(body).toMatchObject({ id: keys[i % 5]!.apiKey.id, name: `k${i % 5}` });
+    });
     // The first lookup runs alone, at once; those that arrived while it ran share the next.
     expect(counts.d1Queries).toBeGreaterThanOrEqual(2);
     expect(counts.d1Queries).toBeLessThanOrEqual(4);

@@ -1,24 +1,71 @@
 /**
  * Many callers' work done together, without making anyone wait for company: a caller who finds
  * nothing in flight starts at once; callers who arrive while a run is in flight are served
- * together by the next run. The next run is started by one of the callers waiting for it, in its
- * own request's context — never on behalf of a request that may have ended. One group per `key`
- * (e.g. per D1 binding); at most `max` inputs per run.
+ * together by the next run, which one of them starts in its own request's context. One group per
+ * `key` (e.g. per D1 binding); at most `max` inputs per run.
  *
  * Used for the D1 round trips many concurrent requests of an isolate make alike: key lookups (one
  * query for every request that arrived while the last one ran) and delivery outcomes (one batch
  * for every run that finished meanwhile). Under load the round trips per request fall; at a light
  * load nothing changes.
+ *
+ * A run is I/O of the request that started it. The runtime cancels a request whose client went
+ * away, and with it that I/O: a run can then never end. Everyone waiting on it would wait forever,
+ * so with `patience` (for work that may be done twice: reads) a caller that has waited that long
+ * abandons the run and does its own work alone; the next callers start a new run.
  */
 export function batched<K extends object, In, Out>(
   run: (key: K, inputs: In[]) => Promise<Out[]>,
-  max = Number.POSITIVE_INFINITY,
+  { max = Number.POSITIVE_INFINITY, patience }: { max?: number; patience?: number } = {},
 ): (key: K, input: In) => Promise<Out> {
   interface Entry {
     input: In;
     settled: { ok: true; value: Out } | { ok: false; err: unknown } | null;
   }
-  const states = new WeakMap<K, { waiting: Entry[]; inFlight: Promise<void> | null }>();
+  interface State {
+    waiting: Entry[];
+    inFlight: Promise<void> | null;
+  }
+  const states = new WeakMap<K, State>();
+
+  /** One run for everything waiting; it settles every entry it took and clears `inFlight` itself. */
+  function start(key: K, state: State) {
+    const group = state.waiting.splice(0, max);
+    let flight: Promise<void> | undefined;
+    flight = (async () => {
+      try {
+        const outs = await run(
+          key,
+          group.map((e) => e.input),
+        );
+        group.forEach((e, i) => {
+          e.settled ??= { ok: true, value: outs[i]! };
+        });
+      } catch (err) {
+        for (const e of group) e.settled ??= { ok: false, err };
+      } finally {
+        if (state.inFlight === flight) state.inFlight = null;
+      }
+    })();
+    state.inFlight = flight;
+  }
+
+  /** Waits for a run; false if `patience` ran out first. */
+  async function waitFor(flight: Promise<void>): Promise<boolean> {
+    const limit = patience;
+    if (limit === undefined) {
+      await flight;
+      return true;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), limit);
+    });
+    const ended = await Promise.race([flight.then(() => true), gaveUp]);
+    if (timer !== undefined) clearTimeout(timer);
+    return ended;
+  }
+
   return async (key, input) => {
     let state = states.get(key);
     if (!state) {
@@ -28,24 +75,21 @@ export function batched<K extends object, In, Out>(
     const mine: Entry = { input, settled: null };
     state.waiting.push(mine);
     while (!mine.settled) {
-      while (state.inFlight) await state.inFlight;
-      if (mine.settled) break;
-      const group = state.waiting.splice(0, max);
-      state.inFlight = (async () => {
-        try {
-          const outs = await run(
-            key,
-            group.map((e) => e.input),
-          );
-          group.forEach((e, i) => {
-            e.settled = { ok: true, value: outs[i]! };
-          });
-        } catch (err) {
-          for (const e of group) e.settled = { ok: false, err };
-        }
-      })();
-      await state.inFlight;
-      state.inFlight = null;
+      const flight = state.inFlight;
+      if (!flight) {
+        start(key, state);
+        continue;
+      }
+      if (await waitFor(flight)) continue;
+      // Abandoned: the run may belong to a cancelled request. Alone, in this request's context.
+      if (state.inFlight === flight) state.inFlight = null;
+      const queued = state.waiting.indexOf(mine);
+      if (queued >= 0) state.waiting.splice(queued, 1);
+      try {
+        mine.settled = { ok: true, value: (await run(key, [input]))[0]! };
+      } catch (err) {
+        mine.settled = { ok: false, err };
+      }
     }
     const settled = mine.settled;
     if (!settled.ok) throw settled.err;

@@ -58,8 +58,11 @@ WHERE (k.hash IN (SELECT value FROM json_each(?1)) OR k.previous_hash IN (SELECT
 
 const findKeysStatements = new WeakMap<D1Database, D1PreparedStatement>();
 
-/** At most this many requests' lookups in one query. */
-const LOOKUPS_PER_QUERY = 100;
+/**
+ * At most 100 requests' lookups in one query. A request that has waited 1 s for a shared query
+ * (whose request may have been cancelled) reads alone.
+ */
+const LOOKUP_BATCHING = { max: 100, patience: 1_000 };
 
 /**
  * Concurrent requests' lookups, read together (`lib/batched`): a request that finds no lookup in
@@ -84,7 +87,7 @@ const lookup = batched<Db, string, FoundKey | undefined>(async (db, hashes) => {
       profilePermissions: jsonColumn<string[]>(r.p_permissions),
     };
   });
-}, LOOKUPS_PER_QUERY);
+}, LOOKUP_BATCHING);
 
 export function findKeyForAuth(db: Db, hash: string): Promise<FoundKey | undefined> {
   return lookup(db, hash);

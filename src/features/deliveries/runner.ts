@@ -85,7 +85,10 @@ export async function runJobs(
  * publishes' first attempts, consumer batches) are written together. A group handed over while no
  * write is in flight is written at once — no added wait at a light load; groups that arrive while
  * one is in flight are written together by the next write, one D1 round trip for all of them. A
- * failed write fails every group in it.
+ * failed write fails every group in it. No `patience`: a write must not be made twice. The runs
+ * that share a commit are first attempts (in their publish's `waitUntil`, after the answer) and
+ * queue batches, which no client can cancel; were one lost anyway, its deliveries stay pending
+ * past their lease and the cron sends them again (at least once).
  */
 const commit = batched<Db, { outcomes: Outcome[]; dropped: string[]; now: () => number }, void>(async (db, groups) => {
   const accounts = await recordOutcomes(

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { batched } from "../src/lib/batched";
+
+describe("batched: concurrent callers' work done together", () => {
+  it("the first caller runs at once; callers who arrive while it runs share the next run", async () => {
+    const runs: number[][] = [];
+    const double = batched<object, number, number>(async (_key, xs) => {
+      runs.push(xs);
+      await new Promise((r) => setTimeout(r, 10));
+      return xs.map((x) => x * 2);
+    });
+    const key = {};
+    expect(await Promise.all([1, 2, 3, 4].map((x) => double(key, x)))).toEqual([2, 4, 6, 8]);
+    expect(runs).toEqual([[1], [2, 3, 4]]);
+    expect(await double(key, 5)).toBe(10); // nothing in flight: at once, alone
+    expect(runs.at(-1)).toEqual([5]);
+  });
+
+  it("a failed run fails every caller in it, and the next run starts afresh", async () => {
+    let fail = true;
+    const get = batched<object, number, number>(async (_key, xs) => {
+      if (fail) throw new Error("D1 went away");
+      return xs;
+    });
+    const key = {};
+    const settled = await Promise.allSettled([1, 2, 3].map((x) => get(key, x)));
+    expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected", "rejected"]);
+    fail = false;
+    expect(await get(key, 7)).toBe(7);
+  });
+
+  it("with patience, a run that never ends (its request cancelled) is abandoned: each caller then works alone", async () => {
+    let calls = 0;
+    const get = batched<object, number, number>(
+      async (_key, xs) => {
+        calls += 1;
+        if (calls === 1) return new Promise<number[]>(() => {}); // its I/O went with its request
+        return xs.map((x) => x * 2);
+      },
+      { patience: 50 },
+    );
+    const key = {};
+    expect(await Promise.all([1, 2, 3].map((x) => get(key, x)))).toEqual([2, 4, 6]);
+    expect(await get(key, 5)).toBe(10); // the abandoned run no longer holds anyone back
+  });
+});
