@@ -37,7 +37,7 @@ describe("batched: concurrent callers' work done together", () => {
         if (calls === 1) return new Promise<number[]>(() => {}); // its I/O went with its request
         return xs.map((x) => x * 2);
       },
-      { patience: 50 },
+      { patience: 50, onAbandon: "alone" },
     );
     const key = {};
     expect(await Promise.all([1, 2, 3].map((x) => get(key, x)))).toEqual([2, 4, 6]);

@@ -11,12 +11,17 @@
  *
  * A run is I/O of the request that started it. The runtime cancels a request whose client went
  * away, and with it that I/O: a run can then never end. Everyone waiting on it would wait forever,
- * so with `patience` (for work that may be done twice: reads) a caller that has waited that long
- * abandons the run and does its own work alone; the next callers start a new run.
+ * so with `patience` a caller that has waited that long abandons the run, and the next callers
+ * start a new one. What the caller then does is `onAbandon`'s: `"alone"` does its own work by
+ * itself (work that may be done twice: reads), `"fail"` fails it (writes: the caller retries later).
  */
 export function batched<K extends object, In, Out>(
   run: (key: K, inputs: In[]) => Promise<Out[]>,
-  { max = Number.POSITIVE_INFINITY, patience }: { max?: number; patience?: number } = {},
+  {
+    max = Number.POSITIVE_INFINITY,
+    patience,
+    onAbandon = "fail",
+  }: { max?: number; patience?: number; onAbandon?: "alone" | "fail" } = {},
 ): (key: K, input: In) => Promise<Out> {
   interface Entry {
     input: In;
@@ -81,10 +86,14 @@ export function batched<K extends object, In, Out>(
         continue;
       }
       if (await waitFor(flight)) continue;
-      // Abandoned: the run may belong to a cancelled request. Alone, in this request's context.
+      // Abandoned: the run may belong to a cancelled request.
       if (state.inFlight === flight) state.inFlight = null;
       const queued = state.waiting.indexOf(mine);
       if (queued >= 0) state.waiting.splice(queued, 1);
+      if (onAbandon === "fail") {
+        mine.settled ??= { ok: false, err: new Error(`a shared run did not end within ${patience} ms`) };
+        continue;
+      }
       try {
         mine.settled = { ok: true, value: (await run(key, [input]))[0]! };
       } catch (err) {

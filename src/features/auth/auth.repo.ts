@@ -62,7 +62,7 @@ const findKeysStatements = new WeakMap<D1Database, D1PreparedStatement>();
  * At most 100 requests' lookups in one query. A request that has waited 1 s for a shared query
  * (whose request may have been cancelled) reads alone.
  */
-const LOOKUP_BATCHING = { max: 100, patience: 1_000 };
+const LOOKUP_BATCHING = { max: 100, patience: 1_000, onAbandon: "alone" } as const;
 
 /**
  * Concurrent requests' lookups, read together (`lib/batched`): a request that finds no lookup in

@@ -85,11 +85,13 @@ export async function runJobs(
  * publishes' first attempts, consumer batches) are written together. A group handed over while no
  * write is in flight is written at once — no added wait at a light load; groups that arrive while
  * one is in flight are written together by the next write, one D1 round trip for all of them. A
- * failed write fails every group in it. No `patience`: a write must not be made twice. The runs
- * that share a commit are first attempts (in their publish's `waitUntil`, after the answer) and
- * queue batches, which no client can cancel; were one lost anyway, its deliveries stay pending
- * past their lease and the cron sends them again (at least once).
+ * failed write fails every group in it. The runs that share a commit are first attempts (in
+ * their publish's `waitUntil`) and queue batches, which no client cancels; should a commit still
+ * not end within 30 s, those waiting for it give up as if it had failed (their deliveries are
+ * queued again: at least once) and the next commit starts afresh — never written twice by us.
  */
+const COMMIT_BATCHING = { patience: 30_000, onAbandon: "fail" } as const;
+
 const commit = batched<Db, { outcomes: Outcome[]; dropped: string[]; now: () => number }, void>(async (db, groups) => {
   const accounts = await recordOutcomes(
     db,
@@ -99,7 +101,7 @@ const commit = batched<Db, { outcomes: Outcome[]; dropped: string[]; now: () => 
   );
   for (const accountId of accounts) forgetTargets(accountId);
   return groups.map(() => undefined);
-});
+}, COMMIT_BATCHING);
 
 export function commitOutcomes(deps: Pick<RunnerDeps, "db" | "now">, outcomes: Outcome[], dropped: string[]) {
   return commit(deps.db, { outcomes, dropped, now: deps.now });
