@@ -262,6 +262,9 @@ describe("operations on the hot path", () => {
     for (let i = 0; i < 20; i++) await send(ctx);
     expect(counts.d1Queries).toBe(20); // the request path: the lookups alone
     expect(counts.d1Batches).toBe(0);
+    // D1 bills rows read: the key and its account (and profile), nothing scanned besides.
+    expect(counts.d1RowsRead).toBeGreaterThanOrEqual(20 * 2);
+    expect(counts.d1RowsRead).toBeLessThanOrEqual(20 * 3);
     await waitOnExecutionContext(ctx);
     expect(counts.d1Batches).toBe(1); // then one flush of the twenty outcomes
     expect(counts.d1Queries).toBe(21);
