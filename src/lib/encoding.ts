@@ -100,3 +100,14 @@ export function idFloor(prefix: string, time: number): string {
   }
   return `${prefix}_${out}`;
 }
+
+/** The JSON a base64url segment holds (a JWT's parts, a signed consent request); null if it holds none. */
+export function base64UrlJson(segment: string): unknown {
+  const bytes = base64UrlDecode(segment);
+  if (!bytes) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}

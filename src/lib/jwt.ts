@@ -1,4 +1,4 @@
-import { base64UrlDecode } from "./encoding";
+import { base64UrlDecode, base64UrlJson } from "./encoding";
 
 const encoder = new TextEncoder();
 const keyCache = new Map<string, Promise<CryptoKey>>();
@@ -12,16 +12,6 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-function decodeJson(segment: string): unknown {
-  const bytes = base64UrlDecode(segment);
-  if (!bytes) return null;
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
-}
-
 export type JwtResult = { ok: true; payload: Record<string, unknown> } | { ok: false; reason: "invalid" | "expired" };
 
 /**
@@ -32,13 +22,13 @@ export async function verifyHs256(token: string, secret: string, nowSeconds: num
   const parts = token.split(".");
   if (parts.length !== 3 || !secret) return { ok: false, reason: "invalid" };
   const [h, p, s] = parts as [string, string, string];
-  const header = decodeJson(h) as { alg?: unknown } | null;
+  const header = base64UrlJson(h) as { alg?: unknown } | null;
   if (!header || typeof header !== "object" || header.alg !== "HS256") return { ok: false, reason: "invalid" };
   const signature = base64UrlDecode(s);
   if (!signature) return { ok: false, reason: "invalid" };
   const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), signature, encoder.encode(`${h}.${p}`));
   if (!valid) return { ok: false, reason: "invalid" };
-  const payload = decodeJson(p);
+  const payload = base64UrlJson(p);
   if (!payload || typeof payload !== "object" || Array.isArray(payload)) return { ok: false, reason: "invalid" };
   const { exp, nbf } = payload as { exp?: unknown; nbf?: unknown };
   if (typeof exp !== "number") return { ok: false, reason: "invalid" };

@@ -1,4 +1,4 @@
-import { base64UrlDecode, base64UrlEncode } from "../../lib/encoding";
+import { base64UrlDecode, base64UrlEncode, base64UrlJson } from "../../lib/encoding";
 
 /**
  * The consent page's form carries the whole authorization request, signed (HMAC-SHA256 with a key
@@ -59,9 +59,8 @@ export async function openConsent(
   if (!body || !signature) return null;
   const valid = await crypto.subtle.verify("HMAC", await consentKey(secret), signature, encoder.encode(body));
   if (!valid) return null;
-  const bytes = base64UrlDecode(body);
-  if (!bytes) return null;
-  const request = JSON.parse(new TextDecoder().decode(bytes)) as ConsentRequest;
+  const request = base64UrlJson(body) as ConsentRequest | null;
+  if (!request) return null;
   if (request.expiresAt < now || !cookieNonce || cookieNonce !== request.nonce) return null;
   return request;
 }
