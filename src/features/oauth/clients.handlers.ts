@@ -51,11 +51,11 @@ export const createDeployment: Handler<typeof routes.createDeployment> = async (
 
 export const listDeployment: Handler<typeof routes.listDeployment> = async (c) => {
   const { limit, cursor } = c.req.valid("query");
-  return c.json(await c.var.services.oauthClients.deployment.list(auditOf(c), limit, cursor), 200);
+  return c.json(await c.var.services.oauthClients.deployment.list(limit, cursor), 200);
 };
 
 export const getDeployment: Handler<typeof routes.getDeployment> = async (c) => {
-  return c.json({ client: await c.var.services.oauthClients.deployment.get(auditOf(c), c.req.valid("param").id) }, 200);
+  return c.json({ client: await c.var.services.oauthClients.deployment.get(c.req.valid("param").id) }, 200);
 };
 
 export const updateDeployment: Handler<typeof routes.updateDeployment> = async (c) => {

@@ -102,8 +102,9 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
     if (owner.caller) await deps.events().announce(owner.caller, action, entity);
   };
 
-  const load = async (owner: Owner, id: string) =>
-    found(await repo.findAccountClient(db, owner.accountId, id), "OAuth client");
+  /** A client of this owner (an account, or `null`: the deployment); any other is not found. */
+  const load = async (accountId: string | null, id: string) =>
+    found(await repo.findAccountClient(db, accountId, id), "OAuth client");
 
   async function change(owner: Owner, before: OAuthClientRow, changes: Partial<OAuthClientRow>, action: string) {
     const at = Math.max(now(), before.updatedAt + 1);
@@ -150,15 +151,15 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
     return { client, clientSecret: secret?.secret ?? null };
   }
 
-  async function list(owner: Owner, limit: number, cursor: string | undefined) {
-    const { items, nextCursor } = page(await repo.listClients(db, owner.accountId, limit + 1, cursor), limit);
+  async function list(accountId: string | null, limit: number, cursor: string | undefined) {
+    const { items, nextCursor } = page(await repo.listClients(db, accountId, limit + 1, cursor), limit);
     return { clients: items.map(toClient), nextCursor };
   }
 
   async function update(owner: Owner, id: string, input: z.infer<typeof UpdateClientBody>) {
     if (input.scopes) assertCanGrant(owner.permissions, input.scopes);
     checkRedirectUris(input.redirectUris);
-    const before = await load(owner, id);
+    const before = await load(owner.accountId, id);
     const changes: Partial<OAuthClientRow> = {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.redirectUris ? { redirectUris: [...new Set(input.redirectUris)] } : {}),
@@ -169,7 +170,7 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
   }
 
   async function remove(owner: Owner, id: string) {
-    const client = await load(owner, id);
+    const client = await load(owner.accountId, id);
     const audit = auditOf(owner, "oauth_client.deleted", client, null, now());
     if (!(await repo.deleteClient(db, owner.accountId, id, audit)))
       throw new ApiError("not_found", "OAuth client not found");
@@ -186,15 +187,15 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
 
   return {
     create: (caller: Caller, input: z.infer<typeof CreateClientBody>) => create(ownerOf(caller), input),
-    list: (caller: Caller, limit: number, cursor: string | undefined) => list(ownerOf(caller), limit, cursor),
-    get: async (caller: Caller, id: string) => toClient(await load(ownerOf(caller), id)),
+    list: (caller: Caller, limit: number, cursor: string | undefined) => list(caller.accountId, limit, cursor),
+    get: async (caller: Caller, id: string) => toClient(await load(caller.accountId, id)),
     update: (caller: Caller, id: string, input: z.infer<typeof UpdateClientBody>) => update(ownerOf(caller), id, input),
     remove: (caller: Caller, id: string) => remove(ownerOf(caller), id),
 
     /** A new secret; the old one is refused from this write on (tokens already issued stay valid). */
     async rotateSecret(caller: Caller, id: string) {
       const owner = ownerOf(caller);
-      const before = await load(owner, id);
+      const before = await load(owner.accountId, id);
       if (before.type !== "confidential") throw new ApiError("conflict", "A public client has no secret to rotate");
       const secret = await newSecret();
       const row = await change(
@@ -210,9 +211,8 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
     deployment: {
       create: async (audit: AuditContext, input: z.infer<typeof CreateDeploymentClientBody>) =>
         (await create(deploymentOwner(audit), { ...input, type: "public" })).client,
-      list: (audit: AuditContext, limit: number, cursor: string | undefined) =>
-        list(deploymentOwner(audit), limit, cursor),
-      get: async (audit: AuditContext, id: string) => toClient(await load(deploymentOwner(audit), id)),
+      list: (limit: number, cursor: string | undefined) => list(null, limit, cursor),
+      get: async (id: string) => toClient(await load(null, id)),
       update: (audit: AuditContext, id: string, input: z.infer<typeof UpdateClientBody>) =>
         update(deploymentOwner(audit), id, input),
       remove: (audit: AuditContext, id: string) => remove(deploymentOwner(audit), id),
