@@ -43,4 +43,29 @@ describe("batched: concurrent callers' work done together", () => {
     expect(await Promise.all([1, 2, 3].map((x) => get(key, x)))).toEqual([2, 4, 6]);
     expect(await get(key, 5)).toBe(10); // the abandoned run no longer holds anyone back
   });
+
+  it("with linger, a run right after another waits out the rest and takes everyone who arrived; a spaced-out caller does not wait", async () => {
+    const runs: number[][] = [];
+    const echo = batched<object, number, number>(
+      async (_key, xs) => {
+        runs.push(xs);
+        return xs;
+      },
+      { linger: 40 },
+    );
+    const key = {};
+    const first = echo(key, 1);
+    expect(runs).toEqual([[1]]); // nothing before it: started at once
+    expect(await first).toBe(1);
+    const second = echo(key, 2);
+    expect(runs).toHaveLength(1); // within 40 ms of the last start: it waits
+    await new Promise((r) => setTimeout(r, 10));
+    const third = echo(key, 3);
+    expect(await Promise.all([second, third])).toEqual([2, 3]);
+    expect(runs).toEqual([[1], [2, 3]]); // the one who arrived meanwhile rode along
+    await new Promise((r) => setTimeout(r, 60));
+    const spaced = echo(key, 4);
+    expect(runs.at(-1)).toEqual([4]); // more than 40 ms since the last start: at once
+    expect(await spaced).toBe(4);
+  });
 });

@@ -14,6 +14,11 @@
  * so with `patience` a caller that has waited that long abandons the run, and the next callers
  * start a new one. What the caller then does is `onAbandon`'s: `"alone"` does its own work by
  * itself (work that may be done twice: reads), `"fail"` fails it (writes: the caller retries later).
+ *
+ * `linger` (work whose callers are not waiting to answer a client: delivery outcomes) spaces runs
+ * out: a run that would start less than `linger` ms after the previous one started waits out the
+ * rest of that time first, and takes everyone who arrived meanwhile. Runs then happen at most every
+ * `linger` ms under load, with as many inputs each as arrived; at a light load none waits.
  */
 export function batched<K extends object, In, Out>(
   run: (key: K, inputs: In[]) => Promise<Out[]>,
@@ -21,7 +26,8 @@ export function batched<K extends object, In, Out>(
     max = Number.POSITIVE_INFINITY,
     patience,
     onAbandon = "fail",
-  }: { max?: number; patience?: number; onAbandon?: "alone" | "fail" } = {},
+    linger = 0,
+  }: { max?: number; patience?: number; onAbandon?: "alone" | "fail"; linger?: number } = {},
 ): (key: K, input: In) => Promise<Out> {
   interface Entry {
     input: In;
@@ -30,15 +36,22 @@ export function batched<K extends object, In, Out>(
   interface State {
     waiting: Entry[];
     inFlight: Promise<void> | null;
+    /** When the last run took its group (with `linger`). */
+    lastStart: number;
   }
   const states = new WeakMap<K, State>();
 
   /** One run for everything waiting; it settles every entry it took and clears `inFlight` itself. */
   function start(key: K, state: State) {
-    const group = state.waiting.splice(0, max);
+    const now = Date.now();
+    const wait = linger > 0 ? state.lastStart + linger - now : 0;
+    state.lastStart = now + Math.max(wait, 0);
+    let group: Entry[] = [];
     let flight: Promise<void> | undefined;
     flight = (async () => {
       try {
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        group = state.waiting.splice(0, max);
         const outs = await run(
           key,
           group.map((e) => e.input),
@@ -74,7 +87,7 @@ export function batched<K extends object, In, Out>(
   return async (key, input) => {
     let state = states.get(key);
     if (!state) {
-      state = { waiting: [], inFlight: null };
+      state = { waiting: [], inFlight: null, lastStart: Number.NEGATIVE_INFINITY };
       states.set(key, state);
     }
     const mine: Entry = { input, settled: null };

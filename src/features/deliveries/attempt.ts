@@ -49,9 +49,9 @@ export interface AttemptRecord {
   eventType: string;
   attempt: number;
   url: string;
-  requestHeaders: string;
+  requestHeaders: Record<string, string>;
   responseStatus: number | null;
-  responseHeaders: string | null;
+  responseHeaders: Record<string, string> | null;
   responseBody: string | null;
   durationMs: number;
   failureReason: string | null;
@@ -143,9 +143,9 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
     eventType: event.type,
     attempt: number,
     url: webhook.url,
-    requestHeaders: JSON.stringify(headers),
+    requestHeaders: headers,
     responseStatus: result.status,
-    responseHeaders: result.headers && JSON.stringify(result.headers),
+    responseHeaders: result.headers,
     responseBody: result.body,
     durationMs: result.durationMs,
     failureReason: result.failure,

@@ -28,8 +28,8 @@ const SQL = {
    */
   updateDeliveries: `UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next,
       last_attempt_at = v.at, updated_at = v.at
-    FROM (SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '$.attempts' AS attempts,
-      value ->> '$.nextAttemptAt' AS next, value ->> '$.at' AS at FROM json_each(?1)) AS v
+    FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS attempts, value ->> 3 AS next,
+      value ->> 4 AS at FROM json_each(?1)) AS v
     WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts - 1 AND deliveries.status = 'pending'`,
   /**
    * The attempts, except those of a webhook deleted while they were in flight (its history went with
@@ -37,13 +37,11 @@ const SQL = {
    */
   insertAttempts: `INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url,
       request_headers, response_status, response_headers, response_body, duration_ms, failure_reason, succeeded, created_at)
-    SELECT value ->> '$.id', value ->> '$.accountId', value ->> '$.webhookId', value ->> '$.deliveryId',
-      value ->> '$.eventId', value ->> '$.eventType', value ->> '$.attempt', value ->> '$.url',
-      value ->> '$.requestHeaders', value ->> '$.responseStatus', value ->> '$.responseHeaders',
-      CASE WHEN (SELECT e.content_deleted_at FROM events e WHERE e.id = value ->> '$.eventId') IS NULL
-        THEN value ->> '$.responseBody' END,
-      value ->> '$.durationMs', value ->> '$.failureReason', value ->> '$.succeeded', value ->> '$.createdAt'
-    FROM json_each(?1) WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = value ->> '$.webhookId')`,
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7,
+      value ->> 8, value ->> 9, value ->> 10,
+      CASE WHEN (SELECT e.content_deleted_at FROM events e WHERE e.id = value ->> 4) IS NULL THEN value ->> 11 END,
+      value ->> 12, value ->> 13, value ->> 14, value ->> 15
+    FROM json_each(?1) WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = value ->> 2)`,
   /** A success ends a failing streak; writes nothing for a webhook that was not failing. */
   webhooksRecovered: `UPDATE webhooks SET failing_since = NULL, last_success_at = ?2
     WHERE id IN (SELECT value FROM json_each(?1)) AND failing_since IS NOT NULL`,
@@ -154,6 +152,29 @@ function chunksOf<T>(items: T[]): string[] {
   return chunks;
 }
 
+/** A delivery's new state as `updateDeliveries` reads it. */
+const deliveryRow = (d: Outcome["delivery"]) => [d.id, d.status, d.attempts, d.nextAttemptAt, d.at];
+
+/** An attempt as `insertAttempts` reads it: the columns in the statement's order. */
+const attemptRow = (a: AttemptRecord) => [
+  a.id,
+  a.accountId,
+  a.webhookId,
+  a.deliveryId,
+  a.eventId,
+  a.eventType,
+  a.attempt,
+  a.url,
+  a.requestHeaders,
+  a.responseStatus,
+  a.responseHeaders,
+  a.responseBody,
+  a.durationMs,
+  a.failureReason,
+  a.succeeded ? 1 : 0,
+  a.createdAt,
+];
+
 /**
  * Records a group of finished attempts in one D1 round trip: every delivery's new state, every
  * attempt, and — only where it changes — the health of a webhook (by its latest outcome in the
@@ -175,8 +196,8 @@ export async function recordOutcomes(db: Db, outcomes: Outcome[], dropped: strin
   const failing = changed.filter((o) => !o.attempt.succeeded).map((o) => o.attempt.webhookId);
   const accounts = [...new Set(changed.map((o) => o.job.webhook.accountId))];
   const batch: D1PreparedStatement[] = [
-    ...chunksOf(outcomes.map((o) => o.delivery)).map((json) => s.updateDeliveries.bind(json)),
-    ...chunksOf<AttemptRecord>(outcomes.map((o) => o.attempt)).map((json) => s.insertAttempts.bind(json)),
+    ...chunksOf(outcomes.map((o) => deliveryRow(o.delivery))).map((json) => s.updateDeliveries.bind(json)),
+    ...chunksOf(outcomes.map((o) => attemptRow(o.attempt))).map((json) => s.insertAttempts.bind(json)),
     ...(recovered.length > 0 ? [s.webhooksRecovered.bind(JSON.stringify(recovered), now)] : []),
     ...(failing.length > 0 ? [s.webhooksFailing.bind(JSON.stringify(failing), now)] : []),
     ...(accounts.length > 0 ? [s.bumpVersions.bind(JSON.stringify(accounts))] : []),
