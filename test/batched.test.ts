@@ -68,4 +68,12 @@ describe("batched: concurrent callers' work done together", () => {
     expect(runs.at(-1)).toEqual([4]); // more than 40 ms since the last start: at once
     expect(await spaced).toBe(4);
   });
+
+  it("keepAlive: the caller who starts a run hands it to its invocation's waitUntil; those who ride along do not", async () => {
+    const kept: Promise<unknown>[][] = [[], [], []];
+    const echo = batched<object, number, number>(async (_key, xs) => xs);
+    const key = {};
+    await Promise.all([0, 1, 2].map((i) => echo(key, i, (run) => kept[i]!.push(run))));
+    expect(kept.map((k) => k.length)).toEqual([1, 1, 0]); // 0 ran alone; 1 started the run 2 rode in
+  });
 });

@@ -368,3 +368,57 @@ describe("outcomes are committed together", () => {
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
   });
 });
+
+describe("concurrent publishes share their outbox write", () => {
+  it("writes arriving while one is in flight go in the next batch; a deleted account's gets 404 in it, an idempotency key goes alone", async () => {
+    const live = await createAccount();
+    const gone = await createAccount();
+    for (const a of [live, gone]) await createWebhook(a.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const { env: counted, counts, reset } = countingEnv();
+    const { events, platform } = compose(counted, { waitUntil: () => {}, requestId: "shared-outbox" });
+    const versionOf = async (id: string) =>
+      (await env.DB.prepare("SELECT webhooks_version AS v FROM accounts WHERE id = ?").bind(id).first<{ v: number }>())
+        ?.v ?? 0; // a deleted account's row may be gone
+    const scope = async (accountId: string) => ({ accountId, webhooksVersion: await versionOf(accountId) });
+    const publish = (s: { accountId: string; webhooksVersion: number }, n: number, idempotencyKey?: string) =>
+      events.publish(s, { type: "order.paid", entity: { n }, idempotencyKey }, { send: "queue" });
+    await publish(await scope(gone.id), 0);
+    expect((await call("DELETE", `/v1/accounts/${gone.id}`, { token: ADMIN })).status).toBe(200);
+    const liveScope = await scope(live.id);
+    const goneScope = await scope(gone.id);
+    // This isolate's copy of each account's webhooks, so that the publishes below reach the write together.
+    await publish(liveScope, 0);
+    await publish(goneScope, 0).catch(() => {});
+    reset();
+
+    const settled = await Promise.allSettled([
+      ...[1, 2, 3, 4].map((n) => publish(liveScope, n)),
+      publish(goneScope, 5),
+    ]);
+    // The first went at once, alone; the four that came while it was in flight, in one more batch.
+    expect(counts.d1Batches).toBe(2);
+    const written = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    expect(written.map((w) => w.event.entity)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    const refused = settled[4] as PromiseRejectedResult;
+    expect(refused.status).toBe("rejected");
+    expect(refused.reason.code).toBe("not_found");
+    for (const w of written) {
+      const row = await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id = ?")
+        .bind(w.event.id)
+        .first<{ n: number }>();
+      expect(row?.n).toBe(1);
+    }
+    expect(
+      await env.DB.prepare("SELECT count(*) AS n FROM events WHERE account_id = ? AND created_at >= ?")
+        .bind(gone.id, platform.now() - 60_000)
+        .first<{ n: number }>(),
+    ).toEqual({ n: 0 }); // its events went with it, and none was written after
+
+    // A write that can conflict (an idempotency key) is not shared: its own batch, and a repeat answers the first.
+    reset();
+    const [a, b] = await Promise.all([publish(liveScope, 6, "once"), publish(liveScope, 7)]);
+    expect(counts.d1Batches).toBe(2);
+    expect((await publish(liveScope, 8, "once")).event.id).toBe(a.event.id);
+    expect(b.event.entity).toEqual({ n: 7 });
+  });
+});

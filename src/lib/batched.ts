@@ -15,6 +15,9 @@
  * start a new one. What the caller then does is `onAbandon`'s: `"alone"` does its own work by
  * itself (work that may be done twice: reads), `"fail"` fails it (writes: the caller retries later).
  *
+ * A caller may hand over `keepAlive` (its invocation's `waitUntil`): a run it starts is then kept
+ * alive past its own client going away, and the others in the run are not left waiting for nothing.
+ *
  * `linger` (work whose callers are not waiting to answer a client: delivery outcomes) spaces runs
  * out: a run that would start less than `linger` ms after the previous one started waits out the
  * rest of that time first, and takes everyone who arrived meanwhile. Runs then happen at most every
@@ -28,7 +31,7 @@ export function batched<K extends object, In, Out>(
     onAbandon = "fail",
     linger = 0,
   }: { max?: number; patience?: number; onAbandon?: "alone" | "fail"; linger?: number } = {},
-): (key: K, input: In) => Promise<Out> {
+): (key: K, input: In, keepAlive?: (run: Promise<unknown>) => void) => Promise<Out> {
   interface Entry {
     input: In;
     settled: { ok: true; value: Out } | { ok: false; err: unknown } | null;
@@ -42,7 +45,7 @@ export function batched<K extends object, In, Out>(
   const states = new WeakMap<K, State>();
 
   /** One run for everything waiting; it settles every entry it took and clears `inFlight` itself. */
-  function start(key: K, state: State) {
+  function start(key: K, state: State, keepAlive?: (run: Promise<unknown>) => void) {
     const now = Date.now();
     const wait = linger > 0 ? state.lastStart + linger - now : 0;
     state.lastStart = now + Math.max(wait, 0);
@@ -66,6 +69,7 @@ export function batched<K extends object, In, Out>(
       }
     })();
     state.inFlight = flight;
+    keepAlive?.(flight);
   }
 
   /** Waits for a run; false if `patience` ran out first. */
@@ -84,7 +88,7 @@ export function batched<K extends object, In, Out>(
     return ended;
   }
 
-  return async (key, input) => {
+  return async (key, input, keepAlive) => {
     let state = states.get(key);
     if (!state) {
       state = { waiting: [], inFlight: null, lastStart: Number.NEGATIVE_INFINITY };
@@ -95,7 +99,7 @@ export function batched<K extends object, In, Out>(
     while (!mine.settled) {
       const flight = state.inFlight;
       if (!flight) {
-        start(key, state);
+        start(key, state, keepAlive);
         continue;
       }
       if (await waitFor(flight)) continue;

@@ -1,6 +1,7 @@
 import { and, asc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type AuditRow, attempts, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
+import { batched } from "../../lib/batched";
 import { memo } from "../../lib/memo";
 import { insertAudit } from "../audit/audit.repo";
 
@@ -40,30 +41,70 @@ const OUTBOX_SQL = {
 type OutboxStatements = { [K in keyof typeof OUTBOX_SQL]: D1PreparedStatement };
 const prepared = new WeakMap<D1Database, OutboxStatements>();
 
-/**
- * The outbox write, one D1 round trip: the event, every delivery (one statement), and the type's
- * registration when `registerType`. `nextAttemptAt` is when a consumer may first claim them.
- * False if nothing was written: the account was deleted.
- */
-export async function writeOutbox(
-  db: Db,
-  event: Omit<EventRow, "entity"> & { entity: string },
-  rows: { id: string; webhookId: string }[],
-  opts: { nextAttemptAt: number; isTest: boolean; registerType: boolean },
-) {
+export interface OutboxWrite {
+  event: Omit<EventRow, "entity"> & { entity: string };
+  rows: { id: string; webhookId: string }[];
+  /** When a consumer may first claim the deliveries. */
+  nextAttemptAt: number;
+  isTest: boolean;
+  /** Also registers the event's type for the account. */
+  registerType: boolean;
+}
+
+/** One outbox write's statements: the event first (whose changes say whether it was written). */
+function outboxStatements(db: Db, w: OutboxWrite): D1PreparedStatement[] {
   const s = memo(prepared, db.$client, () => {
     const client = db.$client;
     return Object.fromEntries(Object.entries(OUTBOX_SQL).map(([k, q]) => [k, client.prepare(q)])) as OutboxStatements;
   });
-  const { id, accountId, type, entity, idempotencyKey, createdAt } = event;
-  const deliveriesJson = JSON.stringify(rows.map((r) => ({ id: r.id, webhookId: r.webhookId })));
-  const [written] = await db.$client.batch([
+  const { id, accountId, type, entity, idempotencyKey, createdAt } = w.event;
+  return [
     s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt),
-    ...(opts.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
-    ...(rows.length > 0
-      ? [s.deliveries.bind(deliveriesJson, accountId, id, opts.nextAttemptAt, opts.isTest ? 1 : 0, createdAt)]
+    ...(w.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
+    ...(w.rows.length > 0
+      ? [
+          s.deliveries.bind(
+            JSON.stringify(w.rows.map((r) => ({ id: r.id, webhookId: r.webhookId }))),
+            accountId,
+            id,
+            w.nextAttemptAt,
+            w.isTest ? 1 : 0,
+            createdAt,
+          ),
+        ]
       : []),
-  ]);
+  ];
+}
+
+/**
+ * Outbox writes of concurrent publishes in one D1 batch (`lib/batched`): a write finding none in
+ * flight goes at once; those arriving meanwhile share the next batch. Each answers whether its
+ * event was written (false: the account was deleted). A batch is one transaction: it fails
+ * whole only if D1 does — a write that can conflict (an idempotency key) goes alone.
+ */
+const sharedOutbox = batched<Db, OutboxWrite, boolean>(
+  async (db, writes) => {
+    const firsts: number[] = [];
+    const statements: D1PreparedStatement[] = [];
+    for (const w of writes) {
+      firsts.push(statements.length);
+      statements.push(...outboxStatements(db, w));
+    }
+    const results = await db.$client.batch(statements);
+    return firsts.map((i) => (results[i]?.meta.changes ?? 0) > 0);
+  },
+  { max: 32, patience: 30_000, onAbandon: "fail" },
+);
+
+/**
+ * The outbox write, one D1 round trip: the event, every delivery (one statement), and the type's
+ * registration when `registerType`. False if nothing was written: the account was deleted.
+ * Without an idempotency key it may share its round trip with other publishes' (`keepAlive`: the
+ * invocation's `waitUntil`, so a client going away does not cancel the others' write).
+ */
+export async function writeOutbox(db: Db, write: OutboxWrite, keepAlive: (run: Promise<unknown>) => void) {
+  if (write.event.idempotencyKey === null) return sharedOutbox(db, write, keepAlive);
+  const [written] = await db.$client.batch(outboxStatements(db, write));
   return (written?.meta.changes ?? 0) > 0;
 }
 

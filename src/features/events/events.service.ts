@@ -162,11 +162,11 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
       const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
       try {
-        const written = await repo.writeOutbox(db, sent, rows, {
-          nextAttemptAt: at + leaseMs,
-          isTest: opts.isTest ?? false,
-          registerType: register,
-        });
+        const written = await repo.writeOutbox(
+          db,
+          { event: sent, rows, nextAttemptAt: at + leaseMs, isTest: opts.isTest ?? false, registerType: register },
+          platform.waitUntil,
+        );
         if (!written) throw new ApiError("not_found", "Account not found");
       } catch (err) {
         if (err instanceof ApiError) throw err;
