@@ -420,5 +420,15 @@ describe("concurrent publishes share their outbox write", () => {
     expect(counts.d1Batches).toBe(2);
     expect((await publish(liveScope, 8, "once")).event.id).toBe(a.event.id);
     expect(b.event.entity).toEqual({ n: 7 });
+
+    // Nor is a large entity (a shared batch stays small): two small writes share, the large one is alone.
+    reset();
+    const large = events.publish(
+      liveScope,
+      { type: "order.paid", entity: { pad: "x".repeat(20_000) } },
+      { send: "queue" },
+    );
+    await Promise.all([publish(liveScope, 9), publish(liveScope, 10), large]);
+    expect(counts.d1Batches).toBe(3); // shared: 2 (the first at once, the second after it); the large one: 1
   });
 });

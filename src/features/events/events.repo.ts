@@ -96,14 +96,20 @@ const sharedOutbox = batched<Db, OutboxWrite, boolean>(
   { max: 32, patience: 30_000, onAbandon: "fail" },
 );
 
+/** Entities larger than this (JSON characters) are written alone: a shared batch stays ≤ 32 × 16 KiB. */
+const SHARED_ENTITY_MAX = 16 * 1024;
+
 /**
  * The outbox write, one D1 round trip: the event, every delivery (one statement), and the type's
  * registration when `registerType`. False if nothing was written: the account was deleted.
- * Without an idempotency key it may share its round trip with other publishes' (`keepAlive`: the
- * invocation's `waitUntil`, so a client going away does not cancel the others' write).
+ * Without an idempotency key, and with an entity of at most 16 KiB, it may share its round trip
+ * with other publishes' (`keepAlive`: the invocation's `waitUntil`, so a client going away does not
+ * cancel the others' write).
  */
 export async function writeOutbox(db: Db, write: OutboxWrite, keepAlive: (run: Promise<unknown>) => void) {
-  if (write.event.idempotencyKey === null) return sharedOutbox(db, write, keepAlive);
+  if (write.event.idempotencyKey === null && write.event.entity.length <= SHARED_ENTITY_MAX) {
+    return sharedOutbox(db, write, keepAlive);
+  }
   const [written] = await db.$client.batch(outboxStatements(db, write));
   return (written?.meta.changes ?? 0) > 0;
 }
