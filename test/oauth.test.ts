@@ -461,6 +461,21 @@ describe("grants, users and accounts", () => {
     expect((await call("GET", "/v1/whoami", { token: annTokens.access_token })).status).toBe(401);
   });
 
+  it("two revokes of one grant racing: one deletes it, and only that one is audited", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const user = { accountId: account.id, sub: "user_rae", permissions: ["keys:read"] };
+    await tokensFor(as, client, auth, { clientId: client.client_id, user });
+    const admin = { token: ADMIN, accountId: account.id };
+    const [grant] = (await call("GET", "/v1/oauth-grants", admin)).body.grants;
+    const answers = await Promise.all([1, 2, 3].map(() => call("DELETE", `/v1/oauth-grants/${grant.id}`, admin)));
+    expect(answers.map((a) => a.status).filter((s) => s === 200)).toHaveLength(1);
+    const entries = (await call("GET", "/v1/audit-log", admin)).body.entries;
+    const revoked = entries.filter((e: any) => e.action === "oauth_grant.revoked" && e.target.id === grant.id);
+    expect(revoked).toHaveLength(1);
+  });
+
   it("a client, grant or token of one account is never usable or visible in another", async () => {
     const a = await createAccount();
     const b = await createAccount();

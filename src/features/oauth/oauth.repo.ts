@@ -187,15 +187,17 @@ export function listGrants(db: Db, accountId: string, userId: string | null, lim
     .all();
 }
 
-/** The grant and every token issued under it, with the audit entry: one batch. */
+/**
+ * The grant and every token issued under it, with the audit entry: one batch. The entry is written
+ * first and only while the grant still exists, so of two revokes racing only the one that deletes
+ * it is audited.
+ */
 export async function deleteGrant(db: Db, accountId: string, id: string, audit: AuditRow) {
-  const [, deleted] = await db.batch([
+  const grant = and(eq(oauthGrants.id, id), eq(oauthGrants.accountId, accountId));
+  const [, , deleted] = await db.batch([
+    insertAudit(db, audit, sql`EXISTS (SELECT 1 FROM ${oauthGrants} WHERE ${grant})`),
     db.delete(oauthTokens).where(and(eq(oauthTokens.grantId, id), eq(oauthTokens.accountId, accountId))),
-    db
-      .delete(oauthGrants)
-      .where(and(eq(oauthGrants.id, id), eq(oauthGrants.accountId, accountId)))
-      .returning({ id: oauthGrants.id }),
-    insertAudit(db, audit),
+    db.delete(oauthGrants).where(grant).returning({ id: oauthGrants.id }),
   ]);
   return deleted.length > 0;
 }
