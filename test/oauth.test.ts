@@ -598,16 +598,34 @@ describe("dynamic registration (RFC 7591)", () => {
   });
 
   it("registers public PKCE clients with https or loopback redirect URIs only", async () => {
-    const register = (body: unknown) => call("POST", "/oauth/register", { body: body as Record<string, unknown> });
+    const register = (body: unknown) =>
+      call("POST", "/oauth/register", {
+        body: body as Record<string, unknown>,
+        headers: { "user-agent": "claude-code/2.0", "cf-connecting-ip": "198.18.0.7" },
+      });
     const ok = await register({ client_name: "Claude", redirect_uris: ["http://127.0.0.1:33418/callback"] });
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ token_endpoint_auth_method: "none", client_name: "Claude" });
+    // The operator sees it in the deployment's audit log: what registered itself, and from where.
+    const log = (await call("GET", "/v1/deployment/audit-log?limit=100", { token: ADMIN })).body.entries;
+    const entry = log.find((e: any) => e.target.id === ok.body.client_id);
+    expect(entry).toMatchObject({
+      action: "oauth_client.registered",
+      actor: { type: "system", id: "oauth-register" },
+      target: { type: "oauth_client", name: "Claude" },
+      ip: "198.18.0.7",
+      userAgent: "claude-code/2.0",
+    });
+    expect(entry.changes.redirectUris.after).toEqual(["http://127.0.0.1:33418/callback"]);
+    // A refused registration writes nothing.
+    const newest = log[0].id;
     expect((await register({ redirect_uris: ["http://evil.example/cb"] })).body.error).toBe("invalid_redirect_uri");
     expect(
       (await register({ redirect_uris: ["https://a.example/cb"], token_endpoint_auth_method: "client_secret_basic" }))
         .body.error,
     ).toBe("invalid_client_metadata");
     expect((await register({ redirect_uris: "nope" })).body.error).toBe("invalid_client_metadata");
+    expect((await call("GET", "/v1/deployment/audit-log?limit=1", { token: ADMIN })).body.entries[0].id).toBe(newest);
 
     // A user of any account may then authorize it, for their own account; the loopback port may differ.
     const account = await createAccount();

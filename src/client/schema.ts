@@ -281,7 +281,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the changes made outside any account: deployment-wide OAuth clients (operator) */
+        /** List the changes made outside any account: deployment-wide OAuth clients and dynamic registrations (operator) */
         get: operations["listDeploymentAuditLog"];
         put?: never;
         post?: never;

@@ -49,7 +49,8 @@ export const listDeployment = createRoute({
   method: "get",
   path: "/v1/deployment/audit-log",
   operationId: "listDeploymentAuditLog",
-  summary: "List the changes made outside any account: deployment-wide OAuth clients (operator)",
+  summary:
+    "List the changes made outside any account: deployment-wide OAuth clients and dynamic registrations (operator)",
   tags: ["Audit log"],
   security,
   middleware: [authenticate, requireOperator],

@@ -79,8 +79,8 @@ export interface AuditQuery {
 }
 
 /**
- * The log of changes made outside any account (the operator's deployment-wide OAuth clients). No
- * account id can be this one: theirs all start `acc_`.
+ * The log of changes made outside any account (the operator's deployment-wide OAuth clients,
+ * dynamic registrations). No account id can be this one: theirs all start `acc_`.
  */
 export const DEPLOYMENT_LOG = "_deployment";
 

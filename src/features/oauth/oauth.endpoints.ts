@@ -197,6 +197,7 @@ export const oauthEndpoints = new Hono<AppEnv>()
         const issue = parsed.error.issues[0]!;
         throw new OAuthError("invalid_client_metadata", `${issue.path.join(".") || "body"}: ${issue.message}`);
       }
-      return c.json(await oauth.register(parsed.data, clientKey(c.req.raw)), 201, noStore);
+      const userAgent = c.req.header("user-agent") ?? null;
+      return c.json(await oauth.register(parsed.data, clientKey(c.req.raw), userAgent), 201, noStore);
     }),
   );

@@ -41,10 +41,9 @@ export function listClients(db: Db, accountId: string | null, limit: number, cur
     .all();
 }
 
-/** The client and its audit entry (none for a dynamic registration), one batch. */
-export async function insertClient(db: Db, row: OAuthClientRow, audit: AuditRow | null) {
-  const insert = db.insert(oauthClients).values(row);
-  await (audit ? db.batch([insert, insertAudit(db, audit)]) : insert);
+/** The client and its audit entry, one batch. */
+export async function insertClient(db: Db, row: OAuthClientRow, audit: AuditRow) {
+  await db.batch([db.insert(oauthClients).values(row), insertAudit(db, audit)]);
 }
 
 export async function updateClient(db: Db, row: OAuthClientRow, audit: AuditRow) {

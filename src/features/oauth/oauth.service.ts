@@ -6,7 +6,7 @@ import { base64UrlEncode, newId, randomBase62 } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { hasPermission, KEYHOOK_PERMISSIONS, PERMISSION_PATTERN } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
-import { auditRow } from "../audit/audit.service";
+import { auditRow, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
 import type { AuthService } from "../auth/auth.service";
 import { REGISTRATIONS_PER_HOUR, rateLimited, registrations } from "../ratelimit/limits";
 import { checkAccessToken } from "./access";
@@ -521,9 +521,10 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
     /**
      * RFC 7591 dynamic registration (`OAUTH_DYNAMIC_REGISTRATION=true`): public clients only, which
      * must use PKCE, with `https` or loopback redirect URIs. They belong to no account: any user
-     * may authorize one, for their own account, on the consent page.
+     * may authorize one, for their own account, on the consent page. Audited in the deployment's
+     * log, where the operator sees who registered what, from where.
      */
-    async register(metadata: RegistrationRequest, clientIp: string) {
+    async register(metadata: RegistrationRequest, clientIp: string, userAgent: string | null) {
       const at = now();
       const hit = await registrations(platform.kv, platform.log).hit(clientIp, REGISTRATIONS_PER_HOUR, at, waitUntil);
       if (!hit.allowed) throw rateLimited("Too many client registrations from this address", hit.resetAt, at);
@@ -560,7 +561,21 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
         createdAt: at,
         updatedAt: at,
       };
-      await repo.insertClient(db, row, null);
+      const from: AuditContext = {
+        actor: row.createdBy,
+        onBehalfOf: null,
+        ip: clientIp,
+        userAgent,
+        requestId: platform.requestId,
+      };
+      const { name, type, redirectUris } = row;
+      const registered = diff(null, { name, type, redirectUris, scopes, enabled: true });
+      const target = { type: "oauth_client", id: row.id, name };
+      await repo.insertClient(
+        db,
+        row,
+        auditRow(from, DEPLOYMENT_LOG, "oauth_client.registered", target, registered, at),
+      );
       return {
         client_id: row.id,
         client_id_issued_at: Math.floor(at / 1000),
