@@ -3,7 +3,7 @@ import { data, KeyhookError, keyhook, message, type Schemas, session } from "./a
 import { AuditTab } from "./audit-tab";
 import { Banner } from "./components";
 import { KeysTab } from "./keys-tab";
-import { AuthorizedAppsTab, OAuthAppsTab } from "./oauth-tab";
+import { AuthorizedAppsTab, DeploymentAppsSection, OAuthAppsTab } from "./oauth-tab";
 import { WebhooksTab } from "./webhooks-tab";
 
 type Who = Schemas["Whoami"];
@@ -137,6 +137,7 @@ export function App() {
               )}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
               {tab === "OAuth apps" && <OAuthAppsTab onError={onError} />}
+              {tab === "OAuth apps" && who.type === "operator" && <DeploymentAppsSection onError={onError} />}
               {tab === "Authorized apps" && <AuthorizedAppsTab onError={onError} />}
               {tab === "Audit log" && <AuditTab onError={onError} />}
             </div>

@@ -152,6 +152,114 @@ export function OAuthAppsTab(props: { onError: OnError }) {
   );
 }
 
+/**
+ * The operator's view of the deployment's clients: the shared public ones and the apps that
+ * registered themselves (RFC 7591) — which any account's users may authorize, so the operator
+ * disables or deletes one here for every account at once.
+ */
+export function DeploymentAppsSection(props: { onError: OnError }) {
+  const [clients, setClients] = useState<Client[] | null>(null);
+
+  const load = async () => {
+    try {
+      const listed = await data(keyhook().GET("/v1/deployment/oauth-clients", { params: { query: { limit: 100 } } }));
+      setClients(listed.clients);
+    } catch (err) {
+      setClients([]);
+      props.onError(`Could not load the deployment's apps: ${message(err)}`, load);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+
+  const act = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      await load();
+    } catch (err) {
+      props.onError(message(err));
+    }
+  };
+  const path = (id: string) => ({ params: { path: { id } } });
+
+  return (
+    <section aria-labelledby="deployment-apps-heading" class="spaced">
+      <div class="section-head">
+        <h2 id="deployment-apps-heading">Deployment apps</h2>
+      </div>
+      <p class="muted">
+        Public apps every account's users may authorize: the ones you share, and those that registered themselves.
+        Disabling or deleting one applies in every account.
+      </p>
+      {clients === null ? (
+        <p class="muted">Loading the deployment's apps...</p>
+      ) : clients.length === 0 ? (
+        <p class="empty">No deployment apps yet</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Client ID</th>
+              <th scope="col">Scopes</th>
+              <th scope="col">Status</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {clients.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  {c.name} <span class="muted">({c.dynamic ? "registered itself" : "shared"})</span>
+                  {c.redirectUris.map((u) => (
+                    <div class="muted">{u}</div>
+                  ))}
+                </td>
+                <td>
+                  <code>{c.id}</code>
+                </td>
+                <td>{c.scopes.join(", ")}</td>
+                <td class={c.enabled ? "status-active" : "status-disabled"}>{c.enabled ? "Active" : "Disabled"}</td>
+                <td class="row-actions">
+                  <button
+                    type="button"
+                    aria-label={`${c.enabled ? "Disable" : "Enable"} ${c.name} in every account`}
+                    onClick={() =>
+                      act(() =>
+                        data(
+                          keyhook().PATCH("/v1/deployment/oauth-clients/{id}", {
+                            ...path(c.id),
+                            body: { enabled: !c.enabled },
+                          }),
+                        ),
+                      )
+                    }
+                  >
+                    {c.enabled ? "Disable" : "Enable"}
+                  </button>
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Delete ${c.name} in every account`}
+                    onClick={() => {
+                      if (confirm(`Delete ${c.name}? Every user's authorization of it, in every account, ends now.`)) {
+                        act(() => data(keyhook().DELETE("/v1/deployment/oauth-clients/{id}", path(c.id))));
+                      }
+                    }}
+                  >
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 function NewClientForm(props: {
   onCancel: () => void;
   onCreated: (created: { client: Client; clientSecret: string | null }) => void;

@@ -27,7 +27,12 @@ function takeConsoleErrors() {
 
 before(async () => {
   login = await startLogin();
-  keyhook = await startKeyhook(["--var", `OAUTH_LOGIN_URL:${login.origin}/login`]);
+  keyhook = await startKeyhook([
+    "--var",
+    `OAUTH_LOGIN_URL:${login.origin}/login`,
+    "--var",
+    "OAUTH_DYNAMIC_REGISTRATION:true",
+  ]);
   receiver = await startReceiver();
   const created = await apiCall("POST", "/v1/accounts", {
     token: devVar("ADMIN_TOKEN"),
@@ -490,6 +495,46 @@ describe("Admin → Integrations", () => {
     await row.getByRole("button", { name: "Revoke Example app for Grace" }).click();
     await page.getByText("No app has been authorized").waitFor();
     assert.equal((await apiCall("GET", "/v1/whoami", { token: page.oauthToken })).status, 401);
+  });
+
+  it("the operator sees the deployment's apps — shared and self-registered — and disables or deletes one for every account", async () => {
+    const admin = devVar("ADMIN_TOKEN");
+    const run = Date.now().toString(36); // the local state outlives a run: names of this run's own
+    const [sharedName, agentName] = [`Shared CLI ${run}`, `Agent ${run}`];
+    const shared = await apiCall("POST", "/v1/deployment/oauth-clients", {
+      token: admin,
+      body: { name: sharedName, redirectUris: ["http://127.0.0.1:8976/callback"], scopes: ["keys:read"] },
+    });
+    assert.equal(shared.status, 201);
+    const registered = await apiCall("POST", "/oauth/register", {
+      body: { client_name: agentName, redirect_uris: ["http://127.0.0.1:33418/callback"] },
+    });
+    assert.equal(registered.status, 201);
+    await page.goto(`${BASE}/admin/`);
+    await page.getByRole("tab", { name: "OAuth apps" }).click();
+    await page.getByRole("heading", { name: "Deployment apps" }).waitFor();
+    const sharedRow = page.getByRole("row", { name: new RegExp(sharedName) });
+    const agentRow = page.getByRole("row", { name: new RegExp(agentName) });
+    await agentRow.waitFor();
+    assert.match(await sharedRow.textContent(), /\(shared\).*Active/);
+    assert.match(
+      await agentRow.textContent(),
+      new RegExp(`\\(registered itself\\).*${registered.body.client_id}.*Active`),
+    );
+    // The account's own list does not show them.
+    assert.equal(await page.getByRole("row", { name: /Example app/ }).count(), 1);
+    await noSeriousA11yViolations("the OAuth apps tab, as the operator");
+
+    await agentRow.getByRole("button", { name: `Disable ${agentName} in every account` }).click();
+    await agentRow.getByText("Disabled").waitFor();
+    const got = await apiCall("GET", `/v1/deployment/oauth-clients/${registered.body.client_id}`, { token: admin });
+    assert.equal(got.body.client.enabled, false);
+
+    page.once("dialog", (d) => d.accept());
+    await sharedRow.getByRole("button", { name: `Delete ${sharedName} in every account` }).click();
+    await sharedRow.waitFor({ state: "detached" });
+    const gone = await apiCall("GET", `/v1/deployment/oauth-clients/${shared.body.client.id}`, { token: admin });
+    assert.equal(gone.status, 404);
   });
 
   it("the API reference at /docs is served by the Worker itself", async () => {
