@@ -8,32 +8,88 @@ type Grant = Schemas["OAuthGrant"];
 type OnError = (text: string, retry?: () => void) => void;
 
 /** OAuth apps: the account's clients — register, disable, rotate the secret, delete. */
-export function OAuthAppsTab(props: { onError: OnError }) {
-  const [clients, setClients] = useState<Client[] | null>(null);
-  const [creating, setCreating] = useState(false);
-  const [secret, setSecret] = useState<{ clientId: string; secret: string } | null>(null);
+const path = (id: string) => ({ params: { path: { id } } });
 
+/**
+ * A list of clients loaded with `fetchList`, and `act`: a change, then the list again (a failure
+ * goes to the banner; a failed load offers Retry).
+ */
+function useClients(fetchList: () => Promise<{ clients: Client[] }>, what: string, onError: OnError) {
+  const [clients, setClients] = useState<Client[] | null>(null);
   const load = async () => {
     try {
-      setClients((await data(keyhook().GET("/v1/oauth-clients", { params: { query: { limit: 100 } } }))).clients);
+      setClients((await fetchList()).clients);
     } catch (err) {
       setClients([]);
-      props.onError(`Could not load the OAuth apps: ${message(err)}`, load);
+      onError(`Could not load ${what}: ${message(err)}`, load);
     }
   };
   useEffect(() => {
     load();
   }, []);
-
   const act = async (work: () => Promise<unknown>) => {
     try {
       await work();
       await load();
     } catch (err) {
-      props.onError(message(err));
+      onError(message(err));
     }
   };
-  const path = (id: string) => ({ params: { path: { id } } });
+  return { clients, load, act };
+}
+
+/** Clients as a table: name (with `kind`) and redirect URIs, client ID, scopes, status, `actions`. */
+function ClientsTable(props: {
+  clients: Client[] | null;
+  what: string;
+  empty: string;
+  kind: (c: Client) => string;
+  actions: (c: Client) => unknown;
+}) {
+  if (props.clients === null) return <p class="muted">Loading {props.what}...</p>;
+  if (props.clients.length === 0) return <p class="empty">{props.empty}</p>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Client ID</th>
+          <th scope="col">Scopes</th>
+          <th scope="col">Status</th>
+          <th scope="col">Actions</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.clients.map((c) => (
+          <tr key={c.id}>
+            <td>
+              {c.name} <span class="muted">({props.kind(c)})</span>
+              {c.redirectUris.map((u) => (
+                <div class="muted">{u}</div>
+              ))}
+            </td>
+            <td>
+              <code>{c.id}</code>
+              {c.secretLast4 && <div class="muted">secret …{c.secretLast4}</div>}
+            </td>
+            <td>{c.scopes.join(", ")}</td>
+            <td class={c.enabled ? "status-active" : "status-disabled"}>{c.enabled ? "Active" : "Disabled"}</td>
+            <td class="row-actions">{props.actions(c)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function OAuthAppsTab(props: { onError: OnError }) {
+  const [creating, setCreating] = useState(false);
+  const [secret, setSecret] = useState<{ clientId: string; secret: string } | null>(null);
+  const { clients, load, act } = useClients(
+    () => data(keyhook().GET("/v1/oauth-clients", { params: { query: { limit: 100 } } })),
+    "the OAuth apps",
+    props.onError,
+  );
 
   return (
     <section aria-labelledby="oauth-apps-heading">
@@ -60,82 +116,53 @@ export function OAuthAppsTab(props: { onError: OnError }) {
           onError={props.onError}
         />
       )}
-      {clients === null ? (
-        <p class="muted">Loading OAuth apps...</p>
-      ) : clients.length === 0 ? (
-        <p class="empty">No OAuth apps yet</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Client ID</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Status</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {clients.map((c) => (
-              <tr key={c.id}>
-                <td>
-                  {c.name} <span class="muted">({c.type})</span>
-                  {c.redirectUris.map((u) => (
-                    <div class="muted">{u}</div>
-                  ))}
-                </td>
-                <td>
-                  <code>{c.id}</code>
-                  {c.secretLast4 && <div class="muted">secret …{c.secretLast4}</div>}
-                </td>
-                <td>{c.scopes.join(", ")}</td>
-                <td class={c.enabled ? "status-active" : "status-disabled"}>{c.enabled ? "Active" : "Disabled"}</td>
-                <td class="row-actions">
-                  <button
-                    type="button"
-                    aria-label={`${c.enabled ? "Disable" : "Enable"} ${c.name}`}
-                    onClick={() =>
-                      act(() =>
-                        data(
-                          keyhook().PATCH("/v1/oauth-clients/{id}", { ...path(c.id), body: { enabled: !c.enabled } }),
-                        ),
-                      )
-                    }
-                  >
-                    {c.enabled ? "Disable" : "Enable"}
-                  </button>
-                  {c.type === "confidential" && (
-                    <button
-                      type="button"
-                      aria-label={`Rotate the secret of ${c.name}`}
-                      onClick={() =>
-                        act(async () => {
-                          const r = await data(keyhook().POST("/v1/oauth-clients/{id}/rotate-secret", path(c.id)));
-                          setSecret({ clientId: c.id, secret: r.clientSecret! });
-                        })
-                      }
-                    >
-                      Rotate secret
-                    </button>
-                  )}
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`Delete ${c.name}`}
-                    onClick={() => {
-                      if (confirm(`Delete ${c.name}? Every user's authorization of it ends now.`)) {
-                        act(() => data(keyhook().DELETE("/v1/oauth-clients/{id}", path(c.id))));
-                      }
-                    }}
-                  >
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ClientsTable
+        clients={clients}
+        what="OAuth apps"
+        empty="No OAuth apps yet"
+        kind={(c) => c.type}
+        actions={(c) => (
+          <>
+            <button
+              type="button"
+              aria-label={`${c.enabled ? "Disable" : "Enable"} ${c.name}`}
+              onClick={() =>
+                act(() =>
+                  data(keyhook().PATCH("/v1/oauth-clients/{id}", { ...path(c.id), body: { enabled: !c.enabled } })),
+                )
+              }
+            >
+              {c.enabled ? "Disable" : "Enable"}
+            </button>
+            {c.type === "confidential" && (
+              <button
+                type="button"
+                aria-label={`Rotate the secret of ${c.name}`}
+                onClick={() =>
+                  act(async () => {
+                    const r = await data(keyhook().POST("/v1/oauth-clients/{id}/rotate-secret", path(c.id)));
+                    setSecret({ clientId: c.id, secret: r.clientSecret! });
+                  })
+                }
+              >
+                Rotate secret
+              </button>
+            )}
+            <button
+              type="button"
+              class="danger"
+              aria-label={`Delete ${c.name}`}
+              onClick={() => {
+                if (confirm(`Delete ${c.name}? Every user's authorization of it ends now.`)) {
+                  act(() => data(keyhook().DELETE("/v1/oauth-clients/{id}", path(c.id))));
+                }
+              }}
+            >
+              Delete
+            </button>
+          </>
+        )}
+      />
       {secret && (
         <CopySecretDialog
           title="Copy the client secret"
@@ -158,31 +185,11 @@ export function OAuthAppsTab(props: { onError: OnError }) {
  * disables or deletes one here for every account at once.
  */
 export function DeploymentAppsSection(props: { onError: OnError }) {
-  const [clients, setClients] = useState<Client[] | null>(null);
-
-  const load = async () => {
-    try {
-      const listed = await data(keyhook().GET("/v1/deployment/oauth-clients", { params: { query: { limit: 100 } } }));
-      setClients(listed.clients);
-    } catch (err) {
-      setClients([]);
-      props.onError(`Could not load the deployment's apps: ${message(err)}`, load);
-    }
-  };
-  useEffect(() => {
-    load();
-  }, []);
-
-  const act = async (work: () => Promise<unknown>) => {
-    try {
-      await work();
-      await load();
-    } catch (err) {
-      props.onError(message(err));
-    }
-  };
-  const path = (id: string) => ({ params: { path: { id } } });
-
+  const { clients, act } = useClients(
+    () => data(keyhook().GET("/v1/deployment/oauth-clients", { params: { query: { limit: 100 } } })),
+    "the deployment's apps",
+    props.onError,
+  );
   return (
     <section aria-labelledby="deployment-apps-heading" class="spaced">
       <div class="section-head">
@@ -192,70 +199,44 @@ export function DeploymentAppsSection(props: { onError: OnError }) {
         Public apps every account's users may authorize: the ones you share, and those that registered themselves.
         Disabling or deleting one applies in every account.
       </p>
-      {clients === null ? (
-        <p class="muted">Loading the deployment's apps...</p>
-      ) : clients.length === 0 ? (
-        <p class="empty">No deployment apps yet</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Client ID</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Status</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {clients.map((c) => (
-              <tr key={c.id}>
-                <td>
-                  {c.name} <span class="muted">({c.dynamic ? "registered itself" : "shared"})</span>
-                  {c.redirectUris.map((u) => (
-                    <div class="muted">{u}</div>
-                  ))}
-                </td>
-                <td>
-                  <code>{c.id}</code>
-                </td>
-                <td>{c.scopes.join(", ")}</td>
-                <td class={c.enabled ? "status-active" : "status-disabled"}>{c.enabled ? "Active" : "Disabled"}</td>
-                <td class="row-actions">
-                  <button
-                    type="button"
-                    aria-label={`${c.enabled ? "Disable" : "Enable"} ${c.name} in every account`}
-                    onClick={() =>
-                      act(() =>
-                        data(
-                          keyhook().PATCH("/v1/deployment/oauth-clients/{id}", {
-                            ...path(c.id),
-                            body: { enabled: !c.enabled },
-                          }),
-                        ),
-                      )
-                    }
-                  >
-                    {c.enabled ? "Disable" : "Enable"}
-                  </button>
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`Delete ${c.name} in every account`}
-                    onClick={() => {
-                      if (confirm(`Delete ${c.name}? Every user's authorization of it, in every account, ends now.`)) {
-                        act(() => data(keyhook().DELETE("/v1/deployment/oauth-clients/{id}", path(c.id))));
-                      }
-                    }}
-                  >
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ClientsTable
+        clients={clients}
+        what="the deployment's apps"
+        empty="No deployment apps yet"
+        kind={(c) => (c.dynamic ? "registered itself" : "shared")}
+        actions={(c) => (
+          <>
+            <button
+              type="button"
+              aria-label={`${c.enabled ? "Disable" : "Enable"} ${c.name} in every account`}
+              onClick={() =>
+                act(() =>
+                  data(
+                    keyhook().PATCH("/v1/deployment/oauth-clients/{id}", {
+                      ...path(c.id),
+                      body: { enabled: !c.enabled },
+                    }),
+                  ),
+                )
+              }
+            >
+              {c.enabled ? "Disable" : "Enable"}
+            </button>
+            <button
+              type="button"
+              class="danger"
+              aria-label={`Delete ${c.name} in every account`}
+              onClick={() => {
+                if (confirm(`Delete ${c.name}? Every user's authorization of it, in every account, ends now.`)) {
+                  act(() => data(keyhook().DELETE("/v1/deployment/oauth-clients/{id}", path(c.id))));
+                }
+              }}
+            >
+              Delete
+            </button>
+          </>
+        )}
+      />
     </section>
   );
 }

@@ -85,7 +85,7 @@ export async function runJobs(
  * light load, none waits): a few ms more before an outcome shows in the history, against one D1
  * round trip per publish — each costing as much CPU on this side as on D1's.
  */
-export const COMMIT_LINGER_MS = 50;
+const COMMIT_LINGER_MS = 50;
 
 /**
  * Group commit (`lib/batched`): the outcome groups of every run in this isolate (concurrent

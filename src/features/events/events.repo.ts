@@ -41,7 +41,7 @@ const OUTBOX_SQL = {
 type OutboxStatements = { [K in keyof typeof OUTBOX_SQL]: D1PreparedStatement };
 const prepared = new WeakMap<D1Database, OutboxStatements>();
 
-export interface OutboxWrite {
+interface OutboxWrite {
   event: Omit<EventRow, "entity"> & { entity: string };
   rows: { id: string; webhookId: string }[];
   /** When a consumer may first claim the deliveries. */
