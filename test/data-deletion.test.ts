@@ -296,6 +296,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "event_types",
         "events",
         "oauth_clients",
+        "oauth_consents",
         "oauth_grants",
         "oauth_tokens",
         "permission_profiles",

@@ -183,7 +183,8 @@ describe("authorization_code with PKCE", () => {
       scope: "keys:write webhooks:read",
     });
     expect(tokens.refresh_token).toMatch(/^kh_rt_/);
-    expect(tokens.scope).toBe("keys:write webhooks:read");
+    // The answer names what the token carries (RFC 6749 §5.1): webhooks:read is not Ann's to give.
+    expect(tokens.scope!.split(" ").sort()).toEqual(["keys:read", "keys:write"]);
 
     const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
     expect(me.body).toMatchObject({
@@ -731,5 +732,210 @@ describe("deployment-wide clients (the operator's)", () => {
     });
     expect(consent.text).toContain("registered itself");
     expect(consent.text).toContain("https://app.example");
+  });
+});
+
+describe("four gaps an attacker found (introspection, impersonate, consent replay, the granted scope)", () => {
+  const form = (body: Record<string, string>, headers: Record<string, string> = {}) => ({
+    body: new URLSearchParams(body).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+  });
+
+  it("introspection refuses a public client that proved nothing: 401 invalid_client, and the refresh token is not spent", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const app = await createClient(account.id, { type: "public", scopes: ["keys:read"] });
+    const client: oauth.Client = { client_id: app.client.id, token_endpoint_auth_method: "none" };
+    const user = { accountId: account.id, sub: "user_gil", permissions: ["keys:read"] };
+    const tokens = await tokensFor(as, client, oauth.None(), { clientId: client.client_id, user });
+    for (const token of [tokens.access_token, tokens.refresh_token!]) {
+      const res = await raw("POST", "/oauth/introspect", form({ token, client_id: app.client.id }));
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.text)).toMatchObject({ error: "invalid_client" });
+      expect(res.headers.get("www-authenticate")).toMatch(/^Basic /);
+      expect(res.text).not.toContain("user_gil");
+    }
+    // What the metadata says introspection takes, and nothing else.
+    expect(as.introspection_endpoint_auth_methods_supported).toEqual([
+      "client_secret_basic",
+      "client_secret_post",
+      "bearer",
+    ]);
+    // The refresh token was only looked at, never used: the grant is whole and it still refreshes, once.
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token!, clientOptions),
+    );
+    expect((await call("GET", "/v1/whoami", { token: refreshed.access_token })).status).toBe(200);
+    // A confidential client with its secret still may.
+    const conf = await confidentialClient(account.id, ["keys:read"]);
+    const own = await clientCredentials(as, conf.client, conf.auth);
+    const seen = await oauth.processIntrospectionResponse(
+      as,
+      conf.client,
+      await oauth.introspectionRequest(as, conf.client, conf.auth, own.access_token, clientOptions),
+    );
+    expect(seen).toMatchObject({ active: true });
+  });
+
+  it("impersonate is never an app's: refused at registration, client creation, authorize and client_credentials; * leaves it out", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const headers = { "cf-connecting-ip": "198.18.0.21" };
+    // Dynamic registration.
+    const asked = await call("POST", "/oauth/register", {
+      headers,
+      body: { redirect_uris: ["https://a.example/cb"], scope: "keys:read impersonate" },
+    });
+    expect(asked.status).toBe(400);
+    expect(asked.body.error).toBe("invalid_scope");
+    const everything = await call("POST", "/oauth/register", {
+      headers,
+      body: { redirect_uris: ["https://a.example/cb"] },
+    });
+    expect(everything.status).toBe(201);
+    expect(everything.body.scope.split(" ")).not.toContain("impersonate");
+    expect(everything.body.scope.split(" ")).not.toContain("*");
+    // An account's client and a deployment client.
+    for (const [path, accountId] of [
+      ["/v1/oauth-clients", account.id],
+      ["/v1/deployment/oauth-clients", undefined],
+    ] as const) {
+      const res = await call("POST", path, {
+        token: ADMIN,
+        accountId,
+        body: { name: "Sneaky", type: "public", redirectUris: [REDIRECT], scopes: ["impersonate"] },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe("validation_failed");
+    }
+    // A client allowed everything (`*`), used by an admin who holds everything.
+    const star = await confidentialClient(account.id, ["*"]);
+    const refused = await raw(
+      "GET",
+      `/oauth/authorize?${new URLSearchParams({
+        response_type: "code",
+        client_id: star.client.client_id,
+        redirect_uri: REDIRECT,
+        state: "s",
+        scope: "impersonate",
+        code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+        code_challenge_method: "S256",
+      })}`,
+    );
+    expect(refused.status).toBe(302);
+    expect(new URL(refused.headers.get("location")!).searchParams.get("error")).toBe("invalid_scope");
+    expect(await oauthError(clientCredentials(as, star.client, star.auth, "impersonate"))).toBe("invalid_scope");
+
+    const admin = { accountId: account.id, sub: "user_hal", role: "admin" as const };
+    const { consent } = await authorize({ clientId: star.client.client_id, user: admin });
+    // The consent page says what "everything" is: each permission in words, and never acting as others.
+    expect(consent.text).toContain("Everything you can do in your account, except acting as other users");
+    expect(consent.text).toContain("Create, change, rotate and revoke API keys");
+    expect(consent.text).not.toContain("Act as other users of your account");
+    const tokens = await tokensFor(as, star.client, star.auth, { clientId: star.client.client_id, user: admin });
+    expect(tokens.scope!.split(" ")).not.toContain("impersonate");
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
+    expect(me.body.permissions).not.toContain("impersonate");
+    expect(me.body.permissions).not.toContain("*");
+    const actAs = await call("GET", "/v1/whoami", { token: tokens.access_token, headers: { "x-act-as": "user_boss" } });
+    expect(actAs.status).toBe(403);
+    // Nor through client_credentials asking for everything.
+    const own = await clientCredentials(as, star.client, star.auth, "*");
+    expect(own.scope!.split(" ")).not.toContain("impersonate");
+    const ownActAs = await call("GET", "/v1/whoami", { token: own.access_token, headers: { "x-act-as": "user_boss" } });
+    expect(ownActAs.status).toBe(403);
+  });
+
+  it("a consent request is single-use: a second Allow or Deny is 400 and issues nothing, and of two racing only one wins", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read"]);
+    const user = { accountId: account.id, sub: "user_ivy", permissions: ["keys:read"] };
+    const grants = async () =>
+      (await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id })).body.grants.length;
+    const post = (request: string, cookie: string, decision: string) =>
+      raw("POST", "/oauth/authorize", form({ request, decision }, { cookie }));
+    const formOf = (consent: { text: string; headers: Headers }) => ({
+      request: /name="request" value="([^"]+)"/.exec(consent.text)![1]!,
+      cookie: consent.headers.get("set-cookie")!.split(";")[0]!,
+    });
+
+    // Allow, then the same form again with the same cookie.
+    const first = await authorize({ clientId: client.client_id, user, decision: "allow" });
+    const { request, cookie } = formOf(first.consent);
+    const again = await post(request, cookie, "allow");
+    expect(again.status).toBe(400);
+    expect(again.headers.get("location")).toBeNull();
+    expect(again.text).toContain("already answered");
+    // The first code still works, once.
+    const params = oauth.validateAuthResponse(as, client, first.callback, "st-1");
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT, first.verifier, clientOptions),
+    );
+    expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(200);
+
+    // Deny consumes it too: Allow afterwards is refused.
+    const denied = await authorize({ clientId: client.client_id, user: { ...user, sub: "user_jo" }, decision: "deny" });
+    const d = formOf(denied.consent);
+    expect((await post(d.request, d.cookie, "allow")).status).toBe(400);
+    expect(await grants()).toBe(1);
+
+    // Two Allows of one fresh request racing: one redirect with a code, one 400.
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: client.client_id,
+      redirect_uri: REDIRECT,
+      state: "st-2",
+      code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+      code_challenge_method: "S256",
+      login_token: await userToken({ ...user, sub: "user_kim" }),
+    });
+    const fresh = formOf(await raw("GET", `/oauth/authorize?${query}`));
+    const raced = await Promise.all([1, 2, 3].map(() => post(fresh.request, fresh.cookie, "allow")));
+    expect(raced.map((r) => r.status).sort()).toEqual([302, 400, 400]);
+    expect(await grants()).toBe(2);
+  });
+
+  it("the token answer, refresh and introspection name the scope the token carries, not the one asked for", async () => {
+    const account = await createAccount();
+    const as = await discover();
+    const { client, auth } = await confidentialClient(account.id, ["keys:read", "keys:write"]);
+    const user = { accountId: account.id, sub: "user_lee", permissions: ["keys:read"] };
+    const tokens = await tokensFor(as, client, auth, { clientId: client.client_id, user, scope: "keys:write" });
+    expect(tokens.scope).toBe("keys:read");
+    const me = await call("GET", "/v1/whoami", { token: tokens.access_token });
+    expect(me.body.permissions).toEqual(["keys:read"]);
+
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token!, clientOptions),
+    );
+    expect(refreshed.scope).toBe("keys:read");
+    const introspect = async (token: string) =>
+      oauth.processIntrospectionResponse(
+        as,
+        client,
+        await oauth.introspectionRequest(as, client, auth, token, clientOptions),
+      );
+    expect((await introspect(refreshed.access_token)).scope).toBe("keys:read");
+    expect((await introspect(refreshed.refresh_token!)).scope).toBe("keys:read");
+
+    // Promoted, the same grant's next token carries write, and says so.
+    await call("PUT", "/v1/oauth-users/user_lee", {
+      token: ADMIN,
+      accountId: account.id,
+      body: { role: "member", permissions: ["keys:read", "keys:write"] },
+    });
+    const promoted = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, auth, refreshed.refresh_token!, clientOptions),
+    );
+    expect(promoted.scope!.split(" ").sort()).toEqual(["keys:read", "keys:write"]);
   });
 });

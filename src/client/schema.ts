@@ -4569,7 +4569,7 @@ export interface operations {
                      */
                     redirectUris?: string[];
                     /**
-                     * @description What it may ask for; no one can allow more than they hold
+                     * @description What it may ask for; no one can allow more than they hold. Never `impersonate`; `*` is granted as Keyhook's permissions but `impersonate`
                      * @example [
                      *       "keys:read"
                      *     ]
@@ -4817,7 +4817,7 @@ export interface operations {
                      */
                     redirectUris?: string[];
                     /**
-                     * @description What it may ask for; no one can allow more than they hold
+                     * @description What it may ask for; no one can allow more than they hold. Never `impersonate`; `*` is granted as Keyhook's permissions but `impersonate`
                      * @example [
                      *       "keys:read"
                      *     ]
@@ -5307,7 +5307,7 @@ export interface operations {
                      */
                     redirectUris: string[];
                     /**
-                     * @description What it may ask for; no one can allow more than they hold
+                     * @description What it may ask for; no one can allow more than they hold. Never `impersonate`; `*` is granted as Keyhook's permissions but `impersonate`
                      * @example [
                      *       "keys:read"
                      *     ]
@@ -5544,7 +5544,7 @@ export interface operations {
                      */
                     redirectUris?: string[];
                     /**
-                     * @description What it may ask for; no one can allow more than they hold
+                     * @description What it may ask for; no one can allow more than they hold. Never `impersonate`; `*` is granted as Keyhook's permissions but `impersonate`
                      * @example [
                      *       "keys:read"
                      *     ]

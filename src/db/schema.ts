@@ -395,6 +395,19 @@ export const oauthTokens = sqliteTable(
   ],
 );
 
+/**
+ * Consent requests already decided (Allow or Deny), by their nonce: each is single-use. Rows go
+ * once the request has expired (it could not be posted after that anyway).
+ */
+export const oauthConsents = sqliteTable(
+  "oauth_consents",
+  {
+    nonce: text("nonce").primaryKey(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("oauth_consents_expiry_idx").on(t.expiresAt)],
+);
+
 export type OAuthClientRow = typeof oauthClients.$inferSelect;
 export type OAuthGrantRow = typeof oauthGrants.$inferSelect;
 export type OAuthTokenRow = typeof oauthTokens.$inferSelect;

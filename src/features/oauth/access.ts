@@ -1,9 +1,9 @@
 import type { Db } from "../../db/client";
 import { type PlanLimits, planLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
-import { intersectPermissions } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { findAccessToken, touchGrant } from "./oauth.repo";
+import { heldScopes } from "./scopes";
 import { isOAuthSecret } from "./tokens";
 
 /** Per-isolate memory of the last `lastUsedAt` write per grant (bounded: emptied when full). */
@@ -14,15 +14,6 @@ function touchOncePerMinute(db: Db, grantId: string, now: number, waitUntil: (p:
   if (touched.size >= 10_000) touched.clear();
   touched.set(grantId, now);
   waitUntil(touchGrant(db, grantId, now).catch(() => undefined));
-}
-
-/** What a grant's user holds now: everything for an admin, else their permissions and their profile's. */
-export function userHoldings(
-  grant: { userRole: "admin" | "member"; userPermissions: string[] },
-  profilePermissions: string[] | null,
-): string[] {
-  if (grant.userRole === "admin") return ["*"];
-  return [...new Set([...grant.userPermissions, ...(profilePermissions ?? [])])];
 }
 
 export type AccessCheck =
@@ -41,8 +32,8 @@ export type AccessCheck =
 
 /**
  * An access token, as the hot path sees it: shape and checksum, then one D1 read (token, client,
- * grant, the user's profile, the account). Its permissions are the granted scopes intersected with
- * what the user holds now; a client acting as itself holds its token's scopes.
+ * grant, the user's profile, the account). Its permissions are what it holds (`heldScopes`): the
+ * granted scopes within what the user holds now, never `impersonate`.
  */
 export async function checkAccessToken(
   db: Db,
@@ -61,13 +52,13 @@ export async function checkAccessToken(
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, reason: "plan" };
   const onBehalfOf = grant?.userId ? { type: "user" as const, id: grant.userId } : undefined;
-  const permissions =
+  const permissions = heldScopes(
+    t.scopes,
     grant?.userRole && grant.userPermissions
-      ? intersectPermissions(
-          t.scopes,
-          userHoldings({ userRole: grant.userRole, userPermissions: grant.userPermissions }, found.profilePermissions),
-        )
-      : t.scopes;
+      ? { userRole: grant.userRole, userPermissions: grant.userPermissions }
+      : null,
+    found.profilePermissions,
+  );
   if (t.grantId) touchOncePerMinute(db, t.grantId, now, waitUntil);
   return {
     ok: true,

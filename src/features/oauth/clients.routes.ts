@@ -18,10 +18,19 @@ const RedirectUris = z
   });
 
 const Scopes = z
-  .array(z.string().regex(PERMISSION_PATTERN, "must be resource:action, resource:*, * or impersonate"))
+  .array(
+    z
+      .string()
+      .regex(PERMISSION_PATTERN, "must be resource:action, resource:* or *")
+      .refine((s) => s !== "impersonate", "impersonate is never an app's"),
+  )
   .min(1)
   .max(100)
-  .openapi({ description: "What it may ask for; no one can allow more than they hold", example: ["keys:read"] });
+  .openapi({
+    description:
+      "What it may ask for; no one can allow more than they hold. Never `impersonate`; `*` is granted as Keyhook's permissions but `impersonate`",
+    example: ["keys:read"],
+  });
 
 export const OAuthClient = z
   .object({

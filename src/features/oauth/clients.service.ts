@@ -18,7 +18,7 @@ import type {
   UserHoldingsBody,
 } from "./clients.routes";
 import * as repo from "./oauth.repo";
-import { isAcceptableRedirectUri } from "./oauth.service";
+import { isAcceptableRedirectUri } from "./redirect-uri";
 import { newOAuthSecret } from "./tokens";
 
 export function toClient(row: OAuthClientRow): z.infer<typeof OAuthClient> {

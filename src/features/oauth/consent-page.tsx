@@ -1,4 +1,5 @@
 import type { Child } from "hono/jsx";
+import { APP_SCOPES } from "./scopes";
 
 /** Keyhook's own permissions in words, for the consent page; others are shown as written. */
 const WORDS: Record<string, string> = {
@@ -58,6 +59,9 @@ function Page(props: { title: string; children: Child }) {
   );
 }
 
+/** Whether an app asked for everything an app may hold (`*`, spelled out as `APP_SCOPES`). */
+const everything = (scopes: readonly string[]) => APP_SCOPES.every((s) => scopes.includes(s));
+
 /** Allow / Deny for one client's request, posted back with the signed request. */
 export function ConsentPage(props: {
   clientName: string;
@@ -75,6 +79,11 @@ export function ConsentPage(props: {
       <p>
         <strong>{props.clientName}</strong> wants to act for you, <strong>{props.userName}</strong>, and be able to:
       </p>
+      {everything(props.scopes) ? (
+        <p>
+          Everything you can do in your account, except acting as other users — that is, within what you hold yourself:
+        </p>
+      ) : null}
       <ul>
         {props.scopes.map((s) => (
           <li>{scopeInWords(s)}</li>

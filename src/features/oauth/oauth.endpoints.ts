@@ -4,15 +4,14 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { AppEnv } from "../../context";
 import { ApiError } from "../../lib/errors";
-import { hasPermission, KEYHOOK_PERMISSIONS } from "../../lib/permissions";
+import { hasPermission } from "../../lib/permissions";
 import { authenticate } from "../../middleware/auth";
 import { clientKey } from "../ratelimit/limits";
 import { CONSENT_COOKIE, CONSENT_TTL_MS } from "./consent";
 import { ConsentPage, consentHeaders, ErrorPage, PAGE_HEADERS } from "./consent-page";
-import { type ClientCredentials, OAuthError } from "./oauth.service";
-
-/** What a client that asks for everything is offered: all but `impersonate`, which no app should need. */
-const OFFERED_SCOPES = KEYHOOK_PERMISSIONS.filter((p) => p !== "impersonate");
+import type { ClientCredentials } from "./oauth.service";
+import { OAuthError } from "./oauth-error";
+import { APP_SCOPES } from "./scopes";
 
 /** The `issuer`: the configured origin, else the one this request came to. */
 const issuerOf = (c: Context<AppEnv>) => c.var.services.platform.settings.oauth.issuer ?? new URL(c.req.url).origin;
@@ -21,7 +20,7 @@ const issuerOf = (c: Context<AppEnv>) => c.var.services.platform.settings.oauth.
 const protectedResource = (issuer: string, path: string) => ({
   resource: `${issuer}${path}`,
   authorization_servers: [issuer],
-  scopes_supported: OFFERED_SCOPES,
+  scopes_supported: APP_SCOPES,
   bearer_methods_supported: ["header"],
   resource_name: "Keyhook",
   resource_documentation: `${issuer}/docs`,
@@ -175,7 +174,8 @@ export const oauthEndpoints = new Hono<AppEnv>()
         }
         return c.json(await oauth.introspect(form.token, { principal: c.var.principal }, issuerOf(c)), 200, noStore);
       }
-      const client = await oauth.authenticateClient(credentialsOf(c, form));
+      // RFC 7662 §2.1: the caller must authenticate; a public client's id proves nothing.
+      const client = await oauth.authenticateClient(credentialsOf(c, form), { secretRequired: true });
       return c.json(await oauth.introspect(form.token, { client }, issuerOf(c)), 200, noStore);
     }),
   )

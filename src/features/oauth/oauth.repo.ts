@@ -7,6 +7,7 @@ import {
   type OAuthGrantRow,
   type OAuthTokenRow,
   oauthClients,
+  oauthConsents,
   oauthGrants,
   oauthTokens,
   permissionProfiles,
@@ -168,6 +169,40 @@ export function findGrant(db: Db, accountId: string, id: string) {
     .get();
 }
 
+/**
+ * A grant with what its user holds now (their role and permissions, and their profile's current
+ * permissions): what a token answer and introspection name as the token's scope.
+ */
+export function findGrantHoldings(db: Db, accountId: string, id: string) {
+  return db
+    .select({
+      userId: oauthGrants.userId,
+      userRole: oauthGrants.userRole,
+      userPermissions: oauthGrants.userPermissions,
+      profilePermissions: permissionProfiles.permissions,
+    })
+    .from(oauthGrants)
+    .leftJoin(
+      permissionProfiles,
+      and(eq(permissionProfiles.id, oauthGrants.userProfileId), eq(permissionProfiles.accountId, accountId)),
+    )
+    .where(and(eq(oauthGrants.id, id), eq(oauthGrants.accountId, accountId)))
+    .get();
+}
+
+/**
+ * Marks a consent request decided: true for the first Allow or Deny of its nonce, false for any
+ * later one (the statement itself tells, so two posts racing cannot both win).
+ */
+export async function consumeConsent(db: Db, nonce: string, expiresAt: number) {
+  const rows = await db
+    .insert(oauthConsents)
+    .values({ nonce, expiresAt })
+    .onConflictDoNothing()
+    .returning({ nonce: oauthConsents.nonce });
+  return rows.length > 0;
+}
+
 /** Grants of the account (or of one user), newest first, with their client's name. */
 export function listGrants(db: Db, accountId: string, userId: string | null, limit: number, cursor?: string) {
   return db
@@ -236,6 +271,12 @@ export function touchGrant(db: Db, id: string, now: number) {
     .set({ lastUsedAt: now })
     .where(and(eq(oauthGrants.id, id), or(isNull(oauthGrants.lastUsedAt), lt(oauthGrants.lastUsedAt, now - 60_000))))
     .run();
+}
+
+/** Decided consent requests past their expiry: the cron's (a request can no longer be posted by then). */
+export function deleteExpiredConsents(db: Db, now: number, limit: number) {
+  return db.run(sql`DELETE FROM ${oauthConsents} WHERE nonce IN (SELECT nonce FROM ${oauthConsents}
+    WHERE ${oauthConsents.expiresAt} < ${now} LIMIT ${limit})`);
 }
 
 /** Codes, access and refresh tokens past their expiry by a day: the cron's, in bounded steps. */

@@ -4,7 +4,6 @@ import { type AuditContext, SYSTEM_AUDIT } from "../../lib/caller";
 import { constantTimeEqual, sha256Hex } from "../../lib/crypto";
 import { base64UrlEncode, newId, randomBase62 } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
-import { hasPermission, KEYHOOK_PERMISSIONS, PERMISSION_PATTERN } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { auditRow, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
 import type { AuthService } from "../auth/auth.service";
@@ -12,79 +11,13 @@ import { REGISTRATIONS_PER_HOUR, rateLimited, registrations } from "../ratelimit
 import { checkAccessToken } from "./access";
 import { CONSENT_TTL_MS, type ConsentRequest, openConsent, signConsent } from "./consent";
 import * as repo from "./oauth.repo";
+import { OAuthError, type OAuthErrorCode } from "./oauth-error";
+import { isAcceptableRedirectUri, matchesRedirectUri } from "./redirect-uri";
+import { APP_SCOPES, heldScopes, requestedScopes } from "./scopes";
 import { isOAuthSecret, newOAuthSecret } from "./tokens";
-
-export type OAuthErrorCode =
-  | "invalid_request"
-  | "invalid_client"
-  | "invalid_grant"
-  | "unauthorized_client"
-  | "unsupported_grant_type"
-  | "invalid_scope"
-  | "access_denied"
-  | "unsupported_response_type"
-  | "invalid_redirect_uri"
-  | "invalid_client_metadata";
-
-/** An RFC 6749 §5.2 error: `{ error, error_description }`; `invalid_client` is 401. */
-export class OAuthError extends Error {
-  readonly status: 400 | 401;
-  constructor(
-    readonly error: OAuthErrorCode,
-    readonly description: string,
-  ) {
-    super(description);
-    this.status = error === "invalid_client" ? 401 : 400;
-  }
-}
 
 /** How long a code lives: it is exchanged at once by the client's redirect handler. */
 const CODE_TTL_MS = 5 * 60 * 1000;
-const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
-
-/** `https://…`, or `http://` to a loopback host (RFC 8252 §7.3); never a fragment or credentials. */
-export function isAcceptableRedirectUri(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  if (url.hash || url.username || url.password || value.length > 2000) return false;
-  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
-}
-
-/** Exact match, except that a loopback redirect may use any port (RFC 8252 §7.3, OAuth 2.1 §8.4.2). */
-export function matchesRedirectUri(registered: readonly string[], given: string): boolean {
-  if (registered.includes(given)) return true;
-  let url: URL;
-  try {
-    url = new URL(given);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== "http:" || !LOOPBACK.has(url.hostname)) return false;
-  url.port = "";
-  return registered.some((r) => {
-    const candidate = new URL(r);
-    if (candidate.protocol !== "http:" || !LOOPBACK.has(candidate.hostname)) return false;
-    candidate.port = "";
-    return candidate.href === url.href;
-  });
-}
-
-/** The space-separated `scope`, each a permission the client may ask for; none = all it may. */
-export function requestedScopes(scope: string | null | undefined, allowed: readonly string[]): string[] {
-  if (!scope?.trim()) return [...allowed];
-  const scopes = [...new Set(scope.split(" ").filter(Boolean))];
-  const bad = scopes.filter((s) => !PERMISSION_PATTERN.test(s));
-  if (scopes.length > 100 || bad.length > 0) throw new OAuthError("invalid_scope", `Unknown scope: ${bad.join(" ")}`);
-  const refused = scopes.filter((s) => !hasPermission(allowed, s));
-  if (refused.length > 0) {
-    throw new OAuthError("invalid_scope", `This client may not ask for: ${refused.join(" ")}`);
-  }
-  return scopes;
-}
 
 /** The PKCE S256 challenge of a verifier (RFC 7636 §4.2). */
 const s256 = async (verifier: string) =>
@@ -143,13 +76,23 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
     return { kind: "redirect", location: url.href };
   }
 
-  async function authenticateClient(creds: ClientCredentials): Promise<OAuthClientRow> {
+  /**
+   * The client behind the credentials. A public client proves nothing (its id is in every
+   * authorize URL), so where the caller must be authenticated — introspection — it is refused.
+   */
+  async function authenticateClient(
+    creds: ClientCredentials,
+    opts: { secretRequired?: boolean } = {},
+  ): Promise<OAuthClientRow> {
     if (!creds.clientId || creds.clientId.length > 100)
       throw new OAuthError("invalid_client", "Client authentication failed");
     const client = await repo.findClient(db, creds.clientId);
     if (!client?.enabled) throw new OAuthError("invalid_client", "Client authentication failed");
     if (client.type === "public") {
       if (creds.clientSecret) throw new OAuthError("invalid_client", "A public client has no secret");
+      if (opts.secretRequired) {
+        throw new OAuthError("invalid_client", "Introspection needs a confidential client's secret or a bearer key");
+      }
       return client;
     }
     const secret = creds.clientSecret ?? "";
@@ -167,6 +110,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
     scopes: string[],
     at: number,
   ) {
+    const held = await holdingsOf(accountId, grantId, scopes);
     const access = newOAuthSecret(settings, "access");
     const refresh = grantId ? newOAuthSecret(settings, "refresh") : null;
     const row = (kind: "access" | "refresh", hash: string, expiresAt: number): OAuthTokenRow => ({
@@ -190,9 +134,17 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       access_token: access,
       token_type: "Bearer" as const,
       expires_in: ttl(),
-      scope: scopes.join(" "),
+      // RFC 6749 §5.1: what the token carries, which may be less than was asked for.
+      scope: held.join(" "),
       ...(refresh ? { refresh_token: refresh } : {}),
     };
+  }
+
+  /** What a token of these scopes under this grant carries now (null grant: the client as itself). */
+  async function holdingsOf(accountId: string, grantId: string | null, scopes: string[]) {
+    if (!grantId) return heldScopes(scopes, null, null);
+    const grant = await repo.findGrantHoldings(db, accountId, grantId);
+    return grant ? heldScopes(scopes, grant, grant.profilePermissions) : [];
   }
 
   /** A reused code or refresh token: the whole grant goes (RFC 6749 §4.1.2, OAuth 2.1 §4.3.1). */
@@ -243,6 +195,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
     async prune() {
       const result = await repo.deleteExpiredTokens(db, now(), 1000);
       await repo.deleteUnusedDynamicClients(db, now() - 86_400_000, 100);
+      await repo.deleteExpiredConsents(db, now(), 1000);
       return result.meta.changes ?? 0;
     },
 
@@ -341,6 +294,10 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
           message: "This consent request has expired or is not valid; start again.",
         };
       }
+      // Single-use: the first Allow or Deny consumes the request; a second post issues nothing.
+      if (!(await repo.consumeConsent(db, request.nonce, request.expiresAt))) {
+        return { kind: "error", status: 400, message: "This consent request was already answered; start again." };
+      }
       const client = await repo.findClient(db, request.clientId);
       if (!client?.enabled) return { kind: "error", status: 400, message: "Unknown or disabled client." };
       if (!allow) {
@@ -437,7 +394,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
         case "refresh_token": {
           if (!form.refresh_token) throw new OAuthError("invalid_request", "refresh_token is required");
           const refresh = await consume(form.refresh_token, "refresh", client, at);
-          const scopes = form.scope ? requestedScopes(form.scope, refresh.scopes) : refresh.scopes;
+          const scopes = requestedScopes(form.scope, refresh.scopes);
           if (!refresh.grantId || !(await repo.findGrant(db, refresh.accountId, refresh.grantId))) {
             throw new OAuthError("invalid_grant", "The grant was revoked");
           }
@@ -504,12 +461,12 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       if (!found || found.usedAt !== null || found.expiresAt <= at || !mine(found.accountId, found.clientId)) {
         return inactive;
       }
-      const grant = found.grantId ? await repo.findGrant(db, found.accountId, found.grantId) : undefined;
+      const grant = found.grantId ? await repo.findGrantHoldings(db, found.accountId, found.grantId) : undefined;
       if (!grant) return inactive;
       return {
         active: true as const,
         token_type: "refresh_token",
-        scope: found.scopes.join(" "),
+        scope: heldScopes(found.scopes, grant, grant.profilePermissions).join(" "),
         client_id: found.clientId,
         sub: grant.userId,
         exp: Math.floor(found.expiresAt / 1000),
@@ -545,7 +502,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       if (bad.length > 0) {
         throw new OAuthError("invalid_redirect_uri", `Redirect URIs must be https or loopback http: ${bad.join(" ")}`);
       }
-      const scopes = metadata.scope ? requestedScopes(metadata.scope, ["*"]) : ["*"];
+      const scopes = requestedScopes(metadata.scope, ["*"]);
       const row: OAuthClientRow = {
         id: newId("ocl", at),
         accountId: null,
@@ -604,7 +561,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
         token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
         revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
         introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "bearer"],
-        scopes_supported: KEYHOOK_PERMISSIONS.filter((p) => p !== "impersonate"),
+        scopes_supported: APP_SCOPES,
         authorization_response_iss_parameter_supported: true,
         service_documentation: `${issuer}/docs`,
       };
