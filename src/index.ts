@@ -1,6 +1,6 @@
-import { createApp } from "./app";
 import { compose } from "./compose";
 import { sweep } from "./cron/sweep";
+import { createApp } from "./http/app";
 import { countOps } from "./lib/op-count";
 import { handleQueue } from "./queue/consumer";
 

@@ -1,8 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
 import { settleVerificationCounts } from "../src/features/analytics/counter";
+import { createApp } from "../src/http/app";
 import { ADMIN, accountWithKey, BASE, call, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 

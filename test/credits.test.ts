@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
 import { settleVerificationCounts } from "../src/features/analytics/counter";
 import { effectiveRemaining, lastBoundary, nextBoundary } from "../src/features/keys/credits";
+import { createApp } from "../src/http/app";
 import type { KeyhookBinding } from "../src/sdk/middleware";
 import { ADMIN, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";

@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
+import { createApp } from "../src/http/app";
 import { ADMIN, accountWithKey, BASE } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { readSettings } from "../src/config";
 import { generateApiKey, isWellFormedApiKey } from "../src/features/keys/key-format";
-import { readSettings } from "../src/lib/config";
 import { crc32 } from "../src/lib/encoding";
 import { hasPermission, missingPermissions } from "../src/lib/permissions";
 

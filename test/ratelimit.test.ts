@@ -2,9 +2,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import * as oauth from "oauth4webapi";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
 import { settleVerificationCounts } from "../src/features/analytics/counter";
 import { REFRESH_MS, ShardedCounter, tracking } from "../src/features/ratelimit/sharded-counter";
+import { createApp } from "../src/http/app";
 import { ADMIN, accountWithKey, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 import { createClient, discover, tokensFor } from "./helpers/oauth";

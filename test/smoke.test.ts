@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
+import { createApp } from "../src/http/app";
 import { ADMIN, call, createAccount, createKey } from "./helpers/api";
 
 describe("smoke", () => {

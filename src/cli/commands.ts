@@ -6,13 +6,16 @@ export class UsageError extends Error {}
 
 export type Values = Record<string, string | boolean | undefined>;
 
+/** The positional arguments, as many as the command's `args` names (main.ts checks the count first). */
+export type Args = readonly [string, string];
+
 export interface Command {
   usage: string;
   summary: string;
   options?: Record<string, { type: "string" | "boolean"; description: string }>;
   /** Positional arguments it needs, by name. */
   args?: string[];
-  run(client: KeyhookClient, args: string[], values: Values): Promise<{ data: unknown; text: string; warn?: string }>;
+  run(client: KeyhookClient, args: Args, values: Values): Promise<{ data: unknown; text: string; warn?: string }>;
 }
 
 const list = (v: string | boolean | undefined) =>
@@ -44,6 +47,13 @@ const json = (name: string, v: string | boolean | undefined): unknown => {
   }
 };
 const path = (id: string) => ({ params: { path: { id } } });
+
+/** The answer's body: the client throws `KeyhookError` for every error, so a success always has one. */
+async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
+  const { data } = await call;
+  if (data === undefined) throw new Error("The server answered without a body");
+  return data;
+}
 
 const KEY_COLUMNS = ["id", "name", "prefix", "last4", "enabled", "lastUsedAt", "expiresAt"];
 /** `--credits N [--refill daily|monthly] [--refill-amount N] [--refill-day D]`; `--credits none` removes them. */
@@ -93,7 +103,7 @@ export const COMMANDS: Record<string, Command> = {
     usage: "whoami",
     summary: "Show who the key or token belongs to, and its permissions",
     async run(c) {
-      const { data } = await c.GET("/v1/whoami");
+      const data = await ok(c.GET("/v1/whoami"));
       return one(data as Record<string, unknown>);
     },
   },
@@ -102,8 +112,8 @@ export const COMMANDS: Record<string, Command> = {
     summary: "List API keys, newest first",
     options: { limit: { type: "string", description: "at most this many (1-100)" } },
     async run(c, _a, v) {
-      const { data } = await c.GET("/v1/api-keys", { params: { query: { limit: int("limit", v.limit) ?? 100 } } });
-      return { data, text: table(data!.apiKeys, KEY_COLUMNS) };
+      const data = await ok(c.GET("/v1/api-keys", { params: { query: { limit: int("limit", v.limit) ?? 100 } } }));
+      return { data, text: table(data.apiKeys, KEY_COLUMNS) };
     },
   },
   "keys get": {
@@ -111,8 +121,8 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Show one API key",
     args: ["id"],
     async run(c, [id]) {
-      const { data } = await c.GET("/v1/api-keys/{id}", path(id!));
-      return one(data, data!.apiKey);
+      const data = await ok(c.GET("/v1/api-keys/{id}", path(id)));
+      return one(data, data.apiKey);
     },
   },
   "keys create": {
@@ -130,10 +140,10 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(c, _a, v) {
       if (!v.name) throw new UsageError("--name is required");
-      const { data } = await c.POST("/v1/api-keys", { body: { ...keyBody(v), name: v.name as string } });
+      const data = await ok(c.POST("/v1/api-keys", { body: { ...keyBody(v), name: v.name as string } }));
       return {
         data,
-        text: `${record(data!.apiKey)}\n\nkey  ${data!.key}`,
+        text: `${record(data.apiKey)}\n\nkey  ${data.key}`,
         warn: "Store this key now: it is shown only once and cannot be recovered.",
       };
     },
@@ -154,11 +164,13 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(c, [id], v) {
       const { profileId: _p, ...body } = keyBody(v);
-      const { data } = await c.PATCH("/v1/api-keys/{id}", {
-        ...path(id!),
-        body: { ...body, enabled: bool("enabled", v.enabled) },
-      });
-      return one(data, data!.apiKey);
+      const data = await ok(
+        c.PATCH("/v1/api-keys/{id}", {
+          ...path(id),
+          body: { ...body, enabled: bool("enabled", v.enabled) },
+        }),
+      );
+      return one(data, data.apiKey);
     },
   },
   "keys credits": {
@@ -173,11 +185,12 @@ export const COMMANDS: Record<string, Command> = {
     async run(c, [id], v) {
       const given = (["set", "add", "subtract"] as const).filter((o) => v[o] !== undefined);
       if (given.length !== 1) throw new UsageError("give exactly one of --set, --add, --subtract");
-      const flag = given[0]!;
+      const [flag] = given;
+      if (flag === undefined) throw new UsageError("give exactly one of --set, --add, --subtract");
       const op = ({ set: "set", add: "increment", subtract: "decrement" } as const)[flag];
-      const amount = int(flag, v[flag])!;
-      const { data } = await c.POST("/v1/api-keys/{id}/credits", { ...path(id!), body: { op, amount } });
-      return { data, text: record({ id, ...data!.apiKey.credits }) };
+      const amount = int(flag, v[flag]) ?? 0;
+      const data = await ok(c.POST("/v1/api-keys/{id}/credits", { ...path(id), body: { op, amount } }));
+      return { data, text: record({ id, ...data.apiKey.credits }) };
     },
   },
   "keys revoke": {
@@ -185,7 +198,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Revoke an API key (immediate and permanent)",
     args: ["id"],
     async run(c, [id]) {
-      const { data } = await c.DELETE("/v1/api-keys/{id}", path(id!));
+      const data = await ok(c.DELETE("/v1/api-keys/{id}", path(id)));
       return { data, text: `Revoked ${id}` };
     },
   },
@@ -196,10 +209,10 @@ export const COMMANDS: Record<string, Command> = {
     options: { "grace-seconds": { type: "string", description: "0-604800 (default 0)" } },
     async run(c, [id], v) {
       const body = { gracePeriodSeconds: int("grace-seconds", v["grace-seconds"]) ?? 0 };
-      const { data } = await c.POST("/v1/api-keys/{id}/rotate", { ...path(id!), body });
+      const data = await ok(c.POST("/v1/api-keys/{id}/rotate", { ...path(id), body }));
       return {
         data,
-        text: `${record(data!.apiKey)}\n\nkey  ${data!.key}`,
+        text: `${record(data.apiKey)}\n\nkey  ${data.key}`,
         warn: "Store this key now: it is shown only once.",
       };
     },
@@ -209,16 +222,16 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Requests per hour over the last 48 hours",
     args: ["id"],
     async run(c, [id]) {
-      const { data } = await c.GET("/v1/api-keys/{id}/usage", path(id!));
-      return { data, text: table(data!.usage, ["hour", "requests"]) };
+      const data = await ok(c.GET("/v1/api-keys/{id}/usage", path(id)));
+      return { data, text: table(data.usage, ["hour", "requests"]) };
     },
   },
   "webhooks list": {
     usage: "webhooks list",
     summary: "List webhooks",
     async run(c) {
-      const { data } = await c.GET("/v1/webhooks", { params: { query: { limit: 100 } } });
-      return { data, text: table(data!.webhooks, ["id", "url", "events", "status", "lastSuccessAt"]) };
+      const data = await ok(c.GET("/v1/webhooks", { params: { query: { limit: 100 } } }));
+      return { data, text: table(data.webhooks, ["id", "url", "events", "status", "lastSuccessAt"]) };
     },
   },
   "webhooks get": {
@@ -226,8 +239,8 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Show one webhook",
     args: ["id"],
     async run(c, [id]) {
-      const { data } = await c.GET("/v1/webhooks/{id}", path(id!));
-      return one(data, data!.webhook);
+      const data = await ok(c.GET("/v1/webhooks/{id}", path(id)));
+      return one(data, data.webhook);
     },
   },
   "webhooks create": {
@@ -244,13 +257,13 @@ export const COMMANDS: Record<string, Command> = {
       if (!v["webhook-url"] || !v.events) throw new UsageError("--webhook-url and --events are required");
       const body = {
         url: v["webhook-url"] as string,
-        events: list(v.events)!,
+        events: list(v.events) ?? [],
         filter: json("filter", v.filter) as never,
         secret: v.secret as string | undefined,
         description: v.description as string | undefined,
       };
-      const { data } = await c.POST("/v1/webhooks", { body });
-      return { data, text: `${record(data!.webhook)}\n\nsecret  ${data!.secret}` };
+      const data = await ok(c.POST("/v1/webhooks", { body }));
+      return { data, text: `${record(data.webhook)}\n\nsecret  ${data.secret}` };
     },
   },
   "webhooks update": {
@@ -273,8 +286,8 @@ export const COMMANDS: Record<string, Command> = {
         status: v.status as "active" | "disabled" | undefined,
         description: v.description as string | undefined,
       };
-      const { data } = await c.PATCH("/v1/webhooks/{id}", { ...path(id!), body });
-      return one(data, data!.webhook);
+      const data = await ok(c.PATCH("/v1/webhooks/{id}", { ...path(id), body }));
+      return one(data, data.webhook);
     },
   },
   "webhooks delete": {
@@ -282,7 +295,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Delete a webhook",
     args: ["id"],
     async run(c, [id]) {
-      const { data } = await c.DELETE("/v1/webhooks/{id}", path(id!));
+      const data = await ok(c.DELETE("/v1/webhooks/{id}", path(id)));
       return { data, text: `Deleted ${id}` };
     },
   },
@@ -292,11 +305,13 @@ export const COMMANDS: Record<string, Command> = {
     args: ["id"],
     options: { event: { type: "string", description: "the event type to imitate" } },
     async run(c, [id], v) {
-      const { data } = await c.POST("/v1/webhooks/{id}/test", {
-        ...path(id!),
-        body: { event: v.event as string | undefined },
-      });
-      return one(data, data!.delivery);
+      const data = await ok(
+        c.POST("/v1/webhooks/{id}/test", {
+          ...path(id),
+          body: { event: v.event as string | undefined },
+        }),
+      );
+      return one(data, data.delivery);
     },
   },
   "webhooks attempts": {
@@ -304,10 +319,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: "The last 50 delivery attempts, newest first",
     args: ["id"],
     async run(c, [id]) {
-      const { data } = await c.GET("/v1/webhooks/{id}/attempts", path(id!));
+      const data = await ok(c.GET("/v1/webhooks/{id}/attempts", path(id)));
       return {
         data,
-        text: table(data!.attempts, [
+        text: table(data.attempts, [
           "createdAt",
           "eventType",
           "responseStatus",
@@ -323,8 +338,8 @@ export const COMMANDS: Record<string, Command> = {
     summary: "Send one delivery again now",
     args: ["delivery-id"],
     async run(c, [id]) {
-      const { data } = await c.POST("/v1/deliveries/{id}/retry", path(id!));
-      return one(data, data!.delivery);
+      const data = await ok(c.POST("/v1/deliveries/{id}/retry", path(id)));
+      return one(data, data.delivery);
     },
   },
   "webhooks rotate-secret": {
@@ -334,8 +349,8 @@ export const COMMANDS: Record<string, Command> = {
     options: { "overlap-seconds": { type: "string", description: "default 86400, at most 604800" } },
     async run(c, [id], v) {
       const body = { overlapSeconds: int("overlap-seconds", v["overlap-seconds"]) };
-      const { data } = await c.POST("/v1/webhooks/{id}/rotate-secret", { ...path(id!), body });
-      return { data, text: `${record(data!.webhook)}\n\nsecret  ${data!.secret}` };
+      const data = await ok(c.POST("/v1/webhooks/{id}/rotate-secret", { ...path(id), body }));
+      return { data, text: `${record(data.webhook)}\n\nsecret  ${data.secret}` };
     },
   },
   "events publish": {
@@ -356,8 +371,8 @@ export const COMMANDS: Record<string, Command> = {
         entity: entity as Record<string, unknown>,
         idempotencyKey: v["idempotency-key"] as string | undefined,
       };
-      const { data } = await c.POST("/v1/events", { body });
-      return { data, text: `${record(data!.event)}\n\n${table(data!.deliveries, ["id", "webhookId", "status"])}` };
+      const data = await ok(c.POST("/v1/events", { body }));
+      return { data, text: `${record(data.event)}\n\n${table(data.deliveries, ["id", "webhookId", "status"])}` };
     },
   },
   "audit list": {
@@ -380,8 +395,8 @@ export const COMMANDS: Record<string, Command> = {
         until: v.until as string | undefined,
         limit: int("limit", v.limit),
       };
-      const { data } = await c.GET("/v1/audit-log", { params: { query } });
-      const rows = data!.entries.map((e) => ({
+      const data = await ok(c.GET("/v1/audit-log", { params: { query } }));
+      const rows = data.entries.map((e) => ({
         when: e.createdAt,
         who: `${e.actor.name} (${e.actor.type})`,
         action: e.action,

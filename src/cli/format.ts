@@ -4,10 +4,10 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   const cell = (v: unknown) =>
     v === null || v === undefined ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v);
   const data = rows.map((r) => columns.map((c) => cell(r[c])));
-  const widths = columns.map((c, i) => Math.max(c.length, ...data.map((d) => d[i]!.length)));
+  const widths = columns.map((c, i) => Math.max(c.length, ...data.map((d) => (d[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => c.padEnd(widths[i]!))
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join("  ")
       .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...data.map(line)].join("\n");

@@ -34,7 +34,7 @@ function overview() {
     "Configured by KEYHOOK_URL and KEYHOOK_API_KEY (or --url and --key).",
     "",
     "Commands:",
-    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]!.summary}`),
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]?.summary ?? ""}`),
     "",
     "Global options:",
     ...optionLines(GLOBAL),
@@ -57,7 +57,8 @@ const HINTS = {
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const words = argv.filter((a) => !a.startsWith("-"));
   const name = [words.slice(0, 2).join(" "), words[0] ?? ""].find((n) => n in COMMANDS);
-  if (!name) {
+  const cmd = name === undefined ? undefined : COMMANDS[name];
+  if (!name || !cmd) {
     if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
       console.log(overview());
       return argv.length === 0 ? 2 : 0;
@@ -65,7 +66,6 @@ export async function main(argv: string[], env: Record<string, string | undefine
     console.error(`keyhook: unknown command "${words.slice(0, 2).join(" ")}"\n\n${overview()}`);
     return 2;
   }
-  const cmd = COMMANDS[name]!;
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -104,7 +104,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
     accountId: (values.account as string | undefined) ?? env.KEYHOOK_ACCOUNT_ID,
   });
   try {
-    const out = await cmd.run(client, args, values as Record<string, string | boolean | undefined>);
+    // As many positionals as the command names (checked above): the tuple type says so.
+    const out = await cmd.run(
+      client,
+      [args[0] ?? "", args[1] ?? ""],
+      values as Record<string, string | boolean | undefined>,
+    );
     console.log(values.json ? JSON.stringify(out.data, null, 2) : out.text);
     if (out.warn) console.error(`\nWarning: ${out.warn}`);
     return 0;

@@ -1,6 +1,5 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import type { FilterCondition } from "../features/webhooks/filter";
 import type { Actor } from "../lib/principal";
 
 /**
@@ -8,6 +7,17 @@ import type { Actor } from "../lib/principal";
  * code reads one with a hand cast. The pipeline's own SQL (deliveries/pipeline.repo.ts) reads and
  * writes the same text.
  */
+
+/**
+ * A webhook's filter condition as stored: the API validates it (`features/webhooks/filter.ts`,
+ * whose parsed type must fit this one), the column keeps it as JSON.
+ */
+export interface StoredFilterCondition {
+  field: string;
+  op: "eq" | "ne" | "in" | "nin" | "gt" | "gte" | "lt" | "lte" | "exists";
+  value?: unknown;
+  order?: (string | number)[];
+}
 
 /** Times are unix milliseconds; ids are time-ordered (`acc_…`, `key_…`), so `ORDER BY id` is creation order. */
 export const accounts = sqliteTable(
@@ -153,7 +163,7 @@ export const webhooks = sqliteTable(
     /** Event types, or ["*"]. */
     events: text("events", { mode: "json" }).notNull().$type<string[]>(),
     /** `{field, op, value, order?}` conditions, all of which must hold. */
-    filter: text("filter", { mode: "json" }).$type<FilterCondition[]>(),
+    filter: text("filter", { mode: "json" }).$type<StoredFilterCondition[]>(),
     description: text("description"),
     status: text("status").notNull(),
     disabledReason: text("disabled_reason"),

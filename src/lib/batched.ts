@@ -60,7 +60,7 @@ export function batched<K extends object, In, Out>(
           group.map((e) => e.input),
         );
         group.forEach((e, i) => {
-          e.settled ??= { ok: true, value: outs[i]! };
+          e.settled ??= { ok: true, value: outs[i] as Out };
         });
       } catch (err) {
         for (const e of group) e.settled ??= { ok: false, err };
@@ -112,7 +112,7 @@ export function batched<K extends object, In, Out>(
         continue;
       }
       try {
-        mine.settled = { ok: true, value: (await run(key, [input]))[0]! };
+        mine.settled = { ok: true, value: (await run(key, [input]))[0] as Out };
       } catch (err) {
         mine.settled = { ok: false, err };
       }

@@ -28,7 +28,7 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"
 export function toHex(buf: ArrayBuffer | Uint8Array): string {
   const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
   let out = "";
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i] ?? 0];
   return out;
 }
 
@@ -72,14 +72,14 @@ export function crc32(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code > 0x7f) return crc32Bytes(utf8.encode(text));
-    crc = CRC_TABLE[(crc ^ code) & 0xff]! ^ (crc >>> 8);
+    crc = (CRC_TABLE[(crc ^ code) & 0xff] ?? 0) ^ (crc >>> 8);
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
 
 function crc32Bytes(bytes: Uint8Array): number {
   let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < bytes.length; i++) crc = (CRC_TABLE[(crc ^ (bytes[i] ?? 0)) & 0xff] ?? 0) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 

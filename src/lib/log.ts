@@ -7,8 +7,7 @@ export type Log = (level: Level, msg: string, fields?: Record<string, unknown>) 
 
 /** The first line of a text, capped, with anything shaped like a key, a token or a hash redacted. */
 export const redact = (text: string) =>
-  text
-    .split("\n")[0]!
+  (text.split("\n")[0] ?? "")
     .slice(0, 200)
     .replace(/[0-9a-f]{64}|[a-z0-9]+_(live|test|at|rt)_\w+|eyJ[\w-]+\.[\w-]+\.[\w-]*/gi, "[redacted]");
 

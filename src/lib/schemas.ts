@@ -32,7 +32,7 @@ export const PageQuery = z.object({
 /** Fetch one extra row to know whether another page exists; the cursor is the last id shown. */
 export function page<T extends { id: string }>(rows: T[], limit: number) {
   const items = rows.slice(0, limit);
-  return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  return { items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
 }
 
 export const Timestamp = z.string().datetime().openapi({ example: "2026-11-23T12:00:00.000Z" });

@@ -1,11 +1,23 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from "jose";
-import type { UserTokenSettings } from "./config";
 import { DependencyUnavailable } from "./dependencies";
 import { type JwtResult, verifyHs256 } from "./jwt";
 import { memo } from "./memo";
 
 /** What an identity provider signs with: asymmetric only, so no shared secret to confuse them with. */
-export const PROVIDER_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
+/** What verifying a user token needs of the deployment's settings (`config.ts` fills it in). */
+export interface UserTokenSettings {
+  /** The provider's JWKS; null = HS256 tokens only. */
+  jwksUrl: string | null;
+  /** Checked on provider tokens when set. */
+  issuer: string | null;
+  audience: string | null;
+  /** A token naming an unknown `kid` fetches the key set again at most this often. */
+  jwksCooldownSeconds: number;
+  /** Where the account, role, permissions and profile are in the token (providers name them differently). */
+  claims: { account: string; role: string; permissions: string; profile: string };
+}
+
+const PROVIDER_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
 
 /**
  * One key set per JWKS URL per isolate (jose keeps the fetched keys, and fetches again when a

@@ -1,9 +1,7 @@
 import type { Services } from "../compose";
+import { ERROR_RETRY_SECONDS } from "../features/deliveries/timings";
 import { describe, redact } from "../lib/log";
 import { DeliveryMessage, QUEUES } from "./messages";
-
-/** A consumer that threw (D1 down, a bug): try the message again shortly. */
-const ERROR_RETRY_SECONDS = 30;
 
 /**
  * The queue's adapter: each message is parsed, acked or retried on its own (never inside a
@@ -35,7 +33,8 @@ async function deliverBatch(batch: MessageBatch<unknown>, services: Services) {
   if (owner.size === 0) return;
   try {
     await services.deliveries.sendQueued([...owner.keys()], (deliveryId, verdict) => {
-      const message = owner.get(deliveryId)!;
+      const message = owner.get(deliveryId);
+      if (!message) return;
       if (verdict.action === "ack") message.ack();
       else if (verdict.action === "retry") message.retry({ delaySeconds: verdict.delaySeconds });
       else message.retry({ delaySeconds: ERROR_RETRY_SECONDS });

@@ -35,13 +35,16 @@ export interface KeyhookBinding {
   ): Promise<PublishResult>;
 }
 
+/** A verdict that admitted the caller: it always names the account and the caller. */
+export type ValidVerdict = KeyVerdict & { valid: true; accountId: string; name: string };
+
 /**
  * Protects another Worker's Hono routes with Keyhook keys, through a service binding:
  * `app.use("/api/*", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }))`.
  * Sets `c.var.keyhook` to the verdict; refuses with Keyhook's error shape and rate-limit headers.
  */
 export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
-  return createMiddleware<{ Bindings: Record<string, unknown>; Variables: { keyhook: KeyVerdict } }>(
+  return createMiddleware<{ Bindings: Record<string, unknown>; Variables: { keyhook: ValidVerdict } }>(
     async (c, next) => {
       const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
       const key = bearer ?? c.req.header("x-api-key");
@@ -60,7 +63,7 @@ export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
         c.header("X-RateLimit-Remaining", String(verdict.ratelimit.remaining));
         c.header("X-RateLimit-Reset", String(verdict.ratelimit.reset));
       }
-      if (!verdict.valid) {
+      if (!verdict.valid || verdict.accountId === null || verdict.name === null) {
         // The code and status Keyhook itself answers a request made with this key.
         const refusal = refusalOf[verdict.code as Exclude<VerifyCode, "VALID">] ?? refusalOf.NOT_FOUND;
         const status = errorStatus[refusal.code] as 401 | 403 | 429;
@@ -68,7 +71,7 @@ export function keyhookAuth(options: { binding: string; scopes?: string[] }) {
           c.header("Retry-After", String(Math.max(1, verdict.ratelimit.reset - Math.floor(Date.now() / 1000))));
         return c.json({ error: { code: refusal.code, message: refusal.message } }, status);
       }
-      c.set("keyhook", verdict);
+      c.set("keyhook", { ...verdict, valid: true, accountId: verdict.accountId, name: verdict.name });
       await next();
     },
   );

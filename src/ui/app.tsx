@@ -62,7 +62,7 @@ export function App() {
   };
 
   const pick = async (id: string) => {
-    session.save(session.token!, id);
+    session.save(session.token ?? "", id);
     try {
       setAccount((await data(keyhook().GET("/v1/account"))).account);
     } catch (err) {
@@ -95,7 +95,7 @@ export function App() {
           onRetry={
             banner.retry &&
             (() => {
-              const r = banner.retry!;
+              const r = banner.retry ?? (() => {});
               setBanner(null);
               r();
             })

@@ -110,7 +110,7 @@ export function AuditTab(props: { onError: (text: string, retry?: () => void) =>
           type="button"
           disabled={!next}
           onClick={() => {
-            setCursors([...cursors, next!]);
+            if (next) setCursors([...cursors, next]);
             load(next);
           }}
         >

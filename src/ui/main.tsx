@@ -1,4 +1,5 @@
 import { render } from "hono/jsx/dom";
 import { App } from "./app";
 
-render(<App />, document.getElementById("root")!);
+const root = document.getElementById("root");
+if (root) render(<App />, root);

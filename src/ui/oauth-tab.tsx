@@ -141,7 +141,7 @@ export function OAuthAppsTab(props: { onError: OnError }) {
                 onClick={() =>
                   act(async () => {
                     const r = await data(keyhook().POST("/v1/oauth-clients/{id}/rotate-secret", path(c.id)));
-                    setSecret({ clientId: c.id, secret: r.clientSecret! });
+                    setSecret({ clientId: c.id, secret: r.clientSecret ?? "" });
                   })
                 }
               >

@@ -1,4 +1,4 @@
-import { createApp } from "../../src/app";
+import { createApp } from "../../src/http/app";
 
 export interface RouteInfo {
   method: string;

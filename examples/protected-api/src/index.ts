@@ -12,12 +12,12 @@ app.get("/", (c) =>
 );
 
 app.get("/invoices", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }), (c) => {
-  const account = c.var.keyhook.accountId!;
+  const account = c.var.keyhook.accountId;
   return c.json({ account, key: c.var.keyhook.name, invoices: invoices.get(account) ?? [] });
 });
 
 app.post("/invoices", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:write"] }), async (c) => {
-  const account = c.var.keyhook.accountId!;
+  const account = c.var.keyhook.accountId;
   const invoice = {
     id: `inv_${crypto.randomUUID().slice(0, 8)}`,
     amount: Number((await c.req.json()).amount ?? 0),

@@ -1,18 +1,18 @@
 import type { z } from "@hono/zod-openapi";
-import type { Platform } from "../../compose";
+import { planLimits } from "../../config";
 import type { AccountRow } from "../../db/schema";
 import type { AuditContext } from "../../lib/caller";
-import { planLimits } from "../../lib/config";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { describe } from "../../lib/log";
 import { found, iso, page } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
 import { forgetCachedKeys } from "../auth/key-check";
 import { keyRequests } from "../ratelimit/limits";
 import { forgetTargets } from "../webhooks/targets";
 import * as repo from "./accounts.repo";
-import type { Account, CreateAccountBody, UpdateAccountBody } from "./accounts.routes";
+import type { Account, CreateAccountBody, UpdateAccountBody } from "./accounts.schemas";
 
 export function toAccount(row: AccountRow): z.infer<typeof Account> {
   const overrides = { maxActiveKeys: row.maxActiveKeys, rateLimitPerHour: row.rateLimitPerHour };
@@ -100,7 +100,7 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
         found.map((e) => e.id),
       );
       left.d1 -= 1;
-      after = found.at(-1)!.id;
+      after = found.at(-1)?.id ?? after;
     }
     await repo.deleteAttempts(db, accountId);
     left.d1 -= 1;

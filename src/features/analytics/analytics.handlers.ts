@@ -1,5 +1,5 @@
-import type { AppRouteHandler as Handler } from "../../context";
-import { callerOf } from "../../middleware/auth";
+import type { AppRouteHandler as Handler } from "../../http/context";
+import { callerOf } from "../../http/middleware/auth";
 import type * as routes from "./analytics.routes";
 
 export const verifications: Handler<typeof routes.verifications> = async (c) => {

@@ -1,10 +1,10 @@
 import type { z } from "@hono/zod-openapi";
-import type { Platform } from "../../compose";
 import type { Caller } from "../../lib/caller";
 import { ApiError } from "../../lib/errors";
 import { iso } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import * as repo from "./analytics.repo";
-import type { VerificationsQuery } from "./analytics.routes";
+import type { VerificationsQuery } from "./analytics.schemas";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

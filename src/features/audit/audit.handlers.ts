@@ -1,4 +1,4 @@
-import type { AppRouteHandler as Handler } from "../../context";
+import type { AppRouteHandler as Handler } from "../../http/context";
 import type * as routes from "./audit.routes";
 import { DEPLOYMENT_LOG } from "./audit.service";
 

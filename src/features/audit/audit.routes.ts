@@ -1,34 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonResponse, security } from "../../lib/openapi-errors";
-import { ActorSchema, PageQuery, Timestamp } from "../../lib/schemas";
-import { authenticate, requireAccount, requireOperator, requireScope } from "../../middleware/auth";
-
-const Ref = z.object({ type: z.string(), id: z.string(), name: z.string().nullable() });
-
-export const AuditEntry = z
-  .object({
-    id: z.string(),
-    actor: ActorSchema,
-    onBehalfOf: z.object({ type: z.literal("user"), id: z.string() }).nullable(),
-    action: z.string().openapi({ example: "api_key.created" }),
-    target: Ref,
-    changes: z.record(z.string(), z.object({ before: z.unknown(), after: z.unknown() })).nullable(),
-    ip: z.string().nullable(),
-    userAgent: z.string().nullable(),
-    requestId: z.string().nullable(),
-    createdAt: Timestamp,
-  })
-  .openapi("AuditEntry");
-
-export const AuditQuery = PageQuery.extend({
-  actorId: z.string().max(200).optional(),
-  action: z.string().max(100).optional(),
-  targetId: z.string().max(100).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
-});
-
-const Entries = z.object({ entries: z.array(AuditEntry), nextCursor: z.string().nullable() });
+import { createRoute } from "@hono/zod-openapi";
+import { authenticate, requireAccount, requireOperator, requireScope } from "../../http/middleware/auth";
+import { errorResponses, jsonResponse, security } from "../../http/openapi-errors";
+import { AuditQuery, Entries } from "./audit.schemas";
 
 export const list = createRoute({
   method: "get",

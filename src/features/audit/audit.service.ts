@@ -1,8 +1,8 @@
-import type { Platform } from "../../compose";
 import type { AuditRow } from "../../db/schema";
 import type { AuditContext } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
 import { iso, page } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import * as repo from "./audit.repo";
 
 export type Changes = Record<string, { before: unknown; after: unknown }>;

@@ -199,9 +199,9 @@ export async function findAndSpend(db: Db, hash: string, cost: number, now: numb
   const r = await bindSpend(db, SPEND_BY_HASH, hash, cost, now, bounds).first<Row>();
   if (!r) return null;
   // One subquery reads the account's row once (a row read per column otherwise).
-  const [plan, maxActiveKeys, rateLimitPerHour, webhooksVersion] = jsonColumn<
-    [string, number | null, number | null, number]
-  >(r.account)!;
+  const account = jsonColumn<[string, number | null, number | null, number]>(r.account);
+  if (!account) return null; // the account's row went between the spend and the read: as if not found
+  const [plan, maxActiveKeys, rateLimitPerHour, webhooksVersion] = account;
   const found: FoundKey = {
     key: keyOf(r),
     account: { plan, maxActiveKeys, rateLimitPerHour, webhooksVersion },

@@ -1,5 +1,5 @@
+import { type PlanLimits, planLimits, type Settings } from "../../config";
 import type { Db } from "../../db/client";
-import { type PlanLimits, planLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import type { VerifyCode } from "../../lib/errors";
 import { boundaryParams, effectiveRemaining } from "../keys/credits";
@@ -29,6 +29,9 @@ function rememberWrite(keyId: string, now: number) {
 
 export type KeyFailure = Exclude<VerifyCode, "VALID" | "RATE_LIMITED" | "INSUFFICIENT_SCOPE">;
 
+/** A key that passed every check of the lookup. */
+export type FoundCheck = Extract<KeyCheck, { ok: true }>;
+
 export type KeyCheck =
   | {
       ok: true;
@@ -40,7 +43,8 @@ export type KeyCheck =
       /** Credits already spent by the lookup itself (a key known to carry credits), and what is left. */
       spent: SpentCredits | null;
     }
-  | { ok: false; code: KeyFailure; key?: AuthKey };
+  /** Refused at the lookup; `key` when one was found (revoked, expired, disabled, its plan). */
+  | { ok: false; code: KeyFailure; key: AuthKey | null };
 
 /**
  * A key's own scopes plus its profile's permissions. Full access (legacy) only for a key with
@@ -96,7 +100,7 @@ const CREDIT_HASHES_MAX = 10_000;
 function judge(found: FoundKey, hash: string, now: number, settings: Settings): KeyCheck {
   const { key, account, profilePermissions } = found;
   if (key.revokedAt !== null) return { ok: false, code: "REVOKED", key };
-  if (key.hash !== hash && (key.previousHashExpiresAt ?? 0) <= now) return { ok: false, code: "NOT_FOUND" };
+  if (key.hash !== hash && (key.previousHashExpiresAt ?? 0) <= now) return { ok: false, code: "NOT_FOUND", key: null };
   if (key.expiresAt !== null && key.expiresAt <= now) return { ok: false, code: "EXPIRED", key };
   if (!key.enabled) return { ok: false, code: "DISABLED", key };
   const limits = planLimits(account.plan, account);
@@ -117,7 +121,7 @@ export async function checkApiKey(
   now: number,
   cost = 1,
 ): Promise<KeyCheck> {
-  if (!isWellFormedApiKey(credential, settings)) return { ok: false, code: "MALFORMED" };
+  if (!isWellFormedApiKey(credential, settings)) return { ok: false, code: "MALFORMED", key: null };
   const hash = await sha256Hex(credential);
   if (cost > 0 && creditHashes.has(hash)) {
     const found = await findAndSpend(db, hash, cost, now, boundaryParams(now));
@@ -132,7 +136,7 @@ export async function checkApiKey(
     creditHashes.delete(hash); // not enough left, or not such a key any more: read to say why
   }
   const found = await lookupKey(db, settings, hash, now);
-  if (!found) return { ok: false, code: "NOT_FOUND" };
+  if (!found) return { ok: false, code: "NOT_FOUND", key: null };
   // Worth spending in one statement next time only while there is something to spend.
   if (found.key.creditsRemaining !== null && (effectiveRemaining(found.key, now) ?? 0) >= Math.max(cost, 1)) {
     if (creditHashes.size >= CREDIT_HASHES_MAX) creditHashes.clear();

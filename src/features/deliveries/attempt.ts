@@ -1,35 +1,12 @@
-import type { DeliveryRow, EventRow, WebhookRow } from "../../db/schema";
-import type { WebhookSettings } from "../../lib/config";
+import type { WebhookSettings } from "../../config";
 import { newId } from "../../lib/encoding";
 import { decryptSecret } from "../../lib/secret-box";
 import { type SigningKeys, signingKeys } from "../webhooks/signing";
+import type { WebhookTarget } from "../webhooks/targets";
 import { checkWebhookUrl } from "../webhooks/url-safety";
+import type { Job } from "./job";
+import { deliveryBody, type HttpResult, post, signedHeaders } from "./request";
 import { nextRetryDelay, parseRetryAfter } from "./retry";
-import { deliveryBody, type HttpResult, post, signedHeaders } from "./send";
-
-/** What an attempt needs of a delivery, its event and its webhook (loaded together, or just written). */
-export type JobDelivery = Pick<DeliveryRow, "id" | "accountId" | "attempts">;
-/** The event as a delivery sends it: the entity is its stored JSON text, embedded byte for byte. */
-export type JobEvent = Pick<EventRow, "id" | "type" | "accountId" | "createdAt"> & { entity: string };
-export type WebhookTarget = Pick<
-  WebhookRow,
-  | "id"
-  | "accountId"
-  | "url"
-  | "status"
-  | "secret"
-  | "previousSecret"
-  | "previousSecretExpiresAt"
-  | "failingSince"
-  | "disabledReason"
-  | "updatedAt"
->;
-
-export interface Job {
-  delivery: JobDelivery;
-  event: JobEvent;
-  webhook: WebhookTarget;
-}
 
 export interface AttemptDeps {
   settings: WebhookSettings;
@@ -98,8 +75,9 @@ function keysOf(sealed: string, secretKey: string, webhookId: string): Promise<S
 
 async function secretsOf(deps: AttemptDeps, webhook: WebhookTarget, now: number) {
   const current = keysOf(webhook.secret, deps.secretKey, webhook.id);
-  const overlapping = webhook.previousSecret && (webhook.previousSecretExpiresAt ?? 0) > now;
-  return Promise.all(overlapping ? [current, keysOf(webhook.previousSecret!, deps.secretKey, webhook.id)] : [current]);
+  const previous =
+    webhook.previousSecret && (webhook.previousSecretExpiresAt ?? 0) > now ? webhook.previousSecret : null;
+  return Promise.all(previous ? [current, keysOf(previous, deps.secretKey, webhook.id)] : [current]);
 }
 
 const refused = (reason: string): HttpResult => ({

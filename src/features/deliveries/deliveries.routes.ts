@@ -1,35 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
-import { IdParams, Timestamp } from "../../lib/schemas";
-import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
-import { DeliverySummary, EventTypeName } from "../events/events.routes";
+import { authenticate, requireAccount, requireScope } from "../../http/middleware/auth";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../http/openapi-errors";
+import { IdParams } from "../../lib/schemas";
+import { DeliverySummary, EventTypeName } from "../events/events.schemas";
+import { Attempt } from "./deliveries.schemas";
 
 const tags = ["Deliveries"];
 const reader = [authenticate, requireScope("webhooks:read"), requireAccount];
 const writer = [authenticate, requireScope("webhooks:write"), requireAccount];
-
-export const Attempt = z
-  .object({
-    id: z.string(),
-    deliveryId: z.string(),
-    eventId: z.string(),
-    eventType: z.string(),
-    attempt: z.number().int(),
-    url: z.string(),
-    requestHeaders: z.record(z.string(), z.string()),
-    requestBody: z
-      .string()
-      .nullable()
-      .openapi({ description: "null once the event's content was deleted (by hand or past the retention)" }),
-    responseStatus: z.number().int().nullable(),
-    responseHeaders: z.record(z.string(), z.string()).nullable(),
-    responseBody: z.string().nullable().openapi({ description: "First 4 KiB, never parsed" }),
-    durationMs: z.number().int(),
-    failureReason: z.string().nullable(),
-    succeeded: z.boolean(),
-    createdAt: Timestamp,
-  })
-  .openapi("Attempt");
 
 export const attemptsList = createRoute({
   method: "get",

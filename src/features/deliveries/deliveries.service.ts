@@ -1,27 +1,22 @@
-import type { Platform } from "../../compose";
 import type { Caller } from "../../lib/caller";
 import { ApiError } from "../../lib/errors";
-import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import type { EventsService } from "../events/events.service";
 import { rateLimited } from "../ratelimit/limits";
 import type { WebhooksService } from "../webhooks/webhooks.service";
-import type { Job } from "./attempt";
 import * as repo from "./deliveries.repo";
-import { claimAndLoad, markFailed } from "./pipeline.repo";
-import { type RunnerDeps, runJobs, type Verdict, verdictsToQueue } from "./runner";
-import { deliveryBody } from "./send";
+import { enqueue } from "./enqueue";
+import type { CommitDeps, Verdict } from "./group-commit";
+import { markFailed } from "./pipeline.repo";
+import { sendQueued } from "./queued-attempt";
+import { deliveryBody } from "./request";
+import { requeueOverdue } from "./sweeper";
 
 /** Test sends per webhook per hour: "Send test event" must not become a traffic cannon. */
 export const TEST_SENDS_PER_HOUR = 20;
 const ATTEMPTS_SHOWN = 50;
-/** A pending delivery this far past its time has no live message or consumer: the cron re-queues it. */
-export const OVERDUE_AFTER_MS = 30_000;
-export const ATTEMPTS_KEPT_PER_WEBHOOK = 50;
-/** A delivery the consumer claims is its own for the receiver's timeout plus this long. */
-const LEASE_MARGIN_MS = 60_000;
-/** A message that arrives a little early (its delay rounds down) still claims its delivery. */
-const EARLY_MS = 5_000;
+const ATTEMPTS_KEPT_PER_WEBHOOK = 50;
 
 type ListedAttempt = Awaited<ReturnType<typeof repo.listAttempts>>[number];
 
@@ -53,78 +48,23 @@ export interface DeliveriesDeps {
   events: () => EventsService;
 }
 
-/** Sending webhooks: first attempts, the queue's batches, retries by hand, history, test events. */
+/** Sending webhooks by hand and from the queue, and their history: retries, recovery, test events. */
 export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps) {
-  const { db, now, queue } = platform;
-  const runner: RunnerDeps = {
+  const { db, now, queue, log } = platform;
+  const commit: CommitDeps = {
     db,
     settings: platform.settings.webhooks,
     secretKey: platform.secrets.webhookKey,
     fetch: platform.fetch,
     now,
-    log: platform.log,
+    log,
     disable: (disablings) => deps.webhooks().disable(disablings),
   };
 
-  /** Sends delivery ids to the queue; a failed send is harmless: the cron re-queues due deliveries. */
-  async function enqueue(ids: string[]) {
-    try {
-      for (let i = 0; i < ids.length; i += 100) {
-        await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
-      }
-    } catch (err) {
-      platform.log("warn", "queue send failed; the cron will re-queue", {
-        deliveries: ids.length,
-        error: describe(err),
-      });
-    }
-  }
-
   return {
-    enqueue,
-
-    /**
-     * The first attempts of a publish, from its invocation, recorded as they come back. A failed one
-     * goes to the queue after its retry delay; one whose outcome could not be recorded, after its
-     * lease (the queue then sends it again). A delivery that succeeds costs no queue message at all.
-     * If the invocation stops before it records an outcome, the delivery stays pending with its
-     * lease: the cron re-queues it when the lease is over (with the same `webhook-id`).
-     */
-    async sendFirstAttempts(jobs: Job[], leaseSeconds: number) {
-      const later = verdictsToQueue(queue, leaseSeconds, platform.log);
-      await runJobs(runner, jobs, (job, verdict) => later.add(job, verdict));
-      await later.send();
-    },
-
-    /**
-     * A queue batch's deliveries, as a batch: every due one claimed and loaded in one D1 round trip,
-     * all sent at once, outcomes recorded in groups as they come back. `answer` gets each delivery's
-     * verdict: ack for one that is finished, not due, leased elsewhere or whose webhook or event is
-     * gone. Throws if the claim fails (nothing was sent).
-     */
-    async sendQueued(ids: string[], answer: (deliveryId: string, verdict: Verdict) => void) {
-      const at = now();
-      const claimed = await claimAndLoad(db, ids, at, at + runner.settings.timeoutMs + LEASE_MARGIN_MS, at + EARLY_MS);
-      const jobs: Job[] = [];
-      const dropped: string[] = [];
-      for (const { delivery, event, webhook } of claimed) {
-        if (event && webhook && webhook.status === "active") jobs.push({ delivery, event, webhook });
-        else {
-          dropped.push(delivery.id);
-          const reason = !webhook ? "webhook was deleted" : !event ? "event was deleted" : "webhook is disabled";
-          platform.log("info", "delivery dropped", { deliveryId: delivery.id, reason });
-        }
-      }
-      const sending = new Set(jobs.map((j) => j.delivery.id));
-      for (const id of ids) if (!sending.has(id)) answer(id, { action: "ack" });
-      if (jobs.length === 0) {
-        await markFailed(db, dropped, at).catch((err) => {
-          platform.log("error", "could not mark dropped deliveries failed", { error: describe(err) });
-        });
-        return;
-      }
-      await runJobs(runner, jobs, (job, verdict) => answer(job.delivery.id, verdict), dropped);
-    },
+    /** A queue batch's deliveries (`queued-attempt.ts`); `answer` gets each one's verdict. */
+    sendQueued: (ids: string[], answer: (deliveryId: string, verdict: Verdict) => void) =>
+      sendQueued(commit, ids, answer),
 
     /** Messages that exhausted the queue's own retries: their deliveries are failed (retryable by hand). */
     markFailed: (ids: string[]) => markFailed(db, ids, now()),
@@ -142,7 +82,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
         throw new ApiError("conflict", "The event's content was deleted: this delivery cannot be sent again");
       }
       await repo.makeDue(db, [id], now());
-      await enqueue([id]);
+      await enqueue(queue, log, [id]);
       return { id: delivery.id, webhookId: delivery.webhookId, status: "pending" as const };
     },
 
@@ -155,7 +95,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
         failed.map((d) => d.id),
         now(),
       );
-      await enqueue(ids);
+      await enqueue(queue, log, ids);
       return ids.length;
     },
 
@@ -179,24 +119,13 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
           { type, entity: { ...entity, test: true } },
           { onlyWebhookId: webhookId, isTest: true },
         );
-      return deliveries[0]!;
+      const [delivery] = deliveries;
+      if (!delivery) throw new ApiError("conflict", "The webhook is not active");
+      return delivery;
     },
 
-    /**
-     * The cron: re-queues deliveries that are due but not in flight — a queue send that failed, a
-     * Worker that stopped mid-delivery or during a first attempt. At-least-once rests on this.
-     */
-    async requeueOverdue(limit = 1000) {
-      const at = now();
-      const due = await repo.overdue(db, at - OVERDUE_AFTER_MS, limit);
-      const ids = await repo.makeDue(
-        db,
-        due.map((d) => d.id),
-        at,
-      );
-      await enqueue(ids);
-      return ids.length;
-    },
+    /** The sweeper (`sweeper.ts`): deliveries due and owned by no one go to the queue again. */
+    requeueOverdue: (limit?: number) => requeueOverdue({ db, queue, log, now }, limit),
 
     /** The cron: keeps the last 50 attempts per webhook. */
     pruneHistory: () => repo.pruneAttempts(db, ATTEMPTS_KEPT_PER_WEBHOOK),

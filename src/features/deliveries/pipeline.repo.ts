@@ -1,6 +1,8 @@
 import type { Db } from "../../db/client";
 import { memo } from "../../lib/memo";
-import type { AttemptRecord, JobEvent, Outcome, WebhookTarget } from "./attempt";
+import type { SentEvent } from "../events/sent-event";
+import type { WebhookTarget } from "../webhooks/targets";
+import type { AttemptRecord, Outcome } from "./attempt";
 
 /**
  * The delivery pipeline's statements, one round trip per step whatever the batch size: ids and rows
@@ -69,7 +71,7 @@ const statements = (db: Db): Statements =>
 
 export interface Claimed {
   delivery: { id: string; accountId: string; attempts: number };
-  event: JobEvent | null;
+  event: SentEvent | null;
   webhook: WebhookTarget | null;
 }
 
@@ -79,7 +81,7 @@ const str = (v: string | number | null | undefined) => (v === null || v === unde
 const num = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
 
 function toClaimed(delivery: Claimed["delivery"], row: LoadRow | undefined): Claimed {
-  const event: JobEvent | null =
+  const event: SentEvent | null =
     row && row.e_id !== null
       ? {
           id: String(row.e_id),
@@ -120,8 +122,8 @@ export async function claimAndLoad(db: Db, ids: string[], now: number, leaseUnti
     s.claim.bind(json, leaseUntil, now, dueBy),
     s.load.bind(json),
   ]);
-  const loaded = new Map(load!.results.map((row) => [String(row.d_id), row]));
-  return claim!.results.map((r) =>
+  const loaded = new Map((load?.results ?? []).map((row) => [String(row.d_id), row]));
+  return (claim?.results ?? []).map((r) =>
     toClaimed(
       { id: String(r.id), accountId: String(r.account_id), attempts: Number(r.attempts) },
       loaded.get(String(r.id)),

@@ -1,8 +1,4 @@
-/**
- * Queues accept `delaySeconds` up to 12 h on older limits pages (24 h on newer): stay under 12 h.
- * @see https://developers.cloudflare.com/queues/platform/limits/
- */
-export const MAX_DELAY_SECONDS = 12 * 3600;
+import { MAX_DELAY_SECONDS } from "./timings";
 
 /**
  * Seconds to wait before the next try, after `attemptsMade` tries; null when the schedule is
@@ -15,8 +11,8 @@ export function nextRetryDelay(
   retryAfterSeconds: number | null = null,
   random: () => number = Math.random,
 ): number | null {
-  if (attemptsMade < 1 || attemptsMade > delays.length) return null;
-  const base = delays[attemptsMade - 1]!;
+  const base = delays[attemptsMade - 1];
+  if (attemptsMade < 1 || base === undefined) return null;
   const jittered = Math.round(base * (0.9 + 0.2 * random()));
   const wanted = retryAfterSeconds !== null ? Math.max(jittered, retryAfterSeconds) : jittered;
   return Math.min(wanted, MAX_DELAY_SECONDS);

@@ -1,5 +1,5 @@
-import type { AppRouteHandler as Handler } from "../../context";
-import { callerOf } from "../../middleware/auth";
+import type { AppRouteHandler as Handler } from "../../http/context";
+import { callerOf } from "../../http/middleware/auth";
 import type * as routes from "./events.routes";
 
 export const publish: Handler<typeof routes.publish> = async (c) => {

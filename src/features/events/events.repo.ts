@@ -1,8 +1,6 @@
 import { and, asc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type AuditRow, attempts, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
-import { batched } from "../../lib/batched";
-import { memo } from "../../lib/memo";
 import { insertAudit } from "../audit/audit.repo";
 
 export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
@@ -24,94 +22,6 @@ export function releaseIdempotencyKey(db: Db, accountId: string, key: string, be
 
 export function deliveriesOf(db: Db, eventId: string) {
   return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).orderBy(asc(deliveries.id)).all();
-}
-
-const OUTBOX_SQL = {
-  /** Not into an account deleted meanwhile (a publish racing its deletion writes nothing). */
-  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at)
-    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL)`,
-  /** One statement for every delivery, whatever their number: the ids come in as one JSON parameter. */
-  deliveries: `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, is_test, created_at, updated_at)
-    SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, ?5, ?6, ?6 FROM json_each(?1)
-    WHERE EXISTS (SELECT 1 FROM events WHERE id = ?3)`,
-  eventType: `INSERT INTO event_types (account_id, name, created_at)
-    SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1 AND deleted_at IS NULL) ON CONFLICT DO NOTHING`,
-} as const;
-
-type OutboxStatements = { [K in keyof typeof OUTBOX_SQL]: D1PreparedStatement };
-const prepared = new WeakMap<D1Database, OutboxStatements>();
-
-interface OutboxWrite {
-  event: Omit<EventRow, "entity"> & { entity: string };
-  rows: { id: string; webhookId: string }[];
-  /** When a consumer may first claim the deliveries. */
-  nextAttemptAt: number;
-  isTest: boolean;
-  /** Also registers the event's type for the account. */
-  registerType: boolean;
-}
-
-/** One outbox write's statements: the event first (whose changes say whether it was written). */
-function outboxStatements(db: Db, w: OutboxWrite): D1PreparedStatement[] {
-  const s = memo(prepared, db.$client, () => {
-    const client = db.$client;
-    return Object.fromEntries(Object.entries(OUTBOX_SQL).map(([k, q]) => [k, client.prepare(q)])) as OutboxStatements;
-  });
-  const { id, accountId, type, entity, idempotencyKey, createdAt } = w.event;
-  return [
-    s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt),
-    ...(w.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
-    ...(w.rows.length > 0
-      ? [
-          s.deliveries.bind(
-            JSON.stringify(w.rows.map((r) => ({ id: r.id, webhookId: r.webhookId }))),
-            accountId,
-            id,
-            w.nextAttemptAt,
-            w.isTest ? 1 : 0,
-            createdAt,
-          ),
-        ]
-      : []),
-  ];
-}
-
-/**
- * Outbox writes of concurrent publishes in one D1 batch (`lib/batched`): a write finding none in
- * flight goes at once; those arriving meanwhile share the next batch. Each answers whether its
- * event was written (false: the account was deleted). A batch is one transaction: it fails
- * whole only if D1 does — a write that can conflict (an idempotency key) goes alone.
- */
-const sharedOutbox = batched<Db, OutboxWrite, boolean>(
-  async (db, writes) => {
-    const firsts: number[] = [];
-    const statements: D1PreparedStatement[] = [];
-    for (const w of writes) {
-      firsts.push(statements.length);
-      statements.push(...outboxStatements(db, w));
-    }
-    const results = await db.$client.batch(statements);
-    return firsts.map((i) => (results[i]?.meta.changes ?? 0) > 0);
-  },
-  { max: 32, patience: 30_000, onAbandon: "fail" },
-);
-
-/** Entities larger than this (JSON characters) are written alone: a shared batch stays ≤ 32 × 16 KiB. */
-const SHARED_ENTITY_MAX = 16 * 1024;
-
-/**
- * The outbox write, one D1 round trip: the event, every delivery (one statement), and the type's
- * registration when `registerType`. False if nothing was written: the account was deleted.
- * Without an idempotency key, and with an entity of at most 16 KiB, it may share its round trip
- * with other publishes' (`keepAlive`: the invocation's `waitUntil`, so a client going away does not
- * cancel the others' write).
- */
-export async function writeOutbox(db: Db, write: OutboxWrite, keepAlive: (run: Promise<unknown>) => void) {
-  if (write.event.idempotencyKey === null && write.event.entity.length <= SHARED_ENTITY_MAX) {
-    return sharedOutbox(db, write, keepAlive);
-  }
-  const [written] = await db.$client.batch(outboxStatements(db, write));
-  return (written?.meta.changes ?? 0) > 0;
 }
 
 export function accountEventTypes(db: Db, accountId: string) {

@@ -1,4 +1,3 @@
-import type { Platform } from "../../compose";
 import { readCronState, writeCronState } from "../../db/client";
 import type { DeliveryRow, EventRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
@@ -6,24 +5,22 @@ import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import { auditRow } from "../audit/audit.service";
-import type { Job } from "../deliveries/attempt";
-import type { DeliveriesService } from "../deliveries/deliveries.service";
+import { enqueue } from "../deliveries/enqueue";
+import { sendFirstAttempts } from "../deliveries/first-attempt";
+import type { Disabling } from "../deliveries/group-commit";
+import type { Job } from "../deliveries/job";
+import { writeOutbox } from "../deliveries/outbox";
+import { firstAttemptLeaseMs } from "../deliveries/timings";
 import { matchesFilter } from "../webhooks/filter";
 import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
 import * as repo from "./events.repo";
-import { MAX_ENTITY_BYTES, PublishBody } from "./events.routes";
+import { MAX_ENTITY_BYTES, PublishBody } from "./events.schemas";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
 export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
-
-/**
- * A first attempt made by the publishing invocation owns its deliveries this long (the receiver's
- * timeout and a margin to record the outcome): no consumer claims them before, and the cron finds
- * them overdue after (if the invocation stopped before recording what happened).
- */
-export const FIRST_ATTEMPT_MARGIN_MS = 10_000;
 
 export interface PublishInput {
   type: string;
@@ -63,8 +60,6 @@ export const toDeliverySummary = (d: Pick<DeliveryRow, "id" | "webhookId" | "sta
   status: d.status as "pending" | "succeeded" | "failed" | "cancelled",
 });
 
-/** Event content (entities, attempt bodies) is kept this many days unless set otherwise. */
-export const DEFAULT_RETENTION_DAYS = 30;
 /** Rows the retention changes per table per cron run (the next run goes on). */
 const RETENTION_BATCH = 1000;
 const RETENTION_CURSOR = "retention.events";
@@ -94,12 +89,23 @@ function checked(input: PublishInput): PublishInput {
 }
 
 export interface EventsDeps {
-  deliveries: () => DeliveriesService;
+  /** Disables webhooks a first attempt found gone or failing too long (the webhooks service's). */
+  disableWebhooks: (disablings: Disabling[]) => Promise<void>;
 }
 
 /** Publishing (the outbox) and the event catalog. */
 export function createEventsService(platform: Platform, deps: EventsDeps) {
   const { db, now } = platform;
+  const firstAttempts = {
+    db,
+    queue: platform.queue,
+    settings: platform.settings.webhooks,
+    secretKey: platform.secrets.webhookKey,
+    fetch: platform.fetch,
+    now,
+    log: platform.log,
+    disable: deps.disableWebhooks,
+  };
 
   /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
   async function answerFirst(first: EventRow) {
@@ -158,11 +164,12 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         webhook,
       }));
       const sendNow = jobs.length > 0 && opts.send !== "queue";
-      const leaseMs = sendNow ? platform.settings.webhooks.timeoutMs + FIRST_ATTEMPT_MARGIN_MS : 0;
+      const { settings } = platform;
+      const leaseMs = sendNow ? firstAttemptLeaseMs({ ...settings.webhooks, d1TimeoutMs: settings.d1TimeoutMs }) : 0;
       const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
       const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
       try {
-        const written = await repo.writeOutbox(
+        const written = await writeOutbox(
           db,
           { event: sent, rows, nextAttemptAt: at + leaseMs, isTest: opts.isTest ?? false, registerType: register },
           platform.waitUntil,
@@ -176,9 +183,13 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         if (!first) throw err;
         return answerFirst(first);
       }
-      const deliveries = deps.deliveries();
-      if (sendNow) platform.waitUntil(deliveries.sendFirstAttempts(jobs, Math.ceil(leaseMs / 1000)));
-      else await deliveries.enqueue(rows.map((r) => r.id));
+      if (sendNow) platform.waitUntil(sendFirstAttempts(firstAttempts, jobs, Math.ceil(leaseMs / 1000)));
+      else
+        await enqueue(
+          platform.queue,
+          platform.log,
+          rows.map((r) => r.id),
+        );
       return { event: toEvent(event), deliveries: rows.map((r) => toDeliverySummary({ ...r, status: "pending" })) };
     },
 
@@ -236,10 +247,10 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       const next =
         expired.length < RETENTION_BATCH
           ? beforeId
-          : expired
+          : (expired
               .map((e) => e.id)
               .sort()
-              .at(-1)!;
+              .at(-1) ?? beforeId);
       if (next !== from) await writeCronState(db, RETENTION_CURSOR, next);
       const bodies = await repo.expireAttemptBodies(db, cutoff, RETENTION_BATCH);
       return { events: expired.length, attempts: bodies.meta.changes ?? 0 };

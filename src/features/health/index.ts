@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter } from "../../lib/create-router";
-import { jsonResponse } from "../../lib/openapi-errors";
+import { createRouter } from "../../http/create-router";
+import { jsonResponse } from "../../http/openapi-errors";
 
 const health = createRoute({
   method: "get",

@@ -1,4 +1,4 @@
-import { createRouter } from "../../lib/create-router";
+import { createRouter } from "../../http/create-router";
 import * as handlers from "./keys.handlers";
 import * as routes from "./keys.routes";
 

@@ -1,4 +1,4 @@
-import type { Settings } from "../../lib/config";
+import type { Settings } from "../../config";
 import { crc32, randomBase62, toBase62 } from "../../lib/encoding";
 import { memo } from "../../lib/memo";
 

@@ -1,14 +1,14 @@
 import type { z } from "@hono/zod-openapi";
-import type { Platform } from "../../compose";
+import { planLimits } from "../../config";
 import type { ApiKeyRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
-import { planLimits } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { assertCanGrant } from "../../lib/permissions";
 import { toActor } from "../../lib/principal";
 import { found, isoOrNull, page } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import type { AccountsService } from "../accounts/accounts.service";
 import { auditRow, diff } from "../audit/audit.service";
 import { forgetCachedKeys } from "../auth/key-check";
@@ -17,7 +17,7 @@ import { keyRequests, USAGE_HISTORY_HOURS } from "../ratelimit/limits";
 import { boundaryParams } from "./credits";
 import { generateApiKey } from "./key-format";
 import * as repo from "./keys.repo";
-import type { AdjustCreditsBody, CreateKeyBody, CreditsInput, RotateKeyBody, UpdateKeyBody } from "./keys.routes";
+import type { AdjustCreditsBody, CreateKeyBody, CreditsInput, RotateKeyBody, UpdateKeyBody } from "./keys.schemas";
 import { auditedFields, toApiKey } from "./keys.view";
 
 const DAY_MS = 86_400_000;

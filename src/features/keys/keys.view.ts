@@ -4,7 +4,7 @@ import { iso, isoOrNull } from "../../lib/schemas";
 import { keyPermissions } from "../auth/key-check";
 import { creditsView } from "./credits";
 import type { KeyWithProfile } from "./keys.repo";
-import type { ApiKey } from "./keys.routes";
+import type { ApiKey } from "./keys.schemas";
 
 type Badge = "no_permissions" | "can_impersonate" | "read_only";
 

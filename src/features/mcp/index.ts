@@ -2,10 +2,10 @@ import { StreamableHTTPTransport } from "@hono/mcp";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Context } from "hono";
-import type { AppEnv } from "../../context";
+import type { AppEnv } from "../../http/context";
+import { ADMITTED_HEADER, authenticate, preAdmitted } from "../../http/middleware/auth";
 import { ApiError } from "../../lib/errors";
 import { KEYHOOK_VERSION } from "../../lib/version";
-import { ADMITTED_HEADER, authenticate, preAdmitted } from "../../middleware/auth";
 import { inputSchemaOf, partsOf, TOOLS, type Tool } from "./tools";
 
 /** The path of a route with `{id}` filled in, and its query string, from a tool's arguments. */

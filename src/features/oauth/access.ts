@@ -1,5 +1,5 @@
+import { type PlanLimits, planLimits, type Settings } from "../../config";
 import type { Db } from "../../db/client";
-import { type PlanLimits, planLimits, type Settings } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import type { Principal } from "../../lib/principal";
 import { findAccessToken, touchGrant } from "./oauth.repo";

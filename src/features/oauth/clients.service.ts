@@ -1,5 +1,4 @@
 import type { z } from "@hono/zod-openapi";
-import type { Platform } from "../../compose";
 import type { OAuthClientRow } from "../../db/schema";
 import type { AuditContext, Caller } from "../../lib/caller";
 import { sha256Hex } from "../../lib/crypto";
@@ -7,6 +6,7 @@ import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { assertCanGrant, hasPermission } from "../../lib/permissions";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import { auditRow, type Changes, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
 import type { EventsService } from "../events/events.service";
 import type {
@@ -16,7 +16,7 @@ import type {
   OAuthGrant,
   UpdateClientBody,
   UserHoldingsBody,
-} from "./clients.routes";
+} from "./clients.schemas";
 import * as repo from "./oauth.repo";
 import { isAcceptableRedirectUri } from "./redirect-uri";
 import { newOAuthSecret } from "./tokens";

@@ -2,10 +2,10 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import type { AppEnv } from "../../context";
+import type { AppEnv } from "../../http/context";
+import { authenticate } from "../../http/middleware/auth";
 import { ApiError } from "../../lib/errors";
 import { hasPermission } from "../../lib/permissions";
-import { authenticate } from "../../middleware/auth";
 import { clientKey } from "../ratelimit/limits";
 import { CONSENT_COOKIE, CONSENT_TTL_MS } from "./consent";
 import { ConsentPage, consentHeaders, ErrorPage, PAGE_HEADERS } from "./consent-page";
@@ -194,8 +194,9 @@ export const oauthEndpoints = new Hono<AppEnv>()
       }
       const parsed = RegistrationBody.safeParse(body);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new OAuthError("invalid_client_metadata", `${issue.path.join(".") || "body"}: ${issue.message}`);
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.join(".") || "body";
+        throw new OAuthError("invalid_client_metadata", `${where}: ${issue?.message ?? "invalid"}`);
       }
       const userAgent = c.req.header("user-agent") ?? null;
       return c.json(await oauth.register(parsed.data, clientKey(c.req.raw), userAgent), 201, noStore);

@@ -156,7 +156,8 @@ export async function upsertGrant(db: Db, grant: OAuthGrantRow, code: OAuthToken
       .returning({ id: oauthGrants.id }),
     insertAudit(db, audit),
   ]);
-  const grantId = rows[0]!.id;
+  const grantId = rows[0]?.id;
+  if (!grantId) throw new Error("the grant upsert returned no row");
   await db.insert(oauthTokens).values({ ...code, grantId });
   return grantId;
 }

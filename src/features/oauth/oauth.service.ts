@@ -1,10 +1,10 @@
-import type { Platform } from "../../compose";
 import type { OAuthClientRow, OAuthTokenRow } from "../../db/schema";
 import { type AuditContext, SYSTEM_AUDIT } from "../../lib/caller";
 import { constantTimeEqual, sha256Hex } from "../../lib/crypto";
 import { base64UrlEncode, newId, randomBase62 } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import type { Principal } from "../../lib/principal";
+import type { Platform } from "../../platform";
 import { auditRow, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
 import type { AuthService } from "../auth/auth.service";
 import { REGISTRATIONS_PER_HOUR, rateLimited, registrations } from "../ratelimit/limits";
@@ -206,7 +206,8 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       const client = clientId && clientId.length <= 100 ? await repo.findClient(db, clientId) : undefined;
       if (!client?.enabled) return { kind: "error", status: 400, message: "Unknown or disabled client." };
       const given = params.get("redirect_uri");
-      const redirectUri = given === null ? (client.redirectUris.length === 1 ? client.redirectUris[0]! : null) : given;
+      const redirectUri =
+        given === null ? (client.redirectUris.length === 1 ? (client.redirectUris[0] ?? null) : null) : given;
       if (!redirectUri || !matchesRedirectUri(client.redirectUris, redirectUri)) {
         return { kind: "error", status: 400, message: "The redirect URI is not registered for this client." };
       }
@@ -259,7 +260,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
         user: {
           id: user.principal.id,
           name: user.principal.name,
-          accountId: user.principal.accountId!,
+          accountId: user.principal.accountId,
           role: user.role,
           permissions: user.permissions,
           profileId: user.profileId,
@@ -443,7 +444,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
           : caller.principal.type === "operator" || caller.principal.accountId === accountId;
       if (isOAuthSecret(token, settings, "access")) {
         const check = await checkAccessToken(db, settings, token, at, waitUntil);
-        if (!check.ok || !mine(check.principal.accountId!, check.principal.id)) return inactive;
+        if (!check.ok || !mine(check.principal.accountId ?? "", check.principal.id)) return inactive;
         const { principal } = check;
         return {
           active: true as const,

@@ -1,4 +1,4 @@
-import type { Settings } from "../../lib/config";
+import type { Settings } from "../../config";
 import { checksummedSecret, hasValidChecksum } from "../keys/key-format";
 
 /** The four OAuth secrets, each with its own tag after the key prefix: `kh_at_…`, `kh_rt_…`, … */

@@ -1,40 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonBody, jsonResponse, security } from "../../lib/openapi-errors";
-import { PERMISSION_PATTERN } from "../../lib/permissions";
-import { IdParams, PageQuery, Timestamp } from "../../lib/schemas";
-import { authenticate, requireAccount, requireScope } from "../../middleware/auth";
+import { authenticate, requireAccount, requireScope } from "../../http/middleware/auth";
+import { errorResponses, jsonBody, jsonResponse, security } from "../../http/openapi-errors";
+import { IdParams, PageQuery } from "../../lib/schemas";
+import { CreateProfileBody, Profile, ProfileEnvelope, UpdateProfileBody } from "./profiles.schemas";
 
 const tags = ["Permission profiles"];
 // Profiles shape what keys may do, so they share the keys permissions.
 const reader = [authenticate, requireScope("keys:read"), requireAccount];
 const writer = [authenticate, requireScope("keys:write"), requireAccount];
-
-const Permissions = z
-  .array(z.string().regex(PERMISSION_PATTERN, "must be resource:action, resource:*, * or impersonate"))
-  .max(100)
-  .openapi({ example: ["audits:read", "keys:read"] });
-
-export const Profile = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    permissions: z.array(z.string()),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  })
-  .openapi("PermissionProfile");
-
-export const CreateProfileBody = z.strictObject({
-  name: z.string().trim().min(1).max(100).openapi({ example: "Read-only analytics" }),
-  permissions: Permissions,
-});
-
-export const UpdateProfileBody = z.strictObject({
-  name: z.string().trim().min(1).max(100).optional(),
-  permissions: Permissions.optional(),
-});
-
-const ProfileEnvelope = z.object({ profile: Profile });
 
 export const create = createRoute({
   method: "post",

@@ -1,15 +1,15 @@
 import type { z } from "@hono/zod-openapi";
-import type { Platform } from "../../compose";
 import type { PermissionProfileRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { assertCanGrant } from "../../lib/permissions";
 import { found, iso, page } from "../../lib/schemas";
+import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
 import { forgetCachedKeys } from "../auth/key-check";
 import * as repo from "./profiles.repo";
-import type { CreateProfileBody, Profile, UpdateProfileBody } from "./profiles.routes";
+import type { CreateProfileBody, Profile, UpdateProfileBody } from "./profiles.schemas";
 
 export function toProfile(row: PermissionProfileRow): z.infer<typeof Profile> {
   return {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type { StoredFilterCondition } from "../../db/schema";
 
 export const FilterCondition = z
   .strictObject({
@@ -28,6 +29,11 @@ export const FilterCondition = z
 
 export const Filter = z.array(FilterCondition).max(20);
 export type FilterCondition = z.infer<typeof FilterCondition>;
+
+/** What the API accepts is what the column stores (a compile-time check, both ways). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _storedAsParsed: Same<FilterCondition, StoredFilterCondition> = true;
+void _storedAsParsed;
 
 /** Dotted path into the entity: `customer.tier`. */
 function valueAt(entity: unknown, path: string): unknown {

@@ -1,7 +1,22 @@
 import type { Db } from "../../db/client";
-import type { WebhookTarget } from "../deliveries/attempt";
+import type { WebhookRow } from "../../db/schema";
 import type { FilterCondition } from "./filter";
 import { activeTargets } from "./webhooks.repo";
+
+/** A webhook as a delivery attempt needs it: where to send, how to sign, and its health. */
+export type WebhookTarget = Pick<
+  WebhookRow,
+  | "id"
+  | "accountId"
+  | "url"
+  | "status"
+  | "secret"
+  | "previousSecret"
+  | "previousSecretExpiresAt"
+  | "failingSince"
+  | "disabledReason"
+  | "updatedAt"
+>;
 
 /** An active webhook as publishing sees it: what to match on, and what a first attempt signs with. */
 export type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null };

@@ -27,9 +27,10 @@ export function parseIPv4(host: string): number[] | null {
 function mappedIPv4(v6: string): number[] | null {
   const m = /^::(ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6) ?? /^::(ffff:)?(\d+\.\d+\.\d+\.\d+)$/.exec(v6);
   if (!m) return null;
-  if (m[3] === undefined) return parseIPv4(m[2]!);
-  const hi = parseInt(m[2]!, 16);
-  const lo = parseInt(m[3], 16);
+  const [, , head = "", tail] = m;
+  if (tail === undefined) return parseIPv4(head);
+  const hi = parseInt(head, 16);
+  const lo = parseInt(tail, 16);
   return [hi >> 8, hi & 255, lo >> 8, lo & 255];
 }
 

@@ -1,5 +1,5 @@
-import type { AppRouteHandler as Handler } from "../../context";
-import { callerOf } from "../../middleware/auth";
+import type { AppRouteHandler as Handler } from "../../http/context";
+import { callerOf } from "../../http/middleware/auth";
 import type * as routes from "./webhooks.routes";
 
 export const create: Handler<typeof routes.create> = async (c) => {

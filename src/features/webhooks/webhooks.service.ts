@@ -1,21 +1,21 @@
 import type { z } from "@hono/zod-openapi";
-import type { Platform } from "../../compose";
+import type { WebhookSettings } from "../../config";
 import type { WebhookRow } from "../../db/schema";
 import { type Caller, SYSTEM_AUDIT } from "../../lib/caller";
-import type { WebhookSettings } from "../../lib/config";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
 import { decryptSecret, encryptSecret } from "../../lib/secret-box";
+import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
-import type { Disabling } from "../deliveries/runner";
+import type { Disabling } from "../deliveries/group-commit";
 import type { EventsService } from "../events/events.service";
 import { generateWebhookSecret } from "./signing";
 import { forgetTargets } from "./targets";
 import { checkWebhookUrl } from "./url-safety";
 import type { WebhookView } from "./webhooks.repo";
 import * as repo from "./webhooks.repo";
-import type { CreateWebhookBody, RotateSecretBody, UpdateWebhookBody, Webhook } from "./webhooks.routes";
+import type { CreateWebhookBody, RotateSecretBody, UpdateWebhookBody, Webhook } from "./webhooks.schemas";
 
 const DEFAULT_OVERLAP_SECONDS = 24 * 3600;
 

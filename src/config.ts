@@ -1,4 +1,5 @@
-import { memo } from "./memo";
+import { memo } from "./lib/memo";
+import type { UserTokenSettings } from "./lib/user-token";
 
 /** What a plan allows. Accounts may override `maxActiveKeys` and `rateLimitPerHour`. */
 export interface PlanLimits {
@@ -56,19 +57,6 @@ export interface OAuthSettings {
   issuer: string | null;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
-}
-
-/** User tokens from an identity provider (JWKS), beside Keyhook's own HS256 ones. */
-export interface UserTokenSettings {
-  /** The provider's JWKS; null = HS256 tokens only. */
-  jwksUrl: string | null;
-  /** Checked on provider tokens when set. */
-  issuer: string | null;
-  audience: string | null;
-  /** A token naming an unknown `kid` fetches the key set again at most this often. */
-  jwksCooldownSeconds: number;
-  /** Where the account, role, permissions and profile are in the token (providers name them differently). */
-  claims: { account: string; role: string; permissions: string; profile: string };
 }
 
 export interface WebhookSettings {

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppEnv } from "../context";
-import { validationError } from "./errors";
+import { validationError } from "../lib/errors";
+import type { AppEnv } from "./context";
 
 /** A feature's router: every route is a `createRoute()` contract validated by its zod schemas. */
 export function createRouter() {

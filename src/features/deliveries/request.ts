@@ -1,6 +1,7 @@
 import type { EventRow } from "../../db/schema";
 import { iso } from "../../lib/schemas";
 import { KEYHOOK_VERSION } from "../../lib/version";
+import type { SentEvent } from "../events/sent-event";
 import { githubSignatureWith, type SigningKeys, standardSignatureWith } from "../webhooks/signing";
 
 /** Response bodies are read up to this many bytes, stored as text, never parsed. */
@@ -10,9 +11,7 @@ export const RESPONSE_BODY_CAP = 4096;
  * The body, byte for byte the same on every try of a delivery: `{id, event, accountId, occurredAt,
  * entity}` with the entity exactly as stored.
  */
-export function deliveryBody(
-  event: Pick<EventRow, "id" | "type" | "accountId" | "createdAt"> & { entity: string },
-): string {
+export function deliveryBody(event: SentEvent): string {
   const head = JSON.stringify({
     id: event.id,
     event: event.type,
@@ -32,7 +31,7 @@ export async function signedHeaders(
   webhookId: string,
   deliveryId: string,
   body: string,
-  secrets: SigningKeys[],
+  secrets: [SigningKeys, ...SigningKeys[]],
   timestamp: number,
 ): Promise<Record<string, string>> {
   const signatures = await Promise.all(secrets.map((s) => standardSignatureWith(s, event.id, timestamp, body)));
@@ -42,7 +41,7 @@ export async function signedHeaders(
     "webhook-id": event.id,
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signatures.join(" "),
-    "x-keyhook-signature": await githubSignatureWith(secrets[0]!, body),
+    "x-keyhook-signature": await githubSignatureWith(secrets[0], body),
     "x-keyhook-event": event.type,
     "x-keyhook-webhook-id": webhookId,
     "x-keyhook-delivery": deliveryId,

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppEnv } from "../context";
-import { KEYHOOK_VERSION } from "./version";
+import { KEYHOOK_VERSION } from "../lib/version";
+import type { AppEnv } from "./context";
 
 export const OPENAPI_PATH = "/openapi.json";
 

@@ -1,9 +1,9 @@
 import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "../context";
-import { RETRY_AFTER_SECONDS, unavailableOf } from "./dependencies";
-import { ApiError, fromHttpException } from "./errors";
-import { describe, logger, onceAMinute } from "./log";
+import { RETRY_AFTER_SECONDS, unavailableOf } from "../lib/dependencies";
+import { ApiError, fromHttpException } from "../lib/errors";
+import { describe, logger, onceAMinute } from "../lib/log";
+import type { AppEnv } from "./context";
 
 /** Renders the one error shape: `{ error: { code, message, details?, requestId } }`. */
 export function errorResponse(c: Context<AppEnv>, err: ApiError) {

@@ -1,4 +1,4 @@
-import { ErrorSchema } from "./schemas";
+import { ErrorSchema } from "../lib/schemas";
 
 const descriptions = {
   400: "Validation failed or the body is not valid JSON",

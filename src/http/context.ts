@@ -1,6 +1,6 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
-import type { Services } from "./compose";
-import type { Principal } from "./lib/principal";
+import type { Services } from "../compose";
+import type { Principal } from "../lib/principal";
 
 /** Variables set by middleware: `requestId` and `services` on every request; the rest after auth. */
 export interface AppVariables {

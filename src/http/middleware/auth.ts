@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import type { Admission } from "../../features/auth/auth.service";
+import { type AuditContext, type Caller, callerOf as makeCaller } from "../../lib/caller";
+import { ApiError } from "../../lib/errors";
+import { missingPermissions } from "../../lib/permissions";
+import { toActor } from "../../lib/principal";
 import type { AppEnv } from "../context";
-import type { Admission } from "../features/auth/auth.service";
-import { type AuditContext, type Caller, callerOf as makeCaller } from "../lib/caller";
-import { ApiError } from "../lib/errors";
-import { missingPermissions } from "../lib/permissions";
-import { toActor } from "../lib/principal";
 
 /** The credential, from `Authorization: Bearer`, `X-API-Key`, or (only if enabled) `?api_key=`. */
 function readCredential(req: Request, allowQuery: boolean): string | null {
@@ -13,7 +13,7 @@ function readCredential(req: Request, allowQuery: boolean): string | null {
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match) throw new ApiError("invalid_credentials", "Authorization must be 'Bearer <token>'");
-    return match[1]!;
+    return match[1] ?? "";
   }
   const header = req.headers.get("x-api-key");
   if (header) return header.trim();
@@ -92,15 +92,16 @@ export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
  */
 export const requireAccount = createMiddleware<AppEnv>(async (c, next) => {
   const { principal, services } = c.var;
+  const { accountId } = principal;
+  if (!accountId) {
+    throw new ApiError("missing_account", "The operator must name the account in the X-Account-Id header");
+  }
   if (principal.type === "operator") {
-    if (!principal.accountId) {
-      throw new ApiError("missing_account", "The operator must name the account in the X-Account-Id header");
-    }
-    const account = await services.accounts.find(principal.accountId);
+    const account = await services.accounts.find(accountId);
     if (!account) throw new ApiError("not_found", "Account not found");
     c.set("webhooksVersion", account.webhooksVersion);
   }
-  c.set("accountId", principal.accountId!);
+  c.set("accountId", accountId);
   await next();
 });
 

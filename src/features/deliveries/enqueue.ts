@@ -1,0 +1,16 @@
+import { describe, type Log } from "../../lib/log";
+
+/**
+ * Sends delivery ids to the queue (100 a call, the Queues limit). A failed send is harmless: the
+ * deliveries are pending and due in D1, and the sweeper re-queues them.
+ * @see https://developers.cloudflare.com/queues/platform/limits/
+ */
+export async function enqueue(queue: Queue, log: Log, ids: string[]) {
+  try {
+    for (let i = 0; i < ids.length; i += 100) {
+      await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
+    }
+  } catch (err) {
+    log("warn", "queue send failed; the sweeper will re-queue", { deliveries: ids.length, error: describe(err) });
+  }
+}
