@@ -67,6 +67,13 @@ module.exports = {
       to: { path: "^src/", pathNot: "^src/(ui|lib|client)/" },
     },
     {
+      name: "middleware-reads-no-repo",
+      severity: "error",
+      comment: "The middleware reads headers; services decide (and only services and repos touch D1).",
+      from: { path: "^src/http/" },
+      to: { path: "\\.repo\\.ts$" },
+    },
+    {
       name: "not-to-unresolvable",
       severity: "error",
       from: {},

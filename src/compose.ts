@@ -9,7 +9,7 @@ import { createOAuthClientsService, type OAuthClientsService } from "./features/
 import { createOAuthService, type OAuthService } from "./features/oauth/oauth.service";
 import { createProfilesService, type ProfilesService } from "./features/profiles/profiles.service";
 import { createWebhooksService, type WebhooksService } from "./features/webhooks/webhooks.service";
-import { type Invocation, type Platform, platformOf } from "./platform";
+import { type Invocation, type Overrides, type Platform, platformOf } from "./platform";
 
 export interface Services {
   platform: Platform;
@@ -31,8 +31,8 @@ export interface Services {
  * batch, a cron run, a service-binding call. Nothing else constructs a service. Each is built the
  * first time it is asked for, so a request that only authenticates builds only `auth`.
  */
-export function compose(env: Env, ctx: Invocation): Services {
-  return new Composed(platformOf(env, ctx));
+export function compose(env: Env, ctx: Invocation, overrides?: Overrides): Services {
+  return new Composed(platformOf(env, ctx, overrides));
 }
 
 /** Lazy getters on the prototype: no per-request property definitions on the hot path. */

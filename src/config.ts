@@ -1,35 +1,286 @@
+import { z } from "zod";
 import { memo } from "./lib/memo";
 import type { UserTokenSettings } from "./lib/user-token";
 
-/** What a plan allows. Accounts may override `maxActiveKeys` and `rateLimitPerHour`. */
-export interface PlanLimits {
-  apiAccess: boolean;
-  maxActiveKeys: number;
-  rateLimitPerHour: number;
+/**
+ * Every variable and secret Keyhook reads, in one zod schema: its kind, its default (as written in
+ * wrangler.toml), what it does, and how it parses. An invalid value is an error that names the
+ * variable and what is wrong — the Worker refuses to run on it (the first request answers 500 and
+ * the log says why), never a silent default. An unset or empty variable takes its default.
+ *
+ * The settings tables in README.md and docs/deploy.md are generated from this list
+ * (`npm run docs:settings`); `test/config.test.ts` fails when they drift.
+ */
+
+const text = z.string();
+const flag = z.enum(["true", "false"], { error: 'must be "true" or "false"' }).transform((v) => v === "true");
+const whole = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+/**
+ * Queues accept `delaySeconds` up to 12 h on older limits pages (24 h on newer): no retry waits longer.
+ * @see https://developers.cloudflare.com/queues/platform/limits/
+ */
+export const MAX_RETRY_DELAY_SECONDS = 12 * 3600;
+/** `D1_TIMEOUT_MS` stays below the group commit's patience (deliveries/timings.ts asserts it). */
+export const MAX_D1_TIMEOUT_MS = 20_000;
+
+const retryDelays = z
+  .string()
+  .transform((v) => v.split(","))
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .trim()
+          .regex(/^\d+$/, "each delay must be a whole number of seconds (no empty entries)")
+          .transform(Number)
+          .pipe(z.number().max(MAX_RETRY_DELAY_SECONDS, `each delay must be at most ${MAX_RETRY_DELAY_SECONDS} s`)),
+      )
+      .min(1)
+      .max(20, "at most 20 retries"),
+  );
+
+const hostList = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean),
+);
+
+interface Variable<T> {
+  kind: "var" | "secret";
+  /** As written in wrangler.toml; undefined: no default (the setting is off, or required). */
+  default?: string;
+  /** A secret the Worker cannot work without. */
+  required?: boolean;
+  description: string;
+  schema: z.ZodType<T, string>;
 }
 
-export const PLANS = {
-  free: { apiAccess: false, maxActiveKeys: 5, rateLimitPerHour: 100 },
-  pro: { apiAccess: true, maxActiveKeys: 5, rateLimitPerHour: 100 },
-  enterprise: { apiAccess: true, maxActiveKeys: 50, rateLimitPerHour: 10_000 },
-} as const satisfies Record<string, PlanLimits>;
+const v = <T>(variable: Variable<T>) => variable;
 
-export type PlanName = keyof typeof PLANS;
-export const PLAN_NAMES = Object.keys(PLANS) as [PlanName, ...PlanName[]];
+/** Every setting, in the order the docs list them. */
+export const VARIABLES = {
+  ADMIN_TOKEN: v({
+    kind: "secret",
+    description:
+      "The operator's token (`Authorization: Bearer …`), compared in constant time. Unset: every operator call is 401.",
+    schema: text,
+  }),
+  WEBHOOK_SECRET_KEY: v({
+    kind: "secret",
+    required: true,
+    description:
+      "Encrypts webhook signing secrets at rest (AES-256-GCM): base64 of 32 bytes, or any string (stretched with SHA-256). Changing it makes stored secrets unreadable. Required.",
+    schema: text.min(16, "must be at least 16 characters"),
+  }),
+  JWT_SECRET: v({
+    kind: "secret",
+    description: "HS256 secret of user tokens issued by the host application's own login.",
+    schema: text.min(16, "must be at least 16 characters"),
+  }),
+  JWT_JWKS_URL: v({
+    kind: "var",
+    default: "",
+    description:
+      "An identity provider's JWKS (Auth0, Clerk, WorkOS, Supabase, …): user tokens signed RS256, ES256 or EdDSA are verified against it, beside the HS256 ones.",
+    schema: httpUrl,
+  }),
+  JWT_ISSUER: v({ kind: "var", default: "", description: "Checked on provider tokens when set.", schema: text }),
+  JWT_AUDIENCE: v({ kind: "var", default: "", description: "Checked on provider tokens when set.", schema: text }),
+  JWT_ACCOUNT_CLAIM: v({
+    kind: "var",
+    default: "account_id",
+    description: "The claim that carries a user's account (providers name custom claims differently).",
+    schema: text,
+  }),
+  JWT_ROLE_CLAIM: v({ kind: "var", default: "role", description: "The claim with `admin` or `member`.", schema: text }),
+  JWT_PERMISSIONS_CLAIM: v({
+    kind: "var",
+    default: "permissions",
+    description: "The claim with the user's permissions: an array, or a space-separated string like an OAuth `scope`.",
+    schema: text,
+  }),
+  JWT_PROFILE_CLAIM: v({
+    kind: "var",
+    default: "profile_id",
+    description: "The claim naming the user's permission profile.",
+    schema: text,
+  }),
+  JWT_JWKS_COOLDOWN_SECONDS: v({
+    kind: "var",
+    default: "30",
+    description: "A token naming a `kid` the cached key set lacks fetches the set again at most this often.",
+    schema: whole(1, 3600),
+  }),
+  OAUTH_LOGIN_URL: v({
+    kind: "var",
+    default: "",
+    description:
+      "The host application's login page: `/oauth/authorize` sends a user there with `return_to`. Empty: only `client_credentials`.",
+    schema: httpUrl,
+  }),
+  OAUTH_ISSUER: v({
+    kind: "var",
+    default: "",
+    description:
+      "The public origin (`https://keyhook.example.com`), when requests may arrive under another. Empty: the request's origin.",
+    schema: text.regex(/^https?:\/\/[^/]+$/, "must be an origin: http(s)://host, no path"),
+  }),
+  OAUTH_DYNAMIC_REGISTRATION: v({
+    kind: "var",
+    default: "false",
+    description: "`true` opens RFC 7591 `POST /oauth/register` to public PKCE clients (MCP clients connect this way).",
+    schema: flag,
+  }),
+  OAUTH_ACCESS_TOKEN_TTL_SECONDS: v({
+    kind: "var",
+    default: "3600",
+    description: "How long an access token lives (at most a day).",
+    schema: whole(60, 86_400),
+  }),
+  OAUTH_REFRESH_TOKEN_TTL_DAYS: v({
+    kind: "var",
+    default: "30",
+    description: "How long a refresh token lives; it rotates on every use.",
+    schema: whole(1, 365),
+  }),
+  KEY_PREFIX: v({
+    kind: "var",
+    default: "kh",
+    description: "First part of every key: `kh_live_…`. Lowercase letters and digits, starting with a letter.",
+    schema: text.regex(/^[a-z][a-z0-9]{0,15}$/, "must be 1-16 lowercase letters and digits, starting with a letter"),
+  }),
+  KEY_ENV: v({
+    kind: "var",
+    default: "live",
+    description: "`live` or `test`, the second part of new keys. Keys of either env keep working after a change.",
+    schema: z.enum(["live", "test"], { error: 'must be "live" or "test"' }),
+  }),
+  ALLOW_KEY_IN_QUERY: v({
+    kind: "var",
+    default: "false",
+    description: "`true` accepts `?api_key=` (it leaks into logs; off by default). Otherwise such a request is 401.",
+    schema: flag,
+  }),
+  AUTH_FAILURE_LIMIT: v({
+    kind: "var",
+    default: "30",
+    description: "Failed authentications one client IP may make per 10 minutes before every request from it is 429.",
+    schema: whole(1, 100_000),
+  }),
+  KEY_CACHE_TTL_SECONDS: v({
+    kind: "var",
+    default: "0",
+    description:
+      "Opt-in key cache: seconds (≤ 300) a found key stays in isolate memory. A revoke made in another isolate takes up to this long to apply there. `0`: every request reads D1.",
+    schema: whole(0, 300),
+  }),
+  D1_TIMEOUT_MS: v({
+    kind: "var",
+    default: "10000",
+    description:
+      "A D1 call that has not answered in this long is given up: the request gets 503 `service_unavailable` with `Retry-After`.",
+    schema: whole(100, MAX_D1_TIMEOUT_MS),
+  }),
+  COUNT_OPS: v({
+    kind: "var",
+    default: "false",
+    description:
+      "`true` logs the D1 rows, KV and Queue operations of every invocation as one JSON line (`npm run bench`).",
+    schema: flag,
+  }),
+  WEBHOOK_TIMEOUT_MS: v({
+    kind: "var",
+    default: "15000",
+    description: "How long a receiver has to answer.",
+    schema: whole(100, 60_000),
+  }),
+  WEBHOOK_RETRY_DELAYS: v({
+    kind: "var",
+    default: "5,300,1800,7200,18000,36000,36000",
+    description: "Seconds before each retry (±10 % jitter), at most 12 h each; its length is the number of retries.",
+    schema: retryDelays,
+  }),
+  WEBHOOK_DISABLE_AFTER_HOURS: v({
+    kind: "var",
+    default: "120",
+    description: "A webhook with no success for this long is disabled on its next failure.",
+    schema: whole(1, 24 * 365),
+  }),
+  WEBHOOK_MAX_PER_ACCOUNT: v({
+    kind: "var",
+    default: "20",
+    description: "Webhooks per account.",
+    schema: whole(1, 1000),
+  }),
+  WEBHOOK_DENY_HOSTS: v({
+    kind: "var",
+    default: "*.workers.dev",
+    description: "Comma-separated hosts (or `*.suffix`) refused as webhook targets: add the deployment's own domains.",
+    schema: hostList,
+  }),
+  WEBHOOK_RETENTION_DAYS: v({
+    kind: "var",
+    default: "30",
+    description:
+      "Days event content is kept: the cron then deletes entities and attempt bodies, keeping ids, times and statuses.",
+    schema: whole(1, 3650),
+  }),
+  WEBHOOK_ALLOW_PRIVATE_URLS: v({
+    kind: "var",
+    default: "false",
+    description:
+      "Local development only (`npm run dev` sets it in `.dev.vars`): allows `http://`, any port, loopback and private addresses. Link-local and metadata addresses stay refused.",
+    schema: flag,
+  }),
+} satisfies Record<string, Variable<unknown>>;
 
-export function planLimits(
-  plan: string,
-  overrides: { maxActiveKeys: number | null; rateLimitPerHour: number | null },
-): PlanLimits {
-  const base: PlanLimits = PLANS[plan as PlanName] ?? PLANS.free;
-  return {
-    apiAccess: base.apiAccess,
-    maxActiveKeys: overrides.maxActiveKeys ?? base.maxActiveKeys,
-    rateLimitPerHour: overrides.rateLimitPerHour ?? base.rateLimitPerHour,
-  };
+type Name = keyof typeof VARIABLES;
+type Parsed = { [K in Name]: z.output<(typeof VARIABLES)[K]["schema"]> | null };
+
+/** One or more settings are invalid: every problem, each naming its variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Keyhook's configuration is invalid: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
 }
 
-/** Deployment settings read from the Worker's vars. */
+/**
+ * Every variable parsed, or a `ConfigError` naming each bad one. Secrets are never echoed. An
+ * unset or empty variable takes its default; one with no default is null (off), unless required.
+ */
+export function parseVariables(env: Record<string, unknown>): Parsed {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(VARIABLES) as [Name, Variable<unknown>][]) {
+    const raw = env[name];
+    const given = typeof raw === "string" && raw !== "" ? raw : (variable.default ?? "");
+    if (given === "") {
+      if (variable.required) problems.push(`${name} must be set (a secret: wrangler secret put ${name})`);
+      out[name] = null;
+      continue;
+    }
+    const parsed = variable.schema.safeParse(given);
+    if (parsed.success) out[name] = parsed.data;
+    else {
+      const shown = variable.kind === "secret" ? "" : ` (got ${JSON.stringify(given.slice(0, 100))})`;
+      problems.push(`${name} ${parsed.error.issues[0]?.message ?? "is invalid"}${shown}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as Parsed;
+}
+
+/** Deployment settings, as the services read them. */
 export interface Settings {
   keyPrefix: string;
   keyEnv: "live" | "test";
@@ -42,13 +293,14 @@ export interface Settings {
   d1TimeoutMs: number;
   /** Days event content (entities, attempt bodies) is kept; the cron deletes older content. */
   retentionDays: number;
+  countOps: boolean;
   webhooks: WebhookSettings;
   userTokens: UserTokenSettings;
   oauth: OAuthSettings;
 }
 
 /** The OAuth 2.1 authorization server (features/oauth). */
-export interface OAuthSettings {
+interface OAuthSettings {
   /** The host application's login page; `/oauth/authorize` sends the browser there (null: no user flow). */
   loginUrl: string | null;
   /** RFC 7591 `POST /oauth/register` for public clients. */
@@ -71,64 +323,54 @@ export interface WebhookSettings {
   allowPrivateUrls: boolean;
 }
 
-const DEFAULT_RETRY_DELAYS = [5, 300, 1800, 7200, 18000, 36000, 36000];
-
-function retryDelays(value: string | undefined): number[] {
-  const delays = (value ?? "").split(",").map((d) => Number(d.trim()));
-  return delays.length > 0 && delays.every((d) => Number.isInteger(d) && d >= 0) ? delays : DEFAULT_RETRY_DELAYS;
+/** A value that has a default in the schema: never null once parsed. */
+function set<T>(value: T | null, name: Name): T {
+  if (value === null) throw new ConfigError([`${name} has no value`]);
+  return value;
 }
 
-/** The key cache may delay a revoke by at most this much. */
-export const MAX_KEY_CACHE_TTL_SECONDS = 300;
-
 /** Settings are parsed once per `env` object (it is the same across an isolate's requests). */
-const parsed = new WeakMap<Env, Settings>();
+const parsed = new WeakMap<object, Settings>();
 
-export const readSettings = (env: Env): Settings => memo(parsed, env, () => parseSettings(env));
+/** The settings of this Worker; throws `ConfigError` (naming every bad variable) if any is invalid. */
+export const readSettings = (env: Env): Settings => memo(parsed, env, () => toSettings(parseVariables({ ...env })));
 
-function parseSettings(env: Env): Settings {
+function toSettings(p: Parsed): Settings {
   return {
-    keyPrefix: /^[a-z][a-z0-9]{0,15}$/.test(env.KEY_PREFIX ?? "") ? env.KEY_PREFIX : "kh",
-    keyEnv: env.KEY_ENV === "test" ? "test" : "live",
-    allowKeyInQuery: env.ALLOW_KEY_IN_QUERY === "true",
-    authFailureLimit: positiveInt(env.AUTH_FAILURE_LIMIT, 30),
-    keyCacheTtlSeconds: Math.min(positiveInt(env.KEY_CACHE_TTL_SECONDS, 0), MAX_KEY_CACHE_TTL_SECONDS),
-    d1TimeoutMs: positiveInt(env.D1_TIMEOUT_MS, 10_000),
-    retentionDays: positiveInt(env.WEBHOOK_RETENTION_DAYS, 30),
+    keyPrefix: set(p.KEY_PREFIX, "KEY_PREFIX"),
+    keyEnv: set(p.KEY_ENV, "KEY_ENV"),
+    allowKeyInQuery: set(p.ALLOW_KEY_IN_QUERY, "ALLOW_KEY_IN_QUERY"),
+    authFailureLimit: set(p.AUTH_FAILURE_LIMIT, "AUTH_FAILURE_LIMIT"),
+    keyCacheTtlSeconds: set(p.KEY_CACHE_TTL_SECONDS, "KEY_CACHE_TTL_SECONDS"),
+    d1TimeoutMs: set(p.D1_TIMEOUT_MS, "D1_TIMEOUT_MS"),
+    retentionDays: set(p.WEBHOOK_RETENTION_DAYS, "WEBHOOK_RETENTION_DAYS"),
+    countOps: set(p.COUNT_OPS, "COUNT_OPS"),
     webhooks: {
-      timeoutMs: positiveInt(env.WEBHOOK_TIMEOUT_MS, 15_000),
-      retryDelays: retryDelays(env.WEBHOOK_RETRY_DELAYS),
-      disableAfterHours: positiveInt(env.WEBHOOK_DISABLE_AFTER_HOURS, 120),
-      maxPerAccount: positiveInt(env.WEBHOOK_MAX_PER_ACCOUNT, 20),
-      denyHosts: (env.WEBHOOK_DENY_HOSTS ?? "*.workers.dev")
-        .split(",")
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-      allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS === "true",
+      timeoutMs: set(p.WEBHOOK_TIMEOUT_MS, "WEBHOOK_TIMEOUT_MS"),
+      retryDelays: set(p.WEBHOOK_RETRY_DELAYS, "WEBHOOK_RETRY_DELAYS"),
+      disableAfterHours: set(p.WEBHOOK_DISABLE_AFTER_HOURS, "WEBHOOK_DISABLE_AFTER_HOURS"),
+      maxPerAccount: set(p.WEBHOOK_MAX_PER_ACCOUNT, "WEBHOOK_MAX_PER_ACCOUNT"),
+      denyHosts: set(p.WEBHOOK_DENY_HOSTS, "WEBHOOK_DENY_HOSTS"),
+      allowPrivateUrls: set(p.WEBHOOK_ALLOW_PRIVATE_URLS, "WEBHOOK_ALLOW_PRIVATE_URLS"),
     },
     userTokens: {
-      jwksUrl: /^https?:\/\//.test(env.JWT_JWKS_URL ?? "") ? env.JWT_JWKS_URL : null,
-      issuer: env.JWT_ISSUER || null,
-      audience: env.JWT_AUDIENCE || null,
-      jwksCooldownSeconds: positiveInt(env.JWT_JWKS_COOLDOWN_SECONDS, 30),
+      jwksUrl: p.JWT_JWKS_URL,
+      issuer: p.JWT_ISSUER,
+      audience: p.JWT_AUDIENCE,
+      jwksCooldownSeconds: set(p.JWT_JWKS_COOLDOWN_SECONDS, "JWT_JWKS_COOLDOWN_SECONDS"),
       claims: {
-        account: env.JWT_ACCOUNT_CLAIM || "account_id",
-        role: env.JWT_ROLE_CLAIM || "role",
-        permissions: env.JWT_PERMISSIONS_CLAIM || "permissions",
-        profile: env.JWT_PROFILE_CLAIM || "profile_id",
+        account: set(p.JWT_ACCOUNT_CLAIM, "JWT_ACCOUNT_CLAIM"),
+        role: set(p.JWT_ROLE_CLAIM, "JWT_ROLE_CLAIM"),
+        permissions: set(p.JWT_PERMISSIONS_CLAIM, "JWT_PERMISSIONS_CLAIM"),
+        profile: set(p.JWT_PROFILE_CLAIM, "JWT_PROFILE_CLAIM"),
       },
     },
     oauth: {
-      loginUrl: /^https?:\/\//.test(env.OAUTH_LOGIN_URL ?? "") ? env.OAUTH_LOGIN_URL : null,
-      dynamicRegistration: env.OAUTH_DYNAMIC_REGISTRATION === "true",
-      issuer: /^https?:\/\/[^/]+$/.test(env.OAUTH_ISSUER ?? "") ? env.OAUTH_ISSUER : null,
-      accessTokenTtlSeconds: Math.min(positiveInt(env.OAUTH_ACCESS_TOKEN_TTL_SECONDS, 3600), 86_400),
-      refreshTokenTtlSeconds: positiveInt(env.OAUTH_REFRESH_TOKEN_TTL_DAYS, 30) * 86_400,
+      loginUrl: p.OAUTH_LOGIN_URL,
+      dynamicRegistration: set(p.OAUTH_DYNAMIC_REGISTRATION, "OAUTH_DYNAMIC_REGISTRATION"),
+      issuer: p.OAUTH_ISSUER,
+      accessTokenTtlSeconds: set(p.OAUTH_ACCESS_TOKEN_TTL_SECONDS, "OAUTH_ACCESS_TOKEN_TTL_SECONDS"),
+      refreshTokenTtlSeconds: set(p.OAUTH_REFRESH_TOKEN_TTL_DAYS, "OAUTH_REFRESH_TOKEN_TTL_DAYS") * 86_400,
     },
   };
-}
-
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
 }

@@ -10,8 +10,14 @@ export interface Platform {
   log: Log;
   db: Db;
   settings: Settings;
-  /** Unix milliseconds now: every service reads time here. */
+  /**
+   * Unix milliseconds now: business time (expiry, windows, leases, retention, ids) is read here, so
+   * a test can step it. Timers that pace I/O (the group commit's linger, the KV counters' one write a
+   * second, a receiver's stopwatch) run on the wall clock: they measure, they do not decide.
+   */
   now: () => number;
+  /** A number in [0, 1): the retry schedule's jitter. */
+  random: () => number;
   /** Work that may finish after the answer (`ctx.waitUntil` of this invocation). */
   waitUntil: (p: Promise<unknown>) => void;
   /** The deliveries queue, and its dead letters. */
@@ -28,7 +34,10 @@ export interface Invocation extends Pick<ExecutionContext, "waitUntil"> {
   requestId?: string | null;
 }
 
-export function platformOf(env: Env, ctx: Invocation): Platform {
+/** What a test may steer: the clock, outbound `fetch` (webhook receivers, JWKS), randomness. */
+export type Overrides = Partial<Pick<Platform, "now" | "fetch" | "random">>;
+
+export function platformOf(env: Env, ctx: Invocation, overrides: Overrides = {}): Platform {
   const settings = readSettings(env);
   const requestId = ctx.requestId ?? null;
   return {
@@ -37,12 +46,14 @@ export function platformOf(env: Env, ctx: Invocation): Platform {
     // Every D1 call is bounded in time, and an outage is told from a bad statement (503, not 500).
     db: createDb(guardD1(env.DB, settings.d1TimeoutMs)),
     settings,
-    now: Date.now,
+    now: overrides.now ?? Date.now,
+    random: overrides.random ?? Math.random,
     waitUntil: (p) => ctx.waitUntil(p),
     queue: env.DELIVERIES,
     deadLetters: env.DELIVERIES_DLQ,
     kv: env.RATE_LIMITS,
-    fetch: (input, init) => fetch(input, init),
+    fetch: overrides.fetch ?? ((input, init) => fetch(input, init)),
+    // Checked by readSettings (a missing WEBHOOK_SECRET_KEY is a configuration error).
     secrets: { webhookKey: env.WEBHOOK_SECRET_KEY, jwtSecret: env.JWT_SECRET, adminToken: env.ADMIN_TOKEN },
   };
 }

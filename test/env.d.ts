@@ -5,3 +5,9 @@ declare namespace Cloudflare {
     RECEIVER_URL: string;
   }
 }
+
+/** A file's text (Vite's `?raw`): the docs the tests compare against the code. */
+declare module "*?raw" {
+  const content: string;
+  export default content;
+}

@@ -1,11 +1,20 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { compose } from "../src/compose";
 import worker from "../src/index";
 import { newId } from "../src/lib/encoding";
 import type { KeyhookBinding } from "../src/sdk/middleware";
 import { ADMIN, accountWithKey, call } from "./helpers/api";
-import { createWebhook, deliveryRow, publish, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+import {
+  consumeNow,
+  createWebhook,
+  deliveryRow,
+  publish,
+  received,
+  uniqueName,
+  waitForReceived,
+} from "./helpers/webhooks";
 
 const rpc = exports.KeyhookRpc as unknown as KeyhookBinding;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,21 +76,47 @@ describe("races", () => {
   it("a webhook deleted while its first attempt is in flight: no further attempt, no attempt recorded, the delivery cancelled", async () => {
     const { account } = await accountWithKey("pro");
     const name = uniqueName();
-    // Answers after the receiver timeout (1.5 s in tests): a failure, which would be retried 1 s later.
-    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/2500/${name}` });
-    const published = await publish(account.id, { type: "order.paid", entity: { id: "o_1" } });
-    const deliveryId = published.body.deliveries[0].id as string;
-    await waitForReceived(name, 1);
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    // The receiver, steered (compose's fetch): the first attempt is held until the webhook is gone, then fails.
+    const asked: string[] = [];
+    let answer: (res: Response) => void = () => {};
+    const held = new Promise<Response>((resolve) => {
+      answer = resolve;
+    });
+    const queued: MessageSendRequest[] = [];
+    const queue = { sendBatch: async (m: MessageSendRequest[]) => void queued.push(...m) } as unknown as Queue;
+    const work: Promise<unknown>[] = [];
+    const services = compose(
+      { ...env, DELIVERIES: queue },
+      { waitUntil: (p) => work.push(p), requestId: "race" },
+      {
+        fetch: async (url) => {
+          asked.push(String(url));
+          return held;
+        },
+      },
+    );
+    const published = await services.events.publish(
+      { accountId: account.id, webhooksVersion: null },
+      { type: "order.paid", entity: { id: "o_1" } },
+    );
+    const deliveryId = published.deliveries[0]!.id;
+    await vi.waitUntil(() => asked.length === 1);
     expect((await call("DELETE", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id })).status).toBe(
       200,
     );
-    await sleep(3500); // the timeout, and past when its retry would have been sent
-    expect(await received(name)).toHaveLength(1);
+    answer(new Response("boom", { status: 500 }));
+    await Promise.all(work);
     expect(await deliveryRow(deliveryId)).toMatchObject({ status: "cancelled", next_attempt_at: null });
     const rows = await env.DB.prepare("SELECT count(*) AS n FROM attempts WHERE webhook_id = ?")
       .bind(webhook.id)
       .first();
     expect(rows!.n).toBe(0);
+    // The failure's retry message, consumed now: nothing is sent again.
+    expect(queued.map((m) => m.body)).toEqual([{ deliveryId }]);
+    expect((await consumeNow([deliveryId])).explicitAcks).toHaveLength(1);
+    expect(asked).toHaveLength(1);
+    expect(await received(name)).toHaveLength(0);
   });
 
   it("a webhook deleted while the consumer sends its delivery: the same, on the queue's path", async () => {

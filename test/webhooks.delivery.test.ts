@@ -5,7 +5,15 @@ import { describe, expect, it } from "vitest";
 import { nextRetryDelay, parseRetryAfter } from "../src/features/deliveries/retry";
 import worker from "../src/index";
 import { ADMIN, call, createAccount, createKey } from "./helpers/api";
-import { createWebhook, deliveryRow, publish, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+import {
+  consumeNow,
+  createWebhook,
+  deliveryRow,
+  publish,
+  received,
+  uniqueName,
+  waitForReceived,
+} from "./helpers/webhooks";
 
 const attemptsOf = async (accountId: string, webhookId: string) =>
   (await call("GET", `/v1/webhooks/${webhookId}/attempts`, { token: ADMIN, accountId })).body.attempts as any[];
@@ -62,7 +70,8 @@ describe("delivery", () => {
     await waitForReceived(name, 4, 15_000); // 1 + 3 retries ("1,1,1" in tests)
     await expect.poll(async () => (await deliveryRow(id))?.status, { timeout: 5000 }).toBe("failed");
     expect((await deliveryRow(id))!.attempts).toBe(4);
-    await new Promise((r) => setTimeout(r, 1500));
+    // A late or repeated message for it sends nothing: the consumer claims only pending deliveries.
+    expect((await consumeNow([id])).explicitAcks).toHaveLength(1);
     expect(await received(name)).toHaveLength(4);
     // Fix the receiver, then retry by hand: same webhook-id.
     await call("PATCH", `/v1/webhooks/${webhook.id}`, {
@@ -203,7 +212,13 @@ describe("publishing", () => {
       first.body.deliveries.map((d: { id: string }) => d.id),
     );
     await waitForReceived(name, 1);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The repeat wrote nothing to send: one event, one delivery, the one received.
+    const rows = await env.DB.prepare(
+      "SELECT (SELECT count(*) FROM events WHERE account_id = ?1) AS events, (SELECT count(*) FROM deliveries WHERE account_id = ?1) AS deliveries",
+    )
+      .bind(account.id)
+      .first<{ events: number; deliveries: number }>();
+    expect(rows).toEqual({ events: 1, deliveries: 1 });
     expect(await received(name)).toHaveLength(1);
     const concurrent = await Promise.all([1, 2, 3].map(() => publish(account.id, { ...body, idempotencyKey: "race" })));
     expect(new Set(concurrent.map((r) => r.body.event.id)).size).toBe(1);
@@ -525,8 +540,13 @@ describe("the queue consumer and the cron", () => {
       .toBe("disabled");
     const got = await call("GET", `/v1/webhooks/${webhook.id}`, { token: ADMIN, accountId: account.id });
     expect(got.body.webhook.disabledReason).toMatch(/no successful delivery for 120 hours/);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(await received(name)).toHaveLength(1); // no retries once disabled
+    // No retries once disabled: the delivery ended with it, and a message for it sends nothing.
+    const ended = await env.DB.prepare("SELECT id, status FROM deliveries WHERE webhook_id = ?")
+      .bind(webhook.id)
+      .all<{ id: string; status: string }>();
+    expect(ended.results.map((d) => d.status)).toEqual(["failed"]);
+    expect((await consumeNow(ended.results.map((d) => d.id))).explicitAcks).toHaveLength(1);
+    expect(await received(name)).toHaveLength(1);
   });
 
   it("a success resets the failure clock", async () => {

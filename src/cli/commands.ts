@@ -4,10 +4,10 @@ import { record, table } from "./format.ts";
 
 export class UsageError extends Error {}
 
-export type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | undefined>;
 
 /** The positional arguments, as many as the command's `args` names (main.ts checks the count first). */
-export type Args = readonly [string, string];
+type Args = readonly [string, string];
 
 export interface Command {
   usage: string;

@@ -1,19 +1,37 @@
 import type { Services } from "../compose";
+import { describe } from "../lib/log";
 
 /**
- * The cron (every minute): re-queues deliveries that are due but not in flight — a queue send that
- * failed, a Worker that stopped mid-delivery — prunes history and old idempotency keys, deletes
- * event content past the retention, goes on purging deleted accounts, prunes expired OAuth tokens
- * and unused registrations, and announces keys about to expire. At-least-once rests on the first of these.
+ * The cron (every minute): the sweeper re-queues deliveries that are due but owned by no one (a
+ * queue send that failed, a Worker that stopped mid-delivery) — at-least-once rests on it — then
+ * the housekeeping: history and idempotency keys pruned, event content past the retention deleted,
+ * deleted accounts purged, analytics and OAuth tokens pruned, keys about to expire announced.
+ *
+ * Each step runs on its own: one that fails is logged and the others still run (a D1 hiccup in the
+ * retention must not stop the sweeper). The run throws at the end if any step failed, so the
+ * platform records the failure too.
  */
 export async function sweep(services: Services) {
-  const requeued = await services.deliveries.requeueOverdue();
-  await services.deliveries.pruneHistory();
-  await services.events.clearIdempotencyKeys();
-  const expired = await services.events.expireContent();
-  const purgedAccounts = await services.accounts.purgeDeleted();
-  await services.analytics.prune();
-  await services.oauth.prune();
-  const announced = await services.keys.announceExpiring();
-  return { requeued, announced, expired, purgedAccounts };
+  const steps = {
+    requeued: () => services.deliveries.requeueOverdue(),
+    prunedHistory: () => services.deliveries.pruneHistory(),
+    clearedIdempotencyKeys: () => services.events.clearIdempotencyKeys(),
+    expired: () => services.events.expireContent(),
+    purgedAccounts: () => services.accounts.purgeDeleted(),
+    prunedAnalytics: () => services.analytics.prune(),
+    prunedOAuth: () => services.oauth.prune(),
+    announced: () => services.keys.announceExpiring(),
+  } satisfies Record<string, () => Promise<unknown>>;
+  const results: Partial<{ [K in keyof typeof steps]: Awaited<ReturnType<(typeof steps)[K]>> }> = {};
+  const failed: string[] = [];
+  for (const [name, step] of Object.entries(steps) as [keyof typeof steps, () => Promise<never>][]) {
+    try {
+      results[name] = await step();
+    } catch (err) {
+      failed.push(name);
+      services.platform.log("error", "cron step failed; the others ran", { step: name, error: describe(err) });
+    }
+  }
+  if (failed.length > 0) throw new Error(`cron steps failed: ${failed.join(", ")}`);
+  return results;
 }

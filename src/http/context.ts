@@ -3,7 +3,7 @@ import type { Services } from "../compose";
 import type { Principal } from "../lib/principal";
 
 /** Variables set by middleware: `requestId` and `services` on every request; the rest after auth. */
-export interface AppVariables {
+interface AppVariables {
   requestId: string;
   /** Every service, built for this request by the composition root (`compose`). */
   services: Services;

@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { ConfigError } from "../config";
 import { RETRY_AFTER_SECONDS, unavailableOf } from "../lib/dependencies";
 import { ApiError, fromHttpException } from "../lib/errors";
 import { describe, logger, onceAMinute } from "../lib/log";
@@ -43,6 +44,11 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
         "Retry-After": String(RETRY_AFTER_SECONDS),
       }),
     );
+  }
+  if (err instanceof ConfigError) {
+    // The deployment's own settings: every bad variable named, once a minute (every request fails alike).
+    if (onceAMinute("config")) log("error", "configuration is invalid", { problems: err.problems });
+    return errorResponse(c, new ApiError("internal_error", "Keyhook is misconfigured; the operator's log says how"));
   }
   log("error", "unhandled error", { route: c.req.routePath, error: describe(err) });
   return errorResponse(c, new ApiError("internal_error", "Internal server error"));

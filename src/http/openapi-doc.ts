@@ -2,7 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { KEYHOOK_VERSION } from "../lib/version";
 import type { AppEnv } from "./context";
 
-export const OPENAPI_PATH = "/openapi.json";
+const OPENAPI_PATH = "/openapi.json";
 
 const DESCRIPTION = `API keys and signed webhooks for your SaaS, on Cloudflare Workers.
 
@@ -30,6 +30,7 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
 }
 
 /** The document's frame; `scripts/openapi.mjs` uses it to write docs/openapi.json. */
+/** @public `npm run openapi` (scripts/openapi.mjs) writes docs/openapi.json with it. */
 export function documentConfig(origin: string) {
   return {
     openapi: "3.1.0",

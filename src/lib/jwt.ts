@@ -1,7 +1,8 @@
 import { base64UrlDecode, base64UrlJson } from "./encoding";
+import { IsolateMap } from "./isolate-memory";
 
 const encoder = new TextEncoder();
-const keyCache = new Map<string, Promise<CryptoKey>>();
+const keyCache = new IsolateMap<string, Promise<CryptoKey>>("user token HS256 keys", 16);
 
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret);

@@ -1,8 +1,10 @@
+import { IsolateMap } from "./isolate-memory";
+
 /**
  * Log lines are one JSON object each, with the invocation's request id and never a secret: error
  * texts are cut to their first line and anything shaped like a key, a token or a hash is redacted.
  */
-export type Level = "info" | "warn" | "error";
+type Level = "info" | "warn" | "error";
 export type Log = (level: Level, msg: string, fields?: Record<string, unknown>) => void;
 
 /** The first line of a text, capped, with anything shaped like a key, a token or a hash redacted. */
@@ -26,13 +28,12 @@ export function logger(requestId: string | null): Log {
   };
 }
 
-const lastLogged = new Map<string, number>();
+const lastLogged = new IsolateMap<string, number>("log lines once a minute", 1000);
 
 /** True at most once a minute per `key` in this isolate: for a failure that repeats on every request. */
 export function onceAMinute(key: string, now = Date.now()): boolean {
   const last = lastLogged.get(key) ?? 0;
   if (now - last < 60_000) return false;
-  if (lastLogged.size > 1000) lastLogged.clear();
   lastLogged.set(key, now);
   return true;
 }

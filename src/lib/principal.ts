@@ -6,8 +6,6 @@ export interface Actor {
   name: string;
 }
 
-export const SYSTEM_ACTOR: Actor = { type: "system", id: "keyhook", name: "Keyhook" };
-
 /** The authenticated caller. `permissions` are effective: wildcards are expanded by `hasPermission`. */
 export interface Principal extends Actor {
   type: "operator" | "user" | "api_key" | "oauth";

@@ -1,3 +1,5 @@
+import { IsolateMap } from "./isolate-memory";
+
 /**
  * AES-256-GCM for webhook signing secrets (they cannot be hashed: we need them to sign). A random
  * 96-bit IV per record and the record's id as additional data, so a ciphertext moved to another
@@ -5,7 +7,7 @@
  * which is stretched with SHA-256.
  */
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
+const keys = new IsolateMap<string, Promise<CryptoKey>>("webhook secret sealing keys", 16);
 
 function aesKey(secret: string): Promise<CryptoKey> {
   let key = keys.get(secret);

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from "jose";
 import { DependencyUnavailable } from "./dependencies";
+import { IsolateMap } from "./isolate-memory";
 import { type JwtResult, verifyHs256 } from "./jwt";
 import { memo } from "./memo";
 
@@ -23,7 +24,7 @@ const PROVIDER_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
  * One key set per JWKS URL per isolate (jose keeps the fetched keys, and fetches again when a
  * token names a `kid` it does not have, at most once per cooldown).
  */
-const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+const keySets = new IsolateMap<string, ReturnType<typeof createRemoteJWKSet>>("identity provider key sets", 16);
 
 const keySet = (s: UserTokenSettings & { jwksUrl: string }) =>
   memo(keySets, `${s.jwksUrl} ${s.jwksCooldownSeconds}`, () =>

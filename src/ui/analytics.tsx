@@ -22,7 +22,7 @@ const OUTCOMES: [string, string, string][] = [
 const count = (o: Record<string, number | undefined>, name: string) => o[name] ?? 0;
 
 /** Outcomes over time as stacked bars, drawn as SVG; the totals per outcome are its legend. */
-export function StackedChart(props: { verifications: Verifications; label: string }) {
+function StackedChart(props: { verifications: Verifications; label: string }) {
   const { series, totals } = props.verifications;
   const W = 640;
   const H = 140;

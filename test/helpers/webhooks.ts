@@ -1,5 +1,7 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import worker from "../../src/index";
 import type { Received } from "../setup/received";
 import { ADMIN, call } from "./api";
 
@@ -28,4 +30,19 @@ export async function waitForReceived(name: string, count: number, timeout = 10_
 
 export async function deliveryRow(id: string) {
   return env.DB.prepare("SELECT * FROM deliveries WHERE id = ?").bind(id).first<Record<string, any>>();
+}
+
+/**
+ * A queue message for each delivery, consumed now by the real consumer: what a late or repeated
+ * message would do, without waiting for the queue to bring one. Answers the consumer's acks and retries.
+ */
+export async function consumeNow(deliveryIds: string[]) {
+  const batch = createMessageBatch(
+    "keyhook-deliveries",
+    deliveryIds.map((deliveryId, i) => ({ id: `late-${i}`, timestamp: new Date(), attempts: 2, body: { deliveryId } })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  await waitOnExecutionContext(ctx);
+  return getQueueResult(batch, ctx);
 }

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PLAN_NAMES } from "../../config";
+import { PLAN_NAMES } from "../../lib/plans";
 import { PageQuery, Timestamp } from "../../lib/schemas";
 
 const limit = z.number().int().min(1).max(1_000_000);

@@ -1,10 +1,10 @@
 import type { z } from "@hono/zod-openapi";
-import { planLimits } from "../../config";
 import type { AccountRow } from "../../db/schema";
 import type { AuditContext } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { describe } from "../../lib/log";
+import { planLimits } from "../../lib/plans";
 import { found, iso, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
@@ -14,7 +14,7 @@ import { forgetTargets } from "../webhooks/targets";
 import * as repo from "./accounts.repo";
 import type { Account, CreateAccountBody, UpdateAccountBody } from "./accounts.schemas";
 
-export function toAccount(row: AccountRow): z.infer<typeof Account> {
+function toAccount(row: AccountRow): z.infer<typeof Account> {
   const overrides = { maxActiveKeys: row.maxActiveKeys, rateLimitPerHour: row.rateLimitPerHour };
   return {
     id: row.id,
@@ -57,8 +57,8 @@ export interface PurgeBudget {
   d1: number;
   kv: number;
 }
-export const REQUEST_PURGE_BUDGET: PurgeBudget = { d1: 40, kv: 400 };
-export const CRON_PURGE_BUDGET: PurgeBudget = { d1: 200, kv: 800 };
+const REQUEST_PURGE_BUDGET: PurgeBudget = { d1: 40, kv: 400 };
+const CRON_PURGE_BUDGET: PurgeBudget = { d1: 200, kv: 800 };
 const KEYS_PER_STEP = 50;
 const EVENTS_PER_STEP = 500;
 const AUDIT_PER_STEP = 1000;

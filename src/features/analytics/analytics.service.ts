@@ -11,7 +11,7 @@ const DAY_MS = 24 * HOUR_MS;
 /** How far back each granularity reaches; the cron prunes what is older than the longest. */
 const REACH = { hour: 7 * DAY_MS, day: 90 * DAY_MS } as const;
 const DEFAULT_SPAN = { hour: DAY_MS, day: 30 * DAY_MS } as const;
-export const RETENTION_MS = REACH.day + DAY_MS;
+const RETENTION_MS = REACH.day + DAY_MS;
 
 type Outcomes = Record<string, number>;
 

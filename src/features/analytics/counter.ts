@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client";
+import { IsolateMap } from "../../lib/isolate-memory";
 import { describe, type Log } from "../../lib/log";
 
 /**
@@ -6,14 +7,15 @@ import { describe, type Log } from "../../lib/log";
  * one batch every `FLUSH_MS` per isolate, never an operation on the request path. What a killed
  * isolate can lose is what it counted since its last flush: at most `FLUSH_MS` of its requests.
  */
-export const FLUSH_MS = 5_000;
+const FLUSH_MS = 5_000;
 /** Distinct (account, hour, key, outcome) counts kept before a flush is brought forward. */
 const MAX_PENDING = 5_000;
 const HOUR_MS = 3_600_000;
 /** Rows per INSERT: 5 bound parameters each, D1 binds at most 100 per statement. */
 const ROWS_PER_STATEMENT = 20;
 
-const pending = new Map<string, number>();
+/** At MAX_PENDING the flush is brought forward (see countVerification): counts are never dropped for room. */
+const pending = new IsolateMap<string, number>("verification counts not yet flushed", MAX_PENDING, () => {});
 let scheduled: Promise<void> | null = null;
 
 /** For tests: the flush already scheduled, if any, so a measurement starts with none pending. */

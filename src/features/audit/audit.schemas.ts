@@ -3,7 +3,7 @@ import { ActorSchema, PageQuery, Timestamp } from "../../lib/schemas";
 
 const Ref = z.object({ type: z.string(), id: z.string(), name: z.string().nullable() });
 
-export const AuditEntry = z
+const AuditEntry = z
   .object({
     id: z.string(),
     actor: ActorSchema,

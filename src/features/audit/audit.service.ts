@@ -53,7 +53,7 @@ export function auditRow(
   };
 }
 
-export function toAuditEntry(row: AuditRow) {
+function toAuditEntry(row: AuditRow) {
   return {
     id: row.id,
     actor: { type: row.actorType as AuditContext["actor"]["type"], id: row.actorId, name: row.actorName },

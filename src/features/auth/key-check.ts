@@ -1,7 +1,9 @@
-import { type PlanLimits, planLimits, type Settings } from "../../config";
+import type { Settings } from "../../config";
 import type { Db } from "../../db/client";
 import { sha256Hex } from "../../lib/crypto";
 import type { VerifyCode } from "../../lib/errors";
+import { IsolateMap, IsolateSet } from "../../lib/isolate-memory";
+import { type PlanLimits, planLimits } from "../../lib/plans";
 import { boundaryParams, effectiveRemaining } from "../keys/credits";
 import { isWellFormedApiKey } from "../keys/key-format";
 import {
@@ -15,15 +17,13 @@ import {
 } from "./auth.repo";
 
 /** Later uses refresh `lastUsedAt` at most this often per key: no D1 write on every request. */
-export const LAST_USED_RESOLUTION_MS = 60_000;
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 /** Per-isolate memory of the last `lastUsedAt` write, so concurrent requests do not all write. */
-const lastUsedWritten = new Map<string, number>();
-const LAST_USED_MAX = 10_000;
+const lastUsedWritten = new IsolateMap<string, number>("keys lastUsedAt written", 10_000);
 
 /** Bounded: a full map is emptied (it only saves writes; the SQL guard keeps them correct). */
 function rememberWrite(keyId: string, now: number) {
-  if (lastUsedWritten.size >= LAST_USED_MAX) lastUsedWritten.clear();
   lastUsedWritten.set(keyId, now);
 }
 
@@ -59,8 +59,10 @@ export function keyPermissions(
 }
 
 /** Bounded: a full cache is emptied rather than grown. */
-const KEY_CACHE_MAX = 10_000;
-const keyCache = new Map<string, { found: FoundKey; until: number }>();
+const keyCache = new IsolateMap<string, { found: FoundKey; until: number }>(
+  "keys cached (KEY_CACHE_TTL_SECONDS)",
+  10_000,
+);
 
 /**
  * Forgets every cached key of this isolate. Called after any change a cached entry could be
@@ -83,7 +85,6 @@ async function lookupKey(db: Db, settings: Settings, hash: string, now: number):
   if (cached && cached.until > now) return cached.found;
   const found = await findKeyForAuth(db, hash);
   if (found) {
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
     keyCache.set(hash, { found, until: now + ttl * 1000 });
   }
   return found;
@@ -93,8 +94,7 @@ async function lookupKey(db: Db, settings: Settings, hash: string, now: number):
  * Hashes of keys this isolate has seen carry credits: their next request looks the key up and
  * spends in one statement (`findAndSpend`) instead of a read and then a write. Bounded.
  */
-const creditHashes = new Set<string>();
-const CREDIT_HASHES_MAX = 10_000;
+const creditHashes = new IsolateSet<string>("keys known to carry credits", 10_000);
 
 /** The checks a found key must pass, whichever statement found it. */
 function judge(found: FoundKey, hash: string, now: number, settings: Settings): KeyCheck {
@@ -139,7 +139,6 @@ export async function checkApiKey(
   if (!found) return { ok: false, code: "NOT_FOUND", key: null };
   // Worth spending in one statement next time only while there is something to spend.
   if (found.key.creditsRemaining !== null && (effectiveRemaining(found.key, now) ?? 0) >= Math.max(cost, 1)) {
-    if (creditHashes.size >= CREDIT_HASHES_MAX) creditHashes.clear();
     creditHashes.add(hash);
   }
   return judge(found, hash, now, settings);

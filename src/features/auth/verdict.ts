@@ -24,7 +24,7 @@ export interface Verdict {
   oauth: { clientId: string; userId: string | null } | null;
 }
 
-export const emptyVerdict = (code: VerifyCode): Verdict => ({
+const emptyVerdict = (code: VerifyCode): Verdict => ({
   valid: false,
   code,
   keyId: null,

@@ -1,5 +1,6 @@
 import type { WebhookSettings } from "../../config";
 import { newId } from "../../lib/encoding";
+import { IsolateMap } from "../../lib/isolate-memory";
 import { decryptSecret } from "../../lib/secret-box";
 import { type SigningKeys, signingKeys } from "../webhooks/signing";
 import type { WebhookTarget } from "../webhooks/targets";
@@ -14,6 +15,8 @@ export interface AttemptDeps {
   secretKey: string;
   fetch: typeof fetch;
   now: () => number;
+  /** The retry delay's jitter. */
+  random: () => number;
 }
 
 /** The attempt row as the history shows it (the request body is the event's, rebuilt on read). */
@@ -58,14 +61,12 @@ export interface Outcome {
  * two HMAC keys is otherwise most of a delivery's own CPU. Keyed by the ciphertext, so a rotated
  * secret is a new entry; bounded, emptied when full.
  */
-const keyCache = new Map<string, Promise<SigningKeys>>();
-const KEY_CACHE_MAX = 2_000;
+const keyCache = new IsolateMap<string, Promise<SigningKeys>>("webhook signing keys", 2_000);
 
 function keysOf(sealed: string, secretKey: string, webhookId: string): Promise<SigningKeys> {
   const cacheKey = `${webhookId}:${sealed}`;
   let keys = keyCache.get(cacheKey);
   if (!keys) {
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
     keys = decryptSecret(sealed, secretKey, webhookId).then(signingKeys);
     keys.catch(() => keyCache.delete(cacheKey));
     keyCache.set(cacheKey, keys);
@@ -130,12 +131,12 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
     succeeded: result.failure === null,
     createdAt: done,
   };
-  const step = nextStep(settings, number, result, done);
+  const step = nextStep(settings, number, result, done, deps.random);
   return { job, attempt: record, ...step, delivery: { ...step.delivery, id: delivery.id } };
 }
 
 /** What follows an attempt: success, a retry after the schedule's delay (or `Retry-After`), or the end. */
-export function nextStep(settings: WebhookSettings, number: number, result: HttpResult, now: number) {
+function nextStep(settings: WebhookSettings, number: number, result: HttpResult, now: number, random: () => number) {
   const base = { id: "", attempts: number, at: now };
   if (result.failure === null) {
     return {
@@ -146,7 +147,7 @@ export function nextStep(settings: WebhookSettings, number: number, result: Http
   }
   const gone = result.status === 410;
   const retryAfter = result.status === 429 || result.status === 503 ? parseRetryAfter(result.retryAfter, now) : null;
-  const delay = gone ? null : nextRetryDelay(number, settings.retryDelays, retryAfter);
+  const delay = gone ? null : nextRetryDelay(number, settings.retryDelays, retryAfter, random);
   return {
     delivery:
       delay === null

@@ -14,7 +14,7 @@ import { deliveryBody } from "./request";
 import { requeueOverdue } from "./sweeper";
 
 /** Test sends per webhook per hour: "Send test event" must not become a traffic cannon. */
-export const TEST_SENDS_PER_HOUR = 20;
+const TEST_SENDS_PER_HOUR = 20;
 const ATTEMPTS_SHOWN = 50;
 const ATTEMPTS_KEPT_PER_WEBHOOK = 50;
 
@@ -57,6 +57,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     secretKey: platform.secrets.webhookKey,
     fetch: platform.fetch,
     now,
+    random: platform.random,
     log,
     disable: (disablings) => deps.webhooks().disable(disablings),
   };

@@ -5,7 +5,7 @@ import type { SentEvent } from "../events/sent-event";
 import { githubSignatureWith, type SigningKeys, standardSignatureWith } from "../webhooks/signing";
 
 /** Response bodies are read up to this many bytes, stored as text, never parsed. */
-export const RESPONSE_BODY_CAP = 4096;
+const RESPONSE_BODY_CAP = 4096;
 
 /**
  * The body, byte for byte the same on every try of a delivery: `{id, event, accountId, occurredAt,

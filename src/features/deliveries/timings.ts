@@ -24,11 +24,11 @@ export const COMMIT_PATIENCE_MS = 30_000;
 /** The shared outbox write: the same rule as the commit's. */
 export const OUTBOX_PATIENCE_MS = 30_000;
 
-/** The configuration may not set `D1_TIMEOUT_MS` above this (config.ts). */
-export const MAX_D1_TIMEOUT_MS = 20_000;
+/** The configuration may not set `D1_TIMEOUT_MS` above this. */
+export { MAX_D1_TIMEOUT_MS } from "../../config";
 
 /** Time for the work around a send and its commit (signing, scheduling) that no timeout bounds. */
-export const SLACK_MS = 1_000;
+const SLACK_MS = 1_000;
 
 /**
  * How long the publishing invocation owns the deliveries it sends first: the receiver's timeout,
@@ -54,11 +54,8 @@ export const SWEEP_INTERVAL_MS = 60_000;
 /** A consumer that threw (D1 down, a bug) tries the message again after this long. */
 export const ERROR_RETRY_SECONDS = 30;
 
-/**
- * Queues accept `delaySeconds` up to 12 h on older limits pages (24 h on newer): stay under 12 h.
- * @see https://developers.cloudflare.com/queues/platform/limits/
- */
-export const MAX_DELAY_SECONDS = 12 * 3600;
+/** No retry waits longer than the queue's `delaySeconds` allows (the configuration refuses a longer one). */
+export { MAX_RETRY_DELAY_SECONDS as MAX_DELAY_SECONDS } from "../../config";
 
 /**
  * The longest a delivery can wait, after its invocation stopped mid-attempt, before the sweeper

@@ -3,6 +3,7 @@ import type { DeliveryRow, EventRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
+import { IsolateSet } from "../../lib/isolate-memory";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
@@ -20,7 +21,7 @@ import * as repo from "./events.repo";
 import { MAX_ENTITY_BYTES, PublishBody } from "./events.schemas";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
-export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
+const IDEMPOTENCY_MS = 24 * 3600 * 1000;
 
 export interface PublishInput {
   type: string;
@@ -45,7 +46,7 @@ export interface PublishOptions {
   send?: "now" | "queue";
 }
 
-export const toEvent = (e: EventRow) => ({
+const toEvent = (e: EventRow) => ({
   id: e.id,
   type: e.type,
   accountId: e.accountId,
@@ -54,7 +55,7 @@ export const toEvent = (e: EventRow) => ({
   contentDeletedAt: e.contentDeletedAt === null ? null : iso(e.contentDeletedAt),
 });
 
-export const toDeliverySummary = (d: Pick<DeliveryRow, "id" | "webhookId" | "status">) => ({
+const toDeliverySummary = (d: Pick<DeliveryRow, "id" | "webhookId" | "status">) => ({
   id: d.id,
   webhookId: d.webhookId,
   status: d.status as "pending" | "succeeded" | "failed" | "cancelled",
@@ -65,12 +66,11 @@ const RETENTION_BATCH = 1000;
 const RETENTION_CURSOR = "retention.events";
 
 /** Event types this isolate has registered for an account (bounded): no statement to register them again. */
-const registered = new Set<string>();
+const registered = new IsolateSet<string>("event types registered", 10_000);
 
 function needsRegistration(accountId: string, type: string) {
   const key = `${accountId} ${type}`;
   if (registered.has(key)) return false;
-  if (registered.size >= 10_000) registered.clear();
   registered.add(key);
   return true;
 }
@@ -103,6 +103,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
     secretKey: platform.secrets.webhookKey,
     fetch: platform.fetch,
     now,
+    random: platform.random,
     log: platform.log,
     disable: deps.disableWebhooks,
   };

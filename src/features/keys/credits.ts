@@ -6,7 +6,7 @@
  * computed here, in one place, and handed to that statement as parameters.
  */
 
-export const DAY_MS = 86_400_000;
+const DAY_MS = 86_400_000;
 
 /** The most one verification may spend, and the most credits a key may hold. */
 export const MAX_COST = 1_000_000;

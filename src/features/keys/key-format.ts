@@ -1,5 +1,6 @@
 import type { Settings } from "../../config";
 import { crc32, randomBase62, toBase62 } from "../../lib/encoding";
+import { IsolateMap } from "../../lib/isolate-memory";
 import { memo } from "../../lib/memo";
 
 const RANDOM_CHARS = 32; // 32 × log2(62) ≈ 190 bits of entropy
@@ -39,7 +40,7 @@ export function looksLikeApiKey(credential: string, settings: Settings): boolean
   return credential.startsWith(`${settings.keyPrefix}_`);
 }
 
-const shapes = new Map<string, RegExp>();
+const shapes = new IsolateMap<string, RegExp>("key shapes by prefix", 64);
 /** The key pattern for a prefix, compiled once (the prefix is a setting, so there is one or two). */
 const shapeOf = (prefix: string) =>
   memo(shapes, prefix, () => new RegExp(`^${prefix}_(live|test)_[0-9A-Za-z]{${RANDOM_CHARS + CHECKSUM_CHARS},128}$`));

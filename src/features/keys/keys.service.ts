@@ -1,11 +1,11 @@
 import type { z } from "@hono/zod-openapi";
-import { planLimits } from "../../config";
 import type { ApiKeyRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { assertCanGrant } from "../../lib/permissions";
+import { planLimits } from "../../lib/plans";
 import { toActor } from "../../lib/principal";
 import { found, isoOrNull, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
@@ -22,7 +22,7 @@ import { auditedFields, toApiKey } from "./keys.view";
 
 const DAY_MS = 86_400_000;
 /** `api_key.expiring` goes out this long before a key expires. */
-export const EXPIRING_NOTICE_MS = 7 * DAY_MS;
+const EXPIRING_NOTICE_MS = 7 * DAY_MS;
 
 function expiry(input: { expiresInDays?: number; expiresAt?: string | null }, now: number) {
   if (input.expiresInDays !== undefined) return now + input.expiresInDays * DAY_MS;
@@ -108,8 +108,8 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         : key.profileId
           ? ((await repo.findProfilePermissions(db, caller.accountId, key.profileId))?.permissions ?? null)
           : null;
-    const after = toApiKey({ key, profilePermissions });
-    const changed = diff(auditedFields(toApiKey(before)), auditedFields(after));
+    const after = toApiKey({ key, profilePermissions }, { now: now() });
+    const changed = diff(auditedFields(toApiKey(before, { now: now() })), auditedFields(after));
     const audit = auditRow(
       caller.audit,
       caller.accountId,
@@ -160,7 +160,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
       const profile = input.profileId
         ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)
         : undefined;
-      const apiKey = toApiKey({ key: row, profilePermissions: profile?.permissions ?? null });
+      const apiKey = toApiKey({ key: row, profilePermissions: profile?.permissions ?? null }, { now: now() });
       const target = { type: "api_key", id: row.id, name: row.name };
       const audit = auditRow(
         caller.audit,
@@ -190,7 +190,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
     },
 
     async get(caller: Caller, id: string) {
-      return toApiKey(await load(caller, id));
+      return toApiKey(await load(caller, id), { now: now() });
     },
 
     async update(caller: Caller, id: string, input: z.infer<typeof UpdateKeyBody>) {

@@ -9,7 +9,7 @@ import type { ApiKey } from "./keys.schemas";
 type Badge = "no_permissions" | "can_impersonate" | "read_only";
 
 /** What the UI shows next to a key's name. */
-export function badgesOf(permissions: string[]): Badge[] {
+function badgesOf(permissions: string[]): Badge[] {
   if (permissions.length === 0) return ["no_permissions"];
   const badges: Badge[] = [];
   if (hasPermission(permissions, "impersonate")) badges.push("can_impersonate");
@@ -21,7 +21,7 @@ export function badgesOf(permissions: string[]): Badge[] {
 export function toApiKey(
   { key: row, profilePermissions }: KeyWithProfile,
   // An object, so that `.map(toApiKey)` (which would pass the index) does not type-check.
-  { now }: { now: number } = { now: Date.now() },
+  { now }: { now: number },
 ): z.infer<typeof ApiKey> {
   const permissions = keyPermissions(row, profilePermissions);
   return {

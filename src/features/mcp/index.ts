@@ -3,7 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Context } from "hono";
 import type { AppEnv } from "../../http/context";
-import { ADMITTED_HEADER, authenticate, preAdmitted } from "../../http/middleware/auth";
+import { ADMITTED_HEADER, authenticate, withAdmission } from "../../http/middleware/auth";
 import { ApiError } from "../../lib/errors";
 import { KEYHOOK_VERSION } from "../../lib/version";
 import { inputSchemaOf, partsOf, TOOLS, type Tool } from "./tools";
@@ -30,17 +30,14 @@ function requestOf(tool: Tool, args: Record<string, unknown>) {
  */
 async function call(app: OpenAPIHono<AppEnv>, c: Context<AppEnv>, tool: Tool, args: Record<string, unknown>) {
   const { path, body } = requestOf(tool, args);
-  const handle = crypto.randomUUID();
-  const headers: Record<string, string> = { [ADMITTED_HEADER]: handle };
-  if (body) headers["content-type"] = "application/json";
-  const inner = new Request(new URL(path, c.req.url), { method: tool.route.method.toUpperCase(), headers, body });
-  preAdmitted.set(handle, { principal: c.var.principal, webhooksVersion: c.var.webhooksVersion ?? null });
-  try {
+  const admission = { principal: c.var.principal, webhooksVersion: c.var.webhooksVersion ?? null };
+  return withAdmission(admission, async (handle) => {
+    const headers: Record<string, string> = { [ADMITTED_HEADER]: handle };
+    if (body) headers["content-type"] = "application/json";
+    const inner = new Request(new URL(path, c.req.url), { method: tool.route.method.toUpperCase(), headers, body });
     const res = await app.fetch(inner, c.env, c.executionCtx);
     return { content: [{ type: "text" as const, text: await res.text() }], isError: res.status >= 400 };
-  } finally {
-    preAdmitted.delete(handle);
-  }
+  });
 }
 
 function serverFor(app: OpenAPIHono<AppEnv>, c: Context<AppEnv>) {

@@ -1,17 +1,18 @@
-import { type PlanLimits, planLimits, type Settings } from "../../config";
+import type { Settings } from "../../config";
 import type { Db } from "../../db/client";
 import { sha256Hex } from "../../lib/crypto";
+import { IsolateMap } from "../../lib/isolate-memory";
+import { type PlanLimits, planLimits } from "../../lib/plans";
 import type { Principal } from "../../lib/principal";
 import { findAccessToken, touchGrant } from "./oauth.repo";
 import { heldScopes } from "./scopes";
 import { isOAuthSecret } from "./tokens";
 
 /** Per-isolate memory of the last `lastUsedAt` write per grant (bounded: emptied when full). */
-const touched = new Map<string, number>();
+const touched = new IsolateMap<string, number>("oauth grants touched", 10_000);
 
 function touchOncePerMinute(db: Db, grantId: string, now: number, waitUntil: (p: Promise<unknown>) => void) {
   if (now - (touched.get(grantId) ?? 0) < 60_000) return;
-  if (touched.size >= 10_000) touched.clear();
   touched.set(grantId, now);
   waitUntil(touchGrant(db, grantId, now).catch(() => undefined));
 }

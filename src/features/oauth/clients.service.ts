@@ -21,7 +21,7 @@ import * as repo from "./oauth.repo";
 import { isAcceptableRedirectUri } from "./redirect-uri";
 import { newOAuthSecret } from "./tokens";
 
-export function toClient(row: OAuthClientRow): z.infer<typeof OAuthClient> {
+function toClient(row: OAuthClientRow): z.infer<typeof OAuthClient> {
   return {
     id: row.id,
     name: row.name,

@@ -16,7 +16,7 @@ const WORDS: Record<string, string> = {
   impersonate: "Act as other users of your account",
 };
 
-export function scopeInWords(scope: string): string {
+function scopeInWords(scope: string): string {
   const known = WORDS[scope];
   if (known) return known;
   const [resource, action] = scope.split(":");

@@ -1,4 +1,5 @@
 import { base64UrlDecode, base64UrlEncode, base64UrlJson } from "../../lib/encoding";
+import { IsolateMap } from "../../lib/isolate-memory";
 
 /**
  * The consent page's form carries the whole authorization request, signed (HMAC-SHA256 with a key
@@ -28,7 +29,7 @@ export const CONSENT_COOKIE = "__Host-keyhook_consent";
 export const CONSENT_TTL_MS = 10 * 60 * 1000;
 
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
+const keys = new IsolateMap<string, Promise<CryptoKey>>("oauth consent signing keys", 16);
 
 function consentKey(secret: string) {
   let key = keys.get(secret);

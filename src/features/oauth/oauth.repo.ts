@@ -109,8 +109,6 @@ export function findAccessToken(db: Db, hash: string) {
     .get();
 }
 
-export type FoundAccessToken = NonNullable<Awaited<ReturnType<typeof findAccessToken>>>;
-
 /** A token of any kind by its hash, with its client's state (introspection, revocation, codes). */
 export function findToken(db: Db, hash: string) {
   return db.select().from(oauthTokens).where(eq(oauthTokens.hash, hash)).get();

@@ -9,7 +9,7 @@ import { OAuthError } from "./oauth-error";
 export const APP_SCOPES: readonly string[] = KEYHOOK_PERMISSIONS.filter((p) => p !== "impersonate");
 
 /** Scopes as an app may hold them: `*` spelled out as {@link APP_SCOPES}, `impersonate` dropped. */
-export function appScopes(scopes: readonly string[]): string[] {
+function appScopes(scopes: readonly string[]): string[] {
   return [...new Set(scopes.flatMap((s) => (s === "*" ? APP_SCOPES : s === "impersonate" ? [] : [s])))];
 }
 
@@ -33,7 +33,7 @@ export function requestedScopes(scope: string | null | undefined, allowed: reado
 }
 
 /** What a user holds: everything for an admin, else their permissions and their profile's. */
-export function userHoldings(
+function userHoldings(
   user: { userRole: "admin" | "member"; userPermissions: string[] },
   profilePermissions: string[] | null,
 ): string[] {

@@ -11,7 +11,7 @@ import { forgetCachedKeys } from "../auth/key-check";
 import * as repo from "./profiles.repo";
 import type { CreateProfileBody, Profile, UpdateProfileBody } from "./profiles.schemas";
 
-export function toProfile(row: PermissionProfileRow): z.infer<typeof Profile> {
+function toProfile(row: PermissionProfileRow): z.infer<typeof Profile> {
   return {
     id: row.id,
     name: row.name,

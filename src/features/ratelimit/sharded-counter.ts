@@ -1,5 +1,6 @@
 import { DependencyUnavailable } from "../../lib/dependencies";
 import { randomBase62 } from "../../lib/encoding";
+import { IsolateMap, IsolateSet } from "../../lib/isolate-memory";
 import { describe, type Log, logger, onceAMinute } from "../../lib/log";
 
 /**
@@ -22,7 +23,7 @@ import { describe, type Log, logger, onceAMinute } from "../../lib/log";
  * @see https://developers.cloudflare.com/kv/platform/limits/
  */
 export const REFRESH_MS = 10_000;
-export const FLUSH_INTERVAL_MS = 1_000;
+const FLUSH_INTERVAL_MS = 1_000;
 /** Windows this isolate keeps in memory (about 200 bytes each); see `evict`. */
 let maxTracked = 20_000;
 
@@ -58,9 +59,10 @@ export interface Hit {
 
 export type WaitUntil = (p: Promise<unknown>) => void;
 
-const states = new Map<string, WindowState>();
+/** Bounded to `maxTracked` by `evict` (finished windows first), which needs to know the current window. */
+const states = new IsolateMap<string, WindowState>("rate counter windows", Number.POSITIVE_INFINITY);
 /** Ids whose counts were deleted (`forget`): a flush already scheduled for one writes nothing. */
-const forgotten = new Set<string>();
+const forgotten = new IsolateSet<string>("rate counters forgotten", 20_000);
 
 export class ShardedCounter {
   constructor(
@@ -223,7 +225,6 @@ export class ShardedCounter {
    * with its window, at most 49 h on).
    */
   async forget(id: string, maxOps: number): Promise<{ ops: number; complete: boolean }> {
-    if (forgotten.size >= maxTracked) forgotten.clear();
     forgotten.add(`${this.namespace}:${id}`);
     let ops = 0;
     let cursor: string | undefined;

@@ -1,5 +1,6 @@
 import type { Db } from "../../db/client";
 import type { WebhookRow } from "../../db/schema";
+import { IsolateMap } from "../../lib/isolate-memory";
 import type { FilterCondition } from "./filter";
 import { activeTargets } from "./webhooks.repo";
 
@@ -22,8 +23,10 @@ export type WebhookTarget = Pick<
 export type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null };
 
 /** Bounded: a full cache is emptied rather than grown. */
-const CACHE_MAX = 1_000;
-const cache = new Map<string, { version: number; targets: PublishTarget[] }>();
+const cache = new IsolateMap<string, { version: number; targets: PublishTarget[] }>(
+  "webhook targets by account",
+  1_000,
+);
 
 /**
  * The account's active webhooks. With `version` (the account's `webhooksVersion`, read by the same
@@ -37,7 +40,6 @@ export async function targetsOf(db: Db, accountId: string, version: number | nul
   const hit = cache.get(accountId);
   if (hit && hit.version === version) return hit.targets;
   const targets = await activeTargets(db, accountId);
-  if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(accountId, { version, targets });
   return targets;
 }

@@ -16,7 +16,7 @@ const METADATA_HOSTS = new Set([
   "100.100.100.200",
 ]);
 
-export function parseIPv4(host: string): number[] | null {
+function parseIPv4(host: string): number[] | null {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (!m) return null;
   const parts = m.slice(1).map(Number);

@@ -3,7 +3,7 @@ import { Timestamp } from "../../lib/schemas";
 import { EventTypeName } from "../events/events.schemas";
 import { Filter } from "./filter";
 
-export const MAX_OVERLAP_SECONDS = 7 * 24 * 3600;
+const MAX_OVERLAP_SECONDS = 7 * 24 * 3600;
 
 const Events = z
   .array(z.union([z.literal("*"), EventTypeName]))

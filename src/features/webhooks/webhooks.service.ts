@@ -29,7 +29,7 @@ const noHistory = {
 
 const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 
-export function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
+function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
   return {
     id: row.id,
     url: row.url,
@@ -59,7 +59,7 @@ const audited = ({ url, events, filter, status, description }: z.infer<typeof We
 });
 
 /** 400 `invalid_webhook_url` with the reason, for registration and every URL change. */
-export function assertSafeUrl(url: string, settings: WebhookSettings) {
+function assertSafeUrl(url: string, settings: WebhookSettings) {
   const verdict = checkWebhookUrl(url, { allowPrivate: settings.allowPrivateUrls, denyHosts: settings.denyHosts });
   if (!verdict.ok) {
     throw new ApiError("invalid_webhook_url", `This webhook URL is not allowed: ${verdict.reason}`, {

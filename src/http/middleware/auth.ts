@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { Admission } from "../../features/auth/auth.service";
 import { type AuditContext, type Caller, callerOf as makeCaller } from "../../lib/caller";
 import { ApiError } from "../../lib/errors";
+import { IsolateMap } from "../../lib/isolate-memory";
 import { missingPermissions } from "../../lib/permissions";
 import { toActor } from "../../lib/principal";
 import type { AppEnv } from "../context";
@@ -37,8 +38,28 @@ const clientIp = (req: Request) => (req.headers.get("cf-connecting-ip") ?? "loca
  * carries a random one-time handle (`X-Keyhook-Admitted`), never the admission: a handle from
  * outside names nothing in this map and is ignored.
  */
-export const preAdmitted = new Map<string, Pick<Admission, "principal" | "webhooksVersion">>();
+const preAdmitted = new IsolateMap<string, Pick<Admission, "principal" | "webhooksVersion">>(
+  "admissions handed to internal requests",
+  1_000,
+);
 export const ADMITTED_HEADER = "x-keyhook-admitted";
+
+/**
+ * Hands an admitted caller to the requests `run` makes to the app (each carrying `handle` in
+ * {@link ADMITTED_HEADER}); the handle is forgotten when `run` ends, however it ends.
+ */
+export async function withAdmission<T>(
+  admission: Pick<Admission, "principal" | "webhooksVersion">,
+  run: (handle: string) => Promise<T>,
+): Promise<T> {
+  const handle = crypto.randomUUID();
+  preAdmitted.set(handle, admission);
+  try {
+    return await run(handle);
+  } finally {
+    preAdmitted.delete(handle);
+  }
+}
 
 /**
  * Sets `c.var.principal`: reads the credential and the headers that shape it, lets the
