@@ -1,16 +1,28 @@
 #!/usr/bin/env node
-// Runs the README's curl walk-throughs word for word against `npm run dev`, as a new user would.
+// Runs the walk-throughs of README.md, docs/webhooks.md and docs/keys.md word for word against
+// `npm run dev`, as a new user would.
 // Exit 0 when every expectation holds; prints one line per check.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 const PORT = "8787";
 const base = `http://localhost:${PORT}`;
-const blocks = [...readFileSync("README.md", "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-// Block 0 is the two commands at the top; then the keys walk-through, webhooks, verify — and,
-// after the CLI block (placeholders, not run), the protected-API example.
-const example = blocks.find((b) => b.startsWith("npm run example"));
-const script = `set -euo pipefail\n${blocks[1]}\n${blocks[2]}\n${blocks[3]}\n${example}`;
+/** The `sh` blocks of a page, in order. */
+const blocksOf = (page) => [...readFileSync(page, "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
+/** The block of `page` that contains `marker`: the walk-throughs are found by what they do, not by position. */
+const block = (page, marker) => {
+  const found = blocksOf(page).find((b) => b.includes(marker));
+  if (!found) throw new Error(`${page}: no sh block with ${marker}`);
+  return found;
+};
+// The keys walk-through (README), webhooks (docs/webhooks.md), verify and the protected-API example (docs/keys.md).
+const script = [
+  "set -euo pipefail",
+  block("README.md", "ADMIN=$(grep"),
+  block("docs/webhooks.md", "/v1/webhooks"),
+  block("docs/keys.md", "/v1/keys/verify"),
+  block("docs/keys.md", "npm run example"),
+].join("\n");
 
 const dev = spawn("npm", ["run", "dev"], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
 let log = "";
