@@ -11,6 +11,7 @@ import {
   OVERDUE_AFTER_MS,
   QUEUED_LEASE_MARGIN_MS,
   queuedLeaseMs,
+  RUN_WINDOW_MS,
   SWEEP_INTERVAL_MS,
   worstRecoveryMs,
 } from "../src/features/deliveries/timings";
@@ -29,17 +30,19 @@ describe("the at-least-once timings (deliveries/timings.ts) hold together", () =
 
   it.each(corners)("a first attempt's lease outlasts the send and the commit of its outcome (%o)", (s) => {
     // Nobody else claims the delivery while its outcome may still be written.
-    expect(firstAttemptLeaseMs(s)).toBeGreaterThan(s.timeoutMs + COMMIT_LINGER_MS + s.d1TimeoutMs);
+    expect(firstAttemptLeaseMs(s)).toBeGreaterThan(s.timeoutMs + RUN_WINDOW_MS + COMMIT_LINGER_MS + s.d1TimeoutMs);
   });
 
   it.each(corners)("a consumer's lease outlasts the send and the commit of its outcome (%o)", (s) => {
-    expect(queuedLeaseMs(s)).toBeGreaterThan(s.timeoutMs + COMMIT_LINGER_MS + s.d1TimeoutMs);
-    expect(QUEUED_LEASE_MARGIN_MS).toBeGreaterThan(COMMIT_LINGER_MS + MAX_D1_TIMEOUT_MS);
+    expect(queuedLeaseMs(s)).toBeGreaterThan(s.timeoutMs + RUN_WINDOW_MS + COMMIT_LINGER_MS + s.d1TimeoutMs);
+    expect(QUEUED_LEASE_MARGIN_MS).toBeGreaterThan(RUN_WINDOW_MS + COMMIT_LINGER_MS + MAX_D1_TIMEOUT_MS);
   });
 
   it("a commit is given up only once D1 itself would have given up", () => {
     // Otherwise a write could land after its waiters were told it failed (and retried it).
     expect(COMMIT_PATIENCE_MS).toBeGreaterThan(MAX_D1_TIMEOUT_MS + COMMIT_LINGER_MS);
+    // A run's group waits at most its window before it is handed over.
+    expect(RUN_WINDOW_MS).toBeLessThan(COMMIT_LINGER_MS);
     expect(OUTBOX_PATIENCE_MS).toBeGreaterThan(MAX_D1_TIMEOUT_MS);
   });
 

@@ -59,7 +59,7 @@ export function commitOutcomes(deps: Pick<CommitDeps, "db" | "now">, outcomes: O
 }
 
 /**
- * Disablings of one run's outcomes, merged per webhook (`lib/batched`, keyed by the run's own
+ * Disablings of one run's groups, merged per webhook (`lib/batched`, keyed by the run's own
  * `disable`): a webhook that answered 410 to twenty deliveries at once is disabled once.
  */
 const disableTogether = batched<CommitDeps["disable"], Disabling, boolean>(async (disable, disablings) => {
@@ -77,34 +77,39 @@ const disableTogether = batched<CommitDeps["disable"], Disabling, boolean>(async
 });
 
 /**
- * Records one outcome (and deliveries to mark failed, if given) through the group commit, then disables its webhook if it must, then
- * decides: ack a finished delivery (or one its webhook's disabling ended), retry after the delay.
+ * Records a run's group of outcomes (and deliveries to mark failed) through the group commit, then
+ * disables the webhooks it must, then decides each: ack a finished delivery (or one its webhook's
+ * disabling ended), retry after the delay, or — the commit failed — try again later.
  */
-export async function recordOutcome(
+export async function recordGroup(
   deps: CommitDeps,
-  outcome: Outcome,
+  group: Outcome[],
+  dropped: string[],
   decide: (job: Job, verdict: Verdict) => void,
-  dropped: string[] = [],
 ) {
-  const { job } = outcome;
   try {
-    await commitOutcomes(deps, [outcome], dropped);
+    await commitOutcomes(deps, group, dropped);
   } catch (err) {
-    decide(job, { action: "error" });
-    logFailure(deps.log, "delivery outcome not recorded", job, err);
+    for (const o of group) decide(o.job, { action: "error" });
+    logFailure(deps.log, "delivery outcome not recorded", group[0]?.job, err);
     return;
   }
-  const disabling = toDisable(deps, outcome);
-  let ended = false;
-  if (disabling) {
-    try {
-      ended = await disableTogether(deps.disable, disabling);
-    } catch (err) {
-      logFailure(deps.log, "could not disable a webhook", job, err);
-    }
+  const ended = new Set<string>();
+  await Promise.all(
+    group.map(async (o) => {
+      const disabling = toDisable(deps, o);
+      if (!disabling) return;
+      try {
+        if (await disableTogether(deps.disable, disabling)) ended.add(o.delivery.id);
+      } catch (err) {
+        logFailure(deps.log, "could not disable a webhook", o.job, err);
+      }
+    }),
+  );
+  for (const o of group) {
+    const done = o.retryInSeconds === null || ended.has(o.delivery.id);
+    decide(o.job, done ? { action: "ack" } : { action: "retry", delaySeconds: o.retryInSeconds ?? 0 });
   }
-  const done = outcome.retryInSeconds === null || ended;
-  decide(job, done ? { action: "ack" } : { action: "retry", delaySeconds: outcome.retryInSeconds ?? 0 });
 }
 
 /**

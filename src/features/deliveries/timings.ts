@@ -11,7 +11,15 @@
  * re-queues whatever is due and owned by no one.
  */
 
-/** Group commit: under load, commits start at most this often and take every outcome that arrived meanwhile. */
+/**
+ * A run (a publish's first attempts, a consumer batch) hands its outcomes to the group commit in
+ * groups: those that come back within this long of the first unrecorded one together. Kept beside
+ * the commit's linger because it was measured to earn its place (docs/BENCHMARKS.md, "One batching
+ * mechanism or two"): without it a saturated run spent ~15 % more CPU per delivery.
+ */
+export const RUN_WINDOW_MS = 25;
+
+/** Group commit: under load, commits start at most this often and take every group that arrived meanwhile. */
 export const COMMIT_LINGER_MS = 50;
 
 /**
@@ -32,11 +40,11 @@ const SLACK_MS = 1_000;
 
 /**
  * How long the publishing invocation owns the deliveries it sends first: the receiver's timeout,
- * then the commit's linger and one D1 call to record the outcome. No consumer claims them before;
+ * then the run's window, the commit's linger and one D1 call to record the outcome. No consumer claims them before;
  * the sweeper finds them overdue after (if the invocation stopped before recording anything).
  */
 export const firstAttemptLeaseMs = (s: { timeoutMs: number; d1TimeoutMs: number }) =>
-  s.timeoutMs + COMMIT_LINGER_MS + s.d1TimeoutMs + SLACK_MS;
+  s.timeoutMs + RUN_WINDOW_MS + COMMIT_LINGER_MS + s.d1TimeoutMs + SLACK_MS;
 
 /** A consumer's claim on a queued delivery lasts the receiver's timeout plus this margin. */
 export const QUEUED_LEASE_MARGIN_MS = 60_000;
