@@ -28,6 +28,10 @@ export default defineConfig(async () => {
             // Local receiver on loopback, short schedule and timeout so retries happen within a test.
             WEBHOOK_ALLOW_PRIVATE_URLS: "true",
             WEBHOOK_RETRY_DELAYS: "1,1,1",
+            // Verification at the edge through the local stand-in; a short fill window keeps each
+            // change's wait for its purge short (a local D1 read takes a few ms).
+            EDGE_CACHE: "local",
+            EDGE_FILL_WINDOW_MS: "30",
             WEBHOOK_TIMEOUT_MS: "1500",
             RECEIVER_URL: `http://127.0.0.1:${inject("receiverPort")}`,
             // An identity provider on loopback: test/jwks.test.ts publishes its key set there.

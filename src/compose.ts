@@ -3,6 +3,7 @@ import { type AnalyticsService, createAnalyticsService } from "./features/analyt
 import { type AuditService, createAuditService } from "./features/audit/audit.service";
 import { type AuthService, createAuthService } from "./features/auth/auth.service";
 import { createDeliveriesService, type DeliveriesService } from "./features/deliveries/deliveries.service";
+import { createEdgeService, type EdgeService } from "./features/edge/edge.service";
 import { createEventsService, type EventsService } from "./features/events/events.service";
 import { createKeysService, type KeysService } from "./features/keys/keys.service";
 import { createOAuthClientsService, type OAuthClientsService } from "./features/oauth/clients.service";
@@ -24,6 +25,9 @@ export interface Services {
   deliveries: DeliveriesService;
   oauth: OAuthService;
   oauthClients: OAuthClientsService;
+  edge: EdgeService;
+  /** Invalidations of this invocation not confirmed within the answer's budget. */
+  readonly unconfirmedInvalidations: readonly { everywhereBy: number }[];
 }
 
 /**
@@ -48,11 +52,12 @@ class Composed implements Services {
   #keys?: KeysService;
   #oauth?: OAuthService;
   #oauthClients?: OAuthClientsService;
+  #edge?: EdgeService;
 
   constructor(readonly platform: Platform) {}
 
   get auth() {
-    this.#auth ??= createAuthService(this.platform, { events: () => this.events });
+    this.#auth ??= createAuthService(this.platform, { events: () => this.events, edge: () => this.edge });
     return this.#auth;
   }
   get analytics() {
@@ -64,11 +69,11 @@ class Composed implements Services {
     return this.#audit;
   }
   get accounts() {
-    this.#accounts ??= createAccountsService(this.platform);
+    this.#accounts ??= createAccountsService(this.platform, { edge: () => this.edge });
     return this.#accounts;
   }
   get profiles() {
-    this.#profiles ??= createProfilesService(this.platform);
+    this.#profiles ??= createProfilesService(this.platform, { edge: () => this.edge });
     return this.#profiles;
   }
   get deliveries() {
@@ -89,15 +94,30 @@ class Composed implements Services {
     return this.#webhooks;
   }
   get oauth() {
-    this.#oauth ??= createOAuthService(this.platform, { auth: () => this.auth });
+    this.#oauth ??= createOAuthService(this.platform, { auth: () => this.auth, edge: () => this.edge });
     return this.#oauth;
   }
   get oauthClients() {
-    this.#oauthClients ??= createOAuthClientsService(this.platform, { events: () => this.events });
+    this.#oauthClients ??= createOAuthClientsService(this.platform, {
+      events: () => this.events,
+      edge: () => this.edge,
+    });
     return this.#oauthClients;
   }
+  get edge() {
+    this.#edge ??= createEdgeService(this.platform);
+    return this.#edge;
+  }
+  /** Invalidations of this invocation not confirmed within the answer's budget (none if nothing changed). */
+  get unconfirmedInvalidations() {
+    return this.#edge?.unconfirmed ?? [];
+  }
   get keys() {
-    this.#keys ??= createKeysService(this.platform, { events: () => this.events, accounts: this.accounts });
+    this.#keys ??= createKeysService(this.platform, {
+      events: () => this.events,
+      accounts: this.accounts,
+      edge: () => this.edge,
+    });
     return this.#keys;
   }
 }

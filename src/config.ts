@@ -176,12 +176,33 @@ export const VARIABLES = {
     description: "Failed authentications one client IP may make per 10 minutes before every request from it is 429.",
     schema: whole(1, 100_000),
   }),
-  KEY_CACHE_TTL_SECONDS: v({
+  EDGE_CACHE: v({
     kind: "var",
-    default: "0",
+    default: "workers-cache",
     description:
-      "Opt-in key cache: seconds (≤ 300) a found key stays in isolate memory. A revoke made in another isolate takes up to this long to apply there. `0`: every request reads D1.",
-    schema: whole(0, 300),
+      'Where warm credentials are answered from (docs/keys.md, "Verification at the edge"): `workers-cache` (deployed: Workers Cache in the caller\'s colo, purged by tag on every change), `local` (`wrangler dev` and the tests: a Durable Object stand-in per process, with the same contract), `off` (every check reads the D1 primary).',
+    schema: z.enum(["workers-cache", "local", "off"], { error: 'must be "workers-cache", "local" or "off"' }),
+  }),
+  EDGE_RECORD_TTL_SECONDS: v({
+    kind: "var",
+    default: "60",
+    description:
+      "How long a cached credential record is trusted after it was read from the primary: the bound on a change's reach when its purge cannot be confirmed.",
+    schema: whole(5, 600),
+  }),
+  EDGE_FILL_WINDOW_MS: v({
+    kind: "var",
+    default: "300",
+    description:
+      "A record whose primary read took longer than this is answered but not cached; every change's purge waits this long (plus 50 ms) after its commit. Must exceed the primary's usual read latency, or nothing is cached.",
+    schema: whole(5, 2000),
+  }),
+  EDGE_PURGE_URL: v({
+    kind: "var",
+    default: "",
+    description:
+      "`EDGE_CACHE=local` only: a purge service that fans a purge out to every simulated colo (`npm run bench:geo`). Empty: a purge reaches this process's cache.",
+    schema: httpUrl,
   }),
   D1_TIMEOUT_MS: v({
     kind: "var",
@@ -287,8 +308,8 @@ export interface Settings {
   allowKeyInQuery: boolean;
   /** Failed authentications one client IP may make per 10 minutes before it gets 429. */
   authFailureLimit: number;
-  /** Opt-in: seconds a found key stays in isolate memory (0 = every request reads D1). */
-  keyCacheTtlSeconds: number;
+  /** The edge tier of credential records (features/edge). */
+  edge: EdgeSettings;
   /** A D1 call that has not answered in this long is given up: 503 `service_unavailable`. */
   d1TimeoutMs: number;
   /** Days event content (entities, attempt bodies) is kept; the cron deletes older content. */
@@ -309,6 +330,13 @@ interface OAuthSettings {
   issuer: string | null;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+}
+
+interface EdgeSettings {
+  mode: "workers-cache" | "local" | "off";
+  ttlSeconds: number;
+  fillWindowMs: number;
+  purgeUrl: string | null;
 }
 
 export interface WebhookSettings {
@@ -341,7 +369,12 @@ function toSettings(p: Parsed): Settings {
     keyEnv: set(p.KEY_ENV, "KEY_ENV"),
     allowKeyInQuery: set(p.ALLOW_KEY_IN_QUERY, "ALLOW_KEY_IN_QUERY"),
     authFailureLimit: set(p.AUTH_FAILURE_LIMIT, "AUTH_FAILURE_LIMIT"),
-    keyCacheTtlSeconds: set(p.KEY_CACHE_TTL_SECONDS, "KEY_CACHE_TTL_SECONDS"),
+    edge: {
+      mode: set(p.EDGE_CACHE, "EDGE_CACHE"),
+      ttlSeconds: set(p.EDGE_RECORD_TTL_SECONDS, "EDGE_RECORD_TTL_SECONDS"),
+      fillWindowMs: set(p.EDGE_FILL_WINDOW_MS, "EDGE_FILL_WINDOW_MS"),
+      purgeUrl: p.EDGE_PURGE_URL,
+    },
     d1TimeoutMs: set(p.D1_TIMEOUT_MS, "D1_TIMEOUT_MS"),
     retentionDays: set(p.WEBHOOK_RETENTION_DAYS, "WEBHOOK_RETENTION_DAYS"),
     countOps: set(p.COUNT_OPS, "COUNT_OPS"),

@@ -4,6 +4,8 @@ import { createApp } from "./http/app";
 import { countOps } from "./lib/op-count";
 import { handleQueue } from "./queue/consumer";
 
+export { CredentialRecords } from "./edge";
+export { ColoCache } from "./features/edge/colo-cache";
 export { KeyhookRpc } from "./rpc";
 
 const app = createApp();
@@ -20,6 +22,7 @@ export default {
     const invocation = {
       waitUntil: (p: Promise<unknown>) => counted.ctx.waitUntil(p),
       requestId: `queue-${crypto.randomUUID()}`,
+      exports: ctx.exports,
     };
     return handleQueue(batch, compose(counted.env, invocation)).finally(counted.done);
   },
@@ -28,6 +31,7 @@ export default {
     const invocation = {
       waitUntil: (p: Promise<unknown>) => counted.ctx.waitUntil(p),
       requestId: `cron-${crypto.randomUUID()}`,
+      exports: ctx.exports,
     };
     await sweep(compose(counted.env, invocation)).finally(counted.done);
   },

@@ -28,10 +28,15 @@ export interface Platform {
   /** For webhook deliveries. */
   fetch: typeof fetch;
   secrets: { webhookKey: string; jwtSecret: string | undefined; adminToken: string | undefined };
+  /** The local stand-in for Workers Cache (`EDGE_CACHE=local`). */
+  edgeColo: Env["EDGE_COLO"];
+  /** This invocation's loopback bindings to the Worker's own entrypoints (`ctx.exports`), if any. */
+  exports: Cloudflare.Exports | null;
 }
 
 export interface Invocation extends Pick<ExecutionContext, "waitUntil"> {
   requestId?: string | null;
+  exports?: Cloudflare.Exports;
 }
 
 /** What a test may steer: the clock, outbound `fetch` (webhook receivers, JWKS), randomness. */
@@ -55,5 +60,7 @@ export function platformOf(env: Env, ctx: Invocation, overrides: Overrides = {})
     fetch: overrides.fetch ?? ((input, init) => fetch(input, init)),
     // Checked by readSettings (a missing WEBHOOK_SECRET_KEY is a configuration error).
     secrets: { webhookKey: env.WEBHOOK_SECRET_KEY, jwtSecret: env.JWT_SECRET, adminToken: env.ADMIN_TOKEN },
+    edgeColo: env.EDGE_COLO,
+    exports: ctx.exports ?? null,
   };
 }

@@ -13,7 +13,11 @@ import { ApiError } from "./lib/errors";
  */
 export class KeyhookRpc extends WorkerEntrypoint<Env> {
   private services() {
-    return compose(this.env, { waitUntil: (p) => this.ctx.waitUntil(p), requestId: `rpc-${crypto.randomUUID()}` });
+    return compose(this.env, {
+      waitUntil: (p) => this.ctx.waitUntil(p),
+      requestId: `rpc-${crypto.randomUUID()}`,
+      exports: this.ctx.exports,
+    });
   }
 
   /**

@@ -194,6 +194,8 @@ const notMutations = new Set([
   "POST /oauth/register",
   // MCP tool calls run the audited routes themselves (test/mcp.test.ts).
   "POST /mcp",
+  // A local edge cache's purge (plumbing between Keyhook processes): it changes no record.
+  "POST /__edge/purge",
   "DELETE /mcp",
   "POST /v1/keys/verify",
   "POST /v1/events",

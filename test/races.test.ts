@@ -6,15 +6,7 @@ import worker from "../src/index";
 import { newId } from "../src/lib/encoding";
 import type { KeyhookBinding } from "../src/sdk/middleware";
 import { ADMIN, accountWithKey, call } from "./helpers/api";
-import {
-  consumeNow,
-  createWebhook,
-  deliveryRow,
-  publish,
-  received,
-  uniqueName,
-  waitForReceived,
-} from "./helpers/webhooks";
+import { consumeNow, createWebhook, deliveryRow, received, uniqueName, waitForReceived } from "./helpers/webhooks";
 
 const rpc = exports.KeyhookRpc as unknown as KeyhookBinding;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

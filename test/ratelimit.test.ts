@@ -241,39 +241,46 @@ describe("failed authentication is limited per client IP", () => {
 });
 
 describe("operations on the hot path", () => {
-  it("steady state: one D1 read and no KV read per key-authenticated request", async () => {
+  it("steady state: a warm key costs no D1 query and no KV read; with EDGE_CACHE=off, one D1 read", async () => {
     const { key } = await accountWithKey();
     const app = createApp();
     const { env: counted, counts, reset } = countingEnv();
     const request = () => new Request(`${BASE}/v1/whoami`, { headers: { "x-api-key": key } });
     await settleVerificationCounts(); // no analytics flush of an earlier test pending
-    const send = async (ctx: ExecutionContext) => {
-      const res = await app.fetch(request(), counted, ctx);
+    const send = async (ctx: ExecutionContext, useEnv: Env = counted) => {
+      const res = await app.fetch(request(), useEnv, ctx);
       expect(res.status).toBe(200);
     };
     const first = createExecutionContext();
-    await send(first); // first use: also writes lastUsedAt and reads the other shards once
+    await send(first); // a miss: the primary read, lastUsedAt, the other shards read once
     await waitOnExecutionContext(first);
     // + the verification counts' flush, in waitUntil: one batch of one statement.
     expect(counts).toMatchObject({ d1Queries: 3, d1Batches: 1, kvLists: 1, kvReads: 0, kvWrites: 1 });
+    // D1 bills rows read: the key and its account (and profile), nothing scanned besides.
+    expect(counts.d1RowsRead).toBeGreaterThanOrEqual(2);
+    expect(counts.d1RowsRead).toBeLessThanOrEqual(3 + 1);
     reset();
     const ctx = createExecutionContext();
     const started = Date.now();
     for (let i = 0; i < 20; i++) await send(ctx);
-    expect(counts.d1Queries).toBe(20); // the request path: the lookups alone
+    expect(counts.d1Queries).toBe(0); // the record comes from this colo's cache
     expect(counts.d1Batches).toBe(0);
-    // D1 bills rows read: the key and its account (and profile), nothing scanned besides.
-    expect(counts.d1RowsRead).toBeGreaterThanOrEqual(20 * 2);
-    expect(counts.d1RowsRead).toBeLessThanOrEqual(20 * 3);
     await waitOnExecutionContext(ctx);
     expect(counts.d1Batches).toBe(1); // then one flush of the twenty outcomes
-    expect(counts.d1Queries).toBe(21);
+    expect(counts.d1Queries).toBe(1);
     expect(counts.kvReads + counts.kvLists).toBe(0);
     // Increments are coalesced: one flush per second at most, not one write per request.
     expect(counts.kvWrites).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000) + 1);
+    // Today's path, for comparison: every request reads the primary once.
+    reset();
+    const off = { ...counted, EDGE_CACHE: "off" } as Env;
+    const ctx2 = createExecutionContext();
+    for (let i = 0; i < 10; i++) await send(ctx2, off);
+    expect(counts.d1Queries).toBe(10);
+    await waitOnExecutionContext(ctx2);
   }, 25_000);
 
-  it("steady state: one D1 read and no KV read per request with an OAuth access token, as with a key", async () => {
+  it("steady state: a warm OAuth access token costs no D1 query and no KV read, as a key", async () => {
     const account = await createAccount();
     const created = await createClient(account.id, { scopes: ["keys:read"] });
     const client: oauth.Client = { client_id: created.client.id };
@@ -289,22 +296,25 @@ describe("operations on the hot path", () => {
       expect(res.status).toBe(200);
     };
     const first = createExecutionContext();
-    await send(first); // first use in this isolate: the grant's lastUsedAt, and the other shards read once
+    await send(first); // a miss, the grant's lastUsedAt, and the other shards read once
     await waitOnExecutionContext(first);
     reset();
     const ctx = createExecutionContext();
     for (let i = 0; i < 20; i++) await send(ctx);
-    expect(counts.d1Queries).toBe(20); // the token, its client, grant, profile and account: one read each
+    expect(counts.d1Queries).toBe(0); // the token, its client, grant, profile and account: from the cache
     expect(counts.d1Batches).toBe(0);
     expect(counts.kvReads + counts.kvLists).toBe(0);
     await waitOnExecutionContext(ctx);
   }, 25_000);
 
-  it("concurrent requests share a key lookup: 20 at once with 5 keys, each answered as its own key", async () => {
+  it("concurrent requests share a primary read: 20 at once with 5 keys, each answered as its own key", async () => {
     const account = await createAccount("enterprise");
     const keys = await Promise.all(Array.from({ length: 5 }, (_, i) => createKey(account.id, { name: `k${i}` })));
     const app = createApp();
-    const { env: counted, counts, reset } = countingEnv();
+    const counting = countingEnv();
+    const { counts, reset } = counting;
+    // Every request a read of the primary (as misses are), to see them shared.
+    const counted = { ...counting.env, EDGE_CACHE: "off" } as Env;
     const whoami = (key: string, ctx: ExecutionContext) =>
       app.fetch(new Request(`${BASE}/v1/whoami`, { headers: { "x-api-key": key } }), counted, ctx);
     const warm = createExecutionContext();

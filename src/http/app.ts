@@ -8,6 +8,7 @@ import { analyticsRouter } from "../features/analytics";
 import { auditRouter } from "../features/audit";
 import { authRouter } from "../features/auth";
 import { deliveriesRouter } from "../features/deliveries";
+import { edgeEndpoints } from "../features/edge";
 import { eventsRouter } from "../features/events";
 import { healthRouter } from "../features/health";
 import { keysRouter } from "../features/keys";
@@ -24,8 +25,20 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** The composition root, once per request: every handler reaches its service through `c.var.services`. */
 const services = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("services", compose(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p), requestId: c.var.requestId }));
+  const ctx = c.executionCtx;
+  const services = compose(c.env, {
+    waitUntil: (p) => ctx.waitUntil(p),
+    requestId: c.var.requestId,
+    exports: "exports" in ctx ? ctx.exports : undefined,
+  });
+  c.set("services", services);
   await next();
+  // A change whose invalidation was not confirmed in time says so, and by when it reaches everywhere anyway.
+  const pending = services.unconfirmedInvalidations;
+  if (pending.length > 0) {
+    const by = Math.max(...pending.map((p) => p.everywhereBy));
+    c.header("Keyhook-Invalidation", `unconfirmed; everywhere-by=${new Date(by).toISOString()}`);
+  }
 });
 
 /** Route paths (`/v1/api-keys/:id`) as regexes, to tell 405 (known path, other method) from 404. */
@@ -74,6 +87,7 @@ export function createApp() {
   app.route("/", eventsRouter);
   app.route("/", oauthClientsRouter);
   app.route("/", oauthEndpoints);
+  app.route("/", edgeEndpoints);
   mountMcp(app);
   registerOpenApi(app);
 

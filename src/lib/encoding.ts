@@ -111,3 +111,12 @@ export function base64UrlJson(segment: string): unknown {
     return null;
   }
 }
+
+/** JSON text this Worker wrote itself (a cached record): parsed, or null if it does not parse. */
+export function ownJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -144,6 +144,7 @@ export function countOps(env: Env, ctx: ExecutionContext, label: Record<string, 
       ctx.waitUntil(p);
     },
     passThroughOnException: () => ctx.passThroughOnException(),
+    exports: ctx.exports,
   });
   const done = () => {
     // What the invocation had cost when it answered, apart from its `waitUntil` work after that.

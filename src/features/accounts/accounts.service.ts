@@ -8,7 +8,7 @@ import { planLimits } from "../../lib/plans";
 import { found, iso, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
-import { forgetCachedKeys } from "../auth/key-check";
+import type { EdgeService } from "../edge/edge.service";
 import { keyRequests } from "../ratelimit/limits";
 import { forgetTargets } from "../webhooks/targets";
 import * as repo from "./accounts.repo";
@@ -64,7 +64,7 @@ const EVENTS_PER_STEP = 500;
 const AUDIT_PER_STEP = 1000;
 
 /** Accounts (tenants): the operator's. */
-export function createAccountsService({ db, now, kv, log }: Platform) {
+export function createAccountsService({ db, now, kv, log }: Platform, deps: { edge: () => EdgeService }) {
   /**
    * Deletes what is left of a deleted account, in order: each key's rate counters and then the key,
    * events with their deliveries, attempts, audit entries, and last, in one batch, everything else
@@ -174,7 +174,7 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
         repo.updateAccount(db, id, changed, auditRow(audit, id, "account.updated", target, changes, at)),
         merged.externalId,
       );
-      forgetCachedKeys();
+      await deps.edge().invalidate([`a:${id}`]);
       return toAccount(found(row, "Account"));
     },
 
@@ -189,7 +189,7 @@ export function createAccountsService({ db, now, kv, log }: Platform) {
       const at = now();
       const entry = auditRow(audit, id, "account.deleted", { type: "account", id, name: row.name }, null, at);
       if (!(await repo.markDeleted(db, id, at, entry))) throw new ApiError("not_found", "Account not found");
-      forgetCachedKeys();
+      await deps.edge().invalidate([`a:${id}`]);
       forgetTargets(id);
       // The deletion is done; a purge that fails here is taken up again by the cron.
       const complete = await purge(id, budget).catch((err) => {

@@ -41,8 +41,8 @@ export interface FoundKey {
  * The hot-path read: the keys (current or rotated-out secret) behind `n` distinct hashes, with their
  * accounts' limits and their profiles' permissions — one indexed D1 query for them all. The hashes
  * are bound parameters `?1…?n` (each used twice; D1 binds at most 100), not a `json_each` list,
- * which SQLite would scan once per use and D1 would bill as rows read. Always read from D1 (unless
- * the opt-in key cache is on) so that a revoke, or a profile edit, takes effect on the very next request.
+ * which SQLite would scan once per use and D1 would bill as rows read. The edge tier's fill: it runs
+ * on a miss, on the primary, and what it reads is cached until a change purges it.
  */
 function findKeysSql(n: number) {
   const list = Array.from({ length: n }, (_, i) => `?${i + 1}`).join(", ");

@@ -3,6 +3,7 @@ import { hasPermission, missingPermissions } from "../../lib/permissions";
 import type { Principal } from "../../lib/principal";
 import { isoOrNull } from "../../lib/schemas";
 import type { Platform } from "../../platform";
+import type { EdgeService } from "../edge/edge.service";
 import type { EventsService } from "../events/events.service";
 import { type AccessCheck, checkAccessToken } from "../oauth/access";
 import {
@@ -43,6 +44,8 @@ type TokenAdmission =
 
 export interface AuthDeps {
   events: () => EventsService;
+  /** Where credential records are read: the edge tier. */
+  edge: () => EdgeService;
 }
 
 /**
@@ -62,11 +65,12 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
     waitUntil,
     hit: (id, limit, now) => requests.hit(id, limit, now, waitUntil),
     publish: (scope, input) => deps.events().publish(scope, input),
+    records: (hash) => deps.edge().key(hash),
   };
   const users = { db, settings, jwtSecret: secrets.jwtSecret };
 
   async function admitToken(token: string, now: number): Promise<TokenAdmission> {
-    const check = await checkAccessToken(db, settings, token, now, waitUntil);
+    const check = await checkAccessToken(db, settings, (hash) => deps.edge().token(hash), token, now, waitUntil);
     if (!check.ok) return { ok: false, check };
     return { ok: true, check, hit: await requests.hit(check.counterId, check.limits.rateLimitPerHour, now, waitUntil) };
   }

@@ -8,7 +8,7 @@ import type { Hit } from "../ratelimit/sharded-counter";
 import type { AuthKey } from "./auth.repo";
 import { announceCrossings, type PublishCrossing } from "./credit-alerts";
 import { type Credits, refund, spend } from "./credit-spend";
-import { checkApiKey, type FoundCheck, type KeyFailure, recordUse } from "./key-check";
+import { checkApiKey, type FoundCheck, type KeyFailure, type KeyRecords, recordUse } from "./key-check";
 
 /** What a key's admission decided, at the stage it was decided. */
 export type KeyAdmission =
@@ -34,6 +34,8 @@ export interface KeyAdmissionDeps {
   /** The key's hourly counter. */
   hit: (keyId: string, limit: number, now: number) => Promise<Hit>;
   publish: PublishCrossing;
+  /** Where a key's record is read: the edge tier. */
+  records: KeyRecords;
 }
 
 export interface KeyAdmissionOptions {
@@ -72,7 +74,7 @@ async function decide(
   opts: KeyAdmissionOptions,
 ): Promise<KeyAdmission> {
   const cost = opts.cost ?? 1;
-  const check = await checkApiKey(deps.db, deps.settings, key, now, cost);
+  const check = await checkApiKey(deps.db, deps.settings, deps.records, key, now, cost);
   // Another account's key is not found, whatever its state: existence never leaks across accounts.
   if (opts.accountId && check.key && check.key.accountId !== opts.accountId) {
     if (check.ok && check.spent) await refund(deps.db, check, cost);
@@ -93,6 +95,6 @@ async function decide(
   if (!spent.ok) return { ...counted, code: "USAGE_EXCEEDED", credits: spent.credits };
   if (spent.after) announceCrossings(deps, check, spent.after, cost, now);
   // The spending statement recorded the use already.
-  if (!(spent.credits && cost > 0)) await recordUse(deps.db, check.key, now, deps.waitUntil);
+  if (!(spent.credits && cost > 0)) recordUse(deps.db, check.key, now, deps.waitUntil);
   return { ok: true, stage: "admitted", check, hit, limit, credits: spent.credits };
 }

@@ -10,7 +10,6 @@ import {
   type AuthKey,
   type FoundKey,
   findAndSpend,
-  findKeyForAuth,
   refundCredits,
   type SpentCredits,
   touchLastUsed,
@@ -38,7 +37,7 @@ export type KeyCheck =
       key: AuthKey;
       limits: PlanLimits;
       permissions: string[];
-      /** The account's `webhooksVersion` as D1 has it now; null if the key came from the key cache. */
+      /** The account's `webhooksVersion` as D1 has it now; null if the record came from the edge cache. */
       webhooksVersion: number | null;
       /** Credits already spent by the lookup itself (a key known to carry credits), and what is left. */
       spent: SpentCredits | null;
@@ -58,37 +57,8 @@ export function keyPermissions(
   return [...new Set([...(key.scopes ?? []), ...(profilePermissions ?? [])])];
 }
 
-/** Bounded: a full cache is emptied rather than grown. */
-const keyCache = new IsolateMap<string, { found: FoundKey; until: number }>(
-  "keys cached (KEY_CACHE_TTL_SECONDS)",
-  10_000,
-);
-
-/**
- * Forgets every cached key of this isolate. Called after any change a cached entry could be
- * stale about (a key's update, revoke or rotation, a profile's edit, an account's plan): here it
- * is at once; other isolates see it within `KEY_CACHE_TTL_SECONDS`.
- */
-export function forgetCachedKeys() {
-  keyCache.clear();
-}
-
-/**
- * The key behind a hash. With `KEY_CACHE_TTL_SECONDS` (opt-in, default 0 = off) a found key is
- * kept in this isolate's memory that long, so a revoke made elsewhere can take that long to be
- * seen; unknown hashes are never cached (a new key works at once).
- */
-async function lookupKey(db: Db, settings: Settings, hash: string, now: number): Promise<FoundKey | undefined> {
-  const ttl = settings.keyCacheTtlSeconds;
-  if (ttl === 0) return findKeyForAuth(db, hash);
-  const cached = keyCache.get(hash);
-  if (cached && cached.until > now) return cached.found;
-  const found = await findKeyForAuth(db, hash);
-  if (found) {
-    keyCache.set(hash, { found, until: now + ttl * 1000 });
-  }
-  return found;
-}
+/** Where the hot path finds a key's record: the edge tier (this colo's cache, or the primary on a miss). */
+export type KeyRecords = (hash: string) => Promise<{ found: FoundKey | undefined; hit: boolean }>;
 
 /**
  * Hashes of keys this isolate has seen carry credits: their next request looks the key up and
@@ -96,8 +66,11 @@ async function lookupKey(db: Db, settings: Settings, hash: string, now: number):
  */
 const creditHashes = new IsolateSet<string>("keys known to carry credits", 10_000);
 
-/** The checks a found key must pass, whichever statement found it. */
-function judge(found: FoundKey, hash: string, now: number, settings: Settings): KeyCheck {
+/**
+ * The checks a found key must pass, whichever statement found it. `fresh`: read from the primary
+ * just now, so its account's `webhooksVersion` is current (a cached record's is not reported).
+ */
+function judge(found: FoundKey, hash: string, now: number, fresh: boolean): KeyCheck {
   const { key, account, profilePermissions } = found;
   if (key.revokedAt !== null) return { ok: false, code: "REVOKED", key };
   if (key.hash !== hash && (key.previousHashExpiresAt ?? 0) <= now) return { ok: false, code: "NOT_FOUND", key: null };
@@ -105,7 +78,7 @@ function judge(found: FoundKey, hash: string, now: number, settings: Settings): 
   if (!key.enabled) return { ok: false, code: "DISABLED", key };
   const limits = planLimits(account.plan, account);
   if (!limits.apiAccess) return { ok: false, code: "PLAN_BLOCKED", key };
-  const webhooksVersion = settings.keyCacheTtlSeconds === 0 ? account.webhooksVersion : null;
+  const webhooksVersion = fresh ? account.webhooksVersion : null;
   return { ok: true, key, limits, permissions: keyPermissions(key, profilePermissions), webhooksVersion, spent: null };
 }
 
@@ -117,6 +90,7 @@ function judge(found: FoundKey, hash: string, now: number, settings: Settings): 
 export async function checkApiKey(
   db: Db,
   settings: Settings,
+  records: KeyRecords,
   credential: string,
   now: number,
   cost = 1,
@@ -126,7 +100,7 @@ export async function checkApiKey(
   if (cost > 0 && creditHashes.has(hash)) {
     const found = await findAndSpend(db, hash, cost, now, boundaryParams(now));
     if (found) {
-      const check = judge(found, hash, now, settings);
+      const check = judge(found, hash, now, true);
       if (!check.ok) {
         await refundCredits(db, found.key.id, cost);
         return check;
@@ -135,27 +109,24 @@ export async function checkApiKey(
     }
     creditHashes.delete(hash); // not enough left, or not such a key any more: read to say why
   }
-  const found = await lookupKey(db, settings, hash, now);
+  const { found, hit } = await records(hash);
   if (!found) return { ok: false, code: "NOT_FOUND", key: null };
   // Worth spending in one statement next time only while there is something to spend.
   if (found.key.creditsRemaining !== null && (effectiveRemaining(found.key, now) ?? 0) >= Math.max(cost, 1)) {
     creditHashes.add(hash);
   }
-  return judge(found, hash, now, settings);
+  return judge(found, hash, now, !hit);
 }
 
 /**
- * Records `lastUsedAt`: the first use is awaited (so it shows at once); later ones go to
- * `waitUntil`, at most once a minute per key.
+ * Records `lastUsedAt` off the answer's path (`waitUntil`), at most once a minute per key and
+ * isolate: a warm key's request makes no D1 call of its own.
  */
-export async function recordUse(db: Db, key: AuthKey, now: number, waitUntil: (p: Promise<unknown>) => void) {
+export function recordUse(db: Db, key: AuthKey, now: number, waitUntil: (p: Promise<unknown>) => void) {
   const staleBefore = now - LAST_USED_RESOLUTION_MS;
-  // A cached key still says "never used" after its first use here: this isolate's memory knows better.
-  if (key.lastUsedAt === null && !lastUsedWritten.has(key.id)) {
-    await touchLastUsed(db, key.id, now, staleBefore);
+  // A cached record may say "never used" long after: this isolate's memory, and the SQL guard, know better.
+  if ((key.lastUsedAt ?? 0) < staleBefore && (lastUsedWritten.get(key.id) ?? 0) < staleBefore) {
     rememberWrite(key.id, now);
-  } else if ((key.lastUsedAt ?? 0) < staleBefore && (lastUsedWritten.get(key.id) ?? 0) < staleBefore) {
-    rememberWrite(key.id, now);
-    waitUntil(touchLastUsed(db, key.id, now, staleBefore));
+    waitUntil(touchLastUsed(db, key.id, now, staleBefore).catch(() => undefined));
   }
 }

@@ -11,7 +11,7 @@ import { found, isoOrNull, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import type { AccountsService } from "../accounts/accounts.service";
 import { auditRow, diff } from "../audit/audit.service";
-import { forgetCachedKeys } from "../auth/key-check";
+import type { EdgeService } from "../edge/edge.service";
 import type { EventsService } from "../events/events.service";
 import { keyRequests, USAGE_HISTORY_HOURS } from "../ratelimit/limits";
 import { boundaryParams } from "./credits";
@@ -59,6 +59,8 @@ const unique = (scopes: string[] | null) => (scopes === null ? null : [...new Se
 export interface KeysDeps {
   events: () => EventsService;
   accounts: AccountsService;
+  /** Every change to a key is invalidated at the edge before the call answers. */
+  edge: () => EdgeService;
 }
 
 /** API keys: issue, list, change, revoke, rotate; their usage; the expiry notices. */
@@ -121,7 +123,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
     if (!(await repo.updateKey(db, caller.accountId, id, { ...changes, updatedAt: key.updatedAt }, audit))) {
       throw new ApiError("not_found", "API key not found");
     }
-    forgetCachedKeys();
+    await deps.edge().invalidate([`k:${id}`]);
     await emit(caller, action, changes.revokedAt ? { id, name: key.name } : after);
     return after;
   }
@@ -255,7 +257,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
       if ((await repo.adjustCredits(db, caller.accountId, id, change, updatedAt, audit)) === null) {
         throw new ApiError("not_found", "API key not found");
       }
-      forgetCachedKeys();
+      await deps.edge().invalidate([`k:${id}`]);
       const apiKey = toApiKey(await load(caller, id), { now: now() });
       await emit(caller, "api_key.credits_updated", { id, name: apiKey.name, credits: apiKey.credits });
       return apiKey;

@@ -4,7 +4,8 @@ import { sha256Hex } from "../../lib/crypto";
 import { IsolateMap } from "../../lib/isolate-memory";
 import { type PlanLimits, planLimits } from "../../lib/plans";
 import type { Principal } from "../../lib/principal";
-import { findAccessToken, touchGrant } from "./oauth.repo";
+import type { FoundToken } from "../edge/records";
+import { touchGrant } from "./oauth.repo";
 import { heldScopes } from "./scopes";
 import { isOAuthSecret } from "./tokens";
 
@@ -17,6 +18,9 @@ function touchOncePerMinute(db: Db, grantId: string, now: number, waitUntil: (p:
   waitUntil(touchGrant(db, grantId, now).catch(() => undefined));
 }
 
+/** Where the hot path finds an access token's record: the edge tier (this colo's cache, or the primary). */
+export type TokenRecords = (hash: string) => Promise<{ found: FoundToken | undefined; hit: boolean }>;
+
 export type AccessCheck =
   | {
       ok: true;
@@ -24,7 +28,7 @@ export type AccessCheck =
       limits: PlanLimits;
       /** What its requests are counted as against the hourly limit: the grant, or the client. */
       counterId: string;
-      webhooksVersion: number;
+      webhooksVersion: number | null;
       tokenId: string;
       expiresAt: number;
       grantId: string | null;
@@ -32,19 +36,21 @@ export type AccessCheck =
   | { ok: false; reason: "invalid" | "expired" | "plan" };
 
 /**
- * An access token, as the hot path sees it: shape and checksum, then one D1 read (token, client,
+ * An access token, as the hot path sees it: shape and checksum, then its record from the edge tier
+ * (this colo's cache, or one primary D1 read on a miss: token, client,
  * grant, the user's profile, the account). Its permissions are what it holds (`heldScopes`): the
  * granted scopes within what the user holds now, never `impersonate`.
  */
 export async function checkAccessToken(
   db: Db,
   settings: Settings,
+  records: TokenRecords,
   token: string,
   now: number,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<AccessCheck> {
   if (!isOAuthSecret(token, settings, "access")) return { ok: false, reason: "invalid" };
-  const found = await findAccessToken(db, await sha256Hex(token));
+  const { found, hit } = await records(await sha256Hex(token));
   if (!found?.client.enabled) return { ok: false, reason: "invalid" };
   const { token: t, grant, account } = found;
   // A token issued under a grant that is gone (revoked since) is refused, never taken as the client's own.
@@ -73,7 +79,8 @@ export async function checkAccessToken(
     },
     limits,
     counterId: t.grantId ?? t.clientId,
-    webhooksVersion: account.webhooksVersion,
+    // A cached record's version may be old: publishing then reads the webhooks instead.
+    webhooksVersion: hit ? null : account.webhooksVersion,
     tokenId: t.id,
     expiresAt: t.expiresAt,
     grantId: t.grantId,

@@ -8,6 +8,7 @@ import { assertCanGrant, hasPermission } from "../../lib/permissions";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import { auditRow, type Changes, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
+import type { EdgeService } from "../edge/edge.service";
 import type { EventsService } from "../events/events.service";
 import type {
   CreateClientBody,
@@ -57,6 +58,8 @@ function checkRedirectUris(uris: string[] | undefined) {
 
 export interface OAuthClientsDeps {
   events: () => EventsService;
+  /** A client's, grant's or user's change is invalidated at the edge before the call answers. */
+  edge: () => EdgeService;
 }
 
 /**
@@ -111,6 +114,7 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
     const after: OAuthClientRow = { ...before, ...changes, updatedAt: at };
     const audit = auditOf(owner, action, after, diff(audited(toClient(before)), audited(toClient(after))), at);
     const row = found(await repo.updateClient(db, after, audit), "OAuth client");
+    await deps.edge().invalidate([`c:${row.id}`]);
     await announce(owner, action, toClient(row));
     return row;
   }
@@ -174,6 +178,7 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
     const audit = auditOf(owner, "oauth_client.deleted", client, null, now());
     if (!(await repo.deleteClient(db, owner.accountId, id, audit)))
       throw new ApiError("not_found", "OAuth client not found");
+    await deps.edge().invalidate([`c:${id}`]);
     await announce(owner, "oauth_client.deleted", { id, name: client.name });
   }
 
@@ -260,6 +265,7 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
       const audit = auditRow(caller.audit, caller.accountId, "oauth_grant.revoked", target, null, now());
       if (!(await repo.deleteGrant(db, caller.accountId, id, audit)))
         throw new ApiError("not_found", "Grant not found");
+      await deps.edge().invalidate([`g:${id}`]);
     },
 
     /** What a user holds now (demoted, given a profile): their apps act within it from the next request. */
@@ -278,6 +284,7 @@ export function createOAuthClientsService(platform: Platform, deps: OAuthClients
         audit,
       );
       if (grantsUpdated === 0) throw new ApiError("not_found", "This user has authorized no apps in this account");
+      await deps.edge().invalidate([`u:${caller.accountId}:${userId}`]);
       return { grantsUpdated };
     },
   };

@@ -88,6 +88,7 @@ export function findAccessToken(db: Db, hash: string) {
         userName: oauthGrants.userName,
         userRole: oauthGrants.userRole,
         userPermissions: oauthGrants.userPermissions,
+        userProfileId: oauthGrants.userProfileId,
       },
       profilePermissions: permissionProfiles.permissions,
       account: {

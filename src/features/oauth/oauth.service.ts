@@ -7,6 +7,7 @@ import type { Principal } from "../../lib/principal";
 import type { Platform } from "../../platform";
 import { auditRow, DEPLOYMENT_LOG, diff } from "../audit/audit.service";
 import type { AuthService } from "../auth/auth.service";
+import type { EdgeService } from "../edge/edge.service";
 import { REGISTRATIONS_PER_HOUR, rateLimited, registrations } from "../ratelimit/limits";
 import { checkAccessToken } from "./access";
 import { CONSENT_TTL_MS, type ConsentRequest, openConsent, signConsent } from "./consent";
@@ -55,6 +56,8 @@ export interface ClientCredentials {
 
 export interface OAuthDeps {
   auth: () => AuthService;
+  /** Where access tokens are read, and where a revocation is invalidated before it answers. */
+  edge: () => EdgeService;
 }
 
 /**
@@ -159,6 +162,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       at,
     );
     await repo.deleteGrant(db, token.accountId, token.grantId, audit);
+    await deps.edge().invalidate([`g:${token.grantId}`]);
     platform.log("warn", "an OAuth grant was revoked: a token was used twice", { grantId: token.grantId });
   }
 
@@ -418,6 +422,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
       if (!found || found.clientId !== client.id) return;
       if (found.kind === "access" || !found.grantId) {
         await repo.deleteToken(db, found.id);
+        await deps.edge().invalidate([`t:${found.id}`]);
         return;
       }
       const audit = auditRow(
@@ -429,6 +434,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
         now(),
       );
       await repo.deleteGrant(db, found.accountId, found.grantId, audit);
+      await deps.edge().invalidate([`g:${found.grantId}`]);
     },
 
     /**
@@ -443,7 +449,7 @@ export function createOAuthService(platform: Platform, deps: OAuthDeps) {
           ? clientId === caller.client.id
           : caller.principal.type === "operator" || caller.principal.accountId === accountId;
       if (isOAuthSecret(token, settings, "access")) {
-        const check = await checkAccessToken(db, settings, token, at, waitUntil);
+        const check = await checkAccessToken(db, settings, (hash) => deps.edge().token(hash), token, at, waitUntil);
         if (!check.ok || !mine(check.principal.accountId ?? "", check.principal.id)) return inactive;
         const { principal } = check;
         return {

@@ -7,7 +7,7 @@ import { assertCanGrant } from "../../lib/permissions";
 import { found, iso, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
-import { forgetCachedKeys } from "../auth/key-check";
+import type { EdgeService } from "../edge/edge.service";
 import * as repo from "./profiles.repo";
 import type { CreateProfileBody, Profile, UpdateProfileBody } from "./profiles.schemas";
 
@@ -24,7 +24,7 @@ function toProfile(row: PermissionProfileRow): z.infer<typeof Profile> {
 const audited = ({ name, permissions }: z.infer<typeof Profile>) => ({ name, permissions });
 
 /** Permission profiles: named sets of permissions that keys and user tokens hold by reference. */
-export function createProfilesService({ db, now }: Platform) {
+export function createProfilesService({ db, now }: Platform, deps: { edge: () => EdgeService }) {
   return {
     /** The profile of the caller's account, or undefined (another account's is undefined too). */
     find: (accountId: string, id: string) => repo.findProfile(db, accountId, id),
@@ -77,7 +77,7 @@ export function createProfilesService({ db, now }: Platform) {
       const target = { type: "permission_profile", id, name: after.name };
       const audit = auditRow(caller.audit, caller.accountId, "permission_profile.updated", target, changes, at);
       const updated = found(await repo.updateProfile(db, after, audit), "Permission profile");
-      forgetCachedKeys();
+      await deps.edge().invalidate([`p:${id}`]);
       return toProfile(updated);
     },
 
@@ -92,6 +92,8 @@ export function createProfilesService({ db, now }: Platform) {
           keys: holders,
         });
       }
+      // OAuth grants may still name it: their tokens' cached records lose its permissions.
+      await deps.edge().invalidate([`p:${id}`]);
     },
   };
 }

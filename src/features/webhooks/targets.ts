@@ -32,7 +32,7 @@ const cache = new IsolateMap<string, { version: number; targets: PublishTarget[]
  * The account's active webhooks. With `version` (the account's `webhooksVersion`, read by the same
  * D1 query that found the caller's key) this isolate's copy is used while it is current, so a
  * publish reads no webhook rows; any webhook change bumps the version in its own batch, so the
- * next publish anywhere reads them again. Without a version (a user token, the cron, the key cache
+ * next publish anywhere reads them again. Without a version (a user token, the cron, an edge-cached record
  * on): read from D1.
  */
 export async function targetsOf(db: Db, accountId: string, version: number | null): Promise<PublishTarget[]> {
