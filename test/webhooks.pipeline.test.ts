@@ -333,8 +333,9 @@ describe("what a delivery costs in D1", () => {
     };
     await publishOnce(); // warms this isolate's copy of the account's webhooks
     const { publish, total } = await publishOnce();
-    // The request: the key lookup, then event + 5 deliveries in one batch (no webhook read: cached).
-    expect(publish.d1RoundTrips).toBe(2);
+    // The request: event + 5 deliveries in one batch — the key from the edge cache, the webhooks from
+    // this isolate's copy (the write itself checks the copy is current).
+    expect(publish.d1RoundTrips).toBe(1);
     // Today: 1 event row, 5 deliveries × (row + due index + webhook index + event index).
     expect(publish.d1RowsWritten).toBeLessThanOrEqual(21 + 1); // +1: the key's first lastUsedAt
     // The first attempts: every delivery's state and attempt in one more round trip (usually).
@@ -398,8 +399,10 @@ describe("concurrent publishes share their outbox write", () => {
       ...[1, 2, 3, 4].map((n) => publish(liveScope, n)),
       publish(goneScope, 5),
     ]);
-    // The first went at once, alone; the four that came while it was in flight, in one more batch.
-    expect(counts.d1Batches).toBe(2);
+    // The first went at once, alone; the four that came while it was in flight, in one more batch;
+    // the deleted account's write, refused in it, then read the account once more (to tell a deleted
+    // account from webhooks changed since its copy) and found it gone.
+    expect(counts.d1Batches).toBe(3);
     const written = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     expect(written.map((w) => w.event.entity)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
     const refused = settled[4] as PromiseRejectedResult;
@@ -433,5 +436,34 @@ describe("concurrent publishes share their outbox write", () => {
     );
     await Promise.all([publish(liveScope, 9), publish(liveScope, 10), large]);
     expect(counts.d1Batches).toBe(3); // shared: 2 (the first at once, the second after it); the large one: 1
+  });
+});
+
+describe("a publish plans with this isolate's copy of the webhooks", () => {
+  it("writes once when the copy is current; a stale copy is caught by the write itself and read again", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    const { env: counted, counts, reset } = countingEnv();
+    const { events } = compose(counted, { waitUntil: () => {}, requestId: "plan" });
+    // No version from the caller (a credential answered from the edge cache): this isolate's copy, checked by the write.
+    const scope = { accountId: account.id, webhooksVersion: null };
+    const publish = (n: number) => events.publish(scope, { type: "order.paid", entity: { n } }, { send: "queue" });
+    await publish(1); // reads the webhooks and their version, then writes
+    reset();
+    expect((await publish(2)).deliveries).toHaveLength(1);
+    expect(counts.d1RoundTrips).toBe(1); // the outbox write alone
+    // Another isolate changed the account's webhooks: the version moved, this copy is stale.
+    await env.DB.prepare("UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id = ?")
+      .bind(account.id)
+      .run();
+    reset();
+    const third = await publish(3);
+    expect(third.deliveries).toHaveLength(1);
+    expect(counts.d1RoundTrips).toBe(3); // the refused write, the webhooks read again, the write
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE account_id = ?")
+      .bind(account.id)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(3); // the refused write wrote nothing
   });
 });

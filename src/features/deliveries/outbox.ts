@@ -10,9 +10,13 @@ import { OUTBOX_PATIENCE_MS } from "./timings";
  * crash), the deliveries are in D1 and the sweeper finds them: this write is the promise.
  */
 const OUTBOX_SQL = {
-  /** Not into an account deleted meanwhile (a publish racing its deletion writes nothing). */
+  /**
+   * Not into an account deleted meanwhile (a publish racing its deletion writes nothing), nor when
+   * the account's webhooks changed since the publish read them (?7, when given): it reads them again.
+   */
   event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at)
-    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL)`,
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
+      AND (?7 IS NULL OR webhooks_version = ?7))`,
   /** One statement for every delivery, whatever their number: the ids come in as one JSON parameter. */
   deliveries: `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, is_test, created_at, updated_at)
     SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, ?5, ?6, ?6 FROM json_each(?1)
@@ -32,6 +36,8 @@ export interface OutboxWrite {
   isTest: boolean;
   /** Also registers the event's type for the account. */
   registerType: boolean;
+  /** The account's `webhooksVersion` the deliveries were planned at (null: not checked). */
+  webhooksVersion: number | null;
 }
 
 /** One outbox write's statements: the event first (whose changes say whether it was written). */
@@ -42,7 +48,7 @@ function outboxStatements(db: Db, w: OutboxWrite): D1PreparedStatement[] {
   });
   const { id, accountId, type, entity, idempotencyKey, createdAt } = w.event;
   return [
-    s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt),
+    s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt, w.webhooksVersion),
     ...(w.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
     ...(w.rows.length > 0
       ? [

@@ -154,27 +154,46 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       };
       // What a delivery signs and sends: the entity's JSON text exactly as stored.
       const sent = { ...event, entity: JSON.stringify(input.entity) };
-      const targets = (await targetsOf(db, accountId, scope.webhooksVersion)).filter((w) =>
-        opts.onlyWebhookId
-          ? w.id === opts.onlyWebhookId
-          : (w.events.includes("*") || w.events.includes(input.type)) && matchesFilter(input.entity, w.filter),
-      );
-      const jobs: Job[] = targets.map((webhook) => ({
-        delivery: { id: newId("dlv", at), accountId, attempts: 0 },
-        event: sent,
-        webhook,
-      }));
-      const sendNow = jobs.length > 0 && opts.send !== "queue";
       const { settings } = platform;
-      const leaseMs = sendNow ? firstAttemptLeaseMs({ ...settings.webhooks, d1TimeoutMs: settings.d1TimeoutMs }) : 0;
-      const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
+      /** The deliveries for these targets, and whether their first attempts go from here. */
+      const plan = (targets: Awaited<ReturnType<typeof targetsOf>>["targets"]) => {
+        const jobs: Job[] = targets
+          .filter((w) =>
+            opts.onlyWebhookId
+              ? w.id === opts.onlyWebhookId
+              : (w.events.includes("*") || w.events.includes(input.type)) && matchesFilter(input.entity, w.filter),
+          )
+          .map((webhook) => ({ delivery: { id: newId("dlv", at), accountId, attempts: 0 }, event: sent, webhook }));
+        const sendNow = jobs.length > 0 && opts.send !== "queue";
+        const leaseMs = sendNow ? firstAttemptLeaseMs({ ...settings.webhooks, d1TimeoutMs: settings.d1TimeoutMs }) : 0;
+        const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
+        return { jobs, sendNow, leaseMs, rows };
+      };
       const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
-      try {
-        const written = await writeOutbox(
+      const write = (p: ReturnType<typeof plan>, webhooksVersion: number | null) =>
+        writeOutbox(
           db,
-          { event: sent, rows, nextAttemptAt: at + leaseMs, isTest: opts.isTest ?? false, registerType: register },
+          {
+            event: sent,
+            rows: p.rows,
+            nextAttemptAt: at + p.leaseMs,
+            isTest: opts.isTest ?? false,
+            registerType: register,
+            webhooksVersion,
+          },
           platform.waitUntil,
         );
+      let planned: ReturnType<typeof plan>;
+      try {
+        const known = await targetsOf(db, accountId, scope.webhooksVersion);
+        planned = plan(known.targets);
+        let written = await write(planned, known.version);
+        if (!written && known.version !== null) {
+          // The account's webhooks changed since this isolate read them (or it was deleted): read, plan, write again.
+          const fresh = await targetsOf(db, accountId, "fresh");
+          planned = plan(fresh.targets);
+          written = fresh.version !== null && (await write(planned, fresh.version));
+        }
         if (!written) throw new ApiError("not_found", "Account not found");
       } catch (err) {
         if (err instanceof ApiError) throw err;
@@ -184,6 +203,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         if (!first) throw err;
         return answerFirst(first);
       }
+      const { jobs, sendNow, leaseMs, rows } = planned;
       if (sendNow) platform.waitUntil(sendFirstAttempts(firstAttempts, jobs, Math.ceil(leaseMs / 1000)));
       else
         await enqueue(

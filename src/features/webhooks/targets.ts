@@ -2,7 +2,7 @@ import type { Db } from "../../db/client";
 import type { WebhookRow } from "../../db/schema";
 import { IsolateMap } from "../../lib/isolate-memory";
 import type { FilterCondition } from "./filter";
-import { activeTargets } from "./webhooks.repo";
+import { activeTargetsWithVersion } from "./webhooks.repo";
 
 /** A webhook as a delivery attempt needs it: where to send, how to sign, and its health. */
 export type WebhookTarget = Pick<
@@ -29,19 +29,27 @@ const cache = new IsolateMap<string, { version: number; targets: PublishTarget[]
 );
 
 /**
- * The account's active webhooks. With `version` (the account's `webhooksVersion`, read by the same
- * D1 query that found the caller's key) this isolate's copy is used while it is current, so a
- * publish reads no webhook rows; any webhook change bumps the version in its own batch, so the
- * next publish anywhere reads them again. Without a version (a user token, the cron, an edge-cached record
- * on): read from D1.
+ * The account's active webhooks, and the `webhooksVersion` they are as of (null: not known).
+ *
+ * - `version` a number (the account's version, read by the same D1 query that found the caller's
+ *   key): this isolate's copy is used while it is that version, else they are read again.
+ * - `version` null (a record from the edge cache, a user token, the cron): this isolate's copy is
+ *   used provisionally with its own version — the outbox write checks it against the account's, and
+ *   a publish whose copy was stale reads them again and writes again (`"fresh"`).
+ * - `"fresh"`: read from D1, with the version, whatever this isolate has.
+ *
+ * Every webhook change bumps the version in its own batch, so a stale copy is always caught.
  */
-export async function targetsOf(db: Db, accountId: string, version: number | null): Promise<PublishTarget[]> {
-  if (version === null) return activeTargets(db, accountId);
+export async function targetsOf(
+  db: Db,
+  accountId: string,
+  version: number | null | "fresh",
+): Promise<{ targets: PublishTarget[]; version: number | null }> {
   const hit = cache.get(accountId);
-  if (hit && hit.version === version) return hit.targets;
-  const targets = await activeTargets(db, accountId);
-  cache.set(accountId, { version, targets });
-  return targets;
+  if (hit && version !== "fresh" && (version === null || hit.version === version)) return hit;
+  const fresh = await activeTargetsWithVersion(db, accountId);
+  if (fresh.version !== null) cache.set(accountId, { version: fresh.version, targets: fresh.targets });
+  return fresh;
 }
 
 /** Forgets this isolate's copy at once after a change made here (other isolates see the new version). */

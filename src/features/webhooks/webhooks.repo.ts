@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type AuditRow, accounts, attempts, deliveries, type WebhookRow, webhooks } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
@@ -46,7 +46,19 @@ export function listWebhooks(db: Db, accountId: string, limit: number, cursor?: 
 }
 
 /** What publishing needs of an account's active webhooks: matching, and a first attempt's signing. */
-export function activeTargets(db: Db, accountId: string) {
+/** The account's active webhooks and its `webhooksVersion`, in one round trip (version null: no such account). */
+export async function activeTargetsWithVersion(db: Db, accountId: string) {
+  const [targets, version] = await db.batch([
+    activeTargets(db, accountId),
+    db
+      .select({ v: accounts.webhooksVersion })
+      .from(accounts)
+      .where(and(eq(accounts.id, accountId), isNull(accounts.deletedAt))),
+  ]);
+  return { targets, version: version[0]?.v ?? null };
+}
+
+function activeTargets(db: Db, accountId: string) {
   return db
     .select({
       id: webhooks.id,
@@ -63,8 +75,7 @@ export function activeTargets(db: Db, accountId: string) {
       updatedAt: webhooks.updatedAt,
     })
     .from(webhooks)
-    .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")))
-    .all();
+    .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")));
 }
 
 /** Every change to an account's webhooks bumps its version in the same batch (see `accounts.webhooksVersion`). */
