@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench`: Keyhook under `wrangler dev` (local D1, KV, Queues) on this machine, measured
-// side by side with a floor Worker and with the opt-in key cache; then the webhook pipeline; then
+// side by side with a floor Worker and with today's path (EDGE_CACHE=off: every check reads D1); then the webhook pipeline; then
 // the operations each request and delivery costs (counted by a Keyhook started with COUNT_OPS);
 // then scaling with 100× and 1,000× the keys and webhooks. Writes bench/results/<date>.json and
 // bench/results/<date>.svg and prints the tables. BENCH_ONLY=auth,pipeline,ops,scaling runs a subset.
@@ -90,11 +90,11 @@ async function authScenarios(key, label, { cached = false, single = true, credit
             ],
           ]
         : []),
-      // The key-cache instance is another process: its own /health is what it is compared with.
+      // The instance on today's path is another process: its own /health is what it is compared with.
       ...(cached
         ? [
-            ["health, key-cache instance", { url: `${CACHED}/health` }],
-            ["whoami, key cache on", { url: `${CACHED}/v1/whoami`, ...whoami }],
+            ["health, edge-off instance", { url: `${CACHED}/health` }],
+            ["whoami, edge off (today's path)", { url: `${CACHED}/v1/whoami`, ...whoami }],
           ]
         : []),
     ];
@@ -486,7 +486,7 @@ const results = {
 };
 
 if (ONLY.has("auth")) {
-  const cached = await startKeyhook(["--var", "KEY_CACHE_TTL_SECONDS:60"], "8797", stateCopy("cached"));
+  const cached = await startKeyhook(["--var", "EDGE_CACHE:off"], "8797", stateCopy("edge-off"));
   results.auth = await authScenarios(key, "", { cached: true, creditKey });
   stop(cached);
   results.whoamiBesideFloor = await whoamiBesideFloor(clientKeys, floor);
@@ -497,8 +497,9 @@ if (ONLY.has("auth")) {
     whoamiOverFloorBehindAssets: results.whoamiBesideFloor.behindAssets.ratioOfMedians,
     whoamiOverFloorBehindAssetsCpu: results.whoamiBesideFloor.behindAssets.cpuRatioOfMedians,
     whoamiOverHealth: +(byName("whoami", 32).requestsPerSecond / byName("health", 32).requestsPerSecond).toFixed(2),
-    cachedWhoamiOverHealth: +(
-      byName("whoami, key cache on", 32).requestsPerSecond / byName("health, key-cache instance", 32).requestsPerSecond
+    edgeOffWhoamiOverHealth: +(
+      byName("whoami, edge off (today's path)", 32).requestsPerSecond /
+      byName("health, edge-off instance", 32).requestsPerSecond
     ).toFixed(2),
     whoamiWithCreditsOverWhoami: +(
       byName("whoami, key with credits", 32).requestsPerSecond / byName("whoami", 32).requestsPerSecond

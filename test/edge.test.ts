@@ -317,6 +317,25 @@ describe("OAuth access tokens at the edge", () => {
     expect((await whoami(second.tokens.access_token)).status).toBe(401);
   });
 
+  it("a profile the user holds, deleted: the token loses its permissions", async () => {
+    const account = await createAccount();
+    const profile = await call("POST", "/v1/permission-profiles", {
+      ...asOperator(account.id),
+      body: { name: "Auditors", permissions: ["audit:read"] },
+    });
+    const created = await createClient(account.id, { scopes: ["audit:read", "keys:read"] });
+    const client: oauth.Client = { client_id: created.client.id };
+    const user = { accountId: account.id, sub: "user_prof", permissions: ["keys:read"], profileId: profile.body.profile.id };
+    const tokens = await tokensFor(await discover(), client, oauth.ClientSecretBasic(created.clientSecret ?? ""), {
+      clientId: client.client_id,
+      user,
+    });
+    await warm("tokens", tokens.access_token);
+    expect((await whoami(tokens.access_token)).body.permissions.sort()).toEqual(["audit:read", "keys:read"]);
+    expect((await call("DELETE", `/v1/permission-profiles/${profile.body.profile.id}`, asOperator(account.id))).status).toBe(200);
+    expect((await whoami(tokens.access_token)).body.permissions).toEqual(["keys:read"]);
+  });
+
   it("what the user holds, changed by the host", async () => {
     const account = await createAccount();
     const { tokens, user } = await token(account.id, ["keys:read", "keys:write"], ["keys:read", "keys:write"]);

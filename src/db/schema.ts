@@ -297,7 +297,6 @@ export const cronState = sqliteTable("cron_state", {
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
-export type AttemptRow = typeof attempts.$inferSelect;
 
 /**
  * Verification outcomes per key and hour (features/analytics): counted in isolate memory and added
