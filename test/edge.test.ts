@@ -325,14 +325,21 @@ describe("OAuth access tokens at the edge", () => {
     });
     const created = await createClient(account.id, { scopes: ["audit:read", "keys:read"] });
     const client: oauth.Client = { client_id: created.client.id };
-    const user = { accountId: account.id, sub: "user_prof", permissions: ["keys:read"], profileId: profile.body.profile.id };
+    const user = {
+      accountId: account.id,
+      sub: "user_prof",
+      permissions: ["keys:read"],
+      profileId: profile.body.profile.id,
+    };
     const tokens = await tokensFor(await discover(), client, oauth.ClientSecretBasic(created.clientSecret ?? ""), {
       clientId: client.client_id,
       user,
     });
     await warm("tokens", tokens.access_token);
     expect((await whoami(tokens.access_token)).body.permissions.sort()).toEqual(["audit:read", "keys:read"]);
-    expect((await call("DELETE", `/v1/permission-profiles/${profile.body.profile.id}`, asOperator(account.id))).status).toBe(200);
+    expect(
+      (await call("DELETE", `/v1/permission-profiles/${profile.body.profile.id}`, asOperator(account.id))).status,
+    ).toBe(200);
     expect((await whoami(tokens.access_token)).body.permissions).toEqual(["keys:read"]);
   });
 
