@@ -9,6 +9,7 @@ import { sha256Hex } from "../src/lib/crypto";
 import { ADMIN, accountWithKey, BASE, call, createAccount, createKey } from "./helpers/api";
 import { countingEnv } from "./helpers/counting-env";
 import { createClient, discover, tokensFor } from "./helpers/oauth";
+import { createWebhook, uniqueName, waitForReceived } from "./helpers/webhooks";
 
 /** This process's colo cache (the local stand-in for Workers Cache). */
 const colo = () => env.EDGE_COLO.get(env.EDGE_COLO.idFromName("colo"));
@@ -388,6 +389,32 @@ describe("when the purge cannot be confirmed", () => {
     const at = (now: number) => compose(env, { waitUntil: () => {} }, { now: () => now }).auth.verify(key);
     expect((await at(everywhereBy)).code).toBe("REVOKED");
     expect((await at(everywhereBy + 60_000)).code).toBe("REVOKED");
+  }, 20_000);
+});
+
+describe("a change's own event", () => {
+  it("is written with the change but sent only once the change's purge holds (here: after its answer budget)", async () => {
+    const { account, apiKey, key } = await accountWithKey();
+    const name = uniqueName();
+    await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["api_key.revoked"] });
+    await warm("keys", key);
+    // Every purge fails: the revoke answers unconfirmed after its budget, and only then is its event sent.
+    const failing = { ...env, EDGE_PURGE_URL: `${env.RECEIVER_URL}/status/500/purge-${crypto.randomUUID()}` } as Env;
+    const ctx = createExecutionContext();
+    const started = Date.now();
+    const revoked = await createApp().fetch(
+      new Request(`${BASE}/v1/api-keys/${apiKey.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id },
+      }),
+      failing,
+      ctx,
+    );
+    expect(revoked.status).toBe(200);
+    const [event] = await waitForReceived(name, 1);
+    expect(JSON.parse(event?.body ?? "{}").event).toBe("api_key.revoked");
+    // The outbox write ran beside the purge's wait; the send waited for the purge's outcome.
+    expect((event?.at ?? 0) - started).toBeGreaterThanOrEqual(2_000);
   }, 20_000);
 });
 

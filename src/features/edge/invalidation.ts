@@ -14,8 +14,9 @@ import type { EdgeTier } from "./edge-tier";
  * by then every fill that could have read the old state has been put, and the purge removes it.
  * Only durations are compared, each on one clock, never two isolates' clocks with each other.
  *
- * **Coalescing.** Purges of changes due within the same {@link SLOT_MS} share one call (at most
- * {@link MAX_TAGS_PER_PURGE} tags a call): 50 revokes in a second are a handful of calls, and an
+ * **Coalescing.** A change's purge joins one already due within {@link SLOT_MS} after its own earliest
+ * time, else goes alone at that time; one call carries at most
+ * {@link MAX_TAGS_PER_PURGE} tags: 50 revokes in a second are a handful of calls, and an
  * account deleted with 10,000 keys is one tag (`a:<id>`). An isolate also keeps its own token bucket
  * of the platform's purge limits (`EdgeTier.purgeLimit`; Workers Cache: a burst of 25, then 5 a
  * minute), so a burst waits and merges instead of being refused.
@@ -35,7 +36,7 @@ const SLOT_MS = 50;
 /** The platform's limit per purge call. */
 const MAX_TAGS_PER_PURGE = 100;
 /** The call answers at most this long after its commit, confirmed or not. */
-const ANSWER_BUDGET_MS = 2_500;
+export const ANSWER_BUDGET_MS = 2_500;
 
 export interface InvalidationResult {
   confirmed: boolean;
@@ -126,13 +127,22 @@ export async function invalidate(deps: InvalidationDeps, tags: string[]): Promis
   const everywhereBy = deps.now() + deps.ttlSeconds * 1000;
   if (deps.tier.mode === "off" || tags.length === 0) return { confirmed: true, everywhereBy };
   const committed = Date.now();
-  const due = Math.ceil((committed + deps.fillWindowMs + PUT_MARGIN_MS) / SLOT_MS) * SLOT_MS;
+  const earliest = committed + deps.fillWindowMs + PUT_MARGIN_MS;
   let state = states.get(deps.tier.key);
   if (!state) {
     state = { slots: new Map(), tokens: deps.tier.purgeLimit?.burst ?? 0, refilledAt: committed };
     states.set(deps.tier.key, state);
   }
-  let slot = state.slots.get(due);
+  // Join a purge already due within SLOT_MS after this one may go; else one of its own, at once when due.
+  let due = earliest;
+  let slot: Slot | undefined;
+  for (const [at, s] of state.slots) {
+    if (at >= earliest && at <= earliest + SLOT_MS) {
+      due = at;
+      slot = s;
+      break;
+    }
+  }
   if (!slot) {
     const tagsOfSlot = new Set<string>();
     const owner = state;

@@ -14,6 +14,7 @@ import type { Disabling } from "../deliveries/group-commit";
 import type { Job } from "../deliveries/job";
 import { writeOutbox } from "../deliveries/outbox";
 import { firstAttemptLeaseMs } from "../deliveries/timings";
+import { ANSWER_BUDGET_MS as PURGE_ANSWER_BUDGET_MS } from "../edge/invalidation";
 import { matchesFilter } from "../webhooks/filter";
 import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
@@ -44,6 +45,11 @@ export interface PublishOptions {
    * go through the queue (the cron, and Keyhook's own events from the consumer, have no one waiting).
    */
   send?: "now" | "queue";
+  /**
+   * Nothing is sent before this settles (the event is written at once): a change's own event waits
+   * for the change's edge purge, so no receiver hears of a revoke before the revoke holds everywhere.
+   */
+  after?: Promise<unknown>;
 }
 
 const toEvent = (e: EventRow) => ({
@@ -118,11 +124,12 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
      * Keyhook's own event about a change just stored (`api_key.*`, `oauth_client.*`): published for
      * the caller's account; a failure is logged, never undoes the change or fails the request.
      */
-    async announce(caller: Caller, type: string, entity: Record<string, unknown>) {
+    async announce(caller: Caller, type: string, entity: Record<string, unknown>, after?: Promise<unknown>) {
       try {
         await service.publish(
           { accountId: caller.accountId, webhooksVersion: caller.webhooksVersion },
           { type, entity },
+          after ? { after } : {},
         );
       } catch (err) {
         platform.log("error", "could not publish own event", { type, error: describe(err) });
@@ -165,7 +172,11 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           )
           .map((webhook) => ({ delivery: { id: newId("dlv", at), accountId, attempts: 0 }, event: sent, webhook }));
         const sendNow = jobs.length > 0 && opts.send !== "queue";
-        const leaseMs = sendNow ? firstAttemptLeaseMs({ ...settings.webhooks, d1TimeoutMs: settings.d1TimeoutMs }) : 0;
+        // A first attempt held for `after` (a purge: at most its answer budget) owns its deliveries that much longer.
+        const held = opts.after ? PURGE_ANSWER_BUDGET_MS : 0;
+        const leaseMs = sendNow
+          ? firstAttemptLeaseMs({ ...settings.webhooks, d1TimeoutMs: settings.d1TimeoutMs }) + held
+          : 0;
         const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
         return { jobs, sendNow, leaseMs, rows };
       };
@@ -204,13 +215,22 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         return answerFirst(first);
       }
       const { jobs, sendNow, leaseMs, rows } = planned;
-      if (sendNow) platform.waitUntil(sendFirstAttempts(firstAttempts, jobs, Math.ceil(leaseMs / 1000)));
-      else
+      const after = opts.after?.catch(() => undefined);
+      if (sendNow) {
+        const lease = Math.ceil(leaseMs / 1000);
+        platform.waitUntil(
+          after
+            ? after.then(() => sendFirstAttempts(firstAttempts, jobs, lease))
+            : sendFirstAttempts(firstAttempts, jobs, lease),
+        );
+      } else {
+        if (after) await after;
         await enqueue(
           platform.queue,
           platform.log,
           rows.map((r) => r.id),
         );
+      }
       return { event: toEvent(event), deliveries: rows.map((r) => toDeliverySummary({ ...r, status: "pending" })) };
     },
 

@@ -86,8 +86,8 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
   const load = async (caller: Caller, id: string) => found(await repo.getKey(db, caller.accountId, id), "API key");
 
   /** Keyhook's own events, published after the change is stored (a failure is logged). */
-  const emit = (caller: Caller, type: string, entity: Record<string, unknown>) =>
-    deps.events().announce(caller, type, entity);
+  const emit = (caller: Caller, type: string, entity: Record<string, unknown>, after?: Promise<unknown>) =>
+    deps.events().announce(caller, type, entity, after);
 
   /**
    * Applies `changes` with its audit entry in one batch and answers the key as it now is. The new
@@ -123,8 +123,9 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
     if (!(await repo.updateKey(db, caller.accountId, id, { ...changes, updatedAt: key.updatedAt }, audit))) {
       throw new ApiError("not_found", "API key not found");
     }
-    await deps.edge().invalidate([`k:${id}`]);
-    await emit(caller, action, changes.revokedAt ? { id, name: key.name } : after);
+    // The purge's wait and the event's outbox write run together; the event is sent once the purge holds.
+    const purged = deps.edge().invalidate([`k:${id}`]);
+    await Promise.all([purged, emit(caller, action, changes.revokedAt ? { id, name: key.name } : after, purged)]);
     return after;
   }
 
