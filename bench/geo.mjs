@@ -14,6 +14,8 @@ import autocannon from "autocannon";
 import { sleep, start, stopAll, up } from "./lib.mjs";
 
 const TRIALS = Number(process.env.GEO_TRIALS ?? 100);
+/** GEO_ONLY=revocation runs the revocation trials alone (and writes <date>-geo-revocation.json). */
+const ONLY = process.env.GEO_ONLY ?? "";
 const DELAYS = [30, 100, 250];
 const PRIMARY = "http://127.0.0.1:8810";
 const EDGE = [8811, 8812, 8813].map((p) => `http://127.0.0.1:${p}`);
@@ -506,20 +508,22 @@ try {
     recordTtlSeconds: { default: TTL_SECONDS, boundPhase: BOUND_TTL_SECONDS },
     fillWindowMs: Object.fromEntries([0, ...DELAYS].map((d) => [d, windowFor(d)])),
   };
-  results.throughputNoDelay = await throughput();
+  if (ONLY !== "revocation") results.throughputNoDelay = await throughput();
   results.latency = {};
-  for (const d of DELAYS) {
+  for (const d of ONLY === "revocation" ? [] : DELAYS) {
     await edgeColosFor(d);
     results.latency[d] = await latency(d);
     console.log(JSON.stringify({ delay: d, latency: results.latency[d] }));
   }
   await edgeColosFor(100);
-  await setDelay(0);
-  const many = [];
-  for (let i = 0; i < Number(process.env.GEO_KEYS ?? 1000); i++) many.push(await newKey(EDGE[i % EDGE.length]));
-  // Twice: the first pass starts from empty colo caches, the second finds what the first filled.
-  results.zipf = { first: await zipf(many, 100), second: await zipf(many, 100) };
-  console.log(JSON.stringify({ zipf: results.zipf }));
+  if (ONLY !== "revocation") {
+    await setDelay(0);
+    const many = [];
+    for (let i = 0; i < Number(process.env.GEO_KEYS ?? 1000); i++) many.push(await newKey(EDGE[i % EDGE.length]));
+    // Twice: the first pass starts from empty colo caches, the second finds what the first filled.
+    results.zipf = { first: await zipf(many, 100), second: await zipf(many, 100) };
+    console.log(JSON.stringify({ zipf: results.zipf }));
+  }
 
   await setDelay(100);
   results.revocation = [];
@@ -535,7 +539,7 @@ try {
   Object.assign(hub, { burst: Infinity, bucket: Infinity });
   results.seconds = Math.round((Date.now() - started) / 1000);
   mkdirSync("bench/results", { recursive: true });
-  const file = `bench/results/${results.date.slice(0, 10)}-geo.json`;
+  const file = `bench/results/${results.date.slice(0, 10)}-geo${ONLY ? `-${ONLY}` : ""}.json`;
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`wrote ${file} (${results.seconds} s)`);
 } catch (err) {
