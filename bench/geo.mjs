@@ -249,6 +249,31 @@ async function latency(delay) {
   return out;
 }
 
+/**
+ * A warm verification beside this machine's floor for any request to a colo (`/health`: no I/O, no
+ * credential), interleaved so both see the same load: the distance is what the edge path costs.
+ */
+async function warmBesideFloor() {
+  const out = [];
+  const keys = [];
+  for (let i = 0; i < 8; i++) keys.push(await newKey(EDGE[0]));
+  for (const colo of EDGE) {
+    for (const k of keys) await timedWhoami(colo, k.key);
+    await sleep(200);
+    const warm = [];
+    const health = [];
+    for (let round = 0; round < 12; round++)
+      for (const k of keys) {
+        warm.push((await timedWhoami(colo, k.key)).ms);
+        const t = performance.now();
+        await (await fetch(`${colo}/health`)).arrayBuffer();
+        health.push(performance.now() - t);
+      }
+    out.push({ colo: new URL(colo).port, warm: stats(warm), health: stats(health) });
+  }
+  return out;
+}
+
 // ---- 2. a Zipf mix of 1,000 keys -----------------------------------------------------------------
 function zipfSampler(n, s = 1.1) {
   const weights = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s);
@@ -516,6 +541,8 @@ try {
     console.log(JSON.stringify({ delay: d, latency: results.latency[d] }));
   }
   await edgeColosFor(100);
+  results.warmBesideFloor = await warmBesideFloor();
+  console.log(JSON.stringify({ warmBesideFloor: results.warmBesideFloor }));
   if (ONLY !== "revocation") {
     await setDelay(0);
     const many = [];
