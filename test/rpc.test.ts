@@ -49,7 +49,9 @@ describe("KeyhookRpc (service binding)", () => {
       oauth: { clientId: created.body.client.id, userId: null },
     });
     expect((await rpc.verify(token, ["invoices:write"])).code).toBe("INSUFFICIENT_SCOPE");
-    expect((await rpc.verify(`${token.slice(0, -1)}x`)).code).toBe("NOT_FOUND");
+    // One character changed (never to itself: a token may already end in the letter chosen).
+    const altered = `${token.slice(0, -1)}${token.endsWith("x") ? "y" : "x"}`;
+    expect((await rpc.verify(altered)).code).toBe("NOT_FOUND");
     const app = new Hono<{ Bindings: { KEYHOOK: KeyhookBinding } }>()
       .use("/api/*", keyhookAuth({ binding: "KEYHOOK", scopes: ["invoices:read"] }))
       .get("/api/invoices", (c) => c.json({ by: (c.var as { keyhook: KeyVerdict }).keyhook.oauth }));
