@@ -5,6 +5,7 @@ import { type AuthService, createAuthService } from "./features/auth/auth.servic
 import { createDeliveriesService, type DeliveriesService } from "./features/deliveries/deliveries.service";
 import { createEdgeService, type EdgeService } from "./features/edge/edge.service";
 import { createEventsService, type EventsService } from "./features/events/events.service";
+import { createHistoryService, type HistoryService } from "./features/history/history.service";
 import { createKeysService, type KeysService } from "./features/keys/keys.service";
 import { createOAuthClientsService, type OAuthClientsService } from "./features/oauth/clients.service";
 import { createOAuthService, type OAuthService } from "./features/oauth/oauth.service";
@@ -22,6 +23,7 @@ export interface Services {
   analytics: AnalyticsService;
   webhooks: WebhooksService;
   events: EventsService;
+  history: HistoryService;
   deliveries: DeliveriesService;
   oauth: OAuthService;
   oauthClients: OAuthClientsService;
@@ -48,6 +50,7 @@ class Composed implements Services {
   #profiles?: ProfilesService;
   #deliveries?: DeliveriesService;
   #events?: EventsService;
+  #history?: HistoryService;
   #webhooks?: WebhooksService;
   #keys?: KeysService;
   #oauth?: OAuthService;
@@ -69,7 +72,7 @@ class Composed implements Services {
     return this.#audit;
   }
   get accounts() {
-    this.#accounts ??= createAccountsService(this.platform, { edge: () => this.edge });
+    this.#accounts ??= createAccountsService(this.platform, { edge: () => this.edge, history: () => this.history });
     return this.#accounts;
   }
   get profiles() {
@@ -80,14 +83,20 @@ class Composed implements Services {
     this.#deliveries ??= createDeliveriesService(this.platform, {
       webhooks: () => this.webhooks,
       events: () => this.events,
+      history: () => this.history,
     });
     return this.#deliveries;
   }
   get events() {
     this.#events ??= createEventsService(this.platform, {
       disableWebhooks: (disablings) => this.webhooks.disable(disablings),
+      history: () => this.history,
     });
     return this.#events;
+  }
+  get history() {
+    this.#history ??= createHistoryService(this.platform);
+    return this.#history;
   }
   get webhooks() {
     this.#webhooks ??= createWebhooksService(this.platform, { events: () => this.events });

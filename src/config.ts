@@ -252,8 +252,15 @@ export const VARIABLES = {
     kind: "var",
     default: "30",
     description:
-      "Days event content is kept: the cron then deletes entities and attempt bodies, keeping ids, times and statuses.",
+      "Days the webhook history is kept: the cron then deletes it from the HISTORY bucket (and, for what is still in D1, the entities and attempt bodies).",
     schema: whole(1, 3650),
+  }),
+  HISTORY_HOT_HOURS: v({
+    kind: "var",
+    default: "72",
+    description:
+      "Hours a final event stays in D1 before the cron moves it, with its deliveries and attempts, to the HISTORY bucket; 0 = as soon as every delivery of it is final. D1 then holds rate × window × bytes per event.",
+    schema: whole(0, 8760),
   }),
   WEBHOOK_ALLOW_PRIVATE_URLS: v({
     kind: "var",
@@ -314,6 +321,8 @@ export interface Settings {
   d1TimeoutMs: number;
   /** Days event content (entities, attempt bodies) is kept; the cron deletes older content. */
   retentionDays: number;
+  /** Hours a final event stays in D1 before it moves to the HISTORY bucket. */
+  historyHotHours: number;
   countOps: boolean;
   webhooks: WebhookSettings;
   userTokens: UserTokenSettings;
@@ -377,6 +386,7 @@ function toSettings(p: Parsed): Settings {
     },
     d1TimeoutMs: set(p.D1_TIMEOUT_MS, "D1_TIMEOUT_MS"),
     retentionDays: set(p.WEBHOOK_RETENTION_DAYS, "WEBHOOK_RETENTION_DAYS"),
+    historyHotHours: set(p.HISTORY_HOT_HOURS, "HISTORY_HOT_HOURS"),
     countOps: set(p.COUNT_OPS, "COUNT_OPS"),
     webhooks: {
       timeoutMs: set(p.WEBHOOK_TIMEOUT_MS, "WEBHOOK_TIMEOUT_MS"),

@@ -28,6 +28,8 @@ export interface Platform {
   /** For webhook deliveries. */
   fetch: typeof fetch;
   secrets: { webhookKey: string; jwtSecret: string | undefined; adminToken: string | undefined };
+  /** The webhook history past the hot window (features/history). */
+  history: R2Bucket;
   /** The local stand-in for Workers Cache (`EDGE_CACHE=local`). */
   edgeColo: Env["EDGE_COLO"];
   /** This invocation's loopback bindings to the Worker's own entrypoints (`ctx.exports`), if any. */
@@ -60,6 +62,7 @@ export function platformOf(env: Env, ctx: Invocation, overrides: Overrides = {})
     fetch: overrides.fetch ?? ((input, init) => fetch(input, init)),
     // Checked by readSettings (a missing WEBHOOK_SECRET_KEY is a configuration error).
     secrets: { webhookKey: env.WEBHOOK_SECRET_KEY, jwtSecret: env.JWT_SECRET, adminToken: env.ADMIN_TOKEN },
+    history: env.HISTORY,
     edgeColo: env.EDGE_COLO,
     exports: ctx.exports ?? null,
   };

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import * as oauth from "oauth4webapi";
 import { describe, expect, it } from "vitest";
 import { compose } from "../src/compose";
+import { decodeArchive } from "../src/features/history/archive-object";
 import worker from "../src/index";
 import { SYSTEM_AUDIT } from "../src/lib/caller";
 import { newId } from "../src/lib/encoding";
@@ -143,12 +144,60 @@ describe("WEBHOOK_RETENTION_DAYS", () => {
   const attemptRow = (eventId: string) =>
     env.DB.prepare("SELECT * FROM attempts WHERE event_id = ?").bind(eventId).first<any>();
 
-  it("the cron deletes content older than the retention (default 30 days) and keeps ids, times and statuses", async () => {
-    await env.DB.prepare("DELETE FROM cron_state").run();
+  /** Every archived event of the account (every object under its prefix, indexed or not). */
+  async function archived(accountId: string) {
+    const events: { id: string; entity: unknown }[] = [];
+    for (const o of (await env.HISTORY.list({ prefix: `history/${accountId}/` })).objects) {
+      const body = await env.HISTORY.get(o.key);
+      if (body) events.push(...(await decodeArchive(body.body)));
+    }
+    return events;
+  }
+
+  it("the cron moves final history to R2 and deletes what is past the retention (default 30 days) from it", async () => {
     const account = await createAccount();
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
     const old = await oldEvent(account.id, webhook.id, 31);
     const recent = await oldEvent(account.id, webhook.id, 29);
+    await cron();
+    // Both left D1 (final, past the 72-hour window); the one past the retention is gone altogether.
+    expect(await eventRow(old.eventId)).toBeNull();
+    expect(await eventRow(recent.eventId)).toBeNull();
+    expect(await attemptRow(old.eventId)).toBeNull();
+    expect((await archived(account.id)).map((e) => e.id)).toEqual([recent.eventId]);
+    expect((await call("GET", `/v1/events/${old.eventId}`, { token: ADMIN, accountId: account.id })).status).toBe(404);
+    // The kept one reads as it did, from the archive.
+    const kept = await call("GET", `/v1/events/${recent.eventId}`, { token: ADMIN, accountId: account.id });
+    expect(kept.body.event).toMatchObject({ entity: { card: "4242" }, contentDeletedAt: null });
+    expect(kept.body.event.deliveries[0].attempts[0]).toMatchObject({
+      responseBody: "thanks 4242",
+      responseStatus: 200,
+    });
+    const shown = await attemptsOf(account.id, webhook.id);
+    expect(shown.map((a) => a.eventId)).toEqual([recent.eventId]);
+  });
+
+  it("a shorter retention deletes newer history", async () => {
+    const account = await createAccount();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const fourDays = await oldEvent(account.id, webhook.id, 4);
+    await cron();
+    expect((await archived(account.id)).map((e) => e.id)).toEqual([fourDays.eventId]);
+    await cron({ ...env, WEBHOOK_RETENTION_DAYS: "3" });
+    expect(await archived(account.id)).toEqual([]);
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM history_objects WHERE account_id = ?")
+      .bind(account.id)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
+  });
+
+  it("content still in D1 past the retention (an event whose delivery is still pending) is deleted there", async () => {
+    await env.DB.prepare("DELETE FROM cron_state").run();
+    const account = await createAccount();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
+    const other = (await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` })).webhook;
+    const old = await oldEvent(account.id, webhook.id, 31);
+    const waiting = await pendingDelivery(account.id, old.eventId, other.id);
     await cron();
     const expired = await eventRow(old.eventId);
     expect(expired).toMatchObject({ entity: "{}", type: "order.paid" });
@@ -160,26 +209,11 @@ describe("WEBHOOK_RETENTION_DAYS", () => {
       succeeded: 1,
     });
     expect(await deliveryRow(old.deliveryId)).toMatchObject({ status: "succeeded", attempts: 1 });
-    expect(await eventRow(recent.eventId)).toMatchObject({ entity: '{"card":"4242"}', content_deleted_at: null });
-    expect(await attemptRow(recent.eventId)).toMatchObject({ response_body: "thanks 4242" });
-    // The history shows the old attempt without bodies.
+    expect(await deliveryRow(waiting)).toMatchObject({ status: "pending" });
     const shown = (await attemptsOf(account.id, webhook.id)).find((a) => a.eventId === old.eventId);
     expect(shown).toMatchObject({ requestBody: null, responseBody: null, responseStatus: 200 });
-  });
-
-  it("a shorter retention expires newer content; the next run starts where the last one stopped", async () => {
-    await env.DB.prepare("DELETE FROM cron_state").run();
-    const account = await createAccount();
-    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
-    const twoDays = await oldEvent(account.id, webhook.id, 2);
-    await cron();
-    expect(await eventRow(twoDays.eventId)).toMatchObject({ content_deleted_at: null });
-    const oneDay = { ...env, WEBHOOK_RETENTION_DAYS: "1" };
-    await cron(oneDay);
-    expect(await eventRow(twoDays.eventId)).toMatchObject({ entity: "{}" });
-    expect(await attemptRow(twoDays.eventId)).toMatchObject({ response_body: null });
     const cursor = await env.DB.prepare("SELECT value FROM cron_state WHERE name = 'retention.events'").first<any>();
-    expect(cursor.value > twoDays.eventId).toBe(true);
+    expect(cursor.value > old.eventId).toBe(true);
   });
 });
 
@@ -231,6 +265,18 @@ async function populatedAccount() {
   await expect.poll(async () => (await attemptsOf(account.id, ok.id)).length).toBe(4);
   await expect.poll(async () => (await attemptsOf(account.id, failing.id)).length).toBeGreaterThanOrEqual(3);
   const pending = await pendingDelivery(account.id, events[3]!, failing.id);
+  // One event delivered and moved to the archive (R2, and its index row in D1).
+  const archivedId = (await publish(account.id, { type: "note.added", entity: { text: "moved" } })).body.event.id;
+  events.push(archivedId);
+  await waitForReceived(name, 5);
+  await expect
+    .poll(
+      async () =>
+        (await call("GET", `/v1/events/${archivedId}`, { token: ADMIN, accountId: account.id })).body.event?.status,
+    )
+    .toBe("delivered");
+  await compose({ ...env, HISTORY_HOT_HOURS: "0" } as Env, { waitUntil: () => {} }).history.archive();
+  expect((await env.HISTORY.list({ prefix: `history/${account.id}/` })).objects.length).toBeGreaterThan(0);
   // An OAuth app, a user's grant to it and its tokens.
   const app = await createClient(account.id, { scopes: ["keys:read"] });
   const client = { client_id: app.client.id };
@@ -295,6 +341,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "deliveries",
         "event_types",
         "events",
+        "history_objects",
         "oauth_clients",
         "oauth_consents",
         "oauth_grants",
@@ -307,6 +354,9 @@ describe("DELETE /v1/accounts/:id", () => {
     const left = rows.filter((r) => doomed.ids.some((id) => r.text.includes(id)));
     expect(left.map((r) => `${r.table} ${r.row.action ?? r.row.id}`)).toEqual(["audit_log account.deleted"]);
     expect(left[0]!.row).toMatchObject({ account_id: doomed.account.id, actor_type: "operator" });
+    // Its archive is gone from R2; the other account's is whole.
+    expect((await env.HISTORY.list({ prefix: `history/${doomed.account.id}/` })).objects).toEqual([]);
+    expect((await env.HISTORY.list({ prefix: `history/${bystander.account.id}/` })).objects.length).toBeGreaterThan(0);
     // Its rate counters are gone from KV.
     for (const { apiKey } of doomed.keys) expect(await counters(apiKey.id)).toBe(0);
 
@@ -339,6 +389,7 @@ describe("DELETE /v1/accounts/:id", () => {
     await cron();
     const after = (await everyRow()).rows.filter((r) => doomed.ids.some((id) => r.text.includes(id)));
     expect(after.map((r) => `${r.table} ${r.row.action}`)).toEqual(["audit_log account.deleted"]);
+    expect((await env.HISTORY.list({ prefix: `history/${doomed.account.id}/` })).objects).toEqual([]);
   });
 
   it("only the operator may delete an account", async () => {

@@ -4,6 +4,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { nextRetryDelay, parseRetryAfter } from "../src/features/deliveries/retry";
 import worker from "../src/index";
+import { idFloor } from "../src/lib/encoding";
 import { ADMIN, call, createAccount, createKey } from "./helpers/api";
 import {
   consumeNow,
@@ -468,15 +469,22 @@ describe("the queue consumer and the cron", () => {
     await expect.poll(async () => (await deliveryRow("dlv_c1"))?.status).toBe("succeeded");
   });
 
-  it("the cron prunes history to the last 50 attempts per webhook", async () => {
+  it("the cron no longer prunes attempts: a webhook's whole history pages out, newest first", async () => {
     const account = await createAccount();
     const { webhook } = await createWebhook(account.id, { url: "https://example.com/x" });
     const stmt = env.DB.prepare(
-      "INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url, request_headers, request_body, duration_ms, succeeded, created_at) VALUES (?, ?, ?, 'd', 'e', 'a.b', 1, 'u', '{}', '{}', 1, 1, ?)",
+      "INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url, request_headers, request_body, duration_ms, succeeded, created_at) VALUES (?, ?, ?, 'd', 'e', 'a.b', 1, 'u', '{}', '{}', 1, ?, ?)",
     );
+    const at = Date.now();
     await env.DB.batch(
       Array.from({ length: 60 }, (_, i) =>
-        stmt.bind(`att_${String(i).padStart(3, "0")}`, account.id, webhook.id, Date.now()),
+        stmt.bind(
+          `${idFloor("att", at - 60_000 + i * 1000)}${String(i).padStart(3, "0")}`,
+          account.id,
+          webhook.id,
+          i % 3 === 0 ? 0 : 1,
+          at - 60_000 + i * 1000,
+        ),
       ),
     );
     await worker.scheduled(
@@ -484,9 +492,32 @@ describe("the queue consumer and the cron", () => {
       env,
       createExecutionContext(),
     );
-    const left = await attemptsOf(account.id, webhook.id);
-    expect(left).toHaveLength(50);
-    expect(left.at(-1).id).toBe("att_010");
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await call(
+        "GET",
+        `/v1/webhooks/${webhook.id}/attempts?limit=25${cursor ? `&cursor=${cursor}` : ""}`,
+        { token: ADMIN, accountId: account.id },
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.body.attempts.map((a: { id: string }) => a.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(60);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    const failed: any = await call("GET", `/v1/webhooks/${webhook.id}/attempts?status=failed&limit=100`, {
+      token: ADMIN,
+      accountId: account.id,
+    });
+    expect(failed.body.attempts).toHaveLength(20);
+    expect(failed.body.attempts.every((a: { succeeded: boolean }) => !a.succeeded)).toBe(true);
+    const recent: any = await call(
+      "GET",
+      `/v1/webhooks/${webhook.id}/attempts?since=${new Date(at - 10_500).toISOString()}`,
+      { token: ADMIN, accountId: account.id },
+    );
+    expect(recent.body.attempts).toHaveLength(10);
   });
 
   it("the cron announces keys expiring within 7 days, once per expiry", async () => {

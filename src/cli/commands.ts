@@ -315,11 +315,25 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "webhooks attempts": {
-    usage: "webhooks attempts <id>",
-    summary: "The last 50 delivery attempts, newest first",
+    usage: "webhooks attempts <id> [--status succeeded|failed] [--type T] [--since ISO] [--limit N] [--cursor C]",
+    summary: "A webhook's delivery attempts, newest first (recent and archived alike)",
     args: ["id"],
-    async run(c, [id]) {
-      const data = await ok(c.GET("/v1/webhooks/{id}/attempts", path(id)));
+    options: {
+      status: { type: "string", description: "succeeded or failed" },
+      type: { type: "string", description: "event type" },
+      since: { type: "string", description: "ISO time" },
+      limit: { type: "string", description: "1-100 (default 50)" },
+      cursor: { type: "string", description: "nextCursor of the previous page" },
+    },
+    async run(c, [id], v) {
+      const query = {
+        status: v.status as "succeeded" | "failed" | undefined,
+        eventType: v.type as string | undefined,
+        since: v.since as string | undefined,
+        limit: int("limit", v.limit),
+        cursor: v.cursor as string | undefined,
+      };
+      const data = await ok(c.GET("/v1/webhooks/{id}/attempts", { params: { path: { id: id ?? "" }, query } }));
       return {
         data,
         text: table(data.attempts, [
@@ -373,6 +387,56 @@ export const COMMANDS: Record<string, Command> = {
       };
       const data = await ok(c.POST("/v1/events", { body }));
       return { data, text: `${record(data.event)}\n\n${table(data.deliveries, ["id", "webhookId", "status"])}` };
+    },
+  },
+  "events list": {
+    usage:
+      "events list [--type T] [--status delivered|failing|pending] [--since ISO] [--until ISO] [--limit N] [--cursor C]",
+    summary: "The event log, newest first (recent and archived alike)",
+    options: {
+      type: { type: "string", description: "event type" },
+      status: { type: "string", description: "delivered, failing or pending" },
+      since: { type: "string", description: "ISO time" },
+      until: { type: "string", description: "ISO time" },
+      limit: { type: "string", description: "1-100 (default 20)" },
+      cursor: { type: "string", description: "nextCursor of the previous page" },
+    },
+    async run(c, _a, v) {
+      const query = {
+        type: v.type as string | undefined,
+        status: v.status as "delivered" | "failing" | "pending" | undefined,
+        since: v.since as string | undefined,
+        until: v.until as string | undefined,
+        limit: int("limit", v.limit),
+        cursor: v.cursor as string | undefined,
+      };
+      const data = await ok(c.GET("/v1/events", { params: { query } }));
+      const rows = data.events.map((e) => ({
+        id: e.id,
+        type: e.type,
+        occurredAt: e.occurredAt,
+        status: e.status,
+        deliveries: e.deliveries.length,
+      }));
+      return { data, text: table(rows, ["id", "type", "occurredAt", "status", "deliveries"]) };
+    },
+  },
+  "events get": {
+    usage: "events get <id>",
+    summary: "An event with every delivery and attempt",
+    args: ["id"],
+    async run(c, [id]) {
+      const data = await ok(c.GET("/v1/events/{id}", path(id)));
+      const rows = data.event.deliveries.flatMap((d) =>
+        d.attempts.map((a) => ({
+          delivery: d.id,
+          webhook: d.webhookId,
+          attempt: a.attempt,
+          status: a.responseStatus ?? a.failureReason,
+          at: a.createdAt,
+        })),
+      );
+      return { data, text: table(rows, ["delivery", "webhook", "attempt", "status", "at"]) };
     },
   },
   "audit list": {

@@ -389,7 +389,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a webhook's delivery attempts */
+        /**
+         * List a webhook's delivery attempts
+         * @description Newest first, from the recent history and the archive alike; filter by outcome, event type and time, and go on with `nextCursor`.
+         */
         get: operations["listWebhookAttempts"];
         put?: never;
         post?: never;
@@ -457,7 +460,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List events, newest first
+         * @description The account's event log: recent events from D1 and older ones from the archive, in one list. A page may be shorter than `limit` when a filter skips much of the history; go on with `nextCursor` until it is null.
+         */
+        get: operations["listEvents"];
         put?: never;
         /** Publish an event */
         post: operations["publishEvent"];
@@ -500,6 +507,43 @@ export interface paths {
          * @description Expunges the event's entity and its attempts' request and response bodies now; the event, its deliveries and attempts keep their ids, times and statuses. Deliveries still pending are cancelled. Audited as `event.content_deleted`; calling it again changes nothing.
          */
         delete: operations["deleteEventContent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an event with its deliveries and attempts */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export events as NDJSON
+         * @description Streams the account's history, one event per line in the shape of `GET /v1/events/{id}` (with every delivery and attempt), newest first.
+         */
+        get: operations["exportEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1071,6 +1115,101 @@ export interface components {
             description: string | null;
             example?: unknown;
             builtIn: boolean;
+        };
+        LoggedEvent: {
+            id: string;
+            type: string;
+            accountId: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            occurredAt: string;
+            /** @description `{}` once the content was deleted */
+            entity: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            contentDeletedAt: string | null;
+            /**
+             * @description `failing`: a delivery failed or is being retried after a failed attempt; `pending`: one has not been tried yet; `delivered`: every delivery succeeded (or was cancelled)
+             * @enum {string}
+             */
+            status: "delivered" | "failing" | "pending";
+            deliveries: {
+                id: string;
+                webhookId: string;
+                /** @enum {string} */
+                status: "pending" | "succeeded" | "failed" | "cancelled";
+                attemptCount: number;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                lastAttemptAt: string | null;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                nextAttemptAt: string | null;
+                isTest: boolean;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                createdAt: string;
+            }[];
+        };
+        EventDetail: {
+            id: string;
+            type: string;
+            accountId: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            occurredAt: string;
+            /** @description `{}` once the content was deleted */
+            entity: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            contentDeletedAt: string | null;
+            /**
+             * @description `failing`: a delivery failed or is being retried after a failed attempt; `pending`: one has not been tried yet; `delivered`: every delivery succeeded (or was cancelled)
+             * @enum {string}
+             */
+            status: "delivered" | "failing" | "pending";
+            deliveries: {
+                id: string;
+                webhookId: string;
+                /** @enum {string} */
+                status: "pending" | "succeeded" | "failed" | "cancelled";
+                attemptCount: number;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                lastAttemptAt: string | null;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                nextAttemptAt: string | null;
+                isTest: boolean;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                createdAt: string;
+                attempts: components["schemas"]["Attempt"][];
+            }[];
         };
         OAuthClient: {
             /** @description The client_id */
@@ -3793,7 +3932,13 @@ export interface operations {
     };
     listWebhookAttempts: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "succeeded" | "failed";
+                eventType?: string;
+                since?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -3802,7 +3947,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The last 50 attempts, newest first */
+            /** @description A page of attempts, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3810,6 +3955,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         attempts: components["schemas"]["Attempt"][];
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -4144,6 +4290,84 @@ export interface operations {
             };
         };
     };
+    listEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                type?: string;
+                /** @description `failing`: a delivery failed or is being retried after a failed attempt; `pending`: one has not been tried yet; `delivered`: every delivery succeeded (or was cancelled) */
+                status?: "delivered" | "failing" | "pending";
+                /** @description Published at or after */
+                since?: string;
+                /** @description Published before */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: components["schemas"]["LoggedEvent"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     publishEvent: {
         parameters: {
             query?: never;
@@ -4423,6 +4647,139 @@ export interface operations {
                         event: components["schemas"]["Event"];
                         cancelledDeliveries: string[];
                     };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        event: components["schemas"]["EventDetail"];
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportEvents: {
+        parameters: {
+            query?: {
+                type?: string;
+                /** @description `failing`: a delivery failed or is being retried after a failed attempt; `pending`: one has not been tried yet; `delivered`: every delivery succeeded (or was cancelled) */
+                status?: "delivered" | "failing" | "pending";
+                /** @description Published at or after */
+                since?: string;
+                /** @description Published before */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One JSON event per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
                 };
             };
             /** @description Validation failed or the body is not valid JSON */

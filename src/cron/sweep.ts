@@ -4,7 +4,8 @@ import { describe } from "../lib/log";
 /**
  * The cron (every minute): the sweeper re-queues deliveries that are due but owned by no one (a
  * queue send that failed, a Worker that stopped mid-delivery) — at-least-once rests on it — then
- * the housekeeping: history and idempotency keys pruned, event content past the retention deleted,
+ * the housekeeping: final history past the hot window moved to R2, the archive past the retention
+ * deleted, idempotency keys cleared, content still in D1 past the retention deleted,
  * deleted accounts purged, analytics and OAuth tokens pruned, keys about to expire announced.
  *
  * Each step runs on its own: one that fails is logged and the others still run (a D1 hiccup in the
@@ -14,7 +15,8 @@ import { describe } from "../lib/log";
 export async function sweep(services: Services) {
   const steps = {
     requeued: () => services.deliveries.requeueOverdue(),
-    prunedHistory: () => services.deliveries.pruneHistory(),
+    archived: () => services.history.archive(),
+    expiredHistory: () => services.history.expire(),
     clearedIdempotencyKeys: () => services.events.clearIdempotencyKeys(),
     expired: () => services.events.expireContent(),
     purgedAccounts: () => services.accounts.purgeDeleted(),

@@ -288,6 +288,38 @@ export const attempts = sqliteTable(
   (t) => [primaryKey({ columns: [t.webhookId, t.id] })],
 );
 
+/**
+ * The webhook history's index (features/history): one row per object in the `HISTORY` R2 bucket,
+ * each holding one account's events (with their deliveries and attempts) of one hour, moved out of
+ * D1 once final and past `HISTORY_HOT_HOURS`. The event log finds an account's objects here, newest
+ * first, and retention and deletion find what to remove. A row is written in the same D1 batch that
+ * deletes the events it holds; an object without a row is never read (see archiver.ts).
+ */
+export const historyObjects = sqliteTable(
+  "history_objects",
+  {
+    accountId: text("account_id").notNull(),
+    /** The R2 key: `history/<account>/<first event id>.<written at, base 36>.ndjson.gz`. */
+    key: text("key").notNull(),
+    firstEventId: text("first_event_id").notNull(),
+    lastEventId: text("last_event_id").notNull(),
+    /** The newest attempt it holds (a webhook's attempts are read newest first across objects). */
+    lastAttemptId: text("last_attempt_id"),
+    /** The webhooks its deliveries went to (JSON array): a webhook's history reads only its objects. */
+    webhookIds: text("webhook_ids", { mode: "json" }).notNull().$type<string[]>(),
+    events: integer("events").notNull(),
+    bytes: integer("bytes").notNull(),
+    archivedAt: integer("archived_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.key] }),
+    index("history_objects_last_idx").on(t.accountId, t.lastEventId),
+    index("history_objects_attempt_idx").on(t.accountId, t.lastAttemptId),
+  ],
+);
+
+export type HistoryObjectRow = typeof historyObjects.$inferSelect;
+
 /** Where a cron task stopped last time (e.g. the retention's last event id): small, read once a run. */
 export const cronState = sqliteTable("cron_state", {
   name: text("name").primaryKey(),

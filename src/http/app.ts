@@ -11,6 +11,7 @@ import { deliveriesRouter } from "../features/deliveries";
 import { edgeEndpoints } from "../features/edge";
 import { eventsRouter } from "../features/events";
 import { healthRouter } from "../features/health";
+import { historyRouter } from "../features/history";
 import { keysRouter } from "../features/keys";
 import { mountMcp } from "../features/mcp";
 import { oauthClientsRouter, oauthEndpoints } from "../features/oauth";
@@ -85,6 +86,7 @@ export function createApp() {
   app.route("/", webhooksRouter);
   app.route("/", deliveriesRouter);
   app.route("/", eventsRouter);
+  app.route("/", historyRouter);
   app.route("/", oauthClientsRouter);
   app.route("/", oauthEndpoints);
   app.route("/", edgeEndpoints);

@@ -9,6 +9,7 @@ import { found, iso, page } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
 import type { EdgeService } from "../edge/edge.service";
+import type { HistoryService } from "../history/history.service";
 import { keyRequests } from "../ratelimit/limits";
 import { forgetTargets } from "../webhooks/targets";
 import * as repo from "./accounts.repo";
@@ -64,7 +65,13 @@ const EVENTS_PER_STEP = 500;
 const AUDIT_PER_STEP = 1000;
 
 /** Accounts (tenants): the operator's. */
-export function createAccountsService({ db, now, kv, log }: Platform, deps: { edge: () => EdgeService }) {
+export interface AccountsDeps {
+  edge: () => EdgeService;
+  /** The account's archived webhook history goes with it. */
+  history: () => HistoryService;
+}
+
+export function createAccountsService({ db, now, kv, log }: Platform, deps: AccountsDeps) {
   /**
    * Deletes what is left of a deleted account, in order: each key's rate counters and then the key,
    * events with their deliveries, attempts, audit entries, and last, in one batch, everything else
@@ -104,6 +111,9 @@ export function createAccountsService({ db, now, kv, log }: Platform, deps: { ed
     }
     await repo.deleteAttempts(db, accountId);
     left.d1 -= 1;
+    // The archive: every object under the account's prefix (one list and one delete per call).
+    if (left.d1 < 2 || !(await deps.history().forgetAccount(accountId))) return false;
+    left.d1 -= 2;
     for (;;) {
       if (left.d1 < 2) return false;
       const removed = await repo.deleteAuditEntries(db, accountId, AUDIT_PER_STEP);

@@ -3,7 +3,8 @@ import { callerOf } from "../../http/middleware/auth";
 import type * as routes from "./deliveries.routes";
 
 export const attempts: Handler<typeof routes.attemptsList> = async (c) => {
-  return c.json({ attempts: await c.var.services.deliveries.attempts(callerOf(c), c.req.valid("param").id) }, 200);
+  const { id } = c.req.valid("param");
+  return c.json(await c.var.services.deliveries.attempts(callerOf(c), id, c.req.valid("query")), 200);
 };
 
 export const retry: Handler<typeof routes.retry> = async (c) => {

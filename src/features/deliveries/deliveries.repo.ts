@@ -1,31 +1,6 @@
-import { and, desc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { attempts, deliveries, events } from "../../db/schema";
-
-/**
- * The newest attempts of a webhook, each with its event: the request body an attempt sent is the
- * event's delivery body, rebuilt from it (older rows kept theirs).
- */
-export function listAttempts(db: Db, accountId: string, webhookId: string, limit: number) {
-  return db
-    .select({
-      attempt: attempts,
-      event: {
-        id: events.id,
-        type: events.type,
-        accountId: events.accountId,
-        createdAt: events.createdAt,
-        entity: events.entity,
-        contentDeletedAt: events.contentDeletedAt,
-      },
-    })
-    .from(attempts)
-    .leftJoin(events, eq(events.id, attempts.eventId))
-    .where(and(eq(attempts.webhookId, webhookId), eq(attempts.accountId, accountId)))
-    .orderBy(desc(attempts.id))
-    .limit(limit)
-    .all();
-}
+import { deliveries, events } from "../../db/schema";
 
 /** The delivery, and when its event's content was deleted (null: it still has it). */
 export function getDelivery(db: Db, accountId: string, id: string) {
@@ -90,11 +65,4 @@ export function overdue(db: Db, before: number, limit: number) {
     .where(and(eq(deliveries.status, "pending"), lt(deliveries.nextAttemptAt, before)))
     .limit(limit)
     .all();
-}
-
-/** Keeps the last `keep` attempts per webhook. */
-export function pruneAttempts(db: Db, keep: number) {
-  return db.run(sql`DELETE FROM ${attempts} WHERE ${attempts.id} IN (
-    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS n FROM ${attempts})
-    WHERE n > ${keep})`);
 }

@@ -3,6 +3,7 @@ import { authenticate, requireAccount, requireScope } from "../../http/middlewar
 import { errorResponses, jsonBody, jsonResponse, security } from "../../http/openapi-errors";
 import { IdParams } from "../../lib/schemas";
 import { DeliverySummary, EventTypeName } from "../events/events.schemas";
+import { AttemptsQuery } from "../history/history.schemas";
 import { Attempt } from "./deliveries.schemas";
 
 const tags = ["Deliveries"];
@@ -17,9 +18,14 @@ export const attemptsList = createRoute({
   tags,
   security,
   middleware: reader,
-  request: { params: IdParams },
+  description:
+    "Newest first, from the recent history and the archive alike; filter by outcome, event type and time, and go on with `nextCursor`.",
+  request: { params: IdParams, query: AttemptsQuery },
   responses: {
-    200: jsonResponse(z.object({ attempts: z.array(Attempt) }), "The last 50 attempts, newest first"),
+    200: jsonResponse(
+      z.object({ attempts: z.array(Attempt), nextCursor: z.string().nullable() }),
+      "A page of attempts, newest first",
+    ),
     ...errorResponses(400, 404),
   },
 });

@@ -1,8 +1,9 @@
 import type { Caller } from "../../lib/caller";
 import { ApiError } from "../../lib/errors";
-import { found, iso } from "../../lib/schemas";
+import { found } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import type { EventsService } from "../events/events.service";
+import type { AttemptQuery, HistoryService } from "../history/history.service";
 import { rateLimited } from "../ratelimit/limits";
 import type { WebhooksService } from "../webhooks/webhooks.service";
 import * as repo from "./deliveries.repo";
@@ -10,42 +11,15 @@ import { enqueue } from "./enqueue";
 import type { CommitDeps, Verdict } from "./group-commit";
 import { markFailed } from "./pipeline.repo";
 import { sendQueued } from "./queued-attempt";
-import { deliveryBody } from "./request";
 import { requeueOverdue } from "./sweeper";
 
 /** Test sends per webhook per hour: "Send test event" must not become a traffic cannon. */
 const TEST_SENDS_PER_HOUR = 20;
-const ATTEMPTS_SHOWN = 50;
-const ATTEMPTS_KEPT_PER_WEBHOOK = 50;
-
-type ListedAttempt = Awaited<ReturnType<typeof repo.listAttempts>>[number];
-
-const toAttempt = ({ attempt: a, event }: ListedAttempt) => ({
-  id: a.id,
-  deliveryId: a.deliveryId,
-  eventId: a.eventId,
-  eventType: a.eventType,
-  attempt: a.attempt,
-  url: a.url,
-  requestHeaders: a.requestHeaders,
-  // null once the event's content was deleted (by hand or past the retention).
-  requestBody:
-    a.requestBody ??
-    (event && event.contentDeletedAt === null
-      ? deliveryBody({ ...event, entity: JSON.stringify(event.entity) })
-      : null),
-  responseStatus: a.responseStatus,
-  responseHeaders: a.responseHeaders,
-  responseBody: a.responseBody,
-  durationMs: a.durationMs,
-  failureReason: a.failureReason,
-  succeeded: a.succeeded,
-  createdAt: iso(a.createdAt),
-});
 
 export interface DeliveriesDeps {
   webhooks: () => WebhooksService;
   events: () => EventsService;
+  history: () => HistoryService;
 }
 
 /** Sending webhooks by hand and from the queue, and their history: retries, recovery, test events. */
@@ -62,6 +36,12 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     disable: (disablings) => deps.webhooks().disable(disablings),
   };
 
+  /** A delivery found in the archive is written back to D1, then read as any other. */
+  async function recalled(caller: Caller, id: string) {
+    if ((await deps.history().recall(caller.accountId, id)) === null) return undefined;
+    return repo.getDelivery(db, caller.accountId, id);
+  }
+
   return {
     /** A queue batch's deliveries (`queued-attempt.ts`); `answer` gets each one's verdict. */
     sendQueued: (ids: string[], answer: (deliveryId: string, verdict: Verdict) => void) =>
@@ -70,14 +50,17 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     /** Messages that exhausted the queue's own retries: their deliveries are failed (retryable by hand). */
     markFailed: (ids: string[]) => markFailed(db, ids, now()),
 
-    async attempts(caller: Caller, webhookId: string) {
+    /** A webhook's attempts, newest first, paged and filtered, from D1 and the archive alike. */
+    async attempts(caller: Caller, webhookId: string, query: AttemptQuery) {
       await deps.webhooks().get(caller, webhookId);
-      return (await repo.listAttempts(db, caller.accountId, webhookId, ATTEMPTS_SHOWN)).map(toAttempt);
+      return deps.history().attempts(caller.accountId, webhookId, query);
     },
 
     /** Sends one delivery again now, with the same `webhook-id`, whatever its state. */
     async retry(caller: Caller, id: string) {
-      const { delivery, contentDeletedAt } = found(await repo.getDelivery(db, caller.accountId, id), "Delivery");
+      // An archived delivery comes back to D1 first (its event, deliveries and attempts).
+      const hot = (await repo.getDelivery(db, caller.accountId, id)) ?? (await recalled(caller, id));
+      const { delivery, contentDeletedAt } = found(hot, "Delivery");
       await deps.webhooks().active(caller, delivery.webhookId);
       if (contentDeletedAt !== null) {
         throw new ApiError("conflict", "The event's content was deleted: this delivery cannot be sent again");
@@ -127,9 +110,6 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
 
     /** The sweeper (`sweeper.ts`): deliveries due and owned by no one go to the queue again. */
     requeueOverdue: (limit?: number) => requeueOverdue({ db, queue, log, now }, limit),
-
-    /** The cron: keeps the last 50 attempts per webhook. */
-    pruneHistory: () => repo.pruneAttempts(db, ATTEMPTS_KEPT_PER_WEBHOOK),
   };
 }
 

@@ -7,6 +7,7 @@ import { IsolateSet } from "../../lib/isolate-memory";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
+import { insertAudit } from "../audit/audit.repo";
 import { auditRow } from "../audit/audit.service";
 import { enqueue } from "../deliveries/enqueue";
 import { sendFirstAttempts } from "../deliveries/first-attempt";
@@ -15,6 +16,7 @@ import type { Job } from "../deliveries/job";
 import { writeOutbox } from "../deliveries/outbox";
 import { firstAttemptLeaseMs } from "../deliveries/timings";
 import { ANSWER_BUDGET_MS as PURGE_ANSWER_BUDGET_MS } from "../edge/invalidation";
+import type { HistoryService } from "../history/history.service";
 import { matchesFilter } from "../webhooks/filter";
 import { targetsOf } from "../webhooks/targets";
 import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
@@ -97,6 +99,8 @@ function checked(input: PublishInput): PublishInput {
 export interface EventsDeps {
   /** Disables webhooks a first attempt found gone or failing too long (the webhooks service's). */
   disableWebhooks: (disablings: Disabling[]) => Promise<void>;
+  /** The archive, for an event that has left D1. */
+  history: () => HistoryService;
 }
 
 /** Publishing (the outbox) and the event catalog. */
@@ -117,6 +121,26 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
   /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
   async function answerFirst(first: EventRow) {
     return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary) };
+  }
+
+  /** The same for an event in the archive: its object(s) written again without the content. */
+  async function deleteArchivedContent(caller: Caller, id: string) {
+    const archived = found((await deps.history().findArchived(caller.accountId, id)) ?? undefined, "Event").event;
+    const row: EventRow = {
+      id: archived.id,
+      accountId: archived.accountId,
+      type: archived.type,
+      entity: archived.entity,
+      idempotencyKey: null,
+      createdAt: archived.createdAt,
+      contentDeletedAt: archived.contentDeletedAt,
+    };
+    if (archived.contentDeletedAt !== null) return { event: toEvent(row), cancelledDeliveries: [] };
+    const at = now();
+    await deps.history().deleteContent(caller.accountId, id, at);
+    const target = { type: "event", id, name: archived.type };
+    await insertAudit(db, auditRow(caller.audit, caller.accountId, "event.content_deleted", target, null, at));
+    return { event: toEvent({ ...row, entity: {}, contentDeletedAt: at }), cancelledDeliveries: [] };
   }
 
   const service = {
@@ -260,7 +284,9 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
      * Audited; a second call changes nothing and answers the same.
      */
     async deleteContent(caller: Caller, id: string) {
-      const event = found(await repo.findEvent(db, caller.accountId, id), "Event");
+      const hot = await repo.findEvent(db, caller.accountId, id);
+      if (!hot) return deleteArchivedContent(caller, id);
+      const event = hot;
       if (event.contentDeletedAt !== null) return { event: toEvent(event), cancelledDeliveries: [] };
       const webhookIds = [...new Set((await repo.deliveriesOf(db, id)).map((d) => d.webhookId))];
       const at = now();

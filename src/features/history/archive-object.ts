@@ -1,0 +1,25 @@
+import { gunzipNdjson, gzipNdjson } from "../../lib/ndjson";
+import type { HistoryEvent } from "./record";
+
+/**
+ * The archive's object format: gzipped NDJSON, one `HistoryEvent` per line, oldest first. Chosen
+ * over Parquet because a Worker writes it with the platform's own `CompressionStream` (no WASM
+ * encoder in a 250 KiB bundle), reads it back line by line, and every engine reads it as it is
+ * (`read_json('…ndjson.gz')` in DuckDB, `jq`, BigQuery, ClickHouse). What it costs in R2 operations
+ * is one write per object, whichever the format: docs/COST.md.
+ */
+export const ARCHIVE_CONTENT_TYPE = "application/x-ndjson";
+
+/**
+ * `history/<account>/<first event id>.<written at>.ndjson.gz`: an object is never overwritten (an
+ * event recalled to D1 and moved again goes to a new object, never over the one it left).
+ */
+export function archiveKey(accountId: string, firstEventId: string, writtenAt: number) {
+  return `${accountPrefix(accountId)}${firstEventId}.${writtenAt.toString(36)}.ndjson.gz`;
+}
+
+export const accountPrefix = (accountId: string) => `history/${accountId}/`;
+
+export const encodeArchive = (events: readonly HistoryEvent[]) => gzipNdjson(events);
+
+export const decodeArchive = (body: ReadableStream<Uint8Array>) => gunzipNdjson<HistoryEvent>(body);

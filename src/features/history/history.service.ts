@@ -1,0 +1,256 @@
+import type { HistoryObjectRow } from "../../db/schema";
+import { idFloor } from "../../lib/encoding";
+import { ApiError } from "../../lib/errors";
+import { iso, isoOrNull } from "../../lib/schemas";
+import type { Platform } from "../../platform";
+import { deliveryBody } from "../deliveries/request";
+import { ARCHIVE_CONTENT_TYPE, accountPrefix, decodeArchive, encodeArchive } from "./archive-object";
+import { archiveHistory } from "./archiver";
+import * as log from "./event-log";
+import * as repo from "./history.repo";
+import { recallEvent } from "./recall";
+import { type EventStatus, eventStatus, type HistoryAttempt, type HistoryEvent, withoutContent } from "./record";
+
+type EventHead = Pick<HistoryEvent, "id" | "type" | "accountId" | "createdAt" | "entity" | "contentDeletedAt">;
+
+/** An attempt as the API shows it: the request body it sent is rebuilt from the event. */
+function toAttempt(
+  t: HistoryAttempt & { deliveryId: string; eventId: string; eventType: string },
+  event: EventHead | null,
+) {
+  return {
+    id: t.id,
+    deliveryId: t.deliveryId,
+    eventId: t.eventId,
+    eventType: t.eventType,
+    attempt: t.attempt,
+    url: t.url,
+    requestHeaders: t.requestHeaders,
+    // null once the event's content was deleted (by hand or past the retention).
+    requestBody:
+      t.requestBody ??
+      (event && event.contentDeletedAt === null
+        ? deliveryBody({ ...event, entity: JSON.stringify(event.entity) })
+        : null),
+    responseStatus: t.responseStatus,
+    responseHeaders: t.responseHeaders,
+    responseBody: t.responseBody,
+    durationMs: t.durationMs,
+    failureReason: t.failureReason,
+    succeeded: t.succeeded,
+    createdAt: iso(t.createdAt),
+  };
+}
+
+function toLoggedEvent(e: HistoryEvent) {
+  return {
+    id: e.id,
+    type: e.type,
+    accountId: e.accountId,
+    occurredAt: iso(e.createdAt),
+    entity: e.entity,
+    contentDeletedAt: isoOrNull(e.contentDeletedAt),
+    status: eventStatus(e),
+    deliveries: e.deliveries.map((d) => ({
+      id: d.id,
+      webhookId: d.webhookId,
+      status: d.status,
+      attemptCount: d.attempts,
+      lastAttemptAt: isoOrNull(d.lastAttemptAt),
+      nextAttemptAt: isoOrNull(d.nextAttemptAt),
+      isTest: d.isTest,
+      createdAt: iso(d.createdAt),
+    })),
+  };
+}
+
+function toEventDetail(e: HistoryEvent) {
+  const head = toLoggedEvent(e);
+  return {
+    ...head,
+    deliveries: head.deliveries.map((d, i) => ({
+      ...d,
+      attempts: (e.deliveries[i]?.tries ?? []).map((t) =>
+        toAttempt({ ...t, deliveryId: d.id, eventId: e.id, eventType: e.type }, e),
+      ),
+    })),
+  };
+}
+
+export interface EventQuery {
+  limit: number;
+  cursor?: string;
+  type?: string;
+  status?: EventStatus;
+  since?: string;
+  until?: string;
+}
+
+export interface AttemptQuery {
+  limit: number;
+  cursor?: string;
+  status?: "succeeded" | "failed";
+  eventType?: string;
+  since?: string;
+}
+
+/** Objects deleted per retention run at most (R2 deletes up to 1,000 keys a call). */
+const EXPIRE_BATCH = 1000;
+
+/** The webhook history: the archiver (D1 → R2), the event log over both, retention and deletion. */
+export function createHistoryService(platform: Platform) {
+  const { db, now } = platform;
+  const bucket = platform.history;
+  const deps = { db, bucket };
+
+  /** Every object that holds the event (a copy may exist twice after a crash or a recall). */
+  async function objectsHolding(accountId: string, id: string) {
+    const out: { object: HistoryObjectRow; events: HistoryEvent[] }[] = [];
+    for (const object of await repo.objectsWithEvent(db, accountId, id)) {
+      const stored = await bucket.get(object.key);
+      if (!stored) continue;
+      const events = await decodeArchive(stored.body);
+      if (events.some((e) => e.id === id)) out.push({ object, events });
+    }
+    return out;
+  }
+
+  /** Writes an object again with its events changed; an object left empty goes, with its index row. */
+  async function rewrite(object: HistoryObjectRow, events: HistoryEvent[]) {
+    if (events.length === 0) {
+      await bucket.delete(object.key);
+      await repo.forgetObjects(db, [object]);
+      return;
+    }
+    const body = await encodeArchive(events);
+    await bucket.put(object.key, body, {
+      httpMetadata: { contentType: ARCHIVE_CONTENT_TYPE, contentEncoding: "gzip" },
+    });
+    await repo.updateObject(db, { ...object, events: events.length, bytes: body.byteLength });
+  }
+
+  return {
+    /** The cron: final events past the hot window move to R2 (`archiver.ts`). */
+    archive: (budgetMs?: number) =>
+      archiveHistory({ db, bucket, now, log: platform.log, hotHours: platform.settings.historyHotHours }, budgetMs),
+
+    /** The cron: archive objects whose newest event is past `WEBHOOK_RETENTION_DAYS` are deleted. */
+    async expire() {
+      const before = idFloor("evt", now() - platform.settings.retentionDays * 86_400_000);
+      const expired = await repo.expiredObjects(db, before, EXPIRE_BATCH);
+      if (expired.length === 0) return 0;
+      await bucket.delete(expired.map((o) => o.key));
+      await repo.forgetObjects(db, expired);
+      return expired.length;
+    },
+
+    async list(accountId: string, q: EventQuery) {
+      const filter: log.EventFilter = {
+        accountId,
+        ...(q.type === undefined ? {} : { type: q.type }),
+        ...(q.status === undefined ? {} : { status: q.status }),
+        ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
+        ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
+      };
+      const { items, nextCursor } = await log.listEvents(deps, filter, q.limit, q.cursor);
+      return { events: items.map(toLoggedEvent), nextCursor };
+    },
+
+    async get(accountId: string, id: string) {
+      const event = await log.findEvent(deps, accountId, id);
+      if (!event) throw new ApiError("not_found", "Event not found");
+      return toEventDetail(event);
+    },
+
+    /** A webhook's attempts, newest first, filtered (the caller has checked the webhook is the account's). */
+    async attempts(accountId: string, webhookId: string, q: AttemptQuery) {
+      const { items, nextCursor } = await log.listAttempts(
+        deps,
+        {
+          accountId,
+          webhookId,
+          succeeded: q.status === undefined ? null : q.status === "succeeded",
+          eventType: q.eventType ?? null,
+          since: q.since === undefined ? 0 : Date.parse(q.since),
+        },
+        q.limit,
+        q.cursor,
+      );
+      return { attempts: items.map((a) => toAttempt(a, a.event)), nextCursor };
+    },
+
+    /**
+     * The account's history as NDJSON, one event per line (the shape of `GET /v1/events/{id}`),
+     * newest first, streamed page by page: memory stays one page whatever the range.
+     */
+    export(accountId: string, q: Pick<EventQuery, "since" | "until" | "type" | "status">): ReadableStream<Uint8Array> {
+      const encoder = new TextEncoder();
+      let cursor: string | undefined;
+      let done = false;
+      const filter: log.EventFilter = {
+        accountId,
+        ...(q.type === undefined ? {} : { type: q.type }),
+        ...(q.status === undefined ? {} : { status: q.status }),
+        ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
+        ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
+      };
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (done) return controller.close();
+          const { items, nextCursor } = await log.listEvents(deps, filter, 200, cursor);
+          const text = items.map((e) => `${JSON.stringify(toEventDetail(e))}\n`).join("");
+          if (text.length > 0) controller.enqueue(encoder.encode(text));
+          if (nextCursor === null) done = true;
+          else cursor = nextCursor;
+          if (done && text.length === 0) controller.close();
+        },
+      });
+    },
+
+    /**
+     * An archived delivery about to be retried: its event comes back to D1 (with every delivery and
+     * attempt, the same ids) and leaves its object. Null if the delivery is not in the archive.
+     */
+    async recall(accountId: string, deliveryId: string) {
+      const found = await log.findDelivery(deps, accountId, deliveryId);
+      if (!found) return null;
+      await recallEvent(db, found.event);
+      for (const { object, events } of await objectsHolding(accountId, found.event.id)) {
+        await rewrite(
+          object,
+          events.filter((e) => e.id !== found.event.id),
+        );
+      }
+      return found.delivery;
+    },
+
+    /** `DELETE /v1/events/{id}/content` of an archived event; false if it is not in the archive. */
+    async deleteContent(accountId: string, id: string, at: number) {
+      const holding = await objectsHolding(accountId, id);
+      for (const { object, events } of holding) {
+        await rewrite(
+          object,
+          events.map((e) => (e.id === id ? withoutContent(e, at) : e)),
+        );
+      }
+      return holding.length > 0;
+    },
+
+    /** An archived event's head, for the content deletion's answer and audit entry. */
+    findArchived: (accountId: string, id: string) => log.findArchived(deps, accountId, id),
+
+    /**
+     * An account's whole archive (account deletion): every object under its prefix, indexed or not.
+     * Answers whether nothing is left (a large archive takes several calls).
+     */
+    async forgetAccount(accountId: string, maxObjects = 1000) {
+      const listed = await bucket.list({ prefix: accountPrefix(accountId), limit: Math.min(maxObjects, 1000) });
+      if (listed.objects.length > 0) await bucket.delete(listed.objects.map((o) => o.key));
+      const rows = await repo.accountObjects(db, accountId, 1000);
+      await repo.forgetObjects(db, rows);
+      return !listed.truncated && rows.length < 1000;
+    },
+  };
+}
+
+export type HistoryService = ReturnType<typeof createHistoryService>;
