@@ -1,0 +1,193 @@
+// `npm run bench:history`: what the webhook history costs D1 before and after it moves to R2, and
+// how fast the archiver moves it beside the publish rate, on this machine.
+//
+// Keyhook under `wrangler dev` on its own state (HISTORY_HOT_HOURS=0, the cron run by hand), a
+// receiver on loopback answering 200, one account with five webhooks. It publishes HISTORY_EVENTS
+// (default 2,000) events of a 1 KB entity, 8 at a time, and waits until every delivery is final;
+// then reads D1's bytes per table from the local SQLite file (`dbstat`, pages in use), runs the cron
+// until D1 holds no event, and reads them again with the archive's size. Writes
+// bench/results/<date>-history.json.
+import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { api, freshState, KEYHOOK, STATE, sleep, startKeyhook, stopAll } from "./lib.mjs";
+
+const EVENTS = Number(process.env.HISTORY_EVENTS ?? 2000);
+const WEBHOOKS = 5;
+const CONCURRENCY = 8;
+
+function d1File() {
+  const dir = join(STATE, "v3/d1/miniflare-D1DatabaseObject");
+  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  return join(dir, file);
+}
+
+/** Bytes of pages in use per table and index (free pages are not counted: SQLite keeps the file). */
+function d1Bytes() {
+  const db = new DatabaseSync(d1File(), { readOnly: true });
+  const rows = db.prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name").all();
+  const counts = Object.fromEntries(
+    ["events", "deliveries", "attempts", "history_objects"].map((t) => [
+      t,
+      db.prepare(`SELECT count(*) AS n FROM ${t}`).get().n,
+    ]),
+  );
+  db.close();
+  const byName = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
+  const group = (prefixes) =>
+    Object.entries(byName)
+      .filter(([n]) => prefixes.some((p) => n === p || n.startsWith(`${p}_`) || n.startsWith(`sqlite_autoindex_${p}`)))
+      .reduce((s, [, b]) => s + b, 0);
+  return {
+    counts,
+    events: group(["events"]),
+    deliveries: group(["deliveries"]),
+    attempts: group(["attempts"]),
+    historyObjects: group(["history_objects"]),
+    total: Object.values(byName).reduce((s, b) => s + b, 0),
+  };
+}
+
+function r2Bytes() {
+  const dir = join(STATE, "v3/r2/keyhook-history/blobs");
+  try {
+    const files = readdirSync(dir);
+    return { objects: files.length, bytes: files.reduce((s, f) => s + statSync(join(dir, f)).size, 0) };
+  } catch {
+    return { objects: 0, bytes: 0 };
+  }
+}
+
+async function main() {
+  freshState();
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.end("ok"));
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+  await startKeyhook(["--test-scheduled", "--var", "HISTORY_HOT_HOURS:0"]);
+  const { account } = await api("POST", "/v1/accounts", { name: "History bench", plan: "enterprise" });
+  const as = { "x-account-id": account.id };
+  for (let i = 0; i < WEBHOOKS; i++) await api("POST", "/v1/webhooks", { url, events: ["order.paid"] }, as);
+  const baseline = d1Bytes();
+
+  // Publish: 1 KB entities, 8 in flight.
+  const entity = (n) => ({ id: `ord_${n}`, customer: "cus_123", lines: "x".repeat(900), n });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < EVENTS) {
+        const n = next++;
+        const r = await api("POST", "/v1/events", { type: "order.paid", entity: entity(n) }, as);
+        if (!r.event) throw new Error(JSON.stringify(r));
+      }
+    }),
+  );
+  const publishSeconds = (performance.now() - t0) / 1000;
+  // Every delivery final (the first attempts were sent by the publishing requests).
+  // (A status filter answers short pages past its scan bound: follow the cursor to the end.)
+  const pendingCount = async () => {
+    let n = 0;
+    let cursor = null;
+    do {
+      const q = `status=pending&limit=100${cursor ? `&cursor=${cursor}` : ""}`;
+      const page = await api("GET", `/v1/events?${q}`, undefined, as);
+      n += page.events.length;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return n;
+  };
+  for (let i = 0; i < 240 && (await pendingCount()) > 0; i++) await sleep(500);
+  const hot = d1Bytes();
+
+  // The archiver: the cron, run by hand until D1 holds no event.
+  const runs = [];
+  const a0 = performance.now();
+  for (let i = 0; i < 100 && d1Bytes().counts.events > 0; i++) {
+    const s = performance.now();
+    await fetch(`${KEYHOOK}/__scheduled?cron=*+*+*+*+*`);
+    runs.push(Math.round(performance.now() - s));
+  }
+  const archiveSeconds = (performance.now() - a0) / 1000;
+  const cold = d1Bytes();
+  const r2 = r2Bytes();
+  // The event log still reads every event (from R2 now).
+  let listed = 0;
+  let cursor = null;
+  do {
+    const page = await api("GET", `/v1/events?limit=100${cursor ? `&cursor=${cursor}` : ""}`, undefined, as);
+    listed += page.events.length;
+    cursor = page.nextCursor;
+  } while (cursor);
+
+  const per = (b) => Math.round((b - 0) / EVENTS);
+  const hotPerEvent =
+    (hot.events + hot.deliveries + hot.attempts - baseline.events - baseline.deliveries - baseline.attempts) / EVENTS;
+  const coldPerEvent =
+    (cold.events +
+      cold.deliveries +
+      cold.attempts +
+      cold.historyObjects -
+      (baseline.events + baseline.deliveries + baseline.attempts + baseline.historyObjects)) /
+    EVENTS;
+  const window = 72 * 3600;
+  const results = {
+    date: new Date().toISOString(),
+    command: "npm run bench:history",
+    events: EVENTS,
+    webhooksPerEvent: WEBHOOKS,
+    entityBytes: JSON.stringify(entity(0)).length,
+    publish: { seconds: +publishSeconds.toFixed(1), perSecond: +(EVENTS / publishSeconds).toFixed(1) },
+    archive: {
+      seconds: +archiveSeconds.toFixed(1),
+      perSecond: +(EVENTS / archiveSeconds).toFixed(1),
+      cronRunsMs: runs,
+      besidePublish: +(EVENTS / archiveSeconds / (EVENTS / publishSeconds)).toFixed(2),
+    },
+    d1: {
+      baseline,
+      hot,
+      archived: cold,
+      bytesPerEventHot: Math.round(hotPerEvent),
+      bytesPerEventHotByTable: {
+        events: per(hot.events - baseline.events),
+        deliveries: per(hot.deliveries - baseline.deliveries),
+        attempts: per(hot.attempts - baseline.attempts),
+      },
+      bytesPerEventAfterArchive: +coldPerEvent.toFixed(1),
+    },
+    r2: { ...r2, bytesPerEvent: Math.round(r2.bytes / EVENTS) },
+    listedAfterArchive: listed,
+    sizeModel: Object.fromEntries(
+      [10, 100].map((rate) => [
+        `${rate}/s`,
+        {
+          d1GBWith72hWindow: +((rate * window * hotPerEvent) / 1e9).toFixed(2),
+          r2GBPer30Days: +((rate * 30 * 86400 * (r2.bytes / EVENTS)) / 1e9).toFixed(1),
+          d1GBPerMonthBefore: +((rate * 30 * 86400 * hotPerEvent) / 1e9).toFixed(1),
+          // The longest hot window one 10 GB D1 database holds at this rate.
+          maxHotHoursIn10GB: +(10e9 / (rate * 3600 * hotPerEvent)).toFixed(1),
+        },
+      ]),
+    ),
+  };
+  console.log(JSON.stringify(results, null, 2));
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(`bench/results/${results.date.slice(0, 10)}-history.json`, `${JSON.stringify(results, null, 2)}\n`);
+  receiver.close();
+  stopAll();
+  if (listed !== EVENTS) {
+    console.error(`the event log listed ${listed} of ${EVENTS} events after the archive`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  stopAll();
+  process.exit(1);
+});
