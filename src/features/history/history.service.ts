@@ -94,6 +94,17 @@ export interface AttemptQuery {
   since?: string;
 }
 
+/** The event log's filter from a query (times as ISO strings, each filter optional). */
+function eventFilter(accountId: string, q: Pick<EventQuery, "since" | "until" | "type" | "status">): log.EventFilter {
+  return {
+    accountId,
+    ...(q.type === undefined ? {} : { type: q.type }),
+    ...(q.status === undefined ? {} : { status: q.status }),
+    ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
+    ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
+  };
+}
+
 /** Objects deleted per retention run at most (R2 deletes up to 1,000 keys a call). */
 const EXPIRE_BATCH = 1000;
 
@@ -145,13 +156,7 @@ export function createHistoryService(platform: Platform) {
     },
 
     async list(accountId: string, q: EventQuery) {
-      const filter: log.EventFilter = {
-        accountId,
-        ...(q.type === undefined ? {} : { type: q.type }),
-        ...(q.status === undefined ? {} : { status: q.status }),
-        ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
-        ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
-      };
+      const filter = eventFilter(accountId, q);
       const { items, nextCursor } = await log.listEvents(deps, filter, q.limit, q.cursor);
       return { events: items.map(toLoggedEvent), nextCursor };
     },
@@ -187,13 +192,7 @@ export function createHistoryService(platform: Platform) {
       const encoder = new TextEncoder();
       let cursor: string | undefined;
       let done = false;
-      const filter: log.EventFilter = {
-        accountId,
-        ...(q.type === undefined ? {} : { type: q.type }),
-        ...(q.status === undefined ? {} : { status: q.status }),
-        ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
-        ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
-      };
+      const filter = eventFilter(accountId, q);
       return new ReadableStream<Uint8Array>({
         async pull(controller) {
           if (done) return controller.close();

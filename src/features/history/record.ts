@@ -1,23 +1,15 @@
+import type { AttemptRecord } from "../deliveries/attempt";
+
 /**
  * One event of the webhook history, whole: the event, each delivery, each delivery's attempts. The
  * event log reads this shape from D1 (the hot window, `history.repo.ts`) and from R2 (the archive,
  * one NDJSON line per event, `archive-object.ts`), so where a record lives is invisible to a caller.
  */
-export interface HistoryAttempt {
-  id: string;
-  attempt: number;
-  url: string;
-  requestHeaders: Record<string, string>;
+/** An attempt as recorded (`deliveries/attempt.ts`), without what its delivery and event say. */
+export type HistoryAttempt = Omit<AttemptRecord, "accountId" | "webhookId" | "deliveryId" | "eventId" | "eventType"> & {
   /** Only on attempts written before migration 0002; newer ones rebuild it from the event. */
   requestBody: string | null;
-  responseStatus: number | null;
-  responseHeaders: Record<string, string> | null;
-  responseBody: string | null;
-  durationMs: number;
-  failureReason: string | null;
-  succeeded: boolean;
-  createdAt: number;
-}
+};
 
 export interface HistoryDelivery {
   id: string;
