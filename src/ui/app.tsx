@@ -2,6 +2,7 @@ import { useEffect, useState } from "hono/jsx/dom";
 import { data, KeyhookError, keyhook, message, type Schemas, session } from "./api";
 import { AuditTab } from "./audit-tab";
 import { Banner } from "./components";
+import { EventsTab } from "./events-tab";
 import { KeysTab } from "./keys-tab";
 import { AuthorizedAppsTab, DeploymentAppsSection, OAuthAppsTab } from "./oauth-tab";
 import { WebhooksTab } from "./webhooks-tab";
@@ -9,7 +10,7 @@ import { WebhooksTab } from "./webhooks-tab";
 type Who = Schemas["Whoami"];
 type Account = Schemas["Account"];
 
-const TABS = ["API keys", "Webhooks", "OAuth apps", "Authorized apps", "Audit log"] as const;
+const TABS = ["API keys", "Webhooks", "Events", "OAuth apps", "Authorized apps", "Audit log"] as const;
 type Tab = (typeof TABS)[number];
 
 export function App() {
@@ -136,6 +137,7 @@ export function App() {
                 <KeysTab onError={onError} defaultRateLimit={account?.limits.rateLimitPerHour ?? null} />
               )}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
+              {tab === "Events" && <EventsTab onError={onError} />}
               {tab === "OAuth apps" && <OAuthAppsTab onError={onError} />}
               {tab === "OAuth apps" && who.type === "operator" && <DeploymentAppsSection onError={onError} />}
               {tab === "Authorized apps" && <AuthorizedAppsTab onError={onError} />}

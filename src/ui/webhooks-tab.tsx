@@ -311,15 +311,20 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
 
 function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError: OnError }) {
   const [attempts, setAttempts] = useState<Attempt[] | null>(null);
-  const load = async () => {
+  const [older, setOlder] = useState<string | null>(null);
+  /** The newest page, or (with a cursor) the next older page added below what is shown. */
+  const load = async (cursor?: string) => {
     try {
-      setAttempts(
-        (await data(keyhook().GET("/v1/webhooks/{id}/attempts", { params: { path: { id: props.webhook.id } } })))
-          .attempts,
+      const page = await data(
+        keyhook().GET("/v1/webhooks/{id}/attempts", {
+          params: { path: { id: props.webhook.id }, query: { cursor } },
+        }),
       );
+      setAttempts(cursor ? [...(attempts ?? []), ...page.attempts] : page.attempts);
+      setOlder(page.nextCursor);
     } catch (err) {
-      setAttempts([]);
-      props.onError(`Could not load the delivery history: ${message(err)}`, load);
+      if (!cursor) setAttempts([]);
+      props.onError(`Could not load the delivery history: ${message(err)}`, () => load(cursor));
     }
   };
   useEffect(() => {
@@ -338,7 +343,7 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
       <div class="section-head">
         <h3 id="history-heading">Delivery history: {props.webhook.url}</h3>
         <span>
-          <button type="button" onClick={load}>
+          <button type="button" onClick={() => load()}>
             Refresh
           </button>{" "}
           <button type="button" onClick={props.onClose}>
@@ -384,6 +389,11 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
             </li>
           ))}
         </ul>
+      )}
+      {older && (
+        <button type="button" onClick={() => load(older)}>
+          Show older
+        </button>
       )}
     </section>
   );

@@ -1,6 +1,9 @@
 // The admin page in a real browser: Debian's Chromium driven by playwright-core, against `npm run dev`.
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
 import AxeBuilder from "@axe-core/playwright";
 import * as oauth from "oauth4webapi";
 import { chromium } from "playwright-core";
@@ -32,6 +35,11 @@ before(async () => {
     `OAUTH_LOGIN_URL:${login.origin}/login`,
     "--var",
     "OAUTH_DYNAMIC_REGISTRATION:true",
+    // The Events test runs the cron by hand (`/__scheduled`); with no hot window it moves every
+    // final event's history to R2.
+    "--test-scheduled",
+    "--var",
+    "HISTORY_HOT_HOURS:0",
   ]);
   receiver = await startReceiver();
   const created = await apiCall("POST", "/v1/accounts", {
@@ -375,6 +383,92 @@ describe("Admin → Integrations", () => {
     await new Promise((r) => setTimeout(r, 300)); // an onerror would have fired by now
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
     await page.getByRole("button", { name: "Close" }).click();
+  });
+
+  it("Events: one log over D1 and the R2 archive; an archived event's deliveries and attempts, filters, retry", async () => {
+    const admin = { token: devVar("ADMIN_TOKEN"), accountId: account.id };
+    const publish = async (n) => {
+      const body = { type: "order.paid", entity: { order: `ord_${n}`, total: n * 100 } };
+      const res = await apiCall("POST", "/v1/events", { ...admin, body });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      return res.body.event.id;
+    };
+    const eventually = async (check, what) => {
+      const until = Date.now() + 20_000;
+      while (!(await check())) {
+        assert.ok(Date.now() < until, `timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    const delivered = async (id) => (await apiCall("GET", `/v1/events/${id}`, admin)).body.event.status === "delivered";
+    // The local R2 bucket's objects, as `wrangler dev` keeps them: gzip NDJSON.
+    const blobs = ".wrangler/state/v3/r2/keyhook-history/blobs";
+    const inArchive = (id) =>
+      readdirSync(blobs).some((f) =>
+        gunzipSync(readFileSync(join(blobs, f)))
+          .toString()
+          .includes(`"id":"${id}"`),
+      );
+
+    // The first event's deliveries end, then the cron moves its history out of D1 into R2.
+    const archived = await publish(1);
+    await eventually(() => delivered(archived), "the first event delivered");
+    await fetch(`${BASE}/__scheduled?cron=*+*+*+*+*`);
+    await eventually(() => inArchive(archived), "the first event in an R2 object");
+    const recent = await publish(2);
+    await eventually(() => delivered(recent), "the second event delivered");
+
+    await page.getByRole("tab", { name: "Events" }).click();
+    const rowOf = (id) => page.locator(`tr[data-event-id="${id}"]`);
+    await rowOf(recent).waitFor();
+    await rowOf(archived).waitFor();
+    // Newest first; both with two successful deliveries (the two webhooks that take every event).
+    const ids = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.eventId));
+    assert.ok(ids.indexOf(recent) < ids.indexOf(archived), `newest first: ${ids}`);
+    for (const id of [recent, archived])
+      assert.match(await rowOf(id).textContent(), /order\.paid.*Delivered.*2 succeeded/s);
+    await noSeriousA11yViolations("the Events tab");
+
+    // The archived event: its entity, its deliveries and their attempts.
+    await rowOf(archived).getByRole("button", { name: "Details" }).click();
+    const panel = page.locator("section.panel", { has: page.getByRole("heading", { name: /^Event / }) });
+    await panel.getByText('"ord_1"').waitFor();
+    const deliveries = panel.locator(".deliveries > li");
+    assert.equal(await deliveries.count(), 2);
+    for (const d of await deliveries.all()) assert.match(await d.textContent(), /succeeded.*1 attempt.*200/s);
+    await page.screenshot({ path: `${SHOTS}/events.png`, fullPage: true });
+
+    // Retry one of its deliveries: the receiver gets the same event again, and the panel shows a second attempt.
+    const before = receiver.received.length;
+    const first = deliveries.first();
+    const deliveryId = await first.getAttribute("data-delivery-id");
+    await first.getByRole("button", { name: "Retry" }).click();
+    await eventually(async () => {
+      await panel.getByRole("button", { name: "Refresh" }).click();
+      return /2 attempts/.test(await panel.locator(`li[data-delivery-id="${deliveryId}"]`).textContent());
+    }, "the retry's attempt in the panel");
+    const again = receiver.received.slice(before).map((r) => JSON.parse(r.body));
+    assert.ok(
+      again.some((b) => b.id === archived && b.entity.order === "ord_1"),
+      `the archived event sent again: ${JSON.stringify(again)}`,
+    );
+    await panel.getByRole("button", { name: "Close" }).click();
+
+    // Filters: by type (the key events Keyhook published itself, not ours), then by status.
+    await page.getByLabel("Type").fill("api_key.revoked");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await rowOf(archived).waitFor({ state: "detached" });
+    await page.locator("tbody tr").first().waitFor();
+    const types = await page.locator("tbody tr td:nth-child(2)").allTextContents();
+    assert.ok(types.length > 0 && types.every((t) => t === "api_key.revoked"), `only api_key.revoked: ${types}`);
+    await page.getByLabel("Type").fill("order.paid");
+    await page.getByLabel("Status").selectOption("delivered");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await rowOf(archived).waitFor();
+    assert.equal(await page.locator("tbody tr").count(), 2);
+    await page.getByLabel("Status").selectOption("failing");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.getByText("No events").waitFor();
   });
 
   it("the audit log shows those actions, the key under its own name", async () => {
