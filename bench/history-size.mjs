@@ -1,0 +1,48 @@
+// What the webhook history takes, read from the bench's local state: D1's bytes per table (`dbstat`
+// on the local SQLite file, read-only beside the running workerd) and the R2 bucket's objects.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { STATE } from "./lib.mjs";
+
+function d1File() {
+  const dir = join(STATE, "v3/d1/miniflare-D1DatabaseObject");
+  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  return join(dir, file);
+}
+
+/** Bytes of pages in use per table and index (free pages are not counted: SQLite keeps the file). */
+export function d1Bytes() {
+  const db = new DatabaseSync(d1File(), { readOnly: true });
+  const rows = db.prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name").all();
+  const counts = Object.fromEntries(
+    ["events", "deliveries", "attempts", "history_objects"].map((t) => [
+      t,
+      db.prepare(`SELECT count(*) AS n FROM ${t}`).get().n,
+    ]),
+  );
+  db.close();
+  const byName = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
+  const group = (prefixes) =>
+    Object.entries(byName)
+      .filter(([n]) => prefixes.some((p) => n === p || n.startsWith(`${p}_`) || n.startsWith(`sqlite_autoindex_${p}`)))
+      .reduce((s, [, b]) => s + b, 0);
+  return {
+    counts,
+    events: group(["events"]),
+    deliveries: group(["deliveries"]),
+    attempts: group(["attempts"]),
+    historyObjects: group(["history_objects"]),
+    total: Object.values(byName).reduce((s, b) => s + b, 0),
+  };
+}
+
+export function r2Bytes() {
+  const dir = join(STATE, "v3/r2/keyhook-history/blobs");
+  try {
+    const files = readdirSync(dir);
+    return { objects: files.length, bytes: files.reduce((s, f) => s + statSync(join(dir, f)).size, 0) };
+  } catch {
+    return { objects: 0, bytes: 0 };
+  }
+}
