@@ -361,7 +361,7 @@ export async function objectsWithEvent(db: Db, accountId: string, eventId: strin
 /** Objects whose newest event is older than `before` (the retention), any account. */
 export async function expiredObjects(db: Db, before: string, limit: number) {
   const { results } = await db.$client
-    .prepare("SELECT * FROM history_objects WHERE last_event_id < ?1 LIMIT ?2")
+    .prepare("SELECT * FROM history_objects WHERE last_event_id < ?1 ORDER BY last_event_id LIMIT ?2")
     .bind(before, limit)
     .all<Row>();
   return results.map(toObject);
