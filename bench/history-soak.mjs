@@ -11,7 +11,9 @@
 // - 0 lost deliveries: every (event, webhook) pair answered 2xx at least once at the receiver;
 // - every published event once in each account's export, and a sample read back by id with its
 //   five deliveries succeeded;
-// - D1 flat: the history tables after the warm-up never above 1.25 × their size at minute 2.
+// - D1 flat: after the warm-up (minute 2 on), the history tables' mean size over the later half of
+//   the minutes at most 1.25 × their mean over the earlier half. One sample holds what is in flight
+//   when the cron ran, so single minutes vary; a history left in D1 would grow with every minute.
 // Writes bench/results/<date>-history-soak.json and prints the table.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -180,17 +182,19 @@ async function main() {
     if (event?.deliveries.length === WEBHOOKS && event.deliveries.every((d) => d.status === "succeeded")) sampleOk++;
   }
 
-  const warm = minutes.find((m) => m.minute === WARM_MINUTE);
-  const after = minutes.filter((m) => m.minute >= WARM_MINUTE);
-  const maxAfter = Math.max(...after.map((m) => m.d1HistoryBytes));
+  const after = minutes.filter((m) => m.minute >= WARM_MINUTE).map((m) => m.d1HistoryBytes);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const half = Math.floor(after.length / 2);
+  const growth = mean(after.slice(half)) / mean(after.slice(0, Math.max(1, half)));
   const checks = {
     lostDeliveries: lost.length,
     publishErrors,
     exportsComplete: exports.every((e) => e.missing === 0 && e.extra === 0 && e.distinct === e.exported),
     sampleReadBack: `${sampleOk}/${sample.length}`,
     firstEventFoundEveryMinute: minutes.every((m) => m.firstEventFound),
-    d1FlatAfterWarmUp: maxAfter <= 1.25 * warm.d1HistoryBytes,
-    d1MaxAfterWarmUpOverMinute2: +(maxAfter / warm.d1HistoryBytes).toFixed(2),
+    d1FlatAfterWarmUp: growth <= 1.25,
+    d1LaterHalfOverEarlierHalf: +growth.toFixed(2),
+    d1MaxAfterWarmUpBytes: Math.max(...after),
   };
   const results = {
     date: new Date().toISOString(),
