@@ -47,6 +47,11 @@ const json = (name: string, v: string | boolean | undefined): unknown => {
   }
 };
 const path = (id: string) => ({ params: { path: { id } } });
+const scheme = (v: string | boolean | undefined) => {
+  if (v === undefined) return undefined;
+  if (v === "v1" || v === "v1a") return v;
+  throw new UsageError("--signature-scheme must be v1 or v1a");
+};
 
 /** The answer's body: the client throws `KeyhookError` for every error, so a success always has one. */
 async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
@@ -54,6 +59,10 @@ async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
   if (data === undefined) throw new Error("The server answered without a body");
   return data;
 }
+
+/** A v1a webhook's receiver verifies with a public key; a v1 one with the shared secret. */
+const secretLine = (d: { webhook: { signatureScheme: string }; secret: string }) =>
+  d.webhook.signatureScheme === "v1a" ? `public key  ${d.secret}` : `secret  ${d.secret}`;
 
 const KEY_COLUMNS = ["id", "name", "prefix", "last4", "enabled", "lastUsedAt", "expiresAt"];
 /** `--credits N [--refill daily|monthly] [--refill-amount N] [--refill-day D]`; `--credits none` removes them. */
@@ -244,13 +253,15 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "webhooks create": {
-    usage: "webhooks create --webhook-url URL --events a.b,c.d|* [--filter JSON] [--secret S] [--description D]",
+    usage:
+      "webhooks create --webhook-url URL --events a.b,c.d|* [--filter JSON] [--secret S] [--signature-scheme v1|v1a] [--description D]",
     summary: "Create a webhook; its signing secret is printed",
     options: {
       "webhook-url": { type: "string", description: "https:// URL to POST to (required)" },
       events: { type: "string", description: "comma-separated event types, or * (required)" },
       filter: { type: "string", description: "JSON list of conditions, or @file" },
       secret: { type: "string", description: "your own signing secret (default: generated)" },
+      "signature-scheme": { type: "string", description: "v1 (HMAC, default) or v1a (Ed25519: a public key is printed)" },
       description: { type: "string", description: "a note" },
     },
     async run(c, _a, v) {
@@ -260,10 +271,11 @@ export const COMMANDS: Record<string, Command> = {
         events: list(v.events) ?? [],
         filter: json("filter", v.filter) as never,
         secret: v.secret as string | undefined,
+        signatureScheme: scheme(v["signature-scheme"]),
         description: v.description as string | undefined,
       };
       const data = await ok(c.POST("/v1/webhooks", { body }));
-      return { data, text: `${record(data.webhook)}\n\nsecret  ${data.secret}` };
+      return { data, text: `${record(data.webhook)}\n\n${secretLine(data)}` };
     },
   },
   "webhooks update": {
@@ -357,14 +369,20 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "webhooks rotate-secret": {
-    usage: "webhooks rotate-secret <id> [--overlap-seconds N]",
+    usage: "webhooks rotate-secret <id> [--overlap-seconds N] [--signature-scheme v1|v1a]",
     summary: "A new signing secret; the old one keeps signing during the overlap",
     args: ["id"],
-    options: { "overlap-seconds": { type: "string", description: "default 86400, at most 604800" } },
+    options: {
+      "overlap-seconds": { type: "string", description: "default 86400, at most 604800" },
+      "signature-scheme": { type: "string", description: "switch schemes; both sign during the overlap" },
+    },
     async run(c, [id], v) {
-      const body = { overlapSeconds: int("overlap-seconds", v["overlap-seconds"]) };
+      const body = {
+        overlapSeconds: int("overlap-seconds", v["overlap-seconds"]),
+        signatureScheme: scheme(v["signature-scheme"]),
+      };
       const data = await ok(c.POST("/v1/webhooks/{id}/rotate-secret", { ...path(id), body }));
-      return { data, text: `${record(data.webhook)}\n\nsecret  ${data.secret}` };
+      return { data, text: `${record(data.webhook)}\n\n${secretLine(data)}` };
     },
   },
   "events publish": {

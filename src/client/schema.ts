@@ -1021,6 +1021,11 @@ export interface components {
              */
             failingSince: string | null;
             /**
+             * @description How deliveries are signed (Standard Webhooks): `v1` HMAC-SHA256 with a shared secret, or `v1a` Ed25519 — the receiver holds only the public key `whpk_…`
+             * @enum {string}
+             */
+            signatureScheme: "v1" | "v1a";
+            /**
              * Format: date-time
              * @description End of a rotation's overlap
              * @example 2026-11-23T12:00:00.000Z
@@ -3428,8 +3433,16 @@ export interface operations {
                      */
                     events: ("*" | string)[];
                     filter?: components["schemas"]["FilterCondition"][];
-                    /** @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw */
+                    /**
+                     * @description Your own: a `whsec_…` HMAC secret (`v1`), or a `whsk_…` Ed25519 signing key (`v1a`)
+                     * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+                     */
                     secret?: string;
+                    /**
+                     * @description Default `v1`, or the scheme of `secret` when given
+                     * @enum {string}
+                     */
+                    signatureScheme?: "v1" | "v1a";
                     description?: string;
                 };
             };
@@ -3443,6 +3456,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         webhook: components["schemas"]["Webhook"];
+                        /** @description What the receiver verifies with: the `whsec_…` secret (`v1`), or the public key `whpk_…` (`v1a`; the signing key stays in Keyhook) */
                         secret: string;
                     };
                 };
@@ -3847,8 +3861,16 @@ export interface operations {
             content: {
                 "application/json": {
                     overlapSeconds?: number;
-                    /** @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw */
+                    /**
+                     * @description Your own: a `whsec_…` HMAC secret (`v1`), or a `whsk_…` Ed25519 signing key (`v1a`)
+                     * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+                     */
                     secret?: string;
+                    /**
+                     * @description Switch schemes with the rotation (the overlap signs with both, so receivers can move over); default: the webhook's own, or that of `secret`
+                     * @enum {string}
+                     */
+                    signatureScheme?: "v1" | "v1a";
                 };
             };
         };
@@ -3861,6 +3883,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         webhook: components["schemas"]["Webhook"];
+                        /** @description What the receiver verifies with: the `whsec_…` secret (`v1`), or the public key `whpk_…` (`v1a`; the signing key stays in Keyhook) */
                         secret: string;
                     };
                 };

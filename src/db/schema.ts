@@ -168,6 +168,8 @@ export const webhooks = sqliteTable(
     status: text("status").notNull(),
     disabledReason: text("disabled_reason"),
     secret: text("secret").notNull(),
+    /** `v1` (HMAC, the secret is `whsec_…`) or `v1a` (Ed25519, the secret is a `whsk_…` signing key). */
+    signatureScheme: text("signature_scheme").notNull().default("v1"),
     previousSecret: text("previous_secret"),
     previousSecretExpiresAt: integer("previous_secret_expires_at"),
     /** First failure since the last success: the auto-disable clock. */

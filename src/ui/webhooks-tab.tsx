@@ -168,6 +168,7 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
   const [types, setTypes] = useState<{ name: string; description: string | null }[]>([]);
   const [all, setAll] = useState(existing ? existing.events.includes("*") : false);
   const [secret, setSecret] = useState(existing ? "" : generateSecret());
+  const [scheme, setScheme] = useState<"v1" | "v1a">("v1");
   const [revealed, setRevealed] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -200,7 +201,8 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
         const body = {
           url,
           events,
-          secret: String(form.get("secret")).trim(),
+          // v1a: Keyhook makes the Ed25519 key; the receiver is given only its public half.
+          ...(scheme === "v1a" ? { signatureScheme: scheme } : { secret: String(form.get("secret")).trim() }),
           filter: filter ?? undefined,
           description: description || undefined,
         };
@@ -265,34 +267,49 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
       </textarea>
       {existing ? (
         <div>
-          <span class="label">Secret</span>{" "}
+          <span class="label">{existing.signatureScheme === "v1a" ? "Public key (v1a)" : "Secret"}</span>{" "}
           {revealed ? (
             <span>
               <code class="secret">{revealed}</code>{" "}
               <button type="button" onClick={() => navigator.clipboard.writeText(revealed).catch(() => {})}>
-                Copy secret
+                Copy
               </button>
             </span>
           ) : (
             <button type="button" onClick={reveal}>
-              Reveal secret
+              {existing.signatureScheme === "v1a" ? "Show public key" : "Reveal secret"}
             </button>
           )}
         </div>
       ) : (
         <div>
-          <label for="wh-secret">Secret</label>
-          <input
-            id="wh-secret"
-            name="secret"
-            required
-            minLength={24}
-            value={secret}
-            onInput={(e: Event) => setSecret((e.target as HTMLInputElement).value)}
-          />
-          <button type="button" onClick={() => setSecret(generateSecret())}>
-            Regenerate
-          </button>
+          <label for="wh-scheme">Signatures</label>
+          <select
+            id="wh-scheme"
+            value={scheme}
+            onChange={(e: Event) => setScheme((e.target as HTMLSelectElement).value as "v1" | "v1a")}
+          >
+            <option value="v1">v1: HMAC-SHA256, a shared secret</option>
+            <option value="v1a">v1a: Ed25519, the receiver holds a public key</option>
+          </select>
+          {scheme === "v1" ? (
+            <div>
+              <label for="wh-secret">Secret</label>
+              <input
+                id="wh-secret"
+                name="secret"
+                required
+                minLength={24}
+                value={secret}
+                onInput={(e: Event) => setSecret((e.target as HTMLInputElement).value)}
+              />
+              <button type="button" onClick={() => setSecret(generateSecret())}>
+                Regenerate
+              </button>
+            </div>
+          ) : (
+            <p class="muted">Keyhook makes the signing key and keeps it; after saving, the receiver's public key (whpk_…) is under the webhook's Edit.</p>
+          )}
         </div>
       )}
       <label for="wh-description">Description</label>

@@ -24,7 +24,8 @@ export function deliveryBody(event: SentEvent): string {
 /**
  * Standard Webhooks headers (every Svix / Standard Webhooks receiver library verifies them as they
  * are) plus GitHub-style `X-Keyhook-Signature`. During a rotation overlap `webhook-signature`
- * carries both signatures, space-separated; the GitHub format has room for one, the new one.
+ * carries both signatures, space-separated (`v1,…` and `v1a,…` alike); the GitHub format has room
+ * for one HMAC: the newest `v1` secret's, and none on a `v1a` endpoint past its overlap.
  */
 export async function signedHeaders(
   event: Pick<EventRow, "id" | "type">,
@@ -35,13 +36,14 @@ export async function signedHeaders(
   timestamp: number,
 ): Promise<Record<string, string>> {
   const signatures = await Promise.all(secrets.map((s) => standardSignatureWith(s, event.id, timestamp, body)));
+  const hmac = secrets.find((s) => s.scheme === "v1");
   return {
     "content-type": "application/json",
     "user-agent": `Keyhook-Webhooks/${KEYHOOK_VERSION}`,
     "webhook-id": event.id,
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signatures.join(" "),
-    "x-keyhook-signature": await githubSignatureWith(secrets[0], body),
+    ...(hmac ? { "x-keyhook-signature": await githubSignatureWith(hmac, body) } : {}),
     "x-keyhook-event": event.type,
     "x-keyhook-webhook-id": webhookId,
     "x-keyhook-delivery": deliveryId,

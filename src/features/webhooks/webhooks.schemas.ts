@@ -18,7 +18,14 @@ const Secret = z
   .min(24, "a signing secret must be at least 24 characters")
   .max(256)
   .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
-  .openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
+  .openapi({
+    description: "Your own: a `whsec_…` HMAC secret (`v1`), or a `whsk_…` Ed25519 signing key (`v1a`)",
+    example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+  });
+const Scheme = z.enum(["v1", "v1a"]).openapi({
+  description:
+    "How deliveries are signed (Standard Webhooks): `v1` HMAC-SHA256 with a shared secret, or `v1a` Ed25519 — the receiver holds only the public key `whpk_…`",
+});
 
 export const Webhook = z
   .object({
@@ -35,6 +42,7 @@ export const Webhook = z
       .nullable()
       .openapi({ description: "The latest delivery attempt" }),
     failingSince: Timestamp.nullable(),
+    signatureScheme: Scheme,
     previousSecretExpiresAt: Timestamp.nullable().openapi({ description: "End of a rotation's overlap" }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -46,6 +54,7 @@ export const CreateWebhookBody = z.strictObject({
   events: Events,
   filter: Filter.optional(),
   secret: Secret.optional(),
+  signatureScheme: Scheme.optional().openapi({ description: "Default `v1`, or the scheme of `secret` when given" }),
   description: z.string().max(500).optional(),
 });
 
@@ -60,7 +69,17 @@ export const UpdateWebhookBody = z.strictObject({
 export const RotateSecretBody = z.strictObject({
   overlapSeconds: z.number().int().min(0).max(MAX_OVERLAP_SECONDS).optional(),
   secret: Secret.optional(),
+  signatureScheme: Scheme.optional().openapi({
+    description:
+      "Switch schemes with the rotation (the overlap signs with both, so receivers can move over); default: the webhook's own, or that of `secret`",
+  }),
 });
 
 export const Envelope = z.object({ webhook: Webhook });
-export const WithSecret = z.object({ webhook: Webhook, secret: z.string() });
+export const WithSecret = z.object({
+  webhook: Webhook,
+  secret: z.string().openapi({
+    description:
+      "What the receiver verifies with: the `whsec_…` secret (`v1`), or the public key `whpk_…` (`v1a`; the signing key stays in Keyhook)",
+  }),
+});

@@ -3,14 +3,14 @@ import type { WebhookSettings } from "../../config";
 import type { WebhookRow } from "../../db/schema";
 import { type Caller, SYSTEM_AUDIT } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
-import { ApiError } from "../../lib/errors";
+import { ApiError, validationError } from "../../lib/errors";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
 import { decryptSecret, encryptSecret } from "../../lib/secret-box";
 import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
 import type { Disabling } from "../deliveries/group-commit";
 import type { EventsService } from "../events/events.service";
-import { generateWebhookSecret } from "./signing";
+import { generateWebhookSecret, invalidSigningKey, type SignatureScheme, schemeOf, verificationKey } from "./signing";
 import { forgetTargets } from "./targets";
 import { checkWebhookUrl } from "./url-safety";
 import type { WebhookView } from "./webhooks.repo";
@@ -44,14 +44,16 @@ function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
         ? null
         : { at: iso(row.lastAttemptAt), status: row.lastAttemptStatus, succeeded: Boolean(row.lastAttemptSucceeded) },
     failingSince: isoOrNull(row.failingSince),
+    signatureScheme: row.signatureScheme as SignatureScheme,
     previousSecretExpiresAt: isoOrNull(row.previousSecretExpiresAt),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
 }
 
-const audited = ({ url, events, filter, status, description }: z.infer<typeof Webhook>) => ({
+const audited = ({ url, events, filter, status, description, signatureScheme }: z.infer<typeof Webhook>) => ({
   url,
+  signatureScheme,
   events,
   filter,
   status,
@@ -67,6 +69,25 @@ function assertSafeUrl(url: string, settings: WebhookSettings) {
       reason: verdict.reason,
     });
   }
+}
+
+/**
+ * The secret a create or rotation signs with: the caller's own (its form must fit the scheme asked
+ * for, and a `whsk_` key must be whole), or a new one of the scheme.
+ */
+async function secretFor(input: { secret?: string; signatureScheme?: SignatureScheme }, fallback: SignatureScheme) {
+  if (input.secret === undefined) return generateWebhookSecret(input.signatureScheme ?? fallback);
+  const scheme = schemeOf(input.secret);
+  if (input.signatureScheme !== undefined && input.signatureScheme !== scheme) {
+    const message =
+      input.signatureScheme === "v1a"
+        ? "a v1a webhook signs with an Ed25519 key: give a whsk_… key, or none to have one made"
+        : "a whsk_… key signs v1a: give a whsec_… secret for v1, or none to have one made";
+    throw validationError([{ path: ["secret"], message }]);
+  }
+  const invalid = scheme === "v1a" ? await invalidSigningKey(input.secret) : null;
+  if (invalid) throw validationError([{ path: ["secret"], message: invalid }]);
+  return input.secret;
 }
 
 export interface WebhooksDeps {
@@ -115,7 +136,7 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
       const at = now();
       assertSafeUrl(input.url, settings);
       const id = newId("wh", at);
-      const secret = input.secret ?? generateWebhookSecret();
+      const secret = await secretFor(input, "v1");
       const row: WebhookRow = {
         id,
         accountId: caller.accountId,
@@ -126,6 +147,7 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         status: "active",
         disabledReason: null,
         secret: await encryptSecret(secret, secretKey, id),
+        signatureScheme: schemeOf(secret),
         previousSecret: null,
         previousSecretExpiresAt: null,
         failingSince: null,
@@ -153,7 +175,7 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         );
       }
       forgetTargets(caller.accountId);
-      return { webhook, secret };
+      return { webhook, secret: await verificationKey(secret) };
     },
 
     async list(caller: Caller, limit: number, cursor: string | undefined) {
@@ -208,26 +230,27 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
 
     async secret(caller: Caller, id: string) {
       const row = await load(caller, id);
-      return decryptSecret(row.secret, secretKey, row.id);
+      return verificationKey(await decryptSecret(row.secret, secretKey, row.id));
     },
 
     /** A new secret; the old one keeps signing alongside it until the overlap ends. */
     async rotateSecret(caller: Caller, id: string, input: Partial<z.infer<typeof RotateSecretBody>>) {
       const row = await load(caller, id);
       const overlap = input.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS;
-      const secret = input.secret ?? generateWebhookSecret();
+      const secret = await secretFor(input, row.signatureScheme as SignatureScheme);
       const webhook = await change(
         caller,
         id,
         "webhook.secret_rotated",
         {
           secret: await encryptSecret(secret, secretKey, id),
+          signatureScheme: schemeOf(secret),
           previousSecret: overlap > 0 ? row.secret : null,
           previousSecretExpiresAt: overlap > 0 ? now() + overlap * 1000 : null,
         },
         row,
       );
-      return { webhook, secret };
+      return { webhook, secret: await verificationKey(secret) };
     },
 
     /**
