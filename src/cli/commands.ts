@@ -47,7 +47,7 @@ const json = (name: string, v: string | boolean | undefined): unknown => {
   }
 };
 const path = (id: string) => ({ params: { path: { id } } });
-const scheme = (v: string | boolean | undefined) => {
+const scheme = (v: string | boolean | undefined): "v1" | "v1a" | undefined => {
   if (v === undefined) return undefined;
   if (v === "v1" || v === "v1a") return v;
   throw new UsageError("--signature-scheme must be v1 or v1a");
@@ -261,7 +261,10 @@ export const COMMANDS: Record<string, Command> = {
       events: { type: "string", description: "comma-separated event types, or * (required)" },
       filter: { type: "string", description: "JSON list of conditions, or @file" },
       secret: { type: "string", description: "your own signing secret (default: generated)" },
-      "signature-scheme": { type: "string", description: "v1 (HMAC, default) or v1a (Ed25519: a public key is printed)" },
+      "signature-scheme": {
+        type: "string",
+        description: "v1 (HMAC, default) or v1a (Ed25519: a public key is printed)",
+      },
       description: { type: "string", description: "a note" },
     },
     async run(c, _a, v) {

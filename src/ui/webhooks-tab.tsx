@@ -308,7 +308,10 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
               </button>
             </div>
           ) : (
-            <p class="muted">Keyhook makes the signing key and keeps it; after saving, the receiver's public key (whpk_…) is under the webhook's Edit.</p>
+            <p class="muted">
+              Keyhook makes the signing key and keeps it; after saving, the receiver's public key (whpk_…) is under the
+              webhook's Edit.
+            </p>
           )}
         </div>
       )}
