@@ -77,7 +77,9 @@ describe("a delivered webhook verifies with the public libraries", () => {
 /** A `v1a` delivery verified with @noble/ed25519 and only the `whpk_` public key the API gave. */
 async function verifiesV1a(publicKey: string, req: { body: string; headers: Record<string, string> }) {
   const key = Uint8Array.from(atob(publicKey.slice("whpk_".length)), (c) => c.charCodeAt(0));
-  const message = new TextEncoder().encode(`${req.headers["webhook-id"]}.${req.headers["webhook-timestamp"]}.${req.body}`);
+  const message = new TextEncoder().encode(
+    `${req.headers["webhook-id"]}.${req.headers["webhook-timestamp"]}.${req.body}`,
+  );
   const results: boolean[] = [];
   for (const part of req.headers["webhook-signature"]!.split(" ")) {
     const [version, signature] = part.split(",");
@@ -124,7 +126,11 @@ describe("v1a: Ed25519 signatures, per endpoint", () => {
     expect(made.webhook.signatureScheme).toBe("v1a");
     expect(made.secret).toBe("whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=");
     const bad = async (body: Record<string, unknown>) =>
-      call("POST", "/v1/webhooks", { token: ADMIN, accountId: account.id, body: { url: "https://example.com/y", events: ["*"], ...body } });
+      call("POST", "/v1/webhooks", {
+        token: ADMIN,
+        accountId: account.id,
+        body: { url: "https://example.com/y", events: ["*"], ...body },
+      });
     // The public half does not match the seed.
     const broken = `${own.slice(0, -10)}AAAAAAAAA=`;
     for (const body of [
