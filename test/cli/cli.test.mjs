@@ -111,6 +111,13 @@ describe("keyhook CLI", () => {
     assert.equal((await json(["webhooks", "retry", attempts[0].deliveryId])).delivery.status, "pending");
     const rotated = await json(["webhooks", "rotate-secret", id, "--overlap-seconds", "60"]);
     assert.notEqual(rotated.secret, created.secret);
+    // v1a: switching schemes by rotation prints the receiver's public key, never the signing key.
+    const moved = await keyhookCli(["webhooks", "rotate-secret", id, "--signature-scheme", "v1a"]);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /public key {2}whpk_[A-Za-z0-9+/]{43}=/);
+    assert.doesNotMatch(moved.stdout, /whsk_/);
+    assert.equal((await json(["webhooks", "get", id])).webhook.signatureScheme, "v1a");
+    assert.equal((await keyhookCli(["webhooks", "rotate-secret", id, "--signature-scheme", "v2"])).code, 2);
     assert.equal((await keyhookCli(["webhooks", "delete", id])).code, 0);
   });
 
