@@ -360,6 +360,28 @@ describe("Admin → Integrations", () => {
     await page.getByRole("button", { name: "Cancel" }).click();
   });
 
+  it("a v1a webhook: Keyhook makes the key, the page shows only the receiver's public key", async () => {
+    const admin = { token: devVar("ADMIN_TOKEN"), accountId: account.id };
+    const url = receiver.url.replace(/\/hooks$/, "/v1a");
+    await page.getByRole("button", { name: "+ New webhook" }).click();
+    await page.getByLabel("URL").fill(url);
+    await page.getByLabel("Signatures").selectOption("v1a");
+    assert.equal(await page.getByLabel("Secret", { exact: true }).count(), 0);
+    await page.getByLabel("All events").check();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const row = page.getByRole("row", { name: new RegExp(url.replace(/[.:/]/g, "\\$&")) });
+    await row.waitFor();
+    await row.getByRole("button", { name: "Edit" }).click();
+    await page.getByRole("button", { name: "Show public key" }).click();
+    await page.locator("code.secret").waitFor();
+    assert.match(await page.locator("code.secret").textContent(), /^whpk_[A-Za-z0-9+/]{43}=$/);
+    await page.getByRole("button", { name: "Cancel" }).click();
+    const listed = await apiCall("GET", "/v1/webhooks", admin);
+    const made = listed.body.webhooks.find((w) => w.url === url);
+    assert.equal(made.signatureScheme, "v1a");
+    assert.equal((await apiCall("DELETE", `/v1/webhooks/${made.id}`, admin)).status, 200);
+  });
+
   it("a receiver's <script> response body is shown as text in the delivery history, never run", async () => {
     const admin = { token: devVar("ADMIN_TOKEN"), accountId: account.id };
     const url = receiver.url.replace(/\/hooks$/, "/script");
