@@ -10,6 +10,7 @@ import {
   consumeNow,
   createWebhook,
   deliveryRow,
+  endOverlap,
   publish,
   received,
   uniqueName,
@@ -269,11 +270,7 @@ describe("rotation overlap", () => {
     expect(req!.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
     expect(() => new Webhook(oldSecret).verify(req!.body, req!.headers)).not.toThrow();
     expect(() => new Webhook(newSecret).verify(req!.body, req!.headers)).not.toThrow();
-    // The overlap ends (time moved by hand: the account's webhooks version too, as any change to a webhook does).
-    await env.DB.batch([
-      env.DB.prepare("UPDATE webhooks SET previous_secret_expires_at = 1 WHERE id = ?").bind(webhook.id),
-      env.DB.prepare("UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id = ?").bind(account.id),
-    ]);
+    await endOverlap(account.id, webhook.id);
     await publish(account.id, { type: "a.b", entity: {} });
     const reqs = await waitForReceived(name, 2);
     expect(reqs[1]!.headers["webhook-signature"]!.split(" ")).toHaveLength(1);

@@ -5,7 +5,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { githubSignature, standardSignature, verificationKey } from "../src/features/webhooks/signing";
 import { ADMIN, call, createAccount } from "./helpers/api";
-import { createWebhook, publish, uniqueName, waitForReceived } from "./helpers/webhooks";
+import { createWebhook, endOverlap, publish, uniqueName, waitForReceived } from "./helpers/webhooks";
 
 describe("signature algorithms (test vectors)", () => {
   it("Standard Webhooks vector", async () => {
@@ -166,10 +166,7 @@ describe("v1a: Ed25519 signatures, per endpoint", () => {
     expect(() => new Webhook(hmacSecret).verify(req!.body, req!.headers)).not.toThrow(); // old receivers still verify
     expect(await verifyGithub(hmacSecret, req!.body, req!.headers["x-keyhook-signature"]!)).toBe(true);
     expect(await verifiesV1a(publicKey, req!)).toBe(true);
-    await env.DB.batch([
-      env.DB.prepare("UPDATE webhooks SET previous_secret_expires_at = 1 WHERE id = ?").bind(webhook.id),
-      env.DB.prepare("UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id = ?").bind(account.id),
-    ]);
+    await endOverlap(account.id, webhook.id);
     await publish(account.id, { type: "a.b", entity: {} });
     const reqs = await waitForReceived(name, 2);
     expect(reqs[1]!.headers["webhook-signature"]!.split(" ").map((s) => s.split(",")[0])).toEqual(["v1a"]);

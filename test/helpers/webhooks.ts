@@ -46,3 +46,11 @@ export async function consumeNow(deliveryIds: string[]) {
   await waitOnExecutionContext(ctx);
   return getQueueResult(batch, ctx);
 }
+
+/** Ends a secret rotation's overlap now (time moved by hand: the account's webhooks version too, as any webhook change does). */
+export async function endOverlap(accountId: string, webhookId: string) {
+  await env.DB.batch([
+    env.DB.prepare("UPDATE webhooks SET previous_secret_expires_at = 1 WHERE id = ?").bind(webhookId),
+    env.DB.prepare("UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id = ?").bind(accountId),
+  ]);
+}

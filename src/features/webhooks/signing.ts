@@ -1,4 +1,4 @@
-import { toHex } from "../../lib/encoding";
+import { base64UrlDecode, toHex } from "../../lib/encoding";
 
 const encoder = new TextEncoder();
 
@@ -40,7 +40,9 @@ export async function generateWebhookSecret(scheme: SignatureScheme = "v1"): Pro
 
 async function publicKeyBytes(seed: Uint8Array): Promise<Uint8Array> {
   const jwk = (await crypto.subtle.exportKey("jwk", await ed25519Private(seed, true))) as JsonWebKey;
-  return unbase64((jwk.x ?? "").replace(/-/g, "+").replace(/_/g, "/"));
+  const x = base64UrlDecode(jwk.x ?? "");
+  if (x?.length !== 32) throw new Error("Ed25519 public key export failed");
+  return x;
 }
 
 /** A `whsk_` key's seed, or null when it is not 64 bytes of base64 whose second half is the seed's public key. */
