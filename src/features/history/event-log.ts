@@ -94,7 +94,9 @@ export async function listEvents(deps: LogDeps, filter: EventFilter, limit: numb
     const threshold = candidates.length >= want ? candidates[want - 1] : undefined;
     if (threshold !== undefined && object.lastEventId < threshold) break;
     if (read === OBJECTS_PER_PAGE) {
-      archiveFloorId = object.lastEventId;
+      // This object is not read, so its newest event is not on the page: the page is complete
+      // above that id only, and the cursor sorts just above it (ids are of one length).
+      archiveFloorId = `${object.lastEventId}~`;
       break;
     }
     read += 1;
@@ -197,7 +199,8 @@ export async function listAttempts(deps: LogDeps, filter: AttemptFilter, limit: 
     )
       continue;
     if (read === OBJECTS_PER_PAGE) {
-      floor = object.lastAttemptId ?? undefined;
+      // Unread, as in listEvents: complete above its newest attempt only.
+      floor = object.lastAttemptId === null ? undefined : `${object.lastAttemptId}~`;
       break;
     }
     read += 1;
