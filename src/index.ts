@@ -5,6 +5,7 @@ import { countOps } from "./lib/op-count";
 import { handleQueue } from "./queue/consumer";
 
 export { CredentialRecords } from "./edge";
+export { EndpointPacer } from "./features/deliveries/pacer";
 export { ColoCache } from "./features/edge/colo-cache";
 export { KeyhookRpc } from "./rpc";
 

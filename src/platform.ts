@@ -32,6 +32,8 @@ export interface Platform {
   history: R2Bucket;
   /** The local stand-in for Workers Cache (`EDGE_CACHE=local`). */
   edgeColo: Env["EDGE_COLO"];
+  /** Send slots per webhook: throttles and replays (`features/deliveries/pacer.ts`). */
+  pacer: Env["PACER"] | null;
   /** This invocation's loopback bindings to the Worker's own entrypoints (`ctx.exports`), if any. */
   exports: Cloudflare.Exports | null;
 }
@@ -64,6 +66,7 @@ export function platformOf(env: Env, ctx: Invocation, overrides: Overrides = {})
     secrets: { webhookKey: env.WEBHOOK_SECRET_KEY, jwtSecret: env.JWT_SECRET, adminToken: env.ADMIN_TOKEN },
     history: env.HISTORY,
     edgeColo: env.EDGE_COLO,
+    pacer: env.PACER ?? null,
     exports: ctx.exports ?? null,
   };
 }

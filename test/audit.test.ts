@@ -182,8 +182,8 @@ const cases: Record<string, Case> = {
 };
 
 /**
- * Not changes to configuration: verify answers a question; publishing, test sends, retries and
- * recovery move events, whose record is the delivery history, not the audit log.
+ * Not changes to configuration: verify answers a question; publishing, test sends, retries,
+ * recovery and replays move events, whose record is the delivery history, not the audit log.
  */
 const notMutations = new Set([
   // The OAuth protocol: consent and grant revocations are audited (test/oauth.test.ts); tokens are records of their own.
@@ -202,6 +202,8 @@ const notMutations = new Set([
   "POST /v1/event-types",
   "POST /v1/deliveries/:id/retry",
   "POST /v1/webhooks/:id/recover",
+  "POST /v1/webhooks/:id/replay",
+  "POST /v1/replays",
   "POST /v1/webhooks/:id/test",
 ]);
 const mutating = appRoutes().filter(

@@ -82,6 +82,7 @@ const bodies: Record<string, unknown> = {
   "PATCH /v1/oauth-clients/:id": { name: "stolen", enabled: false },
   "POST /v1/webhooks/:id/rotate-secret": { overlapSeconds: 0 },
   "POST /v1/webhooks/:id/recover": { since: "2020-01-01T00:00:00Z" },
+  "POST /v1/webhooks/:id/replay": { since: "2020-01-01T00:00:00Z" },
   "POST /v1/webhooks/:id/test": { event: "webhook.test" },
 };
 
@@ -103,7 +104,8 @@ describe("every row belongs to one account", () => {
     for (const r of tenantIdRoutes) {
       const name = `${r.method} ${r.path}`;
       expect(resourceOf(r.path), name).toBeDefined();
-      if (r.method === "PATCH" || name.endsWith("/recover")) expect(bodies, name).toHaveProperty([name]);
+      if (r.method === "PATCH" || name.endsWith("/recover") || name.endsWith("/replay"))
+        expect(bodies, name).toHaveProperty([name]);
     }
   });
 

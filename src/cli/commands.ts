@@ -31,6 +31,8 @@ const int = (name: string, v: string | boolean | undefined) => {
   if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number`);
   return n;
 };
+/** A whole number, or `none` for null (a setting removed). */
+const intOrNone = (name: string, v: string | boolean | undefined) => (v === "none" ? null : int(name, v));
 const bool = (name: string, v: string | boolean | undefined) => {
   if (v === undefined) return undefined;
   if (v === "true" || v === true) return true;
@@ -254,7 +256,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   "webhooks create": {
     usage:
-      "webhooks create --webhook-url URL --events a.b,c.d|* [--filter JSON] [--secret S] [--signature-scheme v1|v1a] [--description D]",
+      "webhooks create --webhook-url URL --events a.b,c.d|* [--filter JSON] [--secret S] [--signature-scheme v1|v1a] [--headers JSON] [--throttle N] [--timeout-ms N] [--description D]",
     summary: "Create a webhook; its signing secret is printed",
     options: {
       "webhook-url": { type: "string", description: "https:// URL to POST to (required)" },
@@ -265,6 +267,9 @@ export const COMMANDS: Record<string, Command> = {
         type: "string",
         description: "v1 (HMAC, default) or v1a (Ed25519: a public key is printed)",
       },
+      headers: { type: "string", description: 'custom headers, a JSON object ({"Authorization": "…"}) or @file' },
+      throttle: { type: "string", description: "at most N deliveries a second to it" },
+      "timeout-ms": { type: "string", description: "its own timeout, below the deployment's" },
       description: { type: "string", description: "a note" },
     },
     async run(c, _a, v) {
@@ -275,6 +280,9 @@ export const COMMANDS: Record<string, Command> = {
         filter: json("filter", v.filter) as never,
         secret: v.secret as string | undefined,
         signatureScheme: scheme(v["signature-scheme"]),
+        headers: json("headers", v.headers) as Record<string, string> | undefined,
+        throttle: int("throttle", v.throttle),
+        timeoutMs: int("timeout-ms", v["timeout-ms"]),
         description: v.description as string | undefined,
       };
       const data = await ok(c.POST("/v1/webhooks", { body }));
@@ -282,13 +290,17 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "webhooks update": {
-    usage: "webhooks update <id> [--webhook-url U] [--events a,b] [--status active|disabled] [--description D]",
+    usage:
+      "webhooks update <id> [--webhook-url U] [--events a,b] [--status active|disabled] [--headers JSON|null] [--throttle N|none] [--timeout-ms N|none] [--description D]",
     summary: "Change a webhook",
     args: ["id"],
     options: {
       "webhook-url": { type: "string", description: "a new URL" },
       events: { type: "string", description: "comma-separated event types, or *" },
       status: { type: "string", description: "active or disabled" },
+      headers: { type: "string", description: "replaces the custom headers (JSON object, or null for none)" },
+      throttle: { type: "string", description: "deliveries a second, or none" },
+      "timeout-ms": { type: "string", description: "its own timeout, or none for the deployment's" },
       description: { type: "string", description: "a note" },
     },
     async run(c, [id], v) {
@@ -299,6 +311,9 @@ export const COMMANDS: Record<string, Command> = {
         url: v["webhook-url"] as string | undefined,
         events: list(v.events),
         status: v.status as "active" | "disabled" | undefined,
+        headers: json("headers", v.headers) as Record<string, string> | null | undefined,
+        throttle: intOrNone("throttle", v.throttle),
+        timeoutMs: intOrNone("timeout-ms", v["timeout-ms"]),
         description: v.description as string | undefined,
       };
       const data = await ok(c.PATCH("/v1/webhooks/{id}", { ...path(id), body }));
@@ -369,6 +384,36 @@ export const COMMANDS: Record<string, Command> = {
     async run(c, [id]) {
       const data = await ok(c.POST("/v1/deliveries/{id}/retry", path(id)));
       return one(data, data.delivery);
+    },
+  },
+  "webhooks replay": {
+    usage: "webhooks replay <id> --since ISO [--until ISO]",
+    summary: "Send what the webhook missed in a time range (once each, in order)",
+    args: ["id"],
+    options: {
+      since: { type: "string", description: "published at or after (required)" },
+      until: { type: "string", description: "published before (default: now)" },
+    },
+    async run(c, [id], v) {
+      if (typeof v.since !== "string") throw new UsageError("--since is required");
+      const body = { since: v.since, until: v.until as string | undefined };
+      const data = await ok(c.POST("/v1/webhooks/{id}/replay", { ...path(id), body }));
+      const next = data.nextSince ? `\nMore in the range: replay again with --since ${data.nextSince}` : "";
+      return { data, text: `Replaying ${data.replayed} event(s)${next}` };
+    },
+  },
+  "webhooks replay-all": {
+    usage: "webhooks replay-all --since ISO [--until ISO]",
+    summary: "Replay every active webhook over one time range",
+    options: {
+      since: { type: "string", description: "published at or after (required)" },
+      until: { type: "string", description: "published before (default: now)" },
+    },
+    async run(c, _a, v) {
+      if (typeof v.since !== "string") throw new UsageError("--since is required");
+      const body = { since: v.since, until: v.until as string | undefined };
+      const data = await ok(c.POST("/v1/replays", { body }));
+      return { data, text: table(data.webhooks, ["id", "replayed", "nextSince"]) };
     },
   },
   "webhooks rotate-secret": {

@@ -365,6 +365,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/{id}/headers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reveal a webhook's custom headers
+         * @description The values too (the webhook itself shows the names only): they may be credentials.
+         */
+        get: operations["getWebhookHeaders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/{id}/rotate-secret": {
         parameters: {
             query?: never;
@@ -430,6 +450,46 @@ export interface paths {
         put?: never;
         /** Re-send failed deliveries since a time */
         post: operations["recoverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/replays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay what every active webhook missed
+         * @description The replay of each active webhook of the account over the same range.
+         */
+        post: operations["replayWebhooks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay what a webhook missed
+         * @description Every event of the webhook's types (and filter) published in the range since it was created, that it has not received — none sent to it (published while it was disabled) or failed — is sent now, once, in order of publication, at most 10 a second (or the webhook's throttle). Reaches into the archive. Repeating the same range sends nothing twice.
+         */
+        post: operations["replayWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1025,6 +1085,18 @@ export interface components {
              * @enum {string}
              */
             signatureScheme: "v1" | "v1a";
+            /** @description The custom headers sent (their values: `GET …/headers`) */
+            headerNames: string[];
+            /**
+             * @description At most this many deliveries a second to this endpoint; more wait their turn (in order of publication) without holding back any other endpoint
+             * @example 10
+             */
+            throttle: number | null;
+            /**
+             * @description null: the deployment's timeout
+             * @example 5000
+             */
+            timeoutMs: number | null;
             /**
              * Format: date-time
              * @description End of a rotation's overlap
@@ -3444,6 +3516,26 @@ export interface operations {
                      */
                     signatureScheme?: "v1" | "v1a";
                     description?: string;
+                    /**
+                     * @description Sent with every delivery. Keyhook's own headers (`webhook-*`, `x-keyhook-*`, `content-type`, `user-agent`…) cannot be set. Stored encrypted; the webhook shows the names only
+                     * @example {
+                     *       "Authorization": "Bearer rcv_2f9…",
+                     *       "X-Tenant": "acme"
+                     *     }
+                     */
+                    headers?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description At most this many deliveries a second to this endpoint; more wait their turn (in order of publication) without holding back any other endpoint
+                     * @example 10
+                     */
+                    throttle?: number;
+                    /**
+                     * @description How long an attempt waits for this endpoint's answer: at most the deployment's `WEBHOOK_TIMEOUT_MS`
+                     * @example 5000
+                     */
+                    timeoutMs?: number;
                 };
             };
         };
@@ -3699,6 +3791,26 @@ export interface operations {
                     /** @enum {string} */
                     status?: "active" | "disabled";
                     description?: string | null;
+                    /**
+                     * @description Replaces them all; null or {} removes them
+                     * @example {
+                     *       "Authorization": "Bearer rcv_2f9…",
+                     *       "X-Tenant": "acme"
+                     *     }
+                     */
+                    headers?: {
+                        [key: string]: string;
+                    } | null;
+                    /**
+                     * @description null: unthrottled
+                     * @example 10
+                     */
+                    throttle?: number | null;
+                    /**
+                     * @description null: the deployment's
+                     * @example 5000
+                     */
+                    timeoutMs?: number | null;
                 };
             };
         };
@@ -3798,6 +3910,77 @@ export interface operations {
                 content: {
                     "application/json": {
                         secret: string;
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhookHeaders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The custom headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        headers: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -4133,6 +4316,224 @@ export interface operations {
                 content: {
                     "application/json": {
                         count: number;
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    replayWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description Events published at or after this time
+                     */
+                    since: string;
+                    /**
+                     * Format: date-time
+                     * @description …and before this time (default: now)
+                     */
+                    until?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description On their way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhooks: {
+                            /** @description Events on their way (each once, in order of publication) */
+                            replayed: number;
+                            /**
+                             * Format: date-time
+                             * @description The range held more than 1000 events: replay again from here to go on
+                             */
+                            nextSince: string | null;
+                            id: string;
+                        }[];
+                        replayed: number;
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    replayWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description Events published at or after this time
+                     */
+                    since: string;
+                    /**
+                     * Format: date-time
+                     * @description …and before this time (default: now)
+                     */
+                    until?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description On their way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Events on their way (each once, in order of publication) */
+                        replayed: number;
+                        /**
+                         * Format: date-time
+                         * @description The range held more than 1000 events: replay again from here to go on
+                         */
+                        nextSince: string | null;
                     };
                 };
             };

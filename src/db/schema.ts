@@ -172,6 +172,12 @@ export const webhooks = sqliteTable(
     signatureScheme: text("signature_scheme").notNull().default("v1"),
     previousSecret: text("previous_secret"),
     previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    /** Custom request headers, `{name: value}` as JSON, sealed like the secret (AES-GCM). */
+    headers: text("headers"),
+    /** At most this many deliveries a second to this endpoint (null: unpaced). */
+    throttle: integer("throttle"),
+    /** This endpoint's attempt timeout, below the deployment's `WEBHOOK_TIMEOUT_MS` (null: that one). */
+    timeoutMs: integer("timeout_ms"),
     /** First failure since the last success: the auto-disable clock. */
     failingSince: integer("failing_since"),
     /**
@@ -249,6 +255,11 @@ export const deliveries = sqliteTable(
     nextAttemptAt: integer("next_attempt_at"),
     lastAttemptAt: integer("last_attempt_at"),
     isTest: integer("is_test", { mode: "boolean" }).notNull().default(false),
+    /**
+     * A send slot its endpoint's pacer reserved for it (a throttle, a replay): it is sent at that
+     * time, not before, without asking the pacer again. Cleared by its attempt.
+     */
+    slotAt: integer("slot_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

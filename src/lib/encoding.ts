@@ -101,6 +101,14 @@ export function idFloor(prefix: string, time: number): string {
   return `${prefix}_${out}`;
 }
 
+/** The time (ms) a time-ordered id was made at: the inverse of {@link idFloor}. */
+export function timeOfId(id: string): number {
+  const digits = id.slice(id.indexOf("_") + 1, id.indexOf("_") + 11);
+  let t = 0;
+  for (const c of digits) t = t * 32 + TIME_ALPHABET.indexOf(c);
+  return t;
+}
+
 /** The JSON a base64url segment holds (a JWT's parts, a signed consent request); null if it holds none. */
 export function base64UrlJson(segment: string): unknown {
   const bytes = base64UrlDecode(segment);

@@ -16,6 +16,7 @@ export function WebhooksTab(props: { onError: OnError }) {
   const [hooks, setHooks] = useState<Webhook[] | null>(null);
   const [editing, setEditing] = useState<Webhook | "new" | null>(null);
   const [history, setHistory] = useState<Webhook | null>(null);
+  const [replaying, setReplaying] = useState<Webhook | null>(null);
 
   const load = async () => {
     setHooks(null);
@@ -138,6 +139,9 @@ export function WebhooksTab(props: { onError: OnError }) {
                     <button type="button" onClick={() => setHistory(w)}>
                       Delivery history
                     </button>
+                    <button type="button" disabled={w.status !== "active"} onClick={() => setReplaying(w)}>
+                      Replay
+                    </button>
                     <button
                       type="button"
                       class="danger"
@@ -158,6 +162,7 @@ export function WebhooksTab(props: { onError: OnError }) {
           </tbody>
         </table>
       )}
+      {replaying && <ReplayPanel webhook={replaying} onClose={() => setReplaying(null)} onError={props.onError} />}
       {history && <DeliveryHistory webhook={history} onClose={() => setHistory(null)} onError={props.onError} />}
     </section>
   );
@@ -171,10 +176,23 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
   const [scheme, setScheme] = useState<"v1" | "v1a">("v1");
   const [revealed, setRevealed] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The custom headers as `Name: value` lines (an existing webhook's are read when the form opens). */
+  const [headerText, setHeaderText] = useState("");
   useEffect(() => {
     data(keyhook().GET("/v1/event-types"))
       .then((r) => setTypes(r.eventTypes))
       .catch(() => {});
+    if (existing && existing.headerNames.length > 0) {
+      data(keyhook().GET("/v1/webhooks/{id}/headers", { params: { path: { id: existing.id } } }))
+        .then((r) =>
+          setHeaderText(
+            Object.entries(r.headers)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join("\n"),
+          ),
+        )
+        .catch((err) => props.onError(`Could not read the custom headers: ${message(err)}`));
+    }
   }, []);
 
   const submit = async (e: Event) => {
@@ -192,10 +210,25 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
     }
     const description = String(form.get("description") ?? "").trim();
     const url = String(form.get("url")).trim();
+    const headers: Record<string, string> = {};
+    for (const line of headerText.split("\n")) {
+      if (!line.trim()) continue;
+      const colon = line.indexOf(":");
+      if (colon < 1) {
+        props.onError(`A custom header needs "Name: value": ${line.trim()}`);
+        return;
+      }
+      headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+    }
+    const number = (name: string) => {
+      const text = String(form.get(name) ?? "").trim();
+      return text === "" ? null : Number(text);
+    };
+    const settings = { headers, throttle: number("throttle"), timeoutMs: number("timeoutMs") };
     setBusy(true);
     try {
       if (existing) {
-        const body = { url, events, filter, description: description || null };
+        const body = { url, events, filter, description: description || null, ...settings };
         await data(keyhook().PATCH("/v1/webhooks/{id}", { params: { path: { id: existing.id } }, body }));
       } else {
         const body = {
@@ -205,6 +238,9 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
           ...(scheme === "v1a" ? { signatureScheme: scheme } : { secret: String(form.get("secret")).trim() }),
           filter: filter ?? undefined,
           description: description || undefined,
+          headers: Object.keys(headers).length > 0 ? headers : undefined,
+          throttle: settings.throttle ?? undefined,
+          timeoutMs: settings.timeoutMs ?? undefined,
         };
         await data(keyhook().POST("/v1/webhooks", { body }));
       }
@@ -315,6 +351,24 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
           )}
         </div>
       )}
+      <label for="wh-headers">Custom headers (optional, one "Name: value" a line)</label>
+      <textarea
+        id="wh-headers"
+        rows={2}
+        placeholder="Authorization: Bearer …"
+        value={headerText}
+        onInput={(e: Event) => setHeaderText((e.target as HTMLTextAreaElement).value)}
+      />
+      <div class="inline-fields">
+        <span>
+          <label for="wh-throttle">Throttle (deliveries a second, optional)</label>
+          <input id="wh-throttle" name="throttle" type="number" min={1} max={1000} value={existing?.throttle ?? ""} />
+        </span>
+        <span>
+          <label for="wh-timeout">Timeout (ms, optional)</label>
+          <input id="wh-timeout" name="timeoutMs" type="number" min={1000} value={existing?.timeoutMs ?? ""} />
+        </span>
+      </div>
       <label for="wh-description">Description</label>
       <input id="wh-description" name="description" maxLength={500} value={existing?.description ?? ""} />
       <div class="form-actions">
@@ -323,6 +377,70 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
         </button>
         <button type="button" onClick={props.onDone}>
           Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** `YYYY-MM-DDTHH:mm` in local time, for a datetime-local input. */
+const localInput = (ms: number) => {
+  const d = new Date(ms - new Date().getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+};
+
+/** Replay what the webhook missed since a time: each event once, in order (`POST …/replay`). */
+function ReplayPanel(props: { webhook: Webhook; onClose: () => void; onError: OnError }) {
+  const [since, setSince] = useState(localInput(Date.now() - 24 * 3_600_000));
+  const [result, setResult] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const r = await data(
+        keyhook().POST("/v1/webhooks/{id}/replay", {
+          params: { path: { id: props.webhook.id } },
+          body: { since: new Date(since).toISOString() },
+        }),
+      );
+      setResult(
+        `${r.replayed} event${r.replayed === 1 ? "" : "s"} on the way${
+          r.nextSince ? `; more from ${new Date(r.nextSince).toLocaleString()} — replay again` : ""
+        }`,
+      );
+    } catch (err) {
+      props.onError(`Could not replay: ${message(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="panel" onSubmit={run} aria-label="Replay missed events">
+      <h3>Replay missed events: {props.webhook.url}</h3>
+      <p class="muted">
+        Every event of its types since then that it has not received — failed, or published while it was disabled — is
+        sent once, in order, 10 a second.
+      </p>
+      <label for="replay-since">Since</label>
+      <input
+        id="replay-since"
+        type="datetime-local"
+        required
+        value={since}
+        onInput={(e: Event) => setSince((e.target as HTMLInputElement).value)}
+      />
+      {result && (
+        <p role="status" class="ok">
+          {result}
+        </p>
+      )}
+      <div class="form-actions">
+        <button type="submit" class="primary" disabled={busy}>
+          Replay
+        </button>
+        <button type="button" onClick={props.onClose}>
+          Close
         </button>
       </div>
     </form>

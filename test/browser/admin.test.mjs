@@ -382,6 +382,53 @@ describe("Admin → Integrations", () => {
     assert.equal((await apiCall("DELETE", `/v1/webhooks/${made.id}`, admin)).status, 200);
   });
 
+  it("per-endpoint settings in the form; Replay sends what was missed while the webhook was disabled", async () => {
+    const admin = { token: devVar("ADMIN_TOKEN"), accountId: account.id };
+    const url = receiver.url.replace(/\/hooks$/, "/settings");
+    await page.getByRole("button", { name: "+ New webhook" }).click();
+    await page.getByLabel("URL").fill(url);
+    await page.getByLabel("All events").check();
+    await page.getByLabel(/Custom headers/).fill("X-Tenant: acme");
+    await page.getByLabel(/Throttle/).fill("5");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const row = page.getByRole("row", { name: new RegExp(url.replace(/[.:/]/g, "\\$&")) });
+    await row.waitFor();
+    const made = (await apiCall("GET", "/v1/webhooks", admin)).body.webhooks.find((w) => w.url === url);
+    after(() => apiCall("DELETE", `/v1/webhooks/${made.id}`, admin)); // the Events test counts the webhooks
+    assert.deepEqual(made.headerNames, ["X-Tenant"]);
+    assert.equal(made.throttle, 5);
+    // Events published while it is disabled are never matched to it; Replay sends them.
+    const patch = (status) => apiCall("PATCH", `/v1/webhooks/${made.id}`, { ...admin, body: { status } });
+    assert.equal((await patch("disabled")).status, 200);
+    const missed = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await apiCall("POST", "/v1/events", { ...admin, body: { type: "invoice.overdue", entity: { i } } });
+      missed.push(res.body.event.id);
+    }
+    assert.equal((await patch("active")).status, 200);
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByRole("tab", { name: "Webhooks" }).click();
+    await row.getByRole("button", { name: "Replay" }).click();
+    const panel = page.getByRole("form", { name: "Replay missed events" });
+    await panel.getByRole("button", { name: "Replay", exact: true }).click();
+    await panel.getByRole("status").filter({ hasText: "2 events on the way" }).waitFor();
+    await noSeriousA11yViolations("the replay panel");
+    const at = (p) => receiver.received.filter((r) => r.path === p);
+    const until = Date.now() + 10_000;
+    while (at("/settings").length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      at("/settings").map((r) => r.headers["webhook-id"]),
+      missed,
+    );
+    assert.ok(at("/settings").every((r) => r.headers["x-tenant"] === "acme"));
+    await panel.getByRole("button", { name: "Close" }).click();
+    // The form shows the headers back, values and all.
+    await row.getByRole("button", { name: "Edit" }).click();
+    await page.waitForFunction(() => document.querySelector("#wh-headers")?.value === "X-Tenant: acme");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    assert.equal((await apiCall("DELETE", `/v1/webhooks/${made.id}`, admin)).status, 200);
+  });
+
   it("a receiver's <script> response body is shown as text in the delivery history, never run", async () => {
     const admin = { token: devVar("ADMIN_TOKEN"), accountId: account.id };
     const url = receiver.url.replace(/\/hooks$/, "/script");

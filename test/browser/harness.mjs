@@ -77,7 +77,7 @@ export function startReceiver() {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
-      received.push({ headers: req.headers, body });
+      received.push({ path: req.url, headers: req.headers, body });
       // A receiver that answers HTML meant to run in whoever shows it (the delivery history).
       if (req.url?.endsWith("/script")) {
         res.setHeader("content-type", "text/html");

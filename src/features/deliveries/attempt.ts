@@ -2,6 +2,7 @@ import type { WebhookSettings } from "../../config";
 import { newId } from "../../lib/encoding";
 import { IsolateMap } from "../../lib/isolate-memory";
 import { decryptSecret } from "../../lib/secret-box";
+import { openHeaders } from "../webhooks/custom-headers";
 import { type SigningKeys, signingKeys } from "../webhooks/signing";
 import type { WebhookTarget } from "../webhooks/targets";
 import { checkWebhookUrl } from "../webhooks/url-safety";
@@ -74,6 +75,24 @@ function keysOf(sealed: string, secretKey: string, webhookId: string): Promise<S
   return keys;
 }
 
+/** A webhook's custom headers, opened once per isolate (keyed by the ciphertext, like the keys). */
+const headerCache = new IsolateMap<string, Promise<Record<string, string>>>("webhook custom headers", 2_000);
+
+function customHeaders(webhook: WebhookTarget, secretKey: string): Promise<Record<string, string>> {
+  if (!webhook.headers) return Promise.resolve({});
+  const cacheKey = `${webhook.id}:${webhook.headers}`;
+  let headers = headerCache.get(cacheKey);
+  if (!headers) {
+    headers = openHeaders(webhook.headers, secretKey, webhook.id);
+    headers.catch(() => headerCache.delete(cacheKey));
+    headerCache.set(cacheKey, headers);
+  }
+  return headers;
+}
+
+/** What the history keeps of a custom header: its name; the value may be a credential. */
+const REDACTED = "[redacted]";
+
 async function secretsOf(deps: AttemptDeps, webhook: WebhookTarget, now: number) {
   const current = keysOf(webhook.secret, deps.secretKey, webhook.id);
   const previous =
@@ -96,7 +115,8 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
   const { delivery, event, webhook } = job;
   const now = deps.now();
   const body = deliveryBody(event);
-  const headers = await signedHeaders(
+  const custom = await customHeaders(webhook, deps.secretKey);
+  const signed = await signedHeaders(
     event,
     webhook.id,
     delivery.id,
@@ -104,12 +124,14 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
     await secretsOf(deps, webhook, now),
     Math.floor(now / 1000),
   );
+  // Keyhook's own headers win (the API refuses a custom header that would replace one).
+  const headers = { ...custom, ...signed };
   const verdict = checkWebhookUrl(webhook.url, {
     allowPrivate: settings.allowPrivateUrls,
     denyHosts: settings.denyHosts,
   });
   const result = verdict.ok
-    ? await post(deps.fetch, webhook.url, headers, body, settings.timeoutMs)
+    ? await post(deps.fetch, webhook.url, headers, body, Math.min(webhook.timeoutMs ?? Infinity, settings.timeoutMs))
     : refused(verdict.reason);
   const done = deps.now();
   const number = delivery.attempts + 1;
@@ -122,7 +144,7 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
     eventType: event.type,
     attempt: number,
     url: webhook.url,
-    requestHeaders: headers,
+    requestHeaders: { ...Object.fromEntries(Object.keys(custom).map((name) => [name, REDACTED])), ...signed },
     responseStatus: result.status,
     responseHeaders: result.headers,
     responseBody: result.body,

@@ -20,6 +20,14 @@ export const recover: Handler<typeof routes.recover> = async (c) => {
   return c.json({ count }, 202);
 };
 
+export const replay: Handler<typeof routes.replay> = async (c) => {
+  return c.json(await c.var.services.deliveries.replay(callerOf(c), c.req.valid("param").id, c.req.valid("json")), 202);
+};
+
+export const replayAll: Handler<typeof routes.replayAll> = async (c) => {
+  return c.json(await c.var.services.deliveries.replayAll(callerOf(c), c.req.valid("json")), 202);
+};
+
 export const test: Handler<typeof routes.test> = async (c) => {
   const delivery = await c.var.services.deliveries.test(
     callerOf(c),

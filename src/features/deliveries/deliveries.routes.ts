@@ -60,6 +60,53 @@ export const recover = createRoute({
   },
 });
 
+const ReplayBody = z.strictObject({
+  since: z.iso.datetime({ offset: true }).openapi({ description: "Events published at or after this time" }),
+  until: z.iso.datetime({ offset: true }).optional().openapi({ description: "…and before this time (default: now)" }),
+});
+const Replayed = z.object({
+  replayed: z.number().int().openapi({ description: "Events on their way (each once, in order of publication)" }),
+  nextSince: z.iso
+    .datetime()
+    .nullable()
+    .openapi({
+      description: `The range held more than ${1000} events: replay again from here to go on`,
+    }),
+});
+
+export const replay = createRoute({
+  method: "post",
+  path: "/v1/webhooks/{id}/replay",
+  operationId: "replayWebhook",
+  summary: "Replay what a webhook missed",
+  description:
+    "Every event of the webhook's types (and filter) published in the range since it was created, that it has not received — none sent to it (published while it was disabled) or failed — is sent now, once, in order of publication, at most 10 a second (or the webhook's throttle). Reaches into the archive. Repeating the same range sends nothing twice.",
+  tags,
+  security,
+  middleware: writer,
+  request: { params: IdParams, body: jsonBody(ReplayBody) },
+  responses: { 202: jsonResponse(Replayed, "On their way"), ...errorResponses(400, 404, 409, 413, 415) },
+});
+
+export const replayAll = createRoute({
+  method: "post",
+  path: "/v1/replays",
+  operationId: "replayWebhooks",
+  summary: "Replay what every active webhook missed",
+  description: "The replay of each active webhook of the account over the same range.",
+  tags,
+  security,
+  middleware: writer,
+  request: { body: jsonBody(ReplayBody) },
+  responses: {
+    202: jsonResponse(
+      z.object({ webhooks: z.array(Replayed.extend({ id: z.string() })), replayed: z.number().int() }),
+      "On their way",
+    ),
+    ...errorResponses(400, 413, 415),
+  },
+});
+
 export const test = createRoute({
   method: "post",
   path: "/v1/webhooks/{id}/test",

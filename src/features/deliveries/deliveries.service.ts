@@ -1,20 +1,30 @@
 import type { Caller } from "../../lib/caller";
-import { ApiError } from "../../lib/errors";
-import { found } from "../../lib/schemas";
+import { idFloor, newId, timeOfId } from "../../lib/encoding";
+import { ApiError, validationError } from "../../lib/errors";
+import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import type { EventsService } from "../events/events.service";
 import type { AttemptQuery, HistoryService } from "../history/history.service";
 import { rateLimited } from "../ratelimit/limits";
+import { matchesFilter } from "../webhooks/filter";
 import type { WebhooksService } from "../webhooks/webhooks.service";
 import * as repo from "./deliveries.repo";
-import { enqueue } from "./enqueue";
+import { enqueue, enqueueDelayed } from "./enqueue";
 import type { CommitDeps, Verdict } from "./group-commit";
+import { delayUntil, takeSlots } from "./pace";
 import { markFailed } from "./pipeline.repo";
 import { sendQueued } from "./queued-attempt";
 import { requeueOverdue } from "./sweeper";
 
 /** Test sends per webhook per hour: "Send test event" must not become a traffic cannon. */
 const TEST_SENDS_PER_HOUR = 20;
+
+/** Events one replay call sends at most; a longer range answers `nextSince` to go on from. */
+const REPLAY_MAX = 1000;
+/** A replay's pace when the webhook has no lower throttle. */
+const REPLAY_PER_SECOND = 10;
+/** Held deliveries are due this late until their slots are written (the sweeper's fallback after a crash). */
+const REPLAY_HOLD_MS = 3_600_000;
 
 export interface DeliveriesDeps {
   webhooks: () => WebhooksService;
@@ -33,6 +43,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     now,
     random: platform.random,
     log,
+    pacer: platform.pacer,
     disable: (disablings) => deps.webhooks().disable(disablings),
   };
 
@@ -42,7 +53,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     return repo.getDelivery(db, caller.accountId, id);
   }
 
-  return {
+  const service = {
     /** A queue batch's deliveries (`queued-attempt.ts`); `answer` gets each one's verdict. */
     sendQueued: (ids: string[], answer: (deliveryId: string, verdict: Verdict) => void) =>
       sendQueued(commit, ids, answer),
@@ -83,6 +94,75 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
       return ids.length;
     },
 
+    /**
+     * Replays what the webhook missed in [since, until): every event of its types (and filter),
+     * published since it was created, that it has not received — none sent to it (published while
+     * it was disabled), or failed — including events already in the archive (recalled to D1 first). Each is sent once
+     * (a repeated or racing replay finds them taken), in order of publication, at most
+     * {@link REPLAY_PER_SECOND} a second (or the webhook's throttle), through the pacer's slots.
+     */
+    async replay(caller: Caller, webhookId: string, range: { since: string; until?: string | undefined }) {
+      const webhook = await deps.webhooks().active(caller, webhookId);
+      const at = now();
+      const fromMs = Date.parse(range.since);
+      const toMs = range.until === undefined ? at : Date.parse(range.until);
+      if (!(toMs > fromMs)) throw validationError([{ path: ["until"], message: "must be after since" }]);
+      const wants = (type: string, entity: Record<string, unknown>) =>
+        (webhook.events.includes("*") || webhook.events.includes(type)) && matchesFilter(entity, webhook.filter);
+      // Never an event from before the webhook existed: it was not meant for it.
+      const from = idFloor("evt", Math.max(fromMs, webhook.createdAt));
+      const before = idFloor("evt", toMs);
+      await deps.history().recallMissed(caller.accountId, webhookId, { from, before }, wants, REPLAY_MAX);
+      const candidates = await repo.replayCandidates(db, {
+        accountId: caller.accountId,
+        webhookId,
+        from,
+        before,
+        types: webhook.events,
+        limit: REPLAY_MAX + 1,
+      });
+      const more = candidates.length > REPLAY_MAX;
+      const chosen = candidates.slice(0, REPLAY_MAX).filter((c) => wants(c.type, c.entity));
+      const owned = await repo.holdForReplay(
+        db,
+        {
+          accountId: caller.accountId,
+          webhookId,
+          fresh: chosen.filter((c) => c.deliveryId === null).map((c) => ({ id: newId("dlv", at), eventId: c.eventId })),
+          failed: chosen.flatMap((c) => (c.deliveryId === null ? [] : [c.deliveryId])),
+        },
+        at + REPLAY_HOLD_MS,
+        at,
+      );
+      // Slots in order of publication, for exactly the deliveries this call owns.
+      owned.sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
+      if (owned.length > 0) {
+        const perSecond = Math.min(webhook.throttle ?? REPLAY_PER_SECOND, REPLAY_PER_SECOND);
+        const slots = await takeSlots({ pacer: platform.pacer }, webhookId, at, perSecond, owned.length);
+        const placed = owned.map((d, i) => ({ id: d.id, slot: slots[i] ?? at }));
+        await repo.assignSlots(db, placed, at);
+        await enqueueDelayed(
+          queue,
+          log,
+          placed.map((p) => ({ id: p.id, delaySeconds: delayUntil(p.slot, at) })),
+        );
+      }
+      const last = candidates[REPLAY_MAX - 1];
+      return {
+        replayed: owned.length,
+        nextSince: more && last ? iso(timeOfId(last.eventId)) : null,
+      };
+    },
+
+    /** The replay of every active webhook of the account over one range. */
+    async replayAll(caller: Caller, range: { since: string; until?: string | undefined }) {
+      const out: { id: string; replayed: number; nextSince: string | null }[] = [];
+      for (const id of await deps.webhooks().activeIds(caller)) {
+        out.push({ id, ...(await service.replay(caller, id, range)) });
+      }
+      return { webhooks: out, replayed: out.reduce((n, w) => n + w.replayed, 0) };
+    },
+
     /** A synthetic event (the catalog's example entity) through the same path, to this webhook only. */
     async test(caller: Caller, webhookId: string, type = "webhook.test") {
       await deps.webhooks().active(caller, webhookId);
@@ -111,6 +191,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     /** The sweeper (`sweeper.ts`): deliveries due and owned by no one go to the queue again. */
     requeueOverdue: (limit?: number) => requeueOverdue({ db, queue, log, now }, limit),
   };
+  return service;
 }
 
 export type DeliveriesService = ReturnType<typeof createDeliveriesService>;

@@ -14,3 +14,16 @@ export async function enqueue(queue: Queue, log: Log, ids: string[]) {
     log("warn", "queue send failed; the sweeper will re-queue", { deliveries: ids.length, error: describe(err) });
   }
 }
+
+/** The same, each message held back by its own delay (a paced delivery comes back by its slot). */
+export async function enqueueDelayed(queue: Queue, log: Log, items: { id: string; delaySeconds: number }[]) {
+  try {
+    for (let i = 0; i < items.length; i += 100) {
+      await queue.sendBatch(
+        items.slice(i, i + 100).map((it) => ({ body: { deliveryId: it.id }, delaySeconds: it.delaySeconds })),
+      );
+    }
+  } catch (err) {
+    log("warn", "queue send failed; the sweeper will re-queue", { deliveries: items.length, error: describe(err) });
+  }
+}

@@ -4,6 +4,7 @@ import { describe, type Log } from "../../lib/log";
 import { forgetTargets } from "../webhooks/targets";
 import type { AttemptDeps, Outcome } from "./attempt";
 import type { Job } from "./job";
+import type { PaceDeps } from "./pace";
 import { recordOutcomes } from "./pipeline.repo";
 import { COMMIT_LINGER_MS, COMMIT_PATIENCE_MS } from "./timings";
 
@@ -24,6 +25,8 @@ export interface Disabling {
 export interface CommitDeps extends AttemptDeps {
   db: Db;
   log: Log;
+  /** Send slots for throttled webhooks and replays (`pace.ts`); null where the binding is absent. */
+  pacer: PaceDeps["pacer"];
   /** Disables webhooks (410, or failing too long): audit entry, `webhook.disabled`, their deliveries failed. */
   disable: (disablings: Disabling[]) => Promise<void>;
 }

@@ -6,4 +6,6 @@ export const deliveriesRouter = createRouter()
   .openapi(routes.attemptsList, handlers.attempts)
   .openapi(routes.retry, handlers.retry)
   .openapi(routes.recover, handlers.recover)
+  .openapi(routes.replayAll, handlers.replayAll)
+  .openapi(routes.replay, handlers.replay)
   .openapi(routes.test, handlers.test);

@@ -15,13 +15,14 @@ const SQL = {
   /** A consumer claims the due ones among a batch's deliveries by moving them to the end of a lease. */
   claim: `UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?3
     WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending' AND next_attempt_at <= ?4
-    RETURNING id, account_id, attempts`,
+    RETURNING id, account_id, attempts, slot_at`,
   /** Their events and webhooks, aliased: D1 batch results are keyed by column name. */
   load: `SELECT d.id AS d_id, e.id AS e_id, e.account_id AS e_account_id, e.type AS e_type, e.entity AS e_entity,
       e.created_at AS e_created_at, w.id AS w_id, w.account_id AS w_account_id, w.url AS w_url, w.status AS w_status,
       w.secret AS w_secret, w.previous_secret AS w_previous_secret,
       w.previous_secret_expires_at AS w_previous_secret_expires_at, w.failing_since AS w_failing_since,
-      w.disabled_reason AS w_disabled_reason, w.updated_at AS w_updated_at
+      w.disabled_reason AS w_disabled_reason, w.updated_at AS w_updated_at, w.headers AS w_headers,
+      w.throttle AS w_throttle, w.timeout_ms AS w_timeout_ms
     FROM deliveries d LEFT JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id
     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.status = 'pending'`,
   /**
@@ -29,7 +30,7 @@ const SQL = {
    * still pending (not cancelled while its attempt was in flight).
    */
   updateDeliveries: `UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next,
-      last_attempt_at = v.at, updated_at = v.at
+      last_attempt_at = v.at, updated_at = v.at, slot_at = NULL
     FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS attempts, value ->> 3 AS next,
       value ->> 4 AS at FROM json_each(?1)) AS v
     WHERE deliveries.id = v.id AND deliveries.attempts = v.attempts - 1 AND deliveries.status = 'pending'`,
@@ -70,7 +71,7 @@ const statements = (db: Db): Statements =>
   });
 
 export interface Claimed {
-  delivery: { id: string; accountId: string; attempts: number };
+  delivery: { id: string; accountId: string; attempts: number; slotAt: number | null };
   event: SentEvent | null;
   webhook: WebhookTarget | null;
 }
@@ -104,6 +105,9 @@ function toClaimed(delivery: Claimed["delivery"], row: LoadRow | undefined): Cla
           failingSince: num(row.w_failing_since),
           disabledReason: str(row.w_disabled_reason),
           updatedAt: Number(row.w_updated_at),
+          headers: str(row.w_headers),
+          throttle: num(row.w_throttle),
+          timeoutMs: num(row.w_timeout_ms),
         }
       : null;
   return { delivery, event, webhook };
@@ -125,7 +129,7 @@ export async function claimAndLoad(db: Db, ids: string[], now: number, leaseUnti
   const loaded = new Map((load?.results ?? []).map((row) => [String(row.d_id), row]));
   return (claim?.results ?? []).map((r) =>
     toClaimed(
-      { id: String(r.id), accountId: String(r.account_id), attempts: Number(r.attempts) },
+      { id: String(r.id), accountId: String(r.account_id), attempts: Number(r.attempts), slotAt: num(r.slot_at) },
       loaded.get(String(r.id)),
     ),
   );

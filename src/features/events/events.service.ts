@@ -115,6 +115,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
     now,
     random: platform.random,
     log: platform.log,
+    pacer: platform.pacer,
     disable: deps.disableWebhooks,
   };
 

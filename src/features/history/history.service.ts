@@ -223,6 +223,51 @@ export function createHistoryService(platform: Platform) {
       return found.delivery;
     },
 
+    /**
+     * A replay reaching into the archive: the archived events in [from, before) that the webhook
+     * has not received (no delivery to it, or a failed one; never a test event or one without its
+     * content) and that `wants`, oldest first, up to `limit`, come back to D1 whole and leave
+     * their objects (each object written once). Answers how many came back.
+     */
+    async recallMissed(
+      accountId: string,
+      webhookId: string,
+      range: { from: string; before: string },
+      wants: (type: string, entity: Record<string, unknown>) => boolean,
+      limit: number,
+    ) {
+      const objects = (await repo.objectsFor(db, accountId, range.from, range.before, 1000)).reverse();
+      let recalled = 0;
+      for (const object of objects) {
+        if (recalled >= limit) break;
+        const stored = await bucket.get(object.key);
+        if (!stored) continue;
+        const events = await decodeArchive(stored.body);
+        const missed = events
+          .filter(
+            (e) =>
+              e.accountId === accountId &&
+              e.id >= range.from &&
+              e.id < range.before &&
+              e.contentDeletedAt === null &&
+              e.type !== "webhook.test" &&
+              !e.deliveries.some((d) => d.isTest) &&
+              !e.deliveries.some((d) => d.webhookId === webhookId && d.status !== "failed") &&
+              wants(e.type, e.entity),
+          )
+          .slice(0, limit - recalled);
+        if (missed.length === 0) continue;
+        for (const e of missed) await recallEvent(db, e);
+        const gone = new Set(missed.map((e) => e.id));
+        await rewrite(
+          object,
+          events.filter((e) => !gone.has(e.id)),
+        );
+        recalled += missed.length;
+      }
+      return recalled;
+    },
+
     /** `DELETE /v1/events/{id}/content` of an archived event; false if it is not in the archive. */
     async deleteContent(accountId: string, id: string, at: number) {
       const holding = await objectsHolding(accountId, id);

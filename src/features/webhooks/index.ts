@@ -9,4 +9,5 @@ export const webhooksRouter = createRouter()
   .openapi(routes.update, handlers.update)
   .openapi(routes.remove, handlers.remove)
   .openapi(routes.secret, handlers.secret)
+  .openapi(routes.headers, handlers.headers)
   .openapi(routes.rotateSecret, handlers.rotateSecret);

@@ -17,6 +17,9 @@ export type WebhookTarget = Pick<
   | "failingSince"
   | "disabledReason"
   | "updatedAt"
+  | "headers"
+  | "throttle"
+  | "timeoutMs"
 >;
 
 /** An active webhook as publishing sees it: what to match on, and what a first attempt signs with. */

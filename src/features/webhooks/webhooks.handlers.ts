@@ -29,6 +29,10 @@ export const secret: Handler<typeof routes.secret> = async (c) => {
   return c.json({ secret: await c.var.services.webhooks.secret(callerOf(c), c.req.valid("param").id) }, 200);
 };
 
+export const headers: Handler<typeof routes.headers> = async (c) => {
+  return c.json({ headers: await c.var.services.webhooks.headers(callerOf(c), c.req.valid("param").id) }, 200);
+};
+
 export const rotateSecret: Handler<typeof routes.rotateSecret> = async (c) => {
   return c.json(
     await c.var.services.webhooks.rotateSecret(callerOf(c), c.req.valid("param").id, c.req.valid("json")),

@@ -58,6 +58,16 @@ export async function activeTargetsWithVersion(db: Db, accountId: string) {
   return { targets, version: version[0]?.v ?? null };
 }
 
+export async function activeWebhookIds(db: Db, accountId: string) {
+  const rows = await db
+    .select({ id: webhooks.id })
+    .from(webhooks)
+    .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")))
+    .orderBy(webhooks.id)
+    .all();
+  return rows.map((r) => r.id);
+}
+
 function activeTargets(db: Db, accountId: string) {
   return db
     .select({
@@ -73,6 +83,9 @@ function activeTargets(db: Db, accountId: string) {
       failingSince: webhooks.failingSince,
       disabledReason: webhooks.disabledReason,
       updatedAt: webhooks.updatedAt,
+      headers: webhooks.headers,
+      throttle: webhooks.throttle,
+      timeoutMs: webhooks.timeoutMs,
     })
     .from(webhooks)
     .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")));

@@ -5,6 +5,7 @@ import { IdParams, PageQuery } from "../../lib/schemas";
 import {
   CreateWebhookBody,
   Envelope,
+  HeadersEnvelope,
   RotateSecretBody,
   UpdateWebhookBody,
   Webhook,
@@ -94,6 +95,19 @@ export const secret = createRoute(
       200: jsonResponse(z.object({ secret: z.string() }), "The signing secret"),
       ...errorResponses(400, 404),
     },
+  }),
+);
+
+export const headers = createRoute(
+  route({
+    method: "get" as const,
+    path: "/v1/webhooks/{id}/headers",
+    operationId: "getWebhookHeaders",
+    summary: "Reveal a webhook's custom headers",
+    description: "The values too (the webhook itself shows the names only): they may be credentials.",
+    middleware: writer,
+    request: { params: IdParams },
+    responses: { 200: jsonResponse(HeadersEnvelope, "The custom headers"), ...errorResponses(400, 404) },
   }),
 );
 

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { Timestamp } from "../../lib/schemas";
 import { EventTypeName } from "../events/events.schemas";
+import { CustomHeaders } from "./custom-headers";
 import { Filter } from "./filter";
 
 const MAX_OVERLAP_SECONDS = 7 * 24 * 3600;
@@ -22,6 +23,16 @@ const Secret = z
     description: "Your own: a `whsec_…` HMAC secret (`v1`), or a `whsk_…` Ed25519 signing key (`v1a`)",
     example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
   });
+const Throttle = z.number().int().min(1).max(1000).openapi({
+  description:
+    "At most this many deliveries a second to this endpoint; more wait their turn (in order of publication) without holding back any other endpoint",
+  example: 10,
+});
+const TimeoutMs = z.number().int().min(1000).max(60_000).openapi({
+  description: "How long an attempt waits for this endpoint's answer: at most the deployment's `WEBHOOK_TIMEOUT_MS`",
+  example: 5000,
+});
+
 const Scheme = z.enum(["v1", "v1a"]).openapi({
   description:
     "How deliveries are signed (Standard Webhooks): `v1` HMAC-SHA256 with a shared secret, or `v1a` Ed25519 — the receiver holds only the public key `whpk_…`",
@@ -43,6 +54,11 @@ export const Webhook = z
       .openapi({ description: "The latest delivery attempt" }),
     failingSince: Timestamp.nullable(),
     signatureScheme: Scheme,
+    headerNames: z
+      .array(z.string())
+      .openapi({ description: "The custom headers sent (their values: `GET …/headers`)" }),
+    throttle: Throttle.nullable(),
+    timeoutMs: TimeoutMs.nullable().openapi({ description: "null: the deployment's timeout" }),
     previousSecretExpiresAt: Timestamp.nullable().openapi({ description: "End of a rotation's overlap" }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -56,6 +72,9 @@ export const CreateWebhookBody = z.strictObject({
   secret: Secret.optional(),
   signatureScheme: Scheme.optional().openapi({ description: "Default `v1`, or the scheme of `secret` when given" }),
   description: z.string().max(500).optional(),
+  headers: CustomHeaders.optional(),
+  throttle: Throttle.optional(),
+  timeoutMs: TimeoutMs.optional(),
 });
 
 export const UpdateWebhookBody = z.strictObject({
@@ -64,6 +83,9 @@ export const UpdateWebhookBody = z.strictObject({
   filter: Filter.nullable().optional(),
   status: z.enum(["active", "disabled"]).optional(),
   description: z.string().max(500).nullable().optional(),
+  headers: CustomHeaders.nullable().optional().openapi({ description: "Replaces them all; null or {} removes them" }),
+  throttle: Throttle.nullable().optional().openapi({ description: "null: unthrottled" }),
+  timeoutMs: TimeoutMs.nullable().optional().openapi({ description: "null: the deployment's" }),
 });
 
 export const RotateSecretBody = z.strictObject({
@@ -76,6 +98,7 @@ export const RotateSecretBody = z.strictObject({
 });
 
 export const Envelope = z.object({ webhook: Webhook });
+export const HeadersEnvelope = z.object({ headers: z.record(z.string(), z.string()) });
 export const WithSecret = z.object({
   webhook: Webhook,
   secret: z.string().openapi({

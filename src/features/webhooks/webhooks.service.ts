@@ -10,6 +10,7 @@ import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
 import type { Disabling } from "../deliveries/group-commit";
 import type { EventsService } from "../events/events.service";
+import { openHeaders, sealHeaders } from "./custom-headers";
 import { generateWebhookSecret, invalidSigningKey, type SignatureScheme, schemeOf, verificationKey } from "./signing";
 import { forgetTargets } from "./targets";
 import { checkWebhookUrl } from "./url-safety";
@@ -29,7 +30,7 @@ const noHistory = {
 
 const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 
-function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
+function toWebhook(row: WebhookView, headerNames: string[]): z.infer<typeof Webhook> {
   return {
     id: row.id,
     url: row.url,
@@ -45,19 +46,35 @@ function toWebhook(row: WebhookView): z.infer<typeof Webhook> {
         : { at: iso(row.lastAttemptAt), status: row.lastAttemptStatus, succeeded: Boolean(row.lastAttemptSucceeded) },
     failingSince: isoOrNull(row.failingSince),
     signatureScheme: row.signatureScheme as SignatureScheme,
+    headerNames,
+    throttle: row.throttle,
+    timeoutMs: row.timeoutMs,
     previousSecretExpiresAt: isoOrNull(row.previousSecretExpiresAt),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
 }
 
-const audited = ({ url, events, filter, status, description, signatureScheme }: z.infer<typeof Webhook>) => ({
+const audited = ({
+  url,
+  events,
+  filter,
+  status,
+  description,
+  signatureScheme,
+  headerNames,
+  throttle,
+  timeoutMs,
+}: z.infer<typeof Webhook>) => ({
   url,
   signatureScheme,
   events,
   filter,
   status,
   description,
+  headerNames,
+  throttle,
+  timeoutMs,
 });
 
 /** 400 `invalid_webhook_url` with the reason, for registration and every URL change. */
@@ -90,6 +107,15 @@ async function secretFor(input: { secret?: string; signatureScheme?: SignatureSc
   return input.secret;
 }
 
+/** 400 when an endpoint's own timeout is not below the deployment's. */
+function assertTimeout(timeoutMs: number | null | undefined, settings: WebhookSettings) {
+  if (timeoutMs != null && timeoutMs > settings.timeoutMs) {
+    throw validationError([
+      { path: ["timeoutMs"], message: `must be at most the deployment's timeout, ${settings.timeoutMs} ms` },
+    ]);
+  }
+}
+
 export interface WebhooksDeps {
   events: () => EventsService;
 }
@@ -101,6 +127,14 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
   const secretKey = platform.secrets.webhookKey;
 
   const load = async (caller: Caller, id: string) => found(await repo.getWebhook(db, caller.accountId, id), "Webhook");
+
+  /** The custom headers of a row, opened (`{}` for none). */
+  const headersOf = async (row: Pick<WebhookRow, "id" | "headers">) =>
+    row.headers === null ? {} : openHeaders(row.headers, secretKey, row.id);
+  const view = async (row: WebhookView) => toWebhook(row, Object.keys(await headersOf(row)));
+  /** What an input's `headers` stores: sealed, or null for none. */
+  const sealed = async (id: string, headers: Record<string, string> | null) =>
+    headers === null || Object.keys(headers).length === 0 ? null : sealHeaders(headers, secretKey, id);
 
   /** Applies `changes` with an audit entry (`action`), one batch; answers the webhook as it now is. */
   async function change(
@@ -114,8 +148,8 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
     const before = loaded ?? (await load(caller, id));
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     const after: WebhookView = { ...before, ...defined, updatedAt: Math.max(at, before.updatedAt + 1) };
-    const view = toWebhook(after);
-    const changed = diff(audited(toWebhook(before)), audited(view));
+    const shown = await view(after);
+    const changed = diff(audited(await view(before)), audited(shown));
     const audit = auditRow(
       caller.audit,
       caller.accountId,
@@ -128,13 +162,14 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
       throw new ApiError("not_found", "Webhook not found");
     }
     forgetTargets(caller.accountId);
-    return view;
+    return shown;
   }
 
   return {
     async create(caller: Caller, input: z.infer<typeof CreateWebhookBody>) {
       const at = now();
       assertSafeUrl(input.url, settings);
+      assertTimeout(input.timeoutMs, settings);
       const id = newId("wh", at);
       const secret = await secretFor(input, "v1");
       const row: WebhookRow = {
@@ -150,12 +185,15 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         signatureScheme: schemeOf(secret),
         previousSecret: null,
         previousSecretExpiresAt: null,
+        headers: await sealed(id, input.headers ?? null),
+        throttle: input.throttle ?? null,
+        timeoutMs: input.timeoutMs ?? null,
         failingSince: null,
         lastSuccessAt: null,
         createdAt: at,
         updatedAt: at,
       };
-      const webhook = toWebhook({ ...row, ...noHistory });
+      const webhook = toWebhook({ ...row, ...noHistory }, Object.keys(input.headers ?? {}));
       const target = { type: "webhook", id, name: row.url };
       const audit = auditRow(
         caller.audit,
@@ -180,11 +218,16 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
 
     async list(caller: Caller, limit: number, cursor: string | undefined) {
       const { items, nextCursor } = page(await repo.listWebhooks(db, caller.accountId, limit + 1, cursor), limit);
-      return { webhooks: items.map(toWebhook), nextCursor };
+      return { webhooks: await Promise.all(items.map(view)), nextCursor };
     },
 
     async get(caller: Caller, id: string) {
-      return toWebhook(await load(caller, id));
+      return view(await load(caller, id));
+    },
+
+    /** The custom headers, values and all (`webhooks:read`, like the secret). */
+    async headers(caller: Caller, id: string) {
+      return headersOf(await load(caller, id));
     },
 
     /** An active webhook of the caller's account, for sending to it; 409 when it is disabled. */
@@ -198,9 +241,16 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
       return webhook;
     },
 
+    /** The ids of the account's active webhooks (a bulk replay). */
+    activeIds: (caller: Caller) => repo.activeWebhookIds(db, caller.accountId),
+
     async update(caller: Caller, id: string, input: z.infer<typeof UpdateWebhookBody>) {
       if (input.url !== undefined) assertSafeUrl(input.url, settings);
+      assertTimeout(input.timeoutMs, settings);
       return change(caller, id, "webhook.updated", {
+        headers: input.headers === undefined ? undefined : await sealed(id, input.headers),
+        throttle: input.throttle,
+        timeoutMs: input.timeoutMs,
         url: input.url,
         events: input.events && [...new Set(input.events)],
         filter: input.filter,
