@@ -5,14 +5,12 @@ import { describe, type Log } from "../../lib/log";
  * deliveries are pending and due in D1, and the sweeper re-queues them.
  * @see https://developers.cloudflare.com/queues/platform/limits/
  */
-export async function enqueue(queue: Queue, log: Log, ids: string[]) {
-  try {
-    for (let i = 0; i < ids.length; i += 100) {
-      await queue.sendBatch(ids.slice(i, i + 100).map((deliveryId) => ({ body: { deliveryId } })));
-    }
-  } catch (err) {
-    log("warn", "queue send failed; the sweeper will re-queue", { deliveries: ids.length, error: describe(err) });
-  }
+export function enqueue(queue: Queue, log: Log, ids: string[]) {
+  return enqueueDelayed(
+    queue,
+    log,
+    ids.map((id) => ({ id, delaySeconds: 0 })),
+  );
 }
 
 /** The same, each message held back by its own delay (a paced delivery comes back by its slot). */
