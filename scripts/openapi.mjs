@@ -9,8 +9,8 @@ const out = "node_modules/.cache/keyhook-openapi.mjs";
 mkdirSync("node_modules/.cache", { recursive: true });
 await build({
   stdin: {
-    contents: `import { createApp } from "./src/http/app"; import { documentConfig } from "./src/http/openapi-doc";
-      export const doc = createApp().getOpenAPI31Document(documentConfig("http://localhost:8787"));`,
+    contents: `import { createApp } from "./src/http/app"; import { openApiDocument } from "./src/http/openapi-doc";
+      export const doc = openApiDocument(createApp(), "http://localhost:8787");`,
     resolveDir: ".",
     loader: "ts",
   },

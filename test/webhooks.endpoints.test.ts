@@ -206,7 +206,13 @@ describe("event catalog", () => {
     expect(eventTypes.find((t: { name: string }) => t.name === "lap.created")).toEqual({
       name: "lap.created",
       description: "A lap",
+      group: null,
+      schema: null,
+      examples: [{ lap: 1 }],
       example: { lap: 1 },
+      validate: false,
+      deprecated: false,
+      archived: false,
       builtIn: false,
     });
     expect(names).toContain("issue.resolved");

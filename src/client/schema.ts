@@ -541,11 +541,51 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List event types */
+        /**
+         * List event types
+         * @description The catalog: Keyhook's own types, then the account's, each with its group, schema and examples.
+         */
         get: operations["listEventTypes"];
         put?: never;
-        /** Register an event type */
+        /** Register or change an event type */
         post: operations["registerEventType"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/catalog/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The catalog as an OpenAPI document
+         * @description An OpenAPI 3.1 document whose `webhooks` section has one entry per event type the account's webhooks can receive (archived types left out): the request a receiver gets, with the entity's schema and examples. Generate a receiver's types from it.
+         */
+        get: operations["getCatalogDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/event-types/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an event type */
+        get: operations["getEventType"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -752,7 +792,288 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "api_key.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.created
+         * @description An API key was created (the entity never holds the secret).
+         */
+        post: operations["apiKeyCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.updated
+         * @description An API key's name, scopes, profile, expiry, rate limit, metadata or state changed.
+         */
+        post: operations["apiKeyUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.rotated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.rotated
+         * @description An API key got a new secret.
+         */
+        post: operations["apiKeyRotated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.revoked
+         * @description An API key was revoked; it is refused from now on.
+         */
+        post: operations["apiKeyRevoked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.expiring
+         * @description An API key expires within 7 days.
+         */
+        post: operations["apiKeyExpiring"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.credits_updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.credits_updated
+         * @description An API key's usage credits were set, increased or decreased by hand.
+         */
+        post: operations["apiKeyCreditsUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.credits_low": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.credits_low
+         * @description An API key's usage credits fell to its low-credit threshold (once per crossing).
+         */
+        post: operations["apiKeyCreditsLow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "api_key.credits_exhausted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * api_key.credits_exhausted
+         * @description An API key spent its last usage credit; it is refused until a refill or a top-up.
+         */
+        post: operations["apiKeyCreditsExhausted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "oauth_client.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * oauth_client.created
+         * @description An OAuth client was registered in the account (the entity never holds the secret).
+         */
+        post: operations["oauthClientCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "oauth_client.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * oauth_client.updated
+         * @description An OAuth client's name, redirect URIs, scopes or state changed.
+         */
+        post: operations["oauthClientUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "oauth_client.secret_rotated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * oauth_client.secret_rotated
+         * @description An OAuth client got a new secret; the old one is refused.
+         */
+        post: operations["oauthClientSecretRotated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "oauth_client.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * oauth_client.deleted
+         * @description An OAuth client was deleted with its grants and tokens.
+         */
+        post: operations["oauthClientDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.disabled
+         * @description A webhook was disabled: its endpoint answered 410, or kept failing.
+         */
+        post: operations["webhookDisabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.test
+         * @description A synthetic event sent by 'Send test event'.
+         */
+        post: operations["webhookTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         Whoami: {
@@ -1190,7 +1511,35 @@ export interface components {
         EventType: {
             name: string;
             description: string | null;
+            /** @description Where the catalog lists it (e.g. `billing`) */
+            group: string | null;
+            /**
+             * @description A JSON Schema (draft 2020-12) of the entity
+             * @example {
+             *       "type": "object",
+             *       "required": [
+             *         "id"
+             *       ],
+             *       "properties": {
+             *         "id": {
+             *           "type": "string"
+             *         }
+             *       }
+             *     }
+             */
+            schema: {
+                [key: string]: unknown;
+            } | boolean | null;
+            examples: {
+                [key: string]: unknown;
+            }[];
+            /** @description The first of `examples` (null if none) */
             example?: unknown;
+            /** @description Publish refuses an entity that does not match `schema` (400) */
+            validate: boolean;
+            deprecated: boolean;
+            /** @description Hidden from the catalog unless asked for; publishing it works */
+            archived: boolean;
             builtIn: boolean;
         };
         LoggedEvent: {
@@ -4898,7 +5247,10 @@ export interface operations {
     };
     listEventTypes: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Archived types too (default: left out) */
+                includeArchived?: "true" | "false";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4914,6 +5266,15 @@ export interface operations {
                     "application/json": {
                         eventTypes: components["schemas"]["EventType"][];
                     };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, invalid, expired or disabled credentials */
@@ -4967,14 +5328,39 @@ export interface operations {
                     /** @example issue.resolved */
                     name: string;
                     description?: string;
+                    group?: string | null;
+                    /**
+                     * @description A JSON Schema (draft 2020-12) of the entity
+                     * @example {
+                     *       "type": "object",
+                     *       "required": [
+                     *         "id"
+                     *       ],
+                     *       "properties": {
+                     *         "id": {
+                     *           "type": "string"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    schema?: {
+                        [key: string]: unknown;
+                    } | boolean | null;
+                    examples?: {
+                        [key: string]: unknown;
+                    }[];
+                    /** @description One example (as `examples: [it]`) */
                     example?: {
                         [key: string]: unknown;
                     };
+                    validate?: boolean;
+                    deprecated?: boolean;
+                    archived?: boolean;
                 };
             };
         };
         responses: {
-            /** @description Registered */
+            /** @description Registered (or changed) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5021,6 +5407,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Request body over 64 KiB */
             413: {
                 headers: {
@@ -5032,6 +5427,133 @@ export interface operations {
             };
             /** @description Request body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getCatalogDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An OpenAPI 3.1 document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEventType: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        eventType: components["schemas"]["EventType"];
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6410,6 +6932,664 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    apiKeyCreated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.created";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyUpdated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.updated";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyRotated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.rotated";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyRevoked: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.revoked";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyExpiring: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.expiring";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyCreditsUpdated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.credits_updated";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyCreditsLow: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.credits_low";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apiKeyCreditsExhausted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "api_key.credits_exhausted";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oauthClientCreated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "oauth_client.created";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oauthClientUpdated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "oauth_client.updated";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oauthClientSecretRotated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "oauth_client.secret_rotated";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oauthClientDeleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "oauth_client.deleted";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookDisabled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "webhook.disabled";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookTest: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id: the same on every try of a delivery (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch, signed with the body */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` or `v1a,<base64 Ed25519>`, space-separated during a rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The event's id (also in `webhook-id`) */
+                    id: string;
+                    /** @constant */
+                    event: "webhook.test";
+                    accountId: string;
+                    /** Format: date-time */
+                    occurredAt: string;
+                    entity: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: the webhook is disabled and nothing more is sent */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx answer ends the delivery */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

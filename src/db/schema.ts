@@ -198,8 +198,18 @@ export const eventTypes = sqliteTable(
     accountId: text("account_id").notNull(),
     name: text("name").notNull(),
     description: text("description"),
+    /** The first of `examples` (the column from before the catalog had several). */
     example: text("example", { mode: "json" }).$type<unknown>(),
+    /** A JSON Schema (draft 2020-12) of the entity; checked on publish only when `validate`. */
+    schema: text("schema", { mode: "json" }).$type<Record<string, unknown> | boolean>(),
+    examples: text("examples", { mode: "json" }).$type<Record<string, unknown>[]>(),
+    groupName: text("group_name"),
+    deprecated: integer("deprecated", { mode: "boolean" }).notNull().default(false),
+    /** Hidden from the catalog (and the portal) unless asked for; publishing it still works. */
+    archived: integer("archived", { mode: "boolean" }).notNull().default(false),
+    validate: integer("validate", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at"),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.name] })],
 );
@@ -343,6 +353,7 @@ export const cronState = sqliteTable("cron_state", {
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type EventTypeRow = typeof eventTypes.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 
 /**

@@ -1,4 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { BUILT_IN_TYPES } from "../features/events/catalog";
+import { webhooksSection } from "../features/events/catalog-document";
 import { KEYHOOK_VERSION } from "../lib/version";
 import type { AppEnv } from "./context";
 
@@ -26,12 +28,20 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
     name: "X-API-Key",
     description: "An API key",
   });
-  app.doc31(OPENAPI_PATH, (c) => documentConfig(new URL(c.req.url).origin));
+  app.get(OPENAPI_PATH, (c) => c.json(openApiDocument(app, new URL(c.req.url).origin)));
 }
 
-/** The document's frame; `scripts/openapi.mjs` uses it to write docs/openapi.json. */
-/** @public `npm run openapi` (scripts/openapi.mjs) writes docs/openapi.json with it. */
-export function documentConfig(origin: string) {
+/**
+ * The document: the routes' contracts, and a `webhooks` section of Keyhook's own event types (an
+ * account's whole catalog is `GET /v1/catalog/openapi.json`).
+ * @public `npm run openapi` (scripts/openapi.mjs) writes docs/openapi.json with it.
+ */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, origin: string) {
+  return { ...app.getOpenAPI31Document(documentConfig(origin)), webhooks: webhooksSection(BUILT_IN_TYPES) };
+}
+
+/** The document's frame. */
+function documentConfig(origin: string) {
   return {
     openapi: "3.1.0",
     info: { title: "Keyhook API", version: KEYHOOK_VERSION, description: DESCRIPTION },

@@ -1,5 +1,5 @@
 /** Keyhook's own event types, emitted through the same path as the host's. */
-export const BUILT_IN_EVENT_TYPES = [
+const BUILT_IN_EVENT_TYPES = [
   {
     name: "api_key.created",
     description: "An API key was created (the entity never holds the secret).",
@@ -80,5 +80,19 @@ export const BUILT_IN_EVENT_TYPES = [
     example: { message: "This is a test event from Keyhook" },
   },
 ] as const;
+
+/** Keyhook's own types as the catalog shows them (the `Keyhook` group, no schema). */
+export const BUILT_IN_TYPES = BUILT_IN_EVENT_TYPES.map((t) => ({
+  name: t.name as string,
+  description: t.description as string | null,
+  group: "Keyhook",
+  schema: null as Record<string, unknown> | boolean | null,
+  examples: [t.example as Record<string, unknown>],
+  example: t.example as unknown,
+  validate: false,
+  deprecated: false,
+  archived: false,
+  builtIn: true,
+}));
 
 export const BUILT_IN_NAMES: ReadonlySet<string> = new Set(BUILT_IN_EVENT_TYPES.map((t) => t.name));

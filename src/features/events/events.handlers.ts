@@ -8,7 +8,17 @@ export const publish: Handler<typeof routes.publish> = async (c) => {
 };
 
 export const listTypes: Handler<typeof routes.listTypes> = async (c) => {
-  return c.json({ eventTypes: await c.var.services.events.listTypes(c.var.accountId) }, 200);
+  const includeArchived = c.req.valid("query").includeArchived === "true";
+  return c.json({ eventTypes: await c.var.services.events.listTypes(c.var.accountId, { includeArchived }) }, 200);
+};
+
+export const getType: Handler<typeof routes.getType> = async (c) => {
+  return c.json({ eventType: await c.var.services.events.getType(c.var.accountId, c.req.valid("param").name) }, 200);
+};
+
+export const catalogDocument: Handler<typeof routes.catalogDocument> = async (c) => {
+  const origin = c.var.services.platform.settings.oauth.issuer ?? new URL(c.req.url).origin;
+  return c.json(await c.var.services.events.catalogDocument(c.var.accountId, origin), 200);
 };
 
 export const registerType: Handler<typeof routes.registerType> = async (c) => {

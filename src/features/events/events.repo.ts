@@ -2,6 +2,7 @@ import { and, asc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { type AuditRow, attempts, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
+import { bumpVersion } from "../webhooks/webhooks.repo";
 
 export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
   return db
@@ -28,16 +29,29 @@ export function accountEventTypes(db: Db, accountId: string) {
   return db.select().from(eventTypes).where(eq(eventTypes.accountId, accountId)).orderBy(asc(eventTypes.name)).all();
 }
 
-export function upsertEventType(db: Db, row: typeof eventTypes.$inferInsert) {
+export function findEventType(db: Db, accountId: string, name: string) {
   return db
-    .insert(eventTypes)
-    .values(row)
-    .onConflictDoUpdate({
-      target: [eventTypes.accountId, eventTypes.name],
-      set: { description: row.description, example: row.example },
-    })
-    .returning()
+    .select()
+    .from(eventTypes)
+    .where(and(eq(eventTypes.accountId, accountId), eq(eventTypes.name, name)))
     .get();
+}
+
+/**
+ * Writes a type (new or changed) and bumps the account's webhooks version in one batch: publishing
+ * caches the schemas it checks with the webhooks, by that version, so no isolate checks an old one.
+ */
+export async function saveEventType(db: Db, row: typeof eventTypes.$inferInsert) {
+  const { accountId, name, createdAt, ...changed } = row;
+  const [saved] = await db.batch([
+    db
+      .insert(eventTypes)
+      .values(row)
+      .onConflictDoUpdate({ target: [eventTypes.accountId, eventTypes.name], set: changed })
+      .returning(),
+    bumpVersion(db, accountId),
+  ]);
+  return saved[0];
 }
 
 /** Idempotency keys older than `before` let go of their events (the cron). */

@@ -35,6 +35,47 @@ export const DeliverySummary = z
   .object({ id: z.string(), webhookId: z.string(), status: z.enum(["pending", "succeeded", "failed", "cancelled"]) })
   .openapi("DeliverySummary");
 
+const EntitySchemaField = z.union([z.record(z.string(), z.unknown()), z.boolean()]).openapi({
+  description: "A JSON Schema (draft 2020-12) of the entity",
+  example: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+});
+
 export const EventType = z
-  .object({ name: z.string(), description: z.string().nullable(), example: z.unknown(), builtIn: z.boolean() })
+  .object({
+    name: z.string(),
+    description: z.string().nullable(),
+    group: z.string().nullable().openapi({ description: "Where the catalog lists it (e.g. `billing`)" }),
+    schema: EntitySchemaField.nullable(),
+    examples: z.array(z.record(z.string(), z.unknown())),
+    example: z.unknown().openapi({ description: "The first of `examples` (null if none)" }),
+    validate: z.boolean().openapi({ description: "Publish refuses an entity that does not match `schema` (400)" }),
+    deprecated: z.boolean(),
+    archived: z.boolean().openapi({ description: "Hidden from the catalog unless asked for; publishing it works" }),
+    builtIn: z.boolean(),
+  })
   .openapi("EventType");
+
+export const RegisterEventTypeBody = z
+  .strictObject({
+    name: EventTypeName,
+    description: z.string().max(500).optional(),
+    group: z
+      .string()
+      .min(1)
+      .max(60)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, "letters, digits, spaces, '.', '_' and '-'")
+      .nullable()
+      .optional(),
+    schema: EntitySchemaField.nullable().optional(),
+    examples: z.array(z.record(z.string(), z.unknown())).max(5).optional(),
+    example: z.record(z.string(), z.unknown()).optional().openapi({ description: "One example (as `examples: [it]`)" }),
+    validate: z.boolean().optional(),
+    deprecated: z.boolean().optional(),
+    archived: z.boolean().optional(),
+  })
+  .refine((b) => !(b.example && b.examples), { message: "send example or examples, not both", path: ["examples"] })
+  .refine((b) => !(b.validate && b.schema === null), { message: "validate needs a schema", path: ["validate"] })
+  .openapi({
+    description:
+      "Registers a type, or changes the one of that name: fields left out keep their value. Examples must match the schema.",
+  });

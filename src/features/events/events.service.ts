@@ -1,9 +1,10 @@
+import type { z } from "@hono/zod-openapi";
 import { readCronState, writeCronState } from "../../db/client";
-import type { DeliveryRow, EventRow } from "../../db/schema";
+import type { DeliveryRow, EventRow, EventTypeRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
-import { IsolateSet } from "../../lib/isolate-memory";
+import { IsolateMap, IsolateSet } from "../../lib/isolate-memory";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
@@ -18,10 +19,12 @@ import { firstAttemptLeaseMs } from "../deliveries/timings";
 import { ANSWER_BUDGET_MS as PURGE_ANSWER_BUDGET_MS } from "../edge/invalidation";
 import type { HistoryService } from "../history/history.service";
 import { matchesFilter } from "../webhooks/filter";
-import { targetsOf } from "../webhooks/targets";
-import { BUILT_IN_EVENT_TYPES, BUILT_IN_NAMES } from "./catalog";
+import { forgetTargets, type PublishPlanInputs, targetsOf } from "../webhooks/targets";
+import { BUILT_IN_NAMES, BUILT_IN_TYPES } from "./catalog";
+import { type CatalogEntry, catalogDocument } from "./catalog-document";
+import { compileSchema, type EntityValidator, MAX_SCHEMA_BYTES, schemaViolation } from "./entity-schema";
 import * as repo from "./events.repo";
-import { MAX_ENTITY_BYTES, PublishBody } from "./events.schemas";
+import { MAX_ENTITY_BYTES, PublishBody, type RegisterEventTypeBody } from "./events.schemas";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
 const IDEMPOTENCY_MS = 24 * 3600 * 1000;
@@ -82,6 +85,48 @@ function needsRegistration(accountId: string, type: string) {
   registered.add(key);
   return true;
 }
+
+/** Compiled catalog schemas, by account, webhooks version and type (bounded). */
+const validators = new IsolateMap<string, EntityValidator>("compiled event type schemas", 1_000);
+
+/**
+ * Publish's check of the entity against its type's schema, when the type validates: 400 naming each
+ * failing path. Checked against the schemas of the version the outbox write then confirms.
+ */
+function enforceSchema(accountId: string, inputs: PublishPlanInputs, input: PublishInput) {
+  const entry = inputs.schemas.find((s) => s.name === input.type);
+  if (!entry || entry.schema === null) return;
+  const key = `${accountId} ${inputs.version} ${input.type}`;
+  let validator = inputs.version === null ? undefined : validators.get(key);
+  if (!validator) {
+    validator = compileSchema(entry.schema);
+    if (inputs.version !== null) validators.set(key, validator);
+  }
+  const issues = validator.check(input.entity);
+  if (issues.length > 0) throw schemaViolation(input.type, issues);
+}
+
+type RegisterInput = z.infer<typeof RegisterEventTypeBody>;
+
+const examplesOf = (row: Pick<EventTypeRow, "examples" | "example">): Record<string, unknown>[] =>
+  row.examples ?? (row.example && typeof row.example === "object" ? [row.example as Record<string, unknown>] : []);
+
+/** A catalog row as the API shows it. */
+const toEventType = (row: EventTypeRow) => {
+  const examples = examplesOf(row);
+  return {
+    name: row.name,
+    description: row.description,
+    group: row.groupName,
+    schema: row.schema ?? null,
+    examples,
+    example: examples[0] ?? null,
+    validate: row.validate,
+    deprecated: row.deprecated,
+    archived: row.archived,
+    builtIn: false,
+  };
+};
 
 /**
  * An event's input, whichever door it came through (the API, the service binding, Keyhook itself):
@@ -188,8 +233,9 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       const sent = { ...event, entity: JSON.stringify(input.entity) };
       const { settings } = platform;
       /** The deliveries for these targets, and whether their first attempts go from here. */
-      const plan = (targets: Awaited<ReturnType<typeof targetsOf>>["targets"]) => {
-        const jobs: Job[] = targets
+      const plan = (inputs: PublishPlanInputs) => {
+        if (!opts.isTest) enforceSchema(accountId, inputs, input);
+        const jobs: Job[] = inputs.targets
           .filter((w) =>
             opts.onlyWebhookId
               ? w.id === opts.onlyWebhookId
@@ -222,18 +268,18 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       let planned: ReturnType<typeof plan>;
       try {
         const known = await targetsOf(db, accountId, scope.webhooksVersion);
-        planned = plan(known.targets);
+        planned = plan(known);
         let written = await write(planned, known.version);
         if (!written && known.version !== null) {
           // The account's webhooks changed since this isolate read them (or it was deleted): read, plan, write again.
           const fresh = await targetsOf(db, accountId, "fresh");
-          planned = plan(fresh.targets);
+          planned = plan(fresh);
           written = fresh.version !== null && (await write(planned, fresh.version));
         }
         if (!written) throw new ApiError("not_found", "Account not found");
       } catch (err) {
-        if (err instanceof ApiError) throw err;
         if (register) registered.delete(`${accountId} ${input.type}`);
+        if (err instanceof ApiError) throw err;
         // Two publishes raced on one idempotency key: the unique index let one through; answer it.
         const first = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
         if (!first) throw err;
@@ -259,24 +305,77 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       return { event: toEvent(event), deliveries: rows.map((r) => toDeliverySummary({ ...r, status: "pending" })) };
     },
 
-    /** Keyhook's own types first, then the account's, each with a description and an example. */
-    async listTypes(accountId: string) {
-      const own = (await repo.accountEventTypes(db, accountId)).filter((t) => !BUILT_IN_NAMES.has(t.name));
-      return [
-        ...BUILT_IN_EVENT_TYPES.map((t) => ({ ...t, example: t.example as unknown, builtIn: true })),
-        ...own.map((t) => ({ name: t.name, description: t.description, example: t.example ?? null, builtIn: false })),
-      ];
+    /** Keyhook's own types first, then the account's (archived ones only when asked for). */
+    async listTypes(accountId: string, opts: { includeArchived?: boolean } = {}) {
+      const own = (await repo.accountEventTypes(db, accountId))
+        .filter((t) => !BUILT_IN_NAMES.has(t.name) && (opts.includeArchived || !t.archived))
+        .map(toEventType);
+      return [...BUILT_IN_TYPES, ...own];
     },
 
-    async registerType(accountId: string, input: { name: string; description?: string; example?: unknown }) {
-      const row = await repo.upsertEventType(db, {
+    async getType(accountId: string, name: string) {
+      const builtIn = BUILT_IN_TYPES.find((t) => t.name === name);
+      if (builtIn) return builtIn;
+      return toEventType(found(await repo.findEventType(db, accountId, name), "Event type"));
+    },
+
+    /**
+     * Registers a type, or changes the one of that name (fields left out keep their value). A schema
+     * must compile as draft 2020-12 and every example must match it (400 naming the example's path).
+     */
+    async registerType(accountId: string, input: RegisterInput) {
+      if (BUILT_IN_NAMES.has(input.name)) {
+        throw new ApiError("conflict", `${input.name} is one of Keyhook's own event types`);
+      }
+      const current = await repo.findEventType(db, accountId, input.name);
+      const pick = <T>(given: T | undefined, kept: T) => (given === undefined ? kept : given);
+      const schema = pick(input.schema, current?.schema ?? null);
+      const examples = input.examples ?? (input.example ? [input.example] : current ? examplesOf(current) : []);
+      const validate = pick(input.validate, current?.validate ?? false);
+      if (validate && schema === null) {
+        throw new ApiError("validation_failed", "Invalid request: validate: needs a schema", [
+          { path: "validate", message: "needs a schema" },
+        ]);
+      }
+      if (schema !== null) {
+        if (JSON.stringify(schema).length > MAX_SCHEMA_BYTES) {
+          throw new ApiError("payload_too_large", "The schema is larger than 32 KiB");
+        }
+        const validator = compileSchema(schema);
+        examples.forEach((example, i) => {
+          const issues = validator.check(example, `examples.${i}`);
+          if (issues.length > 0) {
+            throw new ApiError(
+              "validation_failed",
+              `Example ${i} does not match the schema: ${issues[0]?.message}`,
+              issues,
+            );
+          }
+        });
+      }
+      const at = now();
+      const row = await repo.saveEventType(db, {
         accountId,
         name: input.name,
-        description: input.description ?? null,
-        example: input.example === undefined ? null : input.example,
-        createdAt: now(),
+        description: pick(input.description, current?.description ?? null),
+        groupName: pick(input.group, current?.groupName ?? null),
+        schema,
+        examples,
+        example: examples[0] ?? null,
+        validate,
+        deprecated: pick(input.deprecated, current?.deprecated ?? false),
+        archived: pick(input.archived, current?.archived ?? false),
+        createdAt: current?.createdAt ?? at,
+        updatedAt: at,
       });
-      return { name: row.name, description: row.description, example: row.example ?? null, builtIn: false };
+      forgetTargets(accountId);
+      return toEventType(found(row, "Event type"));
+    },
+
+    /** The catalog (archived types left out) as an OpenAPI 3.1 document with a `webhooks` section. */
+    async catalogDocument(accountId: string, origin: string) {
+      const entries: CatalogEntry[] = await service.listTypes(accountId);
+      return catalogDocument(entries, origin);
     },
 
     /**

@@ -23,16 +23,22 @@ export type WebhookTarget = Pick<
 >;
 
 /** An active webhook as publishing sees it: what to match on, and what a first attempt signs with. */
-export type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null };
+type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null };
+
+/** What publishing reads of an account, as of one `webhooksVersion`: its targets and the schemas it checks. */
+export interface PublishPlanInputs {
+  targets: PublishTarget[];
+  /** Event types that validate their entity, and their schema (a catalog change bumps the version too). */
+  schemas: { name: string; schema: Record<string, unknown> | boolean | null }[];
+  version: number | null;
+}
 
 /** Bounded: a full cache is emptied rather than grown. */
-const cache = new IsolateMap<string, { version: number; targets: PublishTarget[] }>(
-  "webhook targets by account",
-  1_000,
-);
+const cache = new IsolateMap<string, PublishPlanInputs & { version: number }>("webhook targets by account", 1_000);
 
 /**
- * The account's active webhooks, and the `webhooksVersion` they are as of (null: not known).
+ * The account's active webhooks and validating schemas, and the `webhooksVersion` they are as of
+ * (null: not known).
  *
  * - `version` a number (the account's version, read by the same D1 query that found the caller's
  *   key): this isolate's copy is used while it is that version, else they are read again.
@@ -47,11 +53,11 @@ export async function targetsOf(
   db: Db,
   accountId: string,
   version: number | null | "fresh",
-): Promise<{ targets: PublishTarget[]; version: number | null }> {
+): Promise<PublishPlanInputs> {
   const hit = cache.get(accountId);
   if (hit && version !== "fresh" && (version === null || hit.version === version)) return hit;
   const fresh = await activeTargetsWithVersion(db, accountId);
-  if (fresh.version !== null) cache.set(accountId, { version: fresh.version, targets: fresh.targets });
+  if (fresh.version !== null) cache.set(accountId, { ...fresh, version: fresh.version });
   return fresh;
 }
 

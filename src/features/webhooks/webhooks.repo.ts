@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { type AuditRow, accounts, attempts, deliveries, type WebhookRow, webhooks } from "../../db/schema";
+import { type AuditRow, accounts, attempts, deliveries, eventTypes, type WebhookRow, webhooks } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
 const scoped = (accountId: string, id: string) => and(eq(webhooks.id, id), eq(webhooks.accountId, accountId));
@@ -48,14 +48,19 @@ export function listWebhooks(db: Db, accountId: string, limit: number, cursor?: 
 /** What publishing needs of an account's active webhooks: matching, and a first attempt's signing. */
 /** The account's active webhooks and its `webhooksVersion`, in one round trip (version null: no such account). */
 export async function activeTargetsWithVersion(db: Db, accountId: string) {
-  const [targets, version] = await db.batch([
+  const [targets, version, schemas] = await db.batch([
     activeTargets(db, accountId),
     db
       .select({ v: accounts.webhooksVersion })
       .from(accounts)
       .where(and(eq(accounts.id, accountId), isNull(accounts.deletedAt))),
+    // The catalog's schemas that publish checks: a catalog change bumps the same version.
+    db
+      .select({ name: eventTypes.name, schema: eventTypes.schema })
+      .from(eventTypes)
+      .where(and(eq(eventTypes.accountId, accountId), eq(eventTypes.validate, true))),
   ]);
-  return { targets, version: version[0]?.v ?? null };
+  return { targets, schemas, version: version[0]?.v ?? null };
 }
 
 export async function activeWebhookIds(db: Db, accountId: string) {
@@ -92,7 +97,7 @@ function activeTargets(db: Db, accountId: string) {
 }
 
 /** Every change to an account's webhooks bumps its version in the same batch (see `accounts.webhooksVersion`). */
-const bumpVersion = (db: Db, accountId: string) =>
+export const bumpVersion = (db: Db, accountId: string) =>
   db
     .update(accounts)
     .set({ webhooksVersion: sql`${accounts.webhooksVersion} + 1` })
