@@ -121,6 +121,60 @@ describe("keyhook CLI", () => {
     assert.equal((await keyhookCli(["webhooks", "delete", id])).code, 0);
   });
 
+  it("webhooks: --headers, --throttle, --timeout-ms on create and update; replay while disabled", async () => {
+    const url = `${receiver.url}/cli-settings`;
+    const created = await json([
+      "webhooks",
+      "create",
+      "--webhook-url",
+      url,
+      "--events",
+      "cli.settings",
+      "--headers",
+      '{"X-Tenant":"cli-co"}',
+      "--throttle",
+      "5",
+      "--timeout-ms",
+      "2000",
+    ]);
+    const id = created.webhook.id;
+    assert.deepEqual(created.webhook.headerNames, ["X-Tenant"]);
+    assert.equal(created.webhook.throttle, 5);
+    assert.equal(created.webhook.timeoutMs, 2000);
+    assert.equal(
+      (await keyhookCli(["webhooks", "create", "--webhook-url", url, "--events", "*", "--throttle", "x"])).code,
+      2,
+    );
+    const refused = await keyhookCli(["webhooks", "update", id, "--headers", '{"webhook-signature":"v1,x"}']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /webhook-signature/);
+
+    // Disabled, then two events are published: replay sends both, in order, with the header.
+    await json(["webhooks", "update", id, "--status", "disabled", "--throttle", "none", "--timeout-ms", "none"]);
+    const since = new Date(Date.now() - 1000).toISOString();
+    for (const n of [1, 2]) await json(["events", "publish", "--type", "cli.settings", "--entity", `{"n":${n}}`]);
+    const updated = await json(["webhooks", "update", id, "--status", "active", "--headers", "null"]);
+    assert.equal(updated.webhook.throttle, null);
+    assert.equal(updated.webhook.timeoutMs, null);
+    assert.deepEqual(updated.webhook.headerNames, []);
+    await json(["webhooks", "update", id, "--headers", '{"X-Tenant":"cli-co"}']);
+    const replayed = await keyhookCli(["webhooks", "replay", id, "--since", since]);
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.match(replayed.stdout, /Replaying 2 event\(s\)/);
+    let got = [];
+    for (let i = 0; i < 50 && got.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      got = receiver.received.filter((r) => r.path === "/hooks/cli-settings");
+    }
+    assert.deepEqual(
+      got.map((r) => JSON.parse(r.body).entity.n),
+      [1, 2],
+    );
+    assert.equal(got[0].headers["x-tenant"], "cli-co");
+    assert.match((await keyhookCli(["webhooks", "replay", id, "--since", since])).stdout, /Replaying 0 event\(s\)/);
+    assert.equal((await json(["webhooks", "replay-all", "--since", since])).replayed, 0);
+  });
+
   it("events publish, with --entity as JSON or @file", async () => {
     const inline = await json(["events", "publish", "--type", "issue.resolved", "--entity", '{"id":"iss_1"}']);
     assert.equal(inline.event.type, "issue.resolved");
