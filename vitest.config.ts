@@ -42,6 +42,8 @@ export default defineConfig(async () => {
             // The host application's login page: test/oauth.test.ts follows the redirect itself.
             OAUTH_LOGIN_URL: "https://app.keyhook.test/login",
             OAUTH_DYNAMIC_REGISTRATION: "true",
+            // The page that frames the customer portal (test/portal.test.ts).
+            PORTAL_FRAME_ANCESTORS: "https://app.keyhook.test",
           },
           // Replaces wrangler.toml's consumer settings in tests, so it restates them, faster.
           queueConsumers: {

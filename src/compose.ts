@@ -9,6 +9,7 @@ import { createHistoryService, type HistoryService } from "./features/history/hi
 import { createKeysService, type KeysService } from "./features/keys/keys.service";
 import { createOAuthClientsService, type OAuthClientsService } from "./features/oauth/clients.service";
 import { createOAuthService, type OAuthService } from "./features/oauth/oauth.service";
+import { createPortalService, type PortalService } from "./features/portal/portal.service";
 import { createProfilesService, type ProfilesService } from "./features/profiles/profiles.service";
 import { createWebhooksService, type WebhooksService } from "./features/webhooks/webhooks.service";
 import { type Invocation, type Overrides, type Platform, platformOf } from "./platform";
@@ -28,6 +29,7 @@ export interface Services {
   oauth: OAuthService;
   oauthClients: OAuthClientsService;
   edge: EdgeService;
+  portal: PortalService;
   /** Invalidations of this invocation not confirmed within the answer's budget. */
   readonly unconfirmedInvalidations: readonly { everywhereBy: number }[];
 }
@@ -56,6 +58,7 @@ class Composed implements Services {
   #oauth?: OAuthService;
   #oauthClients?: OAuthClientsService;
   #edge?: EdgeService;
+  #portal?: PortalService;
 
   constructor(readonly platform: Platform) {}
 
@@ -112,6 +115,10 @@ class Composed implements Services {
       edge: () => this.edge,
     });
     return this.#oauthClients;
+  }
+  get portal() {
+    this.#portal ??= createPortalService(this.platform);
+    return this.#portal;
   }
   get edge() {
     this.#edge ??= createEdgeService(this.platform);

@@ -54,6 +54,17 @@ const hostList = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+/** Comma-separated origins (`https://app.example.com`), each without a path; refused otherwise. */
+const originList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(text.regex(/^https?:\/\/[^/\s;,'"]+$/, "must list origins: http(s)://host[:port], no path")).max(20));
+
 interface Variable<T> {
   kind: "var" | "secret";
   /** As written in wrangler.toml; undefined: no default (the setting is off, or required). */
@@ -262,6 +273,13 @@ export const VARIABLES = {
       "Hours a final event stays in D1 before the cron moves it, with its deliveries and attempts, to the HISTORY bucket; 0 = as soon as every delivery of it is final. D1 then holds rate × window × bytes per event.",
     schema: whole(0, 8760),
   }),
+  PORTAL_FRAME_ANCESTORS: v({
+    kind: "var",
+    default: "",
+    description:
+      "Comma-separated origins that may frame the customer portal (`/portal`, CSP `frame-ancestors`); a theme's logo may come from them too. Empty: no page may frame it.",
+    schema: originList,
+  }),
   WEBHOOK_ALLOW_PRIVATE_URLS: v({
     kind: "var",
     default: "false",
@@ -327,6 +345,8 @@ export interface Settings {
   webhooks: WebhookSettings;
   userTokens: UserTokenSettings;
   oauth: OAuthSettings;
+  /** Origins that may frame the customer portal (features/portal); empty: none. */
+  portalFrameAncestors: string[];
 }
 
 /** The OAuth 2.1 authorization server (features/oauth). */
@@ -415,5 +435,6 @@ function toSettings(p: Parsed): Settings {
       accessTokenTtlSeconds: set(p.OAUTH_ACCESS_TOKEN_TTL_SECONDS, "OAUTH_ACCESS_TOKEN_TTL_SECONDS"),
       refreshTokenTtlSeconds: set(p.OAUTH_REFRESH_TOKEN_TTL_DAYS, "OAUTH_REFRESH_TOKEN_TTL_DAYS") * 86_400,
     },
+    portalFrameAncestors: p.PORTAL_FRAME_ANCESTORS ?? [],
   };
 }

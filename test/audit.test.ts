@@ -171,6 +171,18 @@ const cases: Record<string, Case> = {
     setup: async (a) => ({ id: (await insertGrant(a)).grantId, targetType: "oauth_grant" }),
     action: "oauth_grant.revoked",
   },
+  "POST /v1/portal-sessions": {
+    setup: async () => ({ targetType: "portal_session" }),
+    body: { capabilities: ["webhooks:write"] },
+    action: "portal_session.created",
+  },
+  "DELETE /v1/portal-sessions/:id": {
+    setup: async (a) => ({
+      id: (await call("POST", "/v1/portal-sessions", { token: ADMIN, body: { accountId: a } })).body.portalSession.id,
+      targetType: "portal_session",
+    }),
+    action: "portal_session.revoked",
+  },
   "PUT /v1/oauth-users/:id": {
     setup: async (a) => {
       await insertGrant(a, "user_demoted");
@@ -197,6 +209,8 @@ const notMutations = new Set([
   // A local edge cache's purge (plumbing between Keyhook processes): it changes no record.
   "POST /__edge/purge",
   "DELETE /mcp",
+  // The portal's own sign-out ends the caller's session; its API calls run the audited routes.
+  "POST /portal/api/logout",
   "POST /v1/keys/verify",
   "POST /v1/events",
   "POST /v1/event-types",
@@ -250,7 +264,8 @@ describe("every change writes an audit entry", () => {
         res.body.apiKey?.id ??
         res.body.profile?.id ??
         res.body.webhook?.id ??
-        res.body.client?.id;
+        res.body.client?.id ??
+        res.body.portalSession?.id;
       const entries = c.deployment
         ? ((await call("GET", "/v1/deployment/audit-log?limit=100", { token: ADMIN })).body.entries as any[])
         : name === "DELETE /v1/accounts/:id"

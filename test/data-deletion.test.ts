@@ -286,7 +286,11 @@ async function populatedAccount() {
   });
   expect((await call("GET", "/v1/whoami", { token: tokens.access_token })).status).toBe(200);
   const grant = (await call("GET", "/v1/oauth-grants", { token: ADMIN, accountId: account.id })).body.grants[0].id;
+  // A customer portal session.
+  const portal = (await call("POST", "/v1/portal-sessions", { token: ADMIN, body: { accountId: account.id } })).body
+    .portalSession.id as string;
   const ids = [
+    portal,
     account.id,
     profile.id,
     full.apiKey.id,
@@ -347,6 +351,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "oauth_grants",
         "oauth_tokens",
         "permission_profiles",
+        "portal_sessions",
         "verification_counts",
         "webhooks",
       ].sort(),

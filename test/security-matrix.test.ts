@@ -9,8 +9,13 @@ import { appRoutes, fillPath } from "./helpers/routes";
 const PUBLIC = new Set(["GET /health", "GET /openapi.json"]);
 // /mcp speaks JSON-RPC: its credentials are tested in mcp.test.ts, its tools are the routes here.
 // /__edge/purge is plumbing between Keyhook processes (the operator token only: test/edge.test.ts).
+// /portal/* takes a session cookie, never a key or token (test/portal.test.ts).
 const isOAuthEndpoint = (path: string) =>
-  path.startsWith("/oauth/") || path.startsWith("/.well-known/") || path === "/mcp" || path.startsWith("/__edge/");
+  path.startsWith("/oauth/") ||
+  path.startsWith("/.well-known/") ||
+  path === "/mcp" ||
+  path.startsWith("/__edge/") ||
+  path.startsWith("/portal");
 /** Routes a key with no permissions may still call: they only describe the caller. */
 const SELF = new Set(["GET /v1/whoami", "GET /v1/account"]);
 

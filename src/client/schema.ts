@@ -791,6 +791,43 @@ export interface paths {
         patch: operations["updateDeploymentOAuthClient"];
         trace?: never;
     };
+    "/v1/portal-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a single-use link to the customer portal for one account
+         * @description The operator names the account (`accountId` or `externalId`); a key with `portal:write` makes sessions for its own account. The link opens once, within 15 minutes, into a session (an HttpOnly cookie) that lasts `expiresIn` and may do only what `capabilities` allow — each of which the caller must hold.
+         */
+        post: operations["createPortalSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal-sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End a portal session (its link, or its next request, is refused) */
+        delete: operations["revokePortalSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "api_key.created": {
@@ -1078,7 +1115,7 @@ export interface components {
     schemas: {
         Whoami: {
             /** @enum {string} */
-            type: "operator" | "user" | "api_key" | "oauth";
+            type: "operator" | "user" | "api_key" | "oauth" | "portal";
             id: string;
             name: string;
             accountId: string | null;
@@ -1192,7 +1229,7 @@ export interface components {
             };
             createdBy: {
                 /** @enum {string} */
-                type: "operator" | "user" | "api_key" | "oauth" | "system";
+                type: "operator" | "user" | "api_key" | "oauth" | "portal" | "system";
                 id: string;
                 name: string;
             };
@@ -1272,7 +1309,7 @@ export interface components {
             id: string;
             actor: {
                 /** @enum {string} */
-                type: "operator" | "user" | "api_key" | "oauth" | "system";
+                type: "operator" | "user" | "api_key" | "oauth" | "portal" | "system";
                 id: string;
                 name: string;
             };
@@ -1686,6 +1723,40 @@ export interface components {
              * @example 2026-11-23T12:00:00.000Z
              */
             lastUsedAt: string | null;
+        };
+        PortalSession: {
+            id: string;
+            accountId: string;
+            capabilities: ("webhooks:read" | "webhooks:write" | "events:replay")[];
+            /** @description Open once (in a browser or an iframe's src) within 15 minutes */
+            url: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            linkExpiresAt: string;
+            /**
+             * Format: date-time
+             * @description The session's end, at the latest
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            expiresAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-23T12:00:00.000Z
+             */
+            createdAt: string;
+        };
+        PortalTheme: {
+            /** @description Shown as the portal's title */
+            name?: string;
+            /** @description A `data:image/…` URI, or an https URL on an origin in `PORTAL_FRAME_ANCESTORS` (the page's CSP allows only those) */
+            logoUrl?: string;
+            /**
+             * @description Buttons and links
+             * @example #4f46e5
+             */
+            accent?: string;
         };
     };
     responses: never;
@@ -6917,6 +6988,189 @@ export interface operations {
             };
             /** @description Request body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createPortalSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The operator names the account… */
+                    accountId?: string;
+                    /** @description …or its externalId */
+                    externalId?: string;
+                    /**
+                     * @description Every session can view; `webhooks:write` and `events:replay` add to it
+                     * @default [
+                     *       "webhooks:read"
+                     *     ]
+                     */
+                    capabilities?: ("webhooks:read" | "webhooks:write" | "events:replay")[];
+                    /**
+                     * @description Seconds the session lasts once the link is opened (the link itself: 15 minutes)
+                     * @default 3600
+                     */
+                    expiresIn?: number;
+                    /**
+                     * Format: uri
+                     * @description Where the portal's “Back” link goes
+                     */
+                    returnUrl?: string;
+                    theme?: components["schemas"]["PortalTheme"];
+                };
+            };
+        };
+        responses: {
+            /** @description The link to open */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        portalSession: components["schemas"]["PortalSession"];
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokePortalSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {boolean} */
+                        revoked: true;
+                    };
+                };
+            };
+            /** @description Validation failed or the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for another account's ids) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,7 +6,7 @@ import { describe } from "../lib/log";
  * queue send that failed, a Worker that stopped mid-delivery) — at-least-once rests on it — then
  * the housekeeping: final history past the hot window moved to R2, the archive past the retention
  * deleted, idempotency keys cleared, content still in D1 past the retention deleted,
- * deleted accounts purged, analytics and OAuth tokens pruned, keys about to expire announced.
+ * deleted accounts purged, analytics, OAuth tokens and portal sessions pruned, keys about to expire announced.
  *
  * Each step runs on its own: one that fails is logged and the others still run (a D1 hiccup in the
  * retention must not stop the sweeper). The run throws at the end if any step failed, so the
@@ -22,6 +22,7 @@ export async function sweep(services: Services) {
     purgedAccounts: () => services.accounts.purgeDeleted(),
     prunedAnalytics: () => services.analytics.prune(),
     prunedOAuth: () => services.oauth.prune(),
+    prunedPortalSessions: () => services.portal.prune(),
     announced: () => services.keys.announceExpiring(),
   } satisfies Record<string, () => Promise<unknown>>;
   const results: Partial<{ [K in keyof typeof steps]: Awaited<ReturnType<(typeof steps)[K]>> }> = {};

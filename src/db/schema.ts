@@ -475,6 +475,47 @@ export const oauthConsents = sqliteTable(
   (t) => [index("oauth_consents_expiry_idx").on(t.expiresAt)],
 );
 
+/** A customer portal's look, as `POST /v1/portal-sessions` was given it. */
+export interface PortalTheme {
+  name?: string;
+  logoUrl?: string;
+  accent?: string;
+}
+
+/**
+ * Customer portal sessions (features/portal). The link is single-use: opening it stores the
+ * session's cookie hash and `openedAt` in one conditional write, so a second open finds nothing.
+ * Both secrets are stored as SHA-256 only. Rows go after they expire (the cron).
+ */
+export const portalSessions = sqliteTable(
+  "portal_sessions",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    /** `webhooks:read`, `webhooks:write`, `events:replay`. */
+    capabilities: text("capabilities", { mode: "json" }).notNull().$type<string[]>(),
+    theme: text("theme", { mode: "json" }).notNull().$type<PortalTheme>(),
+    returnUrl: text("return_url"),
+    linkHash: text("link_hash").notNull(),
+    linkExpiresAt: integer("link_expires_at").notNull(),
+    openedAt: integer("opened_at"),
+    sessionHash: text("session_hash"),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    createdBy: text("created_by", { mode: "json" }).notNull().$type<Actor>(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("portal_sessions_link_idx").on(t.linkHash),
+    uniqueIndex("portal_sessions_session_idx").on(t.sessionHash).where(sql`session_hash IS NOT NULL`),
+    index("portal_sessions_account_idx").on(t.accountId, t.id),
+    index("portal_sessions_expiry_idx").on(t.expiresAt),
+  ],
+);
+
+export type PortalSessionRow = typeof portalSessions.$inferSelect;
 export type OAuthClientRow = typeof oauthClients.$inferSelect;
 export type OAuthGrantRow = typeof oauthGrants.$inferSelect;
 export type OAuthTokenRow = typeof oauthTokens.$inferSelect;

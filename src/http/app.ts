@@ -15,6 +15,7 @@ import { historyRouter } from "../features/history";
 import { keysRouter } from "../features/keys";
 import { mountMcp } from "../features/mcp";
 import { oauthClientsRouter, oauthEndpoints } from "../features/oauth";
+import { mountPortal, portalRouter } from "../features/portal";
 import { profilesRouter } from "../features/profiles";
 import { webhooksRouter } from "../features/webhooks";
 import { ApiError } from "../lib/errors";
@@ -90,7 +91,9 @@ export function createApp() {
   app.route("/", oauthClientsRouter);
   app.route("/", oauthEndpoints);
   app.route("/", edgeEndpoints);
+  app.route("/", portalRouter);
   mountMcp(app);
+  mountPortal(app);
   registerOpenApi(app);
 
   const routes = methodsByPath(app);

@@ -8,9 +8,11 @@ export const KEYHOOK_PERMISSIONS = [
   "webhooks:read",
   "webhooks:write",
   "events:write",
+  "events:replay",
   "audit:read",
   "oauth:read",
   "oauth:write",
+  "portal:write",
   "impersonate",
 ] as const;
 

@@ -19,7 +19,7 @@ export const IdParams = z.object({ id: z.string().min(1).max(100) });
 
 /** Who did something (`system`: Keyhook itself). */
 export const ActorSchema = z.object({
-  type: z.enum(["operator", "user", "api_key", "oauth", "system"]),
+  type: z.enum(["operator", "user", "api_key", "oauth", "portal", "system"]),
   id: z.string(),
   name: z.string(),
 });

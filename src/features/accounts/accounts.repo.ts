@@ -14,6 +14,7 @@ import {
   oauthGrants,
   oauthTokens,
   permissionProfiles,
+  portalSessions,
   verificationCounts,
   webhooks,
 } from "../../db/schema";
@@ -166,6 +167,7 @@ export async function deleteRest(db: Db, accountId: string) {
     db.delete(oauthTokens).where(eq(oauthTokens.accountId, accountId)),
     db.delete(oauthGrants).where(eq(oauthGrants.accountId, accountId)),
     db.delete(oauthClients).where(eq(oauthClients.accountId, accountId)),
+    db.delete(portalSessions).where(eq(portalSessions.accountId, accountId)),
     db.delete(permissionProfiles).where(eq(permissionProfiles.accountId, accountId)),
     db.delete(accounts).where(and(eq(accounts.id, accountId), isNotNull(accounts.deletedAt))),
   ]);

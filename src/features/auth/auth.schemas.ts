@@ -6,7 +6,7 @@ import { MAX_COST } from "../keys/credits";
 
 export const Whoami = z
   .object({
-    type: z.enum(["operator", "user", "api_key", "oauth"]),
+    type: z.enum(["operator", "user", "api_key", "oauth", "portal"]),
     id: z.string(),
     name: z.string(),
     accountId: z.string().nullable(),

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authenticate, requireAccount, requireScope } from "../../http/middleware/auth";
+import { authenticate, requireAccount, requireAnyScope, requireScope } from "../../http/middleware/auth";
 import { errorResponses, jsonBody, jsonResponse, security } from "../../http/openapi-errors";
 import { IdParams } from "../../lib/schemas";
 import { DeliverySummary, EventTypeName } from "../events/events.schemas";
@@ -9,6 +9,8 @@ import { Attempt } from "./deliveries.schemas";
 const tags = ["Deliveries"];
 const reader = [authenticate, requireScope("webhooks:read"), requireAccount];
 const writer = [authenticate, requireScope("webhooks:write"), requireAccount];
+/** Sending again what was sent or missed: `events:replay` (a portal session's capability) or `webhooks:write`. */
+const replayer = [authenticate, requireAnyScope("events:replay", "webhooks:write"), requireAccount];
 
 export const attemptsList = createRoute({
   method: "get",
@@ -37,7 +39,7 @@ export const retry = createRoute({
   summary: "Send a delivery again",
   tags,
   security,
-  middleware: writer,
+  middleware: replayer,
   request: { params: IdParams },
   responses: {
     202: jsonResponse(z.object({ delivery: DeliverySummary }), "Queued again"),
@@ -52,7 +54,7 @@ export const recover = createRoute({
   summary: "Re-send failed deliveries since a time",
   tags,
   security,
-  middleware: writer,
+  middleware: replayer,
   request: { params: IdParams, body: jsonBody(z.strictObject({ since: z.iso.datetime({ offset: true }) })) },
   responses: {
     202: jsonResponse(z.object({ count: z.number().int() }), "Failed deliveries since then, queued again"),
@@ -83,7 +85,7 @@ export const replay = createRoute({
     "Every event of the webhook's types (and filter) published in the range since it was created, that it has not received — none sent to it (published while it was disabled) or failed — is sent now, once, in order of publication, at most 10 a second (or the webhook's throttle). Reaches into the archive. Repeating the same range sends nothing twice.",
   tags,
   security,
-  middleware: writer,
+  middleware: replayer,
   request: { params: IdParams, body: jsonBody(ReplayBody) },
   responses: { 202: jsonResponse(Replayed, "On their way"), ...errorResponses(400, 404, 409, 413, 415) },
 });
@@ -96,7 +98,7 @@ export const replayAll = createRoute({
   description: "The replay of each active webhook of the account over the same range.",
   tags,
   security,
-  middleware: writer,
+  middleware: replayer,
   request: { body: jsonBody(ReplayBody) },
   responses: {
     202: jsonResponse(

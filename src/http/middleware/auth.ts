@@ -100,6 +100,17 @@ export const requireScope = (...required: string[]) =>
     await next();
   });
 
+/** 403 `insufficient_scope` unless one of `alternatives` is held (replay: `events:replay` or `webhooks:write`). */
+export const requireAnyScope = (...alternatives: string[]) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    if (!alternatives.some((p) => missingPermissions(c.var.principal.permissions, [p]).length === 0)) {
+      throw new ApiError("insufficient_scope", `Missing permission: one of ${alternatives.join(", ")}`, {
+        missing: alternatives,
+      });
+    }
+    await next();
+  });
+
 export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
   if (c.var.principal.type !== "operator") {
     throw new ApiError("insufficient_scope", "Only the operator token may do this", { missing: ["operator"] });
