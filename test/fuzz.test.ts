@@ -138,7 +138,17 @@ describe("no input yields a 5xx", () => {
         const oauthShaped = res.body?.error !== undefined && typeof res.body.error === "string";
         if (res.status >= 400 && oauthShaped && r.route.path.startsWith("/oauth/")) {
           expect(res.body.error_description).toBeTypeOf("string");
-        } else if (res.status >= 400 && r.route.path.startsWith("/oauth/authorize") && typeof res.body === "string") {
+        } else if (
+          res.status >= 400 &&
+          (r.route.path.startsWith("/oauth/authorize") ||
+            r.route.path === "/portal/open" ||
+            r.route.path === "/portal/" ||
+            r.route.path === "/portal" ||
+            r.route.path === "/portal/open") &&
+          method !== "HEAD" &&
+          typeof res.body === "string"
+        ) {
+          // Pages a browser opens answer a page (the portal's: "this link can no longer be used").
           expect(res.headers.get("content-type")).toContain("text/html");
         } else if (res.status >= 400 && r.route.path === "/mcp" && typeof res.body?.jsonrpc === "string") {
           // JSON-RPC's own error shape (a malformed MCP message).

@@ -59,6 +59,16 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
     table: "oauth_grants",
     create: async (accountId) => (await insertGrant(accountId)).grantId,
   },
+  "/v1/portal-sessions": {
+    table: "portal_sessions",
+    create: async (accountId) => {
+      const res = await call("POST", "/v1/portal-sessions", {
+        token: ADMIN,
+        body: { accountId, theme: { name: "victim key" } },
+      });
+      return res.body.portalSession.id;
+    },
+  },
   "/v1/permission-profiles": {
     table: "permission_profiles",
     create: async (accountId) => {

@@ -24,6 +24,13 @@ const NOT_OPERATIONS = new Set([
   "DELETE /mcp",
   // Plumbing between Keyhook processes (a local edge cache's purge), not the API.
   "POST /__edge/purge",
+  // The customer portal's page and its cookie-session API (docs/portal.md): the page's own, not the API.
+  "GET /portal/open",
+  "GET /portal",
+  "GET /portal/",
+  "GET /portal/api/session",
+  "POST /portal/api/logout",
+  "ALL /portal/api/v1/*",
 ]);
 
 describe("GET /openapi.json", () => {

@@ -67,6 +67,7 @@ describe("customer portal sessions", () => {
     expect(csp).toContain("img-src 'self' data: https://app.keyhook.test");
     expect(page.headers.get("x-frame-options")).toBeNull();
     expect((await call("GET", "/portal/")).status).toBe(401);
+    expect((await call("GET", "/portal", { headers: { cookie: first.cookie as string } })).status).toBe(200);
 
     const me = await portal(first.cookie, "GET", "/session");
     expect(me.status).toBe(200);

@@ -29,11 +29,38 @@ export const session = {
   },
 };
 
+/**
+ * What the page may offer. The admin page offers everything (the API refuses what the token lacks);
+ * the customer portal offers only what its session's capabilities allow.
+ */
+export const can = { write: true, replay: true };
+
+let portal = false;
+
+/**
+ * The customer portal: the same calls, to `/portal/api` with the session's HttpOnly cookie (the page
+ * never holds a credential) and the header that tells the page's own requests from a forged form.
+ */
+export function enterPortal(capabilities: readonly string[]) {
+  portal = true;
+  can.write = capabilities.includes("webhooks:write");
+  can.replay = capabilities.includes("events:replay");
+}
+
+const portalFetch = (request: Request) => {
+  const withHeader = new Request(request, { credentials: "same-origin" });
+  withHeader.headers.set("x-keyhook-portal", "1");
+  return fetch(withHeader);
+};
+
 /** A client for this session (or for a token being tried), acting in the picked account. */
-export function keyhook(token = session.token): KeyhookClient {
+export function keyhook(token?: string | null): KeyhookClient {
+  // Before any storage is touched: a third-party frame may not read sessionStorage at all.
+  if (portal) return createClient({ baseUrl: `${location.origin}/portal/api`, fetch: portalFetch });
+  const held = token === undefined ? session.token : token;
   return createClient({
     baseUrl: location.origin,
-    token: token ?? undefined,
+    token: held ?? undefined,
     accountId: session.accountId ?? undefined,
   });
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { data, keyhook, message, type Schemas } from "./api";
+import { can, data, keyhook, message, type Schemas } from "./api";
 import { When } from "./components";
 
 type LoggedEvent = Schemas["LoggedEvent"];
@@ -270,7 +270,7 @@ function EventPanel(props: { id: string; hooks: Map<string, string>; onClose: ()
                       </li>
                     ))}
                   </ol>
-                  {d.status !== "pending" && (
+                  {can.replay && d.status !== "pending" && (
                     <button type="button" onClick={() => retry(d.id)}>
                       Retry
                     </button>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "hono/jsx/dom";
-import { data, keyhook, message, type Schemas } from "./api";
+import { can, data, keyhook, message, type Schemas } from "./api";
 import { When } from "./components";
 
 type Webhook = Schemas["Webhook"];
@@ -44,9 +44,11 @@ export function WebhooksTab(props: { onError: OnError }) {
     <section aria-labelledby="webhooks-heading">
       <div class="section-head">
         <h2 id="webhooks-heading">Webhooks</h2>
-        <button type="button" class="primary" onClick={() => setEditing("new")}>
-          + New webhook
-        </button>
+        {can.write && (
+          <button type="button" class="primary" onClick={() => setEditing("new")}>
+            + New webhook
+          </button>
+        )}
       </div>
       {editing && (
         <WebhookForm
@@ -105,56 +107,64 @@ export function WebhooksTab(props: { onError: OnError }) {
                 </td>
                 <td>
                   <div class="row-actions">
-                    <button type="button" onClick={() => setEditing(w)}>
-                      Edit
-                    </button>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        act("change the webhook", () =>
-                          data(
-                            keyhook().PATCH("/v1/webhooks/{id}", {
-                              params: { path: { id: w.id } },
-                              body: { status: w.status === "active" ? "disabled" : "active" },
-                            }),
-                          ),
-                        )
-                      }
-                    >
-                      {w.status === "active" ? "Disable" : "Enable"}
-                    </button>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        act("send a test event", async () => {
-                          await data(
-                            keyhook().POST("/v1/webhooks/{id}/test", { params: { path: { id: w.id } }, body: {} }),
-                          );
-                          setTimeout(load, 1500); // its outcome shows in "Last delivery" once it is sent
-                        })
-                      }
-                    >
-                      Send test event
-                    </button>
+                    {can.write && (
+                      <>
+                        <button type="button" onClick={() => setEditing(w)}>
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          onClick={() =>
+                            act("change the webhook", () =>
+                              data(
+                                keyhook().PATCH("/v1/webhooks/{id}", {
+                                  params: { path: { id: w.id } },
+                                  body: { status: w.status === "active" ? "disabled" : "active" },
+                                }),
+                              ),
+                            )
+                          }
+                        >
+                          {w.status === "active" ? "Disable" : "Enable"}
+                        </button>
+                        <button
+                          type="button"
+                          onClick={() =>
+                            act("send a test event", async () => {
+                              await data(
+                                keyhook().POST("/v1/webhooks/{id}/test", { params: { path: { id: w.id } }, body: {} }),
+                              );
+                              setTimeout(load, 1500); // its outcome shows in "Last delivery" once it is sent
+                            })
+                          }
+                        >
+                          Send test event
+                        </button>
+                      </>
+                    )}
                     <button type="button" onClick={() => setHistory(w)}>
                       Delivery history
                     </button>
-                    <button type="button" disabled={w.status !== "active"} onClick={() => setReplaying(w)}>
-                      Replay
-                    </button>
-                    <button
-                      type="button"
-                      class="danger"
-                      onClick={() => {
-                        if (confirm(`Delete webhook ${w.url}? This cannot be undone.`)) {
-                          act("delete the webhook", () =>
-                            data(keyhook().DELETE("/v1/webhooks/{id}", { params: { path: { id: w.id } } })),
-                          );
-                        }
-                      }}
-                    >
-                      Delete
-                    </button>
+                    {can.replay && (
+                      <button type="button" disabled={w.status !== "active"} onClick={() => setReplaying(w)}>
+                        Replay
+                      </button>
+                    )}
+                    {can.write && (
+                      <button
+                        type="button"
+                        class="danger"
+                        onClick={() => {
+                          if (confirm(`Delete webhook ${w.url}? This cannot be undone.`)) {
+                            act("delete the webhook", () =>
+                              data(keyhook().DELETE("/v1/webhooks/{id}", { params: { path: { id: w.id } } })),
+                            );
+                          }
+                        }}
+                      >
+                        Delete
+                      </button>
+                    )}
                   </div>
                 </td>
               </tr>
@@ -521,9 +531,11 @@ function DeliveryHistory(props: { webhook: Webhook; onClose: () => void; onError
                 </pre>
                 <pre>{a.responseBody ?? ""}</pre>
               </details>
-              <button type="button" onClick={() => retry(a)}>
-                Retry
-              </button>
+              {can.replay && (
+                <button type="button" onClick={() => retry(a)}>
+                  Retry
+                </button>
+              )}
             </li>
           ))}
         </ul>

@@ -107,12 +107,13 @@ export function mountPortal(app: OpenAPIHono<AppEnv>) {
     return c.redirect("/portal/", 303);
   });
 
-  app.get("/portal", (c) => c.redirect("/portal/", 301));
-  app.get("/portal/", async (c) => {
+  const page = async (c: Context<AppEnv>) => {
     const headers = pageHeaders(c.var.services.platform.settings.portalFrameAncestors);
     if (!(await admitted(c))) return c.html(PortalClosed(), 401, headers);
     return c.html(PortalShell(), 200, headers);
-  });
+  };
+  app.get("/portal", page);
+  app.get("/portal/", page);
 
   app.get("/portal/api/session", async (c) => c.json({ session: (await session(c)).view }, 200));
 
