@@ -217,7 +217,40 @@ describe("Admin → Integrations", () => {
     const dialog = page.getByRole("dialog", { name: "Verifications: CI/CD Pipeline" });
     await dialog.locator("svg rect").first().waitFor();
     assert.match(await dialog.locator("figcaption").textContent(), /Missing permission 1/);
+    // The axes: round counts up the side, times along the bottom (every 3rd hour, the newest last).
+    const chart = dialog.getByRole("slider", { name: "CI/CD Pipeline: verifications per hour" });
+    const counts = await dialog.locator("svg .tick text").allTextContents();
+    assert.equal(counts[0], "0");
+    assert.ok(counts.length >= 2, `count ticks: ${counts}`);
+    const times = await dialog.locator("svg text.time").allTextContents();
+    const buckets = Number(await chart.getAttribute("aria-valuemax")) + 1;
+    assert.ok(buckets >= 24, `hours: ${buckets}`);
+    assert.equal(times.length, Math.ceil(buckets / 3), `time ticks: ${times}`);
+    for (const t of times) assert.match(t, /^(\d\d:00|[A-Z][a-z]{2} \d+)$/);
+    // Pointing at the newest hour shows its time and counts; the keyboard reads the same.
+    const box = await chart.boundingBox();
+    await page.mouse.move(box.x + box.width - 12, box.y + box.height / 2);
+    const card = dialog.locator(".chart-card:not(.idle)");
+    await card.waitFor();
+    const pointed = await card.textContent();
+    assert.match(pointed, /^[A-Z][a-z]{2} \d+, \d\d:00–\d\d:00\d+ verifications/);
     await page.screenshot({ path: `${SHOTS}/verifications.png` });
+    await page.mouse.move(0, 0);
+    await card.waitFor({ state: "detached" });
+    await chart.focus();
+    await page.keyboard.press("End");
+    assert.equal(await chart.getAttribute("aria-valuenow"), String(buckets - 1));
+    assert.ok(pointed.startsWith((await chart.getAttribute("aria-valuetext")).split(":")[0]));
+    // The refusal is in the newest hour, or the one before if the clock struck meanwhile.
+    let read = await chart.getAttribute("aria-valuetext");
+    if (!read.includes("Missing permission")) {
+      await page.keyboard.press("ArrowLeft");
+      assert.equal(await chart.getAttribute("aria-valuenow"), String(buckets - 2));
+      read = await chart.getAttribute("aria-valuetext");
+    }
+    assert.match(read, /: \d+ verifications, (Valid \d+, )?Missing permission 1$/);
+    await page.keyboard.press("Home");
+    assert.equal(await chart.getAttribute("aria-valuenow"), "0");
     await dialog.getByRole("button", { name: "30 days" }).click();
     await dialog.locator('button[aria-pressed="true"]', { hasText: "30 days" }).waitFor();
     await dialog.locator("svg rect").first().waitFor();
