@@ -1,7 +1,8 @@
 import { useEffect, useState } from "hono/jsx/dom";
 import { data, KeyhookError, keyhook, message, type Schemas, session } from "./api";
 import { AuditTab } from "./audit-tab";
-import { Banner } from "./components";
+import { CatalogTab } from "./catalog-tab";
+import { Banner, Tabs } from "./components";
 import { EventsTab } from "./events-tab";
 import { KeysTab } from "./keys-tab";
 import { AuthorizedAppsTab, DeploymentAppsSection, OAuthAppsTab } from "./oauth-tab";
@@ -10,7 +11,7 @@ import { WebhooksTab } from "./webhooks-tab";
 type Who = Schemas["Whoami"];
 type Account = Schemas["Account"];
 
-const TABS = ["API keys", "Webhooks", "Events", "OAuth apps", "Authorized apps", "Audit log"] as const;
+const TABS = ["API keys", "Webhooks", "Events", "Event catalog", "OAuth apps", "Authorized apps", "Audit log"] as const;
 type Tab = (typeof TABS)[number];
 
 export function App() {
@@ -115,34 +116,27 @@ export function App() {
             {who.type === "operator" && accounts && (
               <AccountPicker accounts={accounts} onPick={pick} current={account?.id} />
             )}
-            <div role="tablist" aria-label="Integrations">
-              {TABS.map((t) => (
-                <button
-                  type="button"
-                  role="tab"
-                  id={`tab-${t}`}
-                  aria-selected={tab === t ? "true" : "false"}
-                  aria-controls="tabpanel"
-                  onClick={() => {
-                    setBanner(null);
-                    setTab(t);
-                  }}
-                >
-                  {t}
-                </button>
-              ))}
-            </div>
-            <div role="tabpanel" id="tabpanel" aria-labelledby={`tab-${tab}`} key={`${tab}-${account?.id}`}>
+            <Tabs
+              label="Integrations"
+              tabs={TABS}
+              current={tab}
+              onPick={(t) => {
+                setBanner(null);
+                setTab(t);
+              }}
+              panelKey={`${tab}-${account?.id}`}
+            >
               {tab === "API keys" && (
                 <KeysTab onError={onError} defaultRateLimit={account?.limits.rateLimitPerHour ?? null} />
               )}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
               {tab === "Events" && <EventsTab onError={onError} />}
+              {tab === "Event catalog" && <CatalogTab onError={onError} />}
               {tab === "OAuth apps" && <OAuthAppsTab onError={onError} />}
               {tab === "OAuth apps" && who.type === "operator" && <DeploymentAppsSection onError={onError} />}
               {tab === "Authorized apps" && <AuthorizedAppsTab onError={onError} />}
               {tab === "Audit log" && <AuditTab onError={onError} />}
-            </div>
+            </Tabs>
           </div>
         )}
       </main>

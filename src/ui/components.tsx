@@ -136,3 +136,35 @@ export function Sparkline(props: { values: number[] | null }) {
     </svg>
   );
 }
+
+/** A tab strip and its panel (the admin page's and the portal's); `panelKey` remounts the panel. */
+export function Tabs<T extends string>(props: {
+  label: string;
+  tabs: readonly T[];
+  current: T;
+  onPick: (tab: T) => void;
+  panelKey?: string;
+  children: Child;
+}) {
+  return (
+    <>
+      <div role="tablist" aria-label={props.label}>
+        {props.tabs.map((t) => (
+          <button
+            type="button"
+            role="tab"
+            id={`tab-${t}`}
+            aria-selected={props.current === t ? "true" : "false"}
+            aria-controls="tabpanel"
+            onClick={() => props.onPick(t)}
+          >
+            {t}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id="tabpanel" aria-labelledby={`tab-${props.current}`} key={props.panelKey ?? props.current}>
+        {props.children}
+      </div>
+    </>
+  );
+}

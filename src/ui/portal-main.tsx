@@ -5,7 +5,8 @@
  */
 import { render, useEffect, useState } from "hono/jsx/dom";
 import { enterPortal, message } from "./api";
-import { Banner } from "./components";
+import { CatalogTab } from "./catalog-tab";
+import { Banner, Tabs } from "./components";
 import { EventsTab } from "./events-tab";
 import { WebhooksTab } from "./webhooks-tab";
 
@@ -17,7 +18,7 @@ interface PortalSession {
   expiresAt: string;
 }
 
-const TABS = ["Endpoints", "Event log"] as const;
+const TABS = ["Endpoints", "Event log", "Event catalog"] as const;
 type Tab = (typeof TABS)[number];
 
 async function loadSession(): Promise<PortalSession | null> {
@@ -81,27 +82,19 @@ function Portal() {
       </header>
       {banner && <Banner text={banner.text} onDismiss={() => setBanner(null)} onRetry={banner.retry} />}
       <main>
-        <div role="tablist" aria-label="Webhooks">
-          {TABS.map((t) => (
-            <button
-              type="button"
-              role="tab"
-              id={`tab-${t}`}
-              aria-selected={tab === t ? "true" : "false"}
-              aria-controls="tabpanel"
-              onClick={() => {
-                setBanner(null);
-                setTab(t);
-              }}
-            >
-              {t}
-            </button>
-          ))}
-        </div>
-        <div role="tabpanel" id="tabpanel" aria-labelledby={`tab-${tab}`} key={tab}>
+        <Tabs
+          label="Webhooks"
+          tabs={TABS}
+          current={tab}
+          onPick={(t) => {
+            setBanner(null);
+            setTab(t);
+          }}
+        >
           {tab === "Endpoints" && <WebhooksTab onError={onError} />}
           {tab === "Event log" && <EventsTab onError={onError} />}
-        </div>
+          {tab === "Event catalog" && <CatalogTab onError={onError} />}
+        </Tabs>
       </main>
     </div>
   );

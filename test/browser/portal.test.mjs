@@ -142,6 +142,46 @@ describe("the customer portal, framed by another origin", () => {
     await page.screenshot({ path: `${SHOTS}/portal-events.png` });
   });
 
+  it("the event catalog: a type's schema and example, and Send example reaches the endpoint", async () => {
+    const type = {
+      name: "invoice.paid",
+      description: "An invoice was paid in full.",
+      group: "Billing",
+      schema: {
+        type: "object",
+        properties: { id: { type: "string" }, amount: { type: "integer" } },
+        required: ["id", "amount"],
+      },
+      examples: [{ id: "in_1042", amount: 4200 }],
+    };
+    assert.equal((await apiCall("POST", "/v1/event-types", { ...admin(), body: type })).status, 201);
+    const frame = page.frameLocator("iframe");
+    await frame.getByRole("tab", { name: "Event catalog" }).click();
+    const billing = frame.getByRole("region", { name: "Billing" });
+    const card = billing.getByRole("article", { name: "invoice.paid" });
+    await card.waitFor();
+    assert.match(await card.textContent(), /An invoice was paid in full\..*"in_1042"/s);
+    await card.getByText("Schema").click();
+    assert.match(await card.locator("pre").first().textContent(), /"required": \[\s+"id",\s+"amount"/);
+    // Keyhook's own types are listed last, in their own group.
+    assert.equal(await frame.getByRole("region", { name: "Keyhook" }).count(), 1);
+    const before = receiver.received.length;
+    await card.getByRole("button", { name: "Send example" }).click();
+    await frame.getByRole("status").filter({ hasText: "The invoice.paid example is on its way" }).waitFor();
+    const by = Date.now() + 10_000;
+    while (receiver.received.length === before && Date.now() < by) await new Promise((r) => setTimeout(r, 100));
+    const body = JSON.parse(receiver.received.at(-1).body);
+    assert.equal(body.event, "invoice.paid");
+    assert.deepEqual(body.entity, { id: "in_1042", amount: 4200, test: true });
+    const { violations } = await new AxeBuilder({ page }).analyze();
+    const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(
+      serious.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
+      [],
+    );
+    await page.screenshot({ path: `${SHOTS}/portal-catalog.png` });
+  });
+
   it("the same link opened a second time is refused with a clear page", async () => {
     const again = await browser.newPage();
     const res = await again.goto(session.url);
