@@ -260,3 +260,112 @@ describe("the queue failing after the outbox write", () => {
     await expect.poll(async () => (await received(name)).filter((r) => r.path.startsWith("/ok/")).length).toBe(1);
   });
 });
+
+/** A pacer (the throttle's and replay's Durable Object) that fails every call, or never answers. */
+function brokenPacer(how: Failure): Env["PACER"] {
+  const take = () =>
+    how === "hang" ? new Promise<never>(() => {}) : Promise.reject(new Error("Durable Object reset"));
+  return { idFromName: (n: string) => env.PACER.idFromName(n), get: () => ({ take }) } as unknown as Env["PACER"];
+}
+
+describe("the pacer failing or not answering", () => {
+  const cron = () =>
+    worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
+      env,
+      createExecutionContext(),
+    );
+
+  for (const how of ["reject", "hang"] as const) {
+    it(`a throttled endpoint's delivery (pacer: ${how}) is deferred, not attempted; later it is sent once`, async () => {
+      const account = await createAccount();
+      const name = uniqueName();
+      await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, throttle: 5 });
+      const started = Date.now();
+      const res = await request(
+        "POST",
+        "/v1/events",
+        { PACER: brokenPacer(how) },
+        { token: ADMIN, accountId: account.id, body: { type: "order.paid", entity: { n: 1 } } },
+      );
+      expect(res.status).toBe(202);
+      const id = res.body.deliveries[0].id;
+      // The first attempt waited at most the pacer's timeout, then deferred the delivery by 30 s.
+      expect(Date.now() - started).toBeLessThan(6_000);
+      const row = await deliveryRow(id);
+      expect(row).toMatchObject({ status: "pending", attempts: 0, slot_at: null });
+      expect(row?.next_attempt_at).toBeGreaterThan(Date.now() + 20_000);
+      expect(await received(name)).toHaveLength(0);
+      const warning = logged.find((l) => l.includes("pacer unavailable"));
+      expect(warning).toContain(how === "hang" ? "did not answer within 2000 ms" : "Durable Object reset");
+      // When it is due, the sweeper queues it and the (working) pacer lets it through, once.
+      await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?")
+        .bind(Date.now() - 60_000, id)
+        .run();
+      await cron();
+      await waitForReceived(name, 1);
+      await expect.poll(async () => (await deliveryRow(id))?.status).toBe("succeeded");
+      expect(await received(name)).toHaveLength(1);
+    });
+  }
+
+  it("a replay whose pacer fails still answers 202; the held events go out once, in order, paced", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["a.b"] });
+    const since = new Date(Date.now() - 1000).toISOString();
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { status: "disabled" },
+    });
+    const missed: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await call("POST", "/v1/events", {
+        token: ADMIN,
+        accountId: account.id,
+        body: { type: "a.b", entity: { i } },
+      });
+      missed.push(r.body.event.id);
+    }
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
+      token: ADMIN,
+      accountId: account.id,
+      body: { status: "active" },
+    });
+    const at = Date.now();
+    const res = await request(
+      "POST",
+      `/v1/webhooks/${webhook.id}/replay`,
+      { PACER: brokenPacer("reject") },
+      { token: ADMIN, accountId: account.id, body: { since } },
+    );
+    expect(res.status).toBe(202);
+    expect(res.body.replayed).toBe(5);
+    expect(logged.some((l) => l.includes("pacer unavailable; replay paced from here"))).toBe(true);
+    // Slots counted locally: 30 s on, 100 ms apart (10 a second), in order of publication.
+    const { results } = await env.DB.prepare(
+      "SELECT d.id, d.slot_at FROM deliveries d WHERE d.webhook_id = ? ORDER BY d.event_id",
+    )
+      .bind(webhook.id)
+      .all<{ id: string; slot_at: number }>();
+    expect(results).toHaveLength(5);
+    const slots = results.map((r) => r.slot_at);
+    expect(slots[0]).toBeGreaterThanOrEqual(at + 30_000);
+    expect(slots.slice(1).map((s, i) => s - (slots[i] ?? 0))).toEqual([100, 100, 100, 100]);
+    // Bring the slots to now (keeping their spacing) and let the sweeper queue them.
+    const shift = (slots[0] ?? 0) - (Date.now() + 300);
+    await env.DB.prepare(
+      "UPDATE deliveries SET slot_at = slot_at - ?, next_attempt_at = ? WHERE webhook_id = ? AND status = 'pending'",
+    )
+      .bind(shift, Date.now() - 60_000, webhook.id)
+      .run();
+    await cron();
+    const got = await waitForReceived(name, 5);
+    expect(got.map((r) => r.headers["webhook-id"])).toEqual(missed);
+    const span = (got.at(-1)?.at ?? 0) - (got[0]?.at ?? 0);
+    expect(span).toBeGreaterThanOrEqual(300);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await received(name)).toHaveLength(5);
+  });
+});

@@ -1,6 +1,7 @@
 import type { Caller } from "../../lib/caller";
 import { idFloor, newId, timeOfId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
+import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import type { EventsService } from "../events/events.service";
@@ -11,7 +12,7 @@ import type { WebhooksService } from "../webhooks/webhooks.service";
 import * as repo from "./deliveries.repo";
 import { enqueue, enqueueDelayed } from "./enqueue";
 import type { CommitDeps, Verdict } from "./group-commit";
-import { delayUntil, takeSlots } from "./pace";
+import { delayUntil, PACER_DOWN_DEFER_MS, takeSlots } from "./pace";
 import { markFailed } from "./pipeline.repo";
 import { sendQueued } from "./queued-attempt";
 import { requeueOverdue } from "./sweeper";
@@ -138,7 +139,15 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
       owned.sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
       if (owned.length > 0) {
         const perSecond = Math.min(webhook.throttle ?? REPLAY_PER_SECOND, REPLAY_PER_SECOND);
-        const slots = await takeSlots({ pacer: platform.pacer }, webhookId, at, perSecond, owned.length);
+        let slots: number[];
+        try {
+          slots = await takeSlots({ pacer: platform.pacer }, webhookId, at, perSecond, owned.length);
+        } catch (err) {
+          // The held deliveries still go out once, in order, at the replay's pace: slots counted
+          // here from a little later (only the webhook's other traffic is not paced with them).
+          log("warn", "pacer unavailable; replay paced from here", { webhookId, error: describe(err) });
+          slots = owned.map((_, i) => at + PACER_DOWN_DEFER_MS + Math.ceil((i * 1000) / perSecond));
+        }
         const placed = owned.map((d, i) => ({ id: d.id, slot: slots[i] ?? at }));
         await repo.assignSlots(db, placed, at);
         await enqueueDelayed(

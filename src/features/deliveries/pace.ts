@@ -1,7 +1,7 @@
 import type { Db } from "../../db/client";
 import { describe, type Log } from "../../lib/log";
 import type { Job } from "./job";
-import { PACE_WAIT_MS } from "./timings";
+import { PACE_WAIT_MS, PACER_TIMEOUT_MS } from "./timings";
 
 /**
  * Pacing, before a run's attempts: a job of a throttled webhook takes a send slot from the
@@ -12,13 +12,15 @@ import { PACE_WAIT_MS } from "./timings";
  */
 
 /** If the pacer cannot be reached, the job comes back this much later (nothing is lost). */
-const PACER_DOWN_DEFER_MS = 30_000;
+export const PACER_DOWN_DEFER_MS = 30_000;
 
 export interface PaceDeps {
   db: Db;
   log: Log;
   now: () => number;
   pacer: DurableObjectNamespace<import("./pacer").EndpointPacer> | null;
+  /** How long to wait for the pacer's answer (default {@link PACER_TIMEOUT_MS}). */
+  pacerTimeoutMs?: number;
 }
 
 export interface Paced {
@@ -28,9 +30,13 @@ export interface Paced {
   defer: { job: Job; at: number; slot: number | null }[];
 }
 
-/** Slots for `count` sends to one webhook, `1000 / perSecond` ms apart, in the order asked. */
+/**
+ * Slots for `count` sends to one webhook, `1000 / perSecond` ms apart, in the order asked. A pacer
+ * that does not answer within the timeout counts as down (the slots it may still hand out are a
+ * gap in the webhook's pace, never a second send).
+ */
 export async function takeSlots(
-  deps: Pick<PaceDeps, "pacer">,
+  deps: Pick<PaceDeps, "pacer" | "pacerTimeoutMs">,
   webhookId: string,
   now: number,
   perSecond: number,
@@ -38,7 +44,16 @@ export async function takeSlots(
 ): Promise<number[]> {
   if (!deps.pacer) throw new Error("no PACER binding");
   const stub = deps.pacer.get(deps.pacer.idFromName(webhookId));
-  return stub.take(now, 1000 / perSecond, count);
+  const ms = deps.pacerTimeoutMs ?? PACER_TIMEOUT_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the pacer did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([stub.take(now, 1000 / perSecond, count), late]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
 
 export async function pace(deps: PaceDeps, jobs: Job[]): Promise<Paced> {

@@ -38,16 +38,19 @@ export { MAX_D1_TIMEOUT_MS } from "../../config";
 /** The longest a run waits for a paced delivery's slot (`pace.ts`); a later slot defers it instead. */
 export const PACE_WAIT_MS = 1_000;
 
+/** The longest a run waits for the pacer to answer; then it defers the paced deliveries (`pace.ts`). */
+export const PACER_TIMEOUT_MS = 2_000;
+
 /** Time for the work around a send and its commit (signing, scheduling) that no timeout bounds. */
 const SLACK_MS = 1_000;
 
 /**
- * How long the publishing invocation owns the deliveries it sends first: a paced one's wait, the receiver's timeout,
+ * How long the publishing invocation owns the deliveries it sends first: asking the pacer, a paced one's wait, the receiver's timeout,
  * then the run's window, the commit's linger and one D1 call to record the outcome. No consumer claims them before;
  * the sweeper finds them overdue after (if the invocation stopped before recording anything).
  */
 export const firstAttemptLeaseMs = (s: { timeoutMs: number; d1TimeoutMs: number }) =>
-  PACE_WAIT_MS + s.timeoutMs + RUN_WINDOW_MS + COMMIT_LINGER_MS + s.d1TimeoutMs + SLACK_MS;
+  PACER_TIMEOUT_MS + PACE_WAIT_MS + s.timeoutMs + RUN_WINDOW_MS + COMMIT_LINGER_MS + s.d1TimeoutMs + SLACK_MS;
 
 /** A consumer's claim on a queued delivery lasts the receiver's timeout plus this margin. */
 export const QUEUED_LEASE_MARGIN_MS = 60_000;
