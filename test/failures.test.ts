@@ -368,4 +368,53 @@ describe("the pacer failing or not answering", () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(await received(name)).toHaveLength(5);
   });
+
+  it("a replay that stops between holding its events and writing their slots: 503, nothing sent twice, all sent later", async () => {
+    const account = await createAccount();
+    const name = uniqueName();
+    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["a.b"] });
+    const since = new Date(Date.now() - 1000).toISOString();
+    const as = { token: ADMIN, accountId: account.id };
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...as, body: { status: "disabled" } });
+    for (let i = 0; i < 3; i++) await call("POST", "/v1/events", { ...as, body: { type: "a.b", entity: { i } } });
+    await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...as, body: { status: "active" } });
+    // D1 refuses the slots' write (the statement after the hold): the request dies there.
+    const slotsWrite = /SET next_attempt_at = v\.slot, slot_at = v\.slot/;
+    const failing = { bind: () => failing, run: fail, all: fail, first: fail, raw: fail };
+    function fail() {
+      return Promise.reject(new Error("D1_ERROR: Network connection lost."));
+    }
+    const db = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare") return (sql: string) => (slotsWrite.test(sql) ? failing : target.prepare(sql));
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const res = await request("POST", `/v1/webhooks/${webhook.id}/replay`, { DB: db }, { ...as, body: { since } });
+    expect(res.status).toBe(503);
+    const held = await env.DB.prepare(
+      "SELECT id, status, next_attempt_at, slot_at FROM deliveries WHERE webhook_id = ?",
+    )
+      .bind(webhook.id)
+      .all<{ id: string; status: string; next_attempt_at: number; slot_at: number | null }>();
+    expect(held.results).toHaveLength(3);
+    for (const d of held.results) {
+      expect(d).toMatchObject({ status: "pending", slot_at: null });
+      expect(d.next_attempt_at).toBeGreaterThan(Date.now() + 3_000_000); // held for the hour
+    }
+    // Replaying again finds them taken: nothing is held or sent twice.
+    const again = await call("POST", `/v1/webhooks/${webhook.id}/replay`, { ...as, body: { since } });
+    expect(again.body.replayed).toBe(0);
+    // When the hold runs out, the sweeper sends each once.
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE webhook_id = ?")
+      .bind(Date.now() - 60_000, webhook.id)
+      .run();
+    await cron();
+    await waitForReceived(name, 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = await received(name);
+    expect(new Set(got.map((r) => r.headers["webhook-id"])).size).toBe(3);
+    expect(got).toHaveLength(3);
+  });
 });
