@@ -70,7 +70,7 @@ export async function webhooks(accountId, { count = 5, hanging = false, failOnce
       });
     }
   };
-  return { rx, type, paths, close };
+  return { rx, type, paths, ids, close };
 }
 
 const publish = (base, key, type) =>
