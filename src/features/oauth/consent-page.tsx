@@ -1,4 +1,5 @@
 import type { Child } from "hono/jsx";
+import { HtmlPage } from "../../lib/html-page";
 import { APP_SCOPES } from "./scopes";
 
 /** Keyhook's own permissions in words, for the consent page; others are shown as written. */
@@ -44,18 +45,9 @@ export const consentHeaders = (redirectUri: string) => ({
 
 function Page(props: { title: string; children: Child }) {
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title} · Keyhook</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/admin/app.css" />
-      </head>
-      <body>
-        <main class="panel consent">{props.children}</main>
-      </body>
-    </html>
+    <HtmlPage title={`${props.title} · Keyhook`}>
+      <main class="panel consent">{props.children}</main>
+    </HtmlPage>
   );
 }
 

@@ -1,37 +1,22 @@
-import type { Child } from "hono/jsx";
+import { HtmlPage } from "../../lib/html-page";
 
 /**
  * The portal's HTML: the shell the page's script (`/admin/portal.js`) renders into, and the page a
  * used, expired or revoked link or session gets. The theme is applied by the script (CSSOM is not
  * inline style, so the CSP stays `style-src 'self'`).
  */
-function Page(props: { title: string; children: Child }) {
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title}</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/admin/app.css" />
-      </head>
-      <body>{props.children}</body>
-    </html>
-  );
-}
-
 export function PortalShell() {
   return (
-    <Page title="Webhooks">
+    <HtmlPage title="Webhooks">
       <div id="root" />
       <script type="module" src="/admin/portal.js" />
-    </Page>
+    </HtmlPage>
   );
 }
 
 export function PortalClosed() {
   return (
-    <Page title="Portal link expired">
+    <HtmlPage title="Portal link expired">
       <main class="panel consent">
         <h1>This link can no longer be used</h1>
         <p>
@@ -39,6 +24,6 @@ export function PortalClosed() {
           to the application you came from and open the webhooks portal again for a new link.
         </p>
       </main>
-    </Page>
+    </HtmlPage>
   );
 }
