@@ -37,7 +37,7 @@ export const TOOLS: Tool[] = [
   { name: "webhooks_update", route: webhooks.update, permission: "webhooks:write", readOnly: false },
   { name: "webhooks_test", route: deliveries.test, permission: "webhooks:write", readOnly: false },
   { name: "webhooks_attempts", route: deliveries.attemptsList, permission: "webhooks:read", readOnly: true },
-  { name: "deliveries_retry", route: deliveries.retry, permission: "webhooks:write", readOnly: false },
+  { name: "deliveries_retry", route: deliveries.retry, permission: "events:replay or webhooks:write", readOnly: false },
   { name: "events_publish", route: events.publish, permission: "events:write", readOnly: false },
   { name: "audit_list", route: audit.list, permission: "audit:read", readOnly: true },
 ];
