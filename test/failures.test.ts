@@ -79,6 +79,14 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+/** The every-minute cron (the sweeper among it), with the real bindings. */
+const cron = () =>
+  worker.scheduled(
+    createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
+    env,
+    createExecutionContext(),
+  );
+
 const expectUnavailable = (res: { status: number; headers: Headers; body: any }) => {
   expect(res.status).toBe(503);
   expect(res.body.error).toMatchObject({ code: "service_unavailable", message: expect.stringContaining("D1") });
@@ -193,13 +201,6 @@ describe("KV failing in the rate counter: fail-open", () => {
 });
 
 describe("the queue failing after the outbox write", () => {
-  const cron = () =>
-    worker.scheduled(
-      createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
-      env,
-      createExecutionContext(),
-    );
-
   it("a retry that cannot be queued: the deliveries stay pending and the cron sends them", async () => {
     const account = await createAccount();
     const name = uniqueName();
@@ -268,14 +269,23 @@ function brokenPacer(how: Failure): Env["PACER"] {
   return { idFromName: (n: string) => env.PACER.idFromName(n), get: () => ({ take }) } as unknown as Env["PACER"];
 }
 
-describe("the pacer failing or not answering", () => {
-  const cron = () =>
-    worker.scheduled(
-      createScheduledController({ scheduledTime: new Date(), cron: "* * * * *" }),
-      env,
-      createExecutionContext(),
-    );
+/** A webhook that was disabled while `n` events of its type were published, enabled again. */
+async function missedWhileDisabled(n: number) {
+  const account = await createAccount();
+  const name = uniqueName();
+  const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["a.b"] });
+  const since = new Date(Date.now() - 1000).toISOString();
+  const as = { token: ADMIN, accountId: account.id };
+  await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...as, body: { status: "disabled" } });
+  const missed: string[] = [];
+  for (let i = 0; i < n; i++) {
+    missed.push((await call("POST", "/v1/events", { ...as, body: { type: "a.b", entity: { i } } })).body.event.id);
+  }
+  await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...as, body: { status: "active" } });
+  return { account, name, webhook, since, missed };
+}
 
+describe("the pacer failing or not answering", () => {
   for (const how of ["reject", "hang"] as const) {
     it(`a throttled endpoint's delivery (pacer: ${how}) is deferred, not attempted; later it is sent once`, async () => {
       const account = await createAccount();
@@ -310,29 +320,7 @@ describe("the pacer failing or not answering", () => {
   }
 
   it("a replay whose pacer fails still answers 202; the held events go out once, in order, paced", async () => {
-    const account = await createAccount();
-    const name = uniqueName();
-    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["a.b"] });
-    const since = new Date(Date.now() - 1000).toISOString();
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
-      token: ADMIN,
-      accountId: account.id,
-      body: { status: "disabled" },
-    });
-    const missed: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await call("POST", "/v1/events", {
-        token: ADMIN,
-        accountId: account.id,
-        body: { type: "a.b", entity: { i } },
-      });
-      missed.push(r.body.event.id);
-    }
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, {
-      token: ADMIN,
-      accountId: account.id,
-      body: { status: "active" },
-    });
+    const { account, name, webhook, since, missed } = await missedWhileDisabled(5);
     const at = Date.now();
     const res = await request(
       "POST",
@@ -370,14 +358,8 @@ describe("the pacer failing or not answering", () => {
   });
 
   it("a replay that stops between holding its events and writing their slots: 503, nothing sent twice, all sent later", async () => {
-    const account = await createAccount();
-    const name = uniqueName();
-    const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}`, events: ["a.b"] });
-    const since = new Date(Date.now() - 1000).toISOString();
+    const { account, name, webhook, since } = await missedWhileDisabled(3);
     const as = { token: ADMIN, accountId: account.id };
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...as, body: { status: "disabled" } });
-    for (let i = 0; i < 3; i++) await call("POST", "/v1/events", { ...as, body: { type: "a.b", entity: { i } } });
-    await call("PATCH", `/v1/webhooks/${webhook.id}`, { ...as, body: { status: "active" } });
     // D1 refuses the slots' write (the statement after the hold): the request dies there.
     const slotsWrite = /SET next_attempt_at = v\.slot, slot_at = v\.slot/;
     const failing = { bind: () => failing, run: fail, all: fail, first: fail, raw: fail };

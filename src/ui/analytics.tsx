@@ -21,6 +21,24 @@ const OUTCOMES: [string, string, string][] = [
 
 const count = (o: Record<string, number | undefined>, name: string) => o[name] ?? 0;
 
+type Outcomes = Verifications["totals"]["outcomes"];
+
+/** The outcomes that happened, in stacking order. */
+const present = (outcomes: Outcomes) => OUTCOMES.filter(([name]) => count(outcomes, name) > 0);
+
+/** Each outcome that happened with its swatch and count: the legend, and the hover card's lines. */
+function Counts(props: { outcomes: Outcomes }) {
+  return (
+    <>
+      {present(props.outcomes).map(([name, color, text]) => (
+        <span class="legend" data-outcome={name}>
+          <span class="swatch" style={`background:${color}`} /> {text} {count(props.outcomes, name)}
+        </span>
+      ))}
+    </>
+  );
+}
+
 /** The plot's box inside the SVG: room on the left for the counts, below for the times. */
 const H = 180;
 const PAD = { left: 40, right: 8, top: 12, bottom: 22 };
@@ -54,7 +72,6 @@ function StackedChart(props: { verifications: Verifications; label: string }) {
   const top = ticks[ticks.length - 1] ?? 1;
   const barW = PLOT_W / Math.max(1, series.length);
   const y = (v: number) => PAD.top + PLOT_H - (v / top) * PLOT_H;
-  const present = OUTCOMES.filter(([name]) => count(totals.outcomes, name) > 0);
   const failures = totals.total - count(totals.outcomes, "VALID");
   const per = granularity === "hour" ? "hour" : "day";
   const shown = active === null ? null : series[active];
@@ -157,22 +174,14 @@ function StackedChart(props: { verifications: Verifications; label: string }) {
             <>
               <strong>{bucketRange(shown.start, granularity)}</strong>
               <span>{shown.total.toLocaleString("en-US")} verifications</span>
-              {OUTCOMES.filter(([name]) => count(shown.outcomes, name) > 0).map(([name, color, text]) => (
-                <span class="legend" data-outcome={name}>
-                  <span class="swatch" style={`background:${color}`} /> {text} {count(shown.outcomes, name)}
-                </span>
-              ))}
+              <Counts outcomes={shown.outcomes} />
             </>
           )}
         </div>
       </div>
       <figcaption>
         <strong>{totals.total.toLocaleString("en-US")}</strong> verifications
-        {present.map(([name, color, text]) => (
-          <span class="legend" data-outcome={name}>
-            <span class="swatch" style={`background:${color}`} /> {text} {count(totals.outcomes, name)}
-          </span>
-        ))}
+        <Counts outcomes={totals.outcomes} />
       </figcaption>
     </figure>
   );
@@ -181,9 +190,7 @@ function StackedChart(props: { verifications: Verifications; label: string }) {
 /** A bucket in words, for the slider's value: its time, its total and what was refused. */
 function describe(bucket: Verifications["series"][number] | undefined, granularity: Granularity): string {
   if (!bucket) return "No data";
-  const parts = OUTCOMES.filter(([name]) => count(bucket.outcomes, name) > 0).map(
-    ([name, , text]) => `${text} ${count(bucket.outcomes, name)}`,
-  );
+  const parts = present(bucket.outcomes).map(([name, , text]) => `${text} ${count(bucket.outcomes, name)}`);
   return `${bucketRange(bucket.start, granularity)}: ${bucket.total} verifications${parts.length ? `, ${parts.join(", ")}` : ""}`;
 }
 
