@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, createAccount, createKey, userToken } from "./helpers/api";
@@ -8,7 +9,7 @@ const routes = appRoutes();
 const METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS", "HEAD"];
 
 describe("no input yields a 5xx", () => {
-  it("10,000 random requests: methods, paths, credentials, headers, JSON and non-JSON bodies, huge and deeply nested values, unicode", async () => {
+  it("10,000 random requests: methods, paths, credentials, headers, JSON and non-JSON bodies, huge and deeply nested values, hostile patterns and schemas, unicode", async () => {
     const account = await createAccount("enterprise");
     const { key, apiKey } = await createKey(account.id);
     const jwt = await userToken({ accountId: account.id, role: "admin" });
@@ -54,7 +55,47 @@ describe("no input yields a 5xx", () => {
         { requiredKeys: [] },
       )
       .map((v) => new URLSearchParams(v).toString());
+    // A type whose schema holds the catastrophic pattern and a $ref fan-out, checked on publish.
+    const $defs: Record<string, unknown> = { d30: { pattern: "^(a+)+$" } };
+    for (let i = 0; i < 30; i++)
+      $defs[`d${i}`] = { allOf: [{ $ref: `#/$defs/d${i + 1}` }, { $ref: `#/$defs/d${i + 1}` }] };
+    const slow = await call("POST", "/v1/event-types", {
+      token: ADMIN,
+      accountId: account.id,
+      body: {
+        name: "slow.thing",
+        validate: true,
+        schema: { $defs, properties: { v: { pattern: "^(a+)+$" }, w: { $ref: "#/$defs/d0" } } },
+      },
+    });
+    expect(slow.status).toBe(201);
     const ids = fc.oneof(fc.constant(apiKey.id), fc.constant(account.id), fc.string({ maxLength: 40 }));
+    // Hostile values, placed anywhere a body has a field: JSON nested around the limit and far past
+    // it (as a marker, replaced in the text: such values cannot be built and stringified here),
+    // strings the catastrophic pattern backtracks on, schemas whose patterns backtrack.
+    const DEEP = "__deep__";
+    const deep = fc.integer({ min: 60, max: 30_000 }).map((d) => `${DEEP}${d}`);
+    const hostileString = fc
+      .integer({ min: 20, max: 40_000 })
+      .chain((n) => fc.constantFrom(`${"a".repeat(n)}!`, `http://${"a".repeat(n)}!`, `${"a@".repeat(n)}`));
+    const hostilePattern = fc.constantFrom(
+      "^(a+)+$",
+      "(\\w+\\s?)*$",
+      "a*b",
+      "^(a|a)*$",
+      "(a)\\1",
+      "(?=a)",
+      "(",
+      "a{9999}",
+    );
+    const hostileSchema = hostilePattern.map((pattern) => ({
+      type: "object",
+      properties: { v: { type: "string", pattern }, u: { format: "url" } },
+      patternProperties: { [pattern]: { uniqueItems: true } },
+    }));
+    const hostile = fc.oneof(deep, hostileString, hostileSchema, fc.jsonValue({ maxDepth: 3 }));
+    const withDeep = (text: string) =>
+      text.replace(new RegExp(`"${DEEP}(\\d+)"`, "g"), (_, d) => `${"[".repeat(Number(d))}${"]".repeat(Number(d))}`);
     const jsonish = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
       fc
@@ -75,16 +116,51 @@ describe("no input yields a 5xx", () => {
             profileId: fc.oneof(fc.string(), fc.constant(null)),
             key: fc.oneof(fc.constant(key), fc.string()),
             limits: fc.record({ maxActiveKeys: fc.oneof(fc.integer(), fc.constant(null)) }, { requiredKeys: [] }),
+            deep: hostile,
           },
           { requiredKeys: [] },
         )
-        .map((v) => JSON.stringify(v)),
+        .map((v) => withDeep(JSON.stringify(v))),
       fc.string({ unit: "binary" }),
       fc.string({ unit: "grapheme", maxLength: 300 }).map((t) => JSON.stringify({ name: t, type: t, url: t })),
       fc.integer({ min: 1, max: 400 }).map((d) => `${"[".repeat(d)}${"]".repeat(d)}`), // deeply nested
       fc.integer({ min: 60_000, max: 70_000 }).map((n) => JSON.stringify({ name: "x".repeat(n) })), // near and over 64 KiB
       oauthForm,
       fc.constant(undefined),
+    );
+    // Bodies shaped for the routes that take tenant JSON, with hostile values where the values go:
+    // each sent to its own route, so they get past the shape and reach what walks or matches them.
+    const shaped = fc.oneof(
+      fc
+        .record({
+          type: fc.constantFrom("slow.thing", "fuzz.thing"),
+          entity: fc.oneof(fc.record({ v: hostileString, w: hostileString, deep }, { requiredKeys: [] }), hostile),
+        })
+        .map((body) => ({ path: "/v1/events", body })),
+      fc
+        .record(
+          {
+            name: fc.constant("fuzz.typed"),
+            schema: fc.oneof(hostileSchema, hostile),
+            examples: fc.array(fc.record({ v: hostile })),
+            validate: fc.boolean(),
+          },
+          { requiredKeys: ["name"] },
+        )
+        .map((body) => ({ path: "/v1/event-types", body })),
+      fc
+        .record({
+          url: fc.constant(`${env.RECEIVER_URL}/fuzz`),
+          events: fc.constant(["*"]),
+          filter: fc.array(
+            fc.record({ field: fc.constantFrom("v", "a.b"), op: fc.constantFrom("eq", "in"), value: hostile }),
+            { maxLength: 3 },
+          ),
+        })
+        .map((body) => ({ path: "/v1/webhooks", body })),
+      fc
+        .record({ name: fc.constant("k"), metadata: fc.record({ x: hostile }) })
+        .map((body) => ({ path: "/v1/api-keys", body })),
     );
     const contentType = fc.constantFrom(
       "application/json",
@@ -97,7 +173,7 @@ describe("no input yields a 5xx", () => {
       fc.oneof(fc.constantFrom("v1", "api-keys", "webhooks", "..", "%2e%2e", "admin"), fc.string({ maxLength: 12 })),
       { maxLength: 5 },
     );
-    const request = fc.record({
+    const anyRequest = fc.record({
       route: fc.oneof(
         { weight: 9, arbitrary: fc.constantFrom(...routes) },
         {
@@ -109,10 +185,32 @@ describe("no input yields a 5xx", () => {
         },
       ),
       method: fc.option(fc.constantFrom(...METHODS), { nil: undefined }),
-      id: ids,
       credential: credentials,
       body: jsonish,
       contentType,
+    });
+    const targeted = fc.record({
+      shaped,
+      credential: fc.constantFrom<Record<string, string>>(
+        { authorization: `Bearer ${ADMIN}`, "x-account-id": account.id },
+        { "x-api-key": key },
+      ),
+    });
+    const request = fc.record({
+      target: fc.oneof(
+        { weight: 3, arbitrary: anyRequest },
+        {
+          weight: 1,
+          arbitrary: targeted.map(({ shaped: { path, body }, credential }) => ({
+            route: { method: "POST", path },
+            method: undefined,
+            credential,
+            body: withDeep(JSON.stringify(body)),
+            contentType: "application/json",
+          })),
+        },
+      ),
+      id: ids,
       query: fc.constantFrom(
         "",
         "?limit=0",
@@ -124,7 +222,8 @@ describe("no input yields a 5xx", () => {
       ),
     });
     await fc.assert(
-      fc.asyncProperty(request, async (r) => {
+      fc.asyncProperty(request, async ({ target, id, query }) => {
+        const r = { ...target, id, query };
         const method = r.method ?? r.route.method;
         const headers: Record<string, string> = { ...r.credential };
         if (r.contentType) headers["content-type"] = r.contentType;

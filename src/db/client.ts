@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { readStoredJson } from "../lib/json-depth";
 import { memo } from "../lib/memo";
 import * as schema from "./schema";
 import { cronState } from "./schema";
@@ -27,9 +28,9 @@ export async function writeCronState(db: Db, name: string, value: string) {
 }
 
 /**
- * A JSON column read by hand-written SQL (Drizzle decodes the ones it reads itself): the one place
- * such text is parsed, so the features hold no `JSON.parse`.
+ * A JSON column read by hand-written SQL (Drizzle decodes the ones it reads itself, the same way):
+ * the one place such text is parsed, so the features hold no `JSON.parse`.
  */
 export function jsonColumn<T>(value: unknown): T | null {
-  return value === null || value === undefined ? null : (JSON.parse(String(value)) as T);
+  return value === null || value === undefined ? null : (readStoredJson(String(value)) as T);
 }

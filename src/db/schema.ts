@@ -1,12 +1,20 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { readStoredJson } from "../lib/json-depth";
 import type { Actor } from "../lib/principal";
 
 /**
- * JSON columns are `text({ mode: "json" }).$type<T>()`: Drizzle parses and serializes them, so no
- * code reads one with a hand cast. The pipeline's own SQL (deliveries/pipeline.repo.ts) reads and
- * writes the same text.
+ * JSON columns are `json<T>()("name")`: TEXT that Drizzle serializes and parses, so no code reads
+ * one with a hand cast; parsed by `readStoredJson`, so a document deeper than Keyhook's JSON limit
+ * (written before the limit) is never walked. The pipeline's own SQL (deliveries/pipeline.repo.ts)
+ * reads and writes the same text, through `jsonColumn`.
  */
+const json = <T>() =>
+  customType<{ data: T; driverData: string }>({
+    dataType: () => "text",
+    toDriver: (value) => JSON.stringify(value),
+    fromDriver: (value) => readStoredJson(value) as T,
+  });
 
 /**
  * A webhook's filter condition as stored: the API validates it (`features/webhooks/filter.ts`,
@@ -56,7 +64,7 @@ export const permissionProfiles = sqliteTable(
       .notNull()
       .references(() => accounts.id),
     name: text("name").notNull(),
-    permissions: text("permissions", { mode: "json" }).notNull().$type<string[]>(),
+    permissions: json<string[]>()("permissions").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -79,14 +87,14 @@ export const apiKeys = sqliteTable(
     prefix: text("prefix").notNull(),
     last4: text("last4").notNull(),
     /** Its own permissions; null = neither scopes nor a profile (legacy full access), [] = none. */
-    scopes: text("scopes", { mode: "json" }).$type<string[]>(),
+    scopes: json<string[]>()("scopes"),
     /** Its permissions are added to `scopes`; revoked keys keep pointing at a deleted profile. */
     profileId: text("profile_id").references(() => permissionProfiles.id, { onDelete: "set null" }),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     rateLimitPerHour: integer("rate_limit_per_hour"),
-    metadata: text("metadata", { mode: "json" }).notNull().$type<Record<string, unknown>>().default({}),
+    metadata: json<Record<string, unknown>>()("metadata").notNull().default({}),
     /** The principal that created the key. */
-    createdBy: text("created_by", { mode: "json" }).notNull().$type<Actor>(),
+    createdBy: json<Actor>()("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     lastUsedAt: integer("last_used_at"),
@@ -127,13 +135,13 @@ export const auditLog = sqliteTable(
     actorId: text("actor_id").notNull(),
     actorName: text("actor_name").notNull(),
     /** The user an impersonating key acted as. */
-    onBehalfOf: text("on_behalf_of", { mode: "json" }).$type<{ type: "user"; id: string }>(),
+    onBehalfOf: json<{ type: "user"; id: string }>()("on_behalf_of"),
     action: text("action").notNull(),
     targetType: text("target_type").notNull(),
     targetId: text("target_id").notNull(),
     targetName: text("target_name"),
     /** `{field: {before, after}}`. */
-    changes: text("changes", { mode: "json" }).$type<Record<string, { before: unknown; after: unknown }>>(),
+    changes: json<Record<string, { before: unknown; after: unknown }>>()("changes"),
     ip: text("ip"),
     userAgent: text("user_agent"),
     requestId: text("request_id"),
@@ -161,9 +169,9 @@ export const webhooks = sqliteTable(
       .references(() => accounts.id),
     url: text("url").notNull(),
     /** Event types, or ["*"]. */
-    events: text("events", { mode: "json" }).notNull().$type<string[]>(),
+    events: json<string[]>()("events").notNull(),
     /** `{field, op, value, order?}` conditions, all of which must hold. */
-    filter: text("filter", { mode: "json" }).$type<StoredFilterCondition[]>(),
+    filter: json<StoredFilterCondition[]>()("filter"),
     description: text("description"),
     status: text("status").notNull(),
     disabledReason: text("disabled_reason"),
@@ -199,10 +207,10 @@ export const eventTypes = sqliteTable(
     name: text("name").notNull(),
     description: text("description"),
     /** The first of `examples` (the column from before the catalog had several). */
-    example: text("example", { mode: "json" }).$type<unknown>(),
+    example: json<unknown>()("example"),
     /** A JSON Schema (draft 2020-12) of the entity; checked on publish only when `validate`. */
-    schema: text("schema", { mode: "json" }).$type<Record<string, unknown> | boolean>(),
-    examples: text("examples", { mode: "json" }).$type<Record<string, unknown>[]>(),
+    schema: json<Record<string, unknown> | boolean>()("schema"),
+    examples: json<Record<string, unknown>[]>()("examples"),
     groupName: text("group_name"),
     deprecated: integer("deprecated", { mode: "boolean" }).notNull().default(false),
     /** Hidden from the catalog (and the portal) unless asked for; publishing it still works. */
@@ -225,7 +233,7 @@ export const events = sqliteTable(
      * pipeline reads that text with its own SQL; anything read through Drizzle and serialized again
      * gives the same bytes (the text was written by `JSON.stringify`).
      */
-    entity: text("entity", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    entity: json<Record<string, unknown>>()("entity").notNull(),
     /** Kept 24 h, then cleared by the cron. */
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
@@ -297,11 +305,11 @@ export const attempts = sqliteTable(
     eventType: text("event_type").notNull(),
     attempt: integer("attempt").notNull(),
     url: text("url").notNull(),
-    requestHeaders: text("request_headers", { mode: "json" }).notNull().$type<Record<string, string>>(),
+    requestHeaders: json<Record<string, string>>()("request_headers").notNull(),
     /** Only in rows written before migration 0002; newer attempts rebuild it from the event. */
     requestBody: text("request_body"),
     responseStatus: integer("response_status"),
-    responseHeaders: text("response_headers", { mode: "json" }).$type<Record<string, string>>(),
+    responseHeaders: json<Record<string, string>>()("response_headers"),
     responseBody: text("response_body"),
     durationMs: integer("duration_ms").notNull(),
     failureReason: text("failure_reason"),
@@ -329,7 +337,7 @@ export const historyObjects = sqliteTable(
     /** The newest attempt it holds (a webhook's attempts are read newest first across objects). */
     lastAttemptId: text("last_attempt_id"),
     /** The webhooks its deliveries went to (JSON array): a webhook's history reads only its objects. */
-    webhookIds: text("webhook_ids", { mode: "json" }).notNull().$type<string[]>(),
+    webhookIds: json<string[]>()("webhook_ids").notNull(),
     events: integer("events").notNull(),
     bytes: integer("bytes").notNull(),
     archivedAt: integer("archived_at").notNull(),
@@ -389,13 +397,13 @@ export const oauthClients = sqliteTable(
     type: text("type", { enum: ["confidential", "public"] }).notNull(),
     secretHash: text("secret_hash"),
     secretLast4: text("secret_last4"),
-    redirectUris: text("redirect_uris", { mode: "json" }).notNull().$type<string[]>(),
+    redirectUris: json<string[]>()("redirect_uris").notNull(),
     /** What it may ask for (permission patterns, wildcards allowed). */
-    scopes: text("scopes", { mode: "json" }).notNull().$type<string[]>(),
+    scopes: json<string[]>()("scopes").notNull(),
     /** Registered through `POST /oauth/register`. */
     dynamic: integer("dynamic", { mode: "boolean" }).notNull().default(false),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
-    createdBy: text("created_by", { mode: "json" }).notNull().$type<Actor>(),
+    createdBy: json<Actor>()("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -417,9 +425,9 @@ export const oauthGrants = sqliteTable(
     userId: text("user_id").notNull(),
     userName: text("user_name").notNull(),
     userRole: text("user_role", { enum: ["admin", "member"] }).notNull(),
-    userPermissions: text("user_permissions", { mode: "json" }).notNull().$type<string[]>(),
+    userPermissions: json<string[]>()("user_permissions").notNull(),
     userProfileId: text("user_profile_id"),
-    scopes: text("scopes", { mode: "json" }).notNull().$type<string[]>(),
+    scopes: json<string[]>()("scopes").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     lastUsedAt: integer("last_used_at"),
@@ -446,7 +454,7 @@ export const oauthTokens = sqliteTable(
     clientId: text("client_id").notNull(),
     /** Null for `client_credentials` tokens (the client acts as itself). */
     grantId: text("grant_id"),
-    scopes: text("scopes", { mode: "json" }).notNull().$type<string[]>(),
+    scopes: json<string[]>()("scopes").notNull(),
     expiresAt: integer("expires_at").notNull(),
     usedAt: integer("used_at"),
     /** Codes: what the token request must repeat. */
@@ -495,8 +503,8 @@ export const portalSessions = sqliteTable(
       .notNull()
       .references(() => accounts.id),
     /** `webhooks:read`, `webhooks:write`, `events:replay`. */
-    capabilities: text("capabilities", { mode: "json" }).notNull().$type<string[]>(),
-    theme: text("theme", { mode: "json" }).notNull().$type<PortalTheme>(),
+    capabilities: json<string[]>()("capabilities").notNull(),
+    theme: json<PortalTheme>()("theme").notNull(),
     returnUrl: text("return_url"),
     linkHash: text("link_hash").notNull(),
     linkExpiresAt: integer("link_expires_at").notNull(),
@@ -504,7 +512,7 @@ export const portalSessions = sqliteTable(
     sessionHash: text("session_hash"),
     expiresAt: integer("expires_at").notNull(),
     revokedAt: integer("revoked_at"),
-    createdBy: text("created_by", { mode: "json" }).notNull().$type<Actor>(),
+    createdBy: json<Actor>()("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [

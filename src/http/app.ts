@@ -20,6 +20,7 @@ import { profilesRouter } from "../features/profiles";
 import { webhooksRouter } from "../features/webhooks";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "./context";
+import { jsonDepthLimit } from "./middleware/json-depth";
 import { errorResponse, onError } from "./on-error";
 import { registerOpenApi } from "./openapi-doc";
 
@@ -76,6 +77,7 @@ export function createApp() {
       onError: (c) => errorResponse(c, new ApiError("payload_too_large", "Request body is larger than 64 KiB")),
     }),
   );
+  app.use(jsonDepthLimit);
 
   app.route("/", healthRouter);
   app.route("/", authRouter);

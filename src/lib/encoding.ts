@@ -1,3 +1,5 @@
+import { textNestsDeeper } from "./json-depth";
+
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** `n` characters of base62 from a CSPRNG, by rejection sampling (no modulo bias): ~5.95 bits each. */
@@ -109,19 +111,21 @@ export function timeOfId(id: string): number {
   return t;
 }
 
-/** The JSON a base64url segment holds (a JWT's parts, a signed consent request); null if it holds none. */
+/**
+ * The JSON a base64url segment holds (a JWT's parts, a signed consent request); null if it holds
+ * none, or JSON deeper than Keyhook's limit.
+ */
 export function base64UrlJson(segment: string): unknown {
   const bytes = base64UrlDecode(segment);
-  if (!bytes) return null;
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
+  return bytes ? ownJson(new TextDecoder().decode(bytes)) : null;
 }
 
-/** JSON text this Worker wrote itself (a cached record): parsed, or null if it does not parse. */
+/**
+ * JSON text this Worker wrote itself (a cached record): parsed, or null if it does not parse or
+ * nests deeper than Keyhook's limit for JSON.
+ */
 export function ownJson(text: string): unknown {
+  if (textNestsDeeper(text)) return null;
   try {
     return JSON.parse(text);
   } catch {

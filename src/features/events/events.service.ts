@@ -5,6 +5,7 @@ import type { Caller } from "../../lib/caller";
 import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
 import { IsolateMap, IsolateSet } from "../../lib/isolate-memory";
+import { assertShallow, jsonLength } from "../../lib/json-depth";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
@@ -135,7 +136,7 @@ const toEventType = (row: EventTypeRow) => {
 function checked(input: PublishInput): PublishInput {
   const parsed = PublishBody.safeParse(input);
   if (!parsed.success) throw validationError(parsed.error.issues);
-  if (JSON.stringify(parsed.data.entity).length > MAX_ENTITY_BYTES) {
+  if (jsonLength(parsed.data.entity, "entity") > MAX_ENTITY_BYTES) {
     throw new ApiError("payload_too_large", "The entity is larger than 64 KiB");
   }
   return parsed.data;
@@ -337,8 +338,11 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           { path: "validate", message: "needs a schema" },
         ]);
       }
+      examples.forEach((example, i) => {
+        assertShallow(example, `examples.${i}`);
+      });
       if (schema !== null) {
-        if (JSON.stringify(schema).length > MAX_SCHEMA_BYTES) {
+        if (jsonLength(schema, "schema") > MAX_SCHEMA_BYTES) {
           throw new ApiError("payload_too_large", "The schema is larger than 32 KiB");
         }
         const validator = compileSchema(schema);

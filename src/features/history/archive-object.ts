@@ -1,3 +1,4 @@
+import { tooDeepStandIn, valueNestsDeeper } from "../../lib/json-depth";
 import { gunzipNdjson, gzipNdjson } from "../../lib/ndjson";
 import type { HistoryEvent } from "./record";
 
@@ -22,4 +23,16 @@ export const accountPrefix = (accountId: string) => `history/${accountId}/`;
 
 export const encodeArchive = (events: readonly HistoryEvent[]) => gzipNdjson(events);
 
-export const decodeArchive = (body: ReadableStream<Uint8Array>) => gunzipNdjson<HistoryEvent>(body);
+/**
+ * The events of an object. An entity deeper than Keyhook's JSON limit (archived before the limit
+ * existed) reads back as the flat stand-in stored JSON gets (`lib/json-depth.ts`).
+ */
+export async function decodeArchive(body: ReadableStream<Uint8Array>): Promise<HistoryEvent[]> {
+  const events = await gunzipNdjson<HistoryEvent>(body);
+  for (const event of events) {
+    if (valueNestsDeeper(event.entity)) {
+      event.entity = tooDeepStandIn(JSON.stringify(event.entity)) as Record<string, unknown>;
+    }
+  }
+  return events;
+}

@@ -1,6 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import type { StoredFilterCondition } from "../../db/schema";
 
+/** A condition's `value` as JSON, at most: what one condition may cost a publish is bounded by it. */
+const MAX_VALUE_CHARS = 4096;
+
 export const FilterCondition = z
   .strictObject({
     field: z.string().min(1).max(200).openapi({ example: "severity" }),
@@ -18,6 +21,9 @@ export const FilterCondition = z
     }
     if (c.op !== "exists" && c.value === undefined) {
       ctx.addIssue({ code: "custom", path: ["value"], message: `${c.op} needs a value` });
+    }
+    if (c.value !== undefined && JSON.stringify(c.value).length > MAX_VALUE_CHARS) {
+      ctx.addIssue({ code: "custom", path: ["value"], message: `at most ${MAX_VALUE_CHARS} characters as JSON` });
     }
     if (c.order && !c.order.includes(c.value as string | number)) {
       ctx.addIssue({ code: "custom", path: ["value"], message: "value must be one of order" });
@@ -45,7 +51,31 @@ function valueAt(entity: unknown, path: string): unknown {
   return v;
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/**
+ * Whether an entity's value equals a filter's value as JSON (object keys in any order). Walks the
+ * filter's side, at most {@link MAX_VALUE_CHARS} of JSON, so a publish costs no more per condition
+ * however large the entity's value is.
+ */
+function same(entityValue: unknown, filterValue: unknown): boolean {
+  const pairs: [unknown, unknown][] = [[entityValue, filterValue]];
+  for (let pair = pairs.pop(); pair !== undefined; pair = pairs.pop()) {
+    const [a, b] = pair;
+    if (b === null || typeof b !== "object") {
+      if (a !== b) return false;
+      continue;
+    }
+    if (a === null || typeof a !== "object" || Array.isArray(a) !== Array.isArray(b)) return false;
+    const bKeys = Object.keys(b);
+    let aCount = 0;
+    for (const _ in a) if (++aCount > bKeys.length) return false;
+    if (aCount !== bKeys.length) return false;
+    for (const k of bKeys) {
+      if (!Object.hasOwn(a, k)) return false;
+      pairs.push([(a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]]);
+    }
+  }
+  return true;
+}
 
 /** Ordered comparison: by position in `order` when given, else numbers or strings of one kind. */
 function compare(a: unknown, b: unknown, order?: (string | number)[]): number | null {
