@@ -45,6 +45,8 @@ export default defineConfig(async () => {
             // The page that frames the customer portal (test/portal.test.ts).
             PORTAL_FRAME_ANCESTORS: "https://app.keyhook.test",
           },
+          // A database the migration test writes in the previous layout, then upgrades.
+          d1Databases: { UPGRADE_DB: "upgrade-db" },
           // Replaces wrangler.toml's consumer settings in tests, so it restates them, faster.
           queueConsumers: {
             "keyhook-deliveries": { maxBatchTimeout: 0.05, maxRetries: 100, deadLetterQueue: "keyhook-deliveries-dlq" },

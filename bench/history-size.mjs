@@ -11,27 +11,35 @@ function d1File() {
   return join(dir, file);
 }
 
-/** Bytes of pages in use per table and index (free pages are not counted: SQLite keeps the file). */
+/**
+ * Bytes of pages in use per table and index (free pages are not counted: SQLite keeps the file).
+ * The history is the events table (each event's deliveries and attempts are in its row, migration
+ * 0015) with its indexes, and the old delivery ids' aliases.
+ */
 export function d1Bytes() {
   const db = new DatabaseSync(d1File(), { readOnly: true });
   const rows = db.prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name").all();
   const counts = Object.fromEntries(
-    ["events", "deliveries", "attempts", "history_objects"].map((t) => [
+    ["events", "delivery_aliases", "history_objects"].map((t) => [
       t,
       db.prepare(`SELECT count(*) AS n FROM ${t}`).get().n,
     ]),
   );
+  const packed = db.prepare("SELECT count(*) AS n FROM events WHERE packed IS NOT NULL").get().n;
   db.close();
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
   const group = (prefixes) =>
     Object.entries(byName)
       .filter(([n]) => prefixes.some((p) => n === p || n.startsWith(`${p}_`) || n.startsWith(`sqlite_autoindex_${p}`)))
       .reduce((s, [, b]) => s + b, 0);
+  const events = group(["events"]);
+  const aliases = group(["delivery_aliases"]);
   return {
-    counts,
-    events: group(["events"]),
-    deliveries: group(["deliveries"]),
-    attempts: group(["attempts"]),
+    counts: { ...counts, packed },
+    events,
+    aliases,
+    /** What the history takes in D1 while hot. */
+    history: events + aliases,
     historyObjects: group(["history_objects"]),
     total: Object.values(byName).reduce((s, b) => s + b, 0),
   };

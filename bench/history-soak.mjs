@@ -67,7 +67,7 @@ function startReceiver() {
 }
 
 const cron = () => fetch(`${KEYHOOK}/__scheduled?cron=*+*+*+*+*`).then((r) => r.text());
-const historyBytes = (d) => d.events + d.deliveries + d.attempts;
+const historyBytes = (d) => d.history;
 
 async function timed(fn) {
   const t = performance.now();

@@ -173,7 +173,7 @@ function d1(sql) {
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
-/** `n` more keys, and `n` more webhooks each with one event, delivery and attempt, in another account. */
+/** `n` more keys, and `n` more webhooks each with one event and its delivery, in another account. */
 function seed(n, round) {
   const acc = `acc_seed${round}`; // round: unique per run (the local state persists between runs)
   const rows = (table, cols, select) =>
@@ -189,11 +189,10 @@ ${rows(
   "id, account_id, url, events, secret, status, created_at, updated_at",
   `'wh_s${round}_' || i, '${acc}', 'https://example.com/h' || i, '["seed.event"]', 'x', 'active', 0, 0`,
 )}
-${rows("events", "id, account_id, type, entity, created_at", `'evt_s${round}_' || i, '${acc}', 'seed.event', '{}', 0`)}
 ${rows(
-  "deliveries",
-  "id, account_id, webhook_id, event_id, status, attempts, created_at, updated_at",
-  `'dlv_s${round}_' || i, '${acc}', 'wh_s${round}_' || i, 'evt_s${round}_' || i, 'succeeded', 1, 0, 0`,
+  "events",
+  "id, account_id, type, entity, created_at, deliveries",
+  `'evt_s${round}_' || i, '${acc}', 'seed.event', '{}', 0, json_array(json_object('w', 'wh_s${round}_' || i, 's', 'succeeded', 'n', 1))`,
 )}`);
 }
 

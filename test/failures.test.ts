@@ -4,7 +4,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { sha256Hex } from "../src/lib/crypto";
 import { ADMIN, accountWithKey, BASE, call, createAccount, createKey, userToken } from "./helpers/api";
-import { createWebhook, deliveryRow, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+import {
+  createWebhook,
+  deliveriesOfAccount,
+  deliveryRow,
+  received,
+  setDelivery,
+  uniqueName,
+  waitForReceived,
+} from "./helpers/webhooks";
 
 // Bindings that fail on cue, in workerd, as the op-count wrappers wrap them.
 
@@ -219,9 +227,7 @@ describe("the queue failing after the outbox write", () => {
     const warning = logged.find((l) => l.includes("retry send failed"));
     expect(JSON.parse(warning!)).toMatchObject({ level: "warn", requestId: res.headers.get("x-request-id") });
     // Past its time, the cron finds it and the (working) queue delivers it.
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?")
-      .bind(Date.now() - 60_000, id)
-      .run();
+    await setDelivery(id, { next_attempt_at: Date.now() - 60_000 });
     await cron();
     await waitForReceived(name, 2);
     await expect.poll(async () => (await deliveryRow(id))?.status).toBe("succeeded");
@@ -237,7 +243,7 @@ describe("the queue failing after the outbox write", () => {
       body: { type: "a.b", entity: {} },
     });
     const id = res.body.deliveries[0].id;
-    await env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE id = ?").bind(id).run();
+    await setDelivery(id, { status: "failed", next_attempt_at: null });
     await call("PATCH", `/v1/webhooks/${webhook.id}`, {
       token: ADMIN,
       accountId: account.id,
@@ -254,9 +260,7 @@ describe("the queue failing after the outbox write", () => {
     );
     expect(retry.status).toBe(202);
     expect(await deliveryRow(id)).toMatchObject({ status: "pending" });
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?")
-      .bind(Date.now() - 60_000, id)
-      .run();
+    await setDelivery(id, { next_attempt_at: Date.now() - 60_000 });
     await cron();
     await expect.poll(async () => (await received(name)).filter((r) => r.path.startsWith("/ok/")).length).toBe(1);
   });
@@ -309,9 +313,7 @@ describe("the pacer failing or not answering", () => {
       const warning = logged.find((l) => l.includes("pacer unavailable"));
       expect(warning).toContain(how === "hang" ? "did not answer within 2000 ms" : "Durable Object reset");
       // When it is due, the sweeper queues it and the (working) pacer lets it through, once.
-      await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?")
-        .bind(Date.now() - 60_000, id)
-        .run();
+      await setDelivery(id, { next_attempt_at: Date.now() - 60_000 });
       await cron();
       await waitForReceived(name, 1);
       await expect.poll(async () => (await deliveryRow(id))?.status).toBe("succeeded");
@@ -332,22 +334,16 @@ describe("the pacer failing or not answering", () => {
     expect(res.body.replayed).toBe(5);
     expect(logged.some((l) => l.includes("pacer unavailable; replay paced from here"))).toBe(true);
     // Slots counted locally: 30 s on, 100 ms apart (10 a second), in order of publication.
-    const { results } = await env.DB.prepare(
-      "SELECT d.id, d.slot_at FROM deliveries d WHERE d.webhook_id = ? ORDER BY d.event_id",
-    )
-      .bind(webhook.id)
-      .all<{ id: string; slot_at: number }>();
+    const results = (await deliveriesOfAccount(account.id)).filter((d) => d.webhook_id === webhook.id);
     expect(results).toHaveLength(5);
     const slots = results.map((r) => r.slot_at);
     expect(slots[0]).toBeGreaterThanOrEqual(at + 30_000);
     expect(slots.slice(1).map((s, i) => s - (slots[i] ?? 0))).toEqual([100, 100, 100, 100]);
     // Bring the slots to now (keeping their spacing) and let the sweeper queue them.
     const shift = (slots[0] ?? 0) - (Date.now() + 300);
-    await env.DB.prepare(
-      "UPDATE deliveries SET slot_at = slot_at - ?, next_attempt_at = ? WHERE webhook_id = ? AND status = 'pending'",
-    )
-      .bind(shift, Date.now() - 60_000, webhook.id)
-      .run();
+    for (const d of results) {
+      await setDelivery(d.id, { slot_at: d.slot_at - shift, next_attempt_at: Date.now() - 60_000 });
+    }
     await cron();
     const got = await waitForReceived(name, 5);
     expect(got.map((r) => r.headers["webhook-id"])).toEqual(missed);
@@ -361,7 +357,7 @@ describe("the pacer failing or not answering", () => {
     const { account, name, webhook, since } = await missedWhileDisabled(3);
     const as = { token: ADMIN, accountId: account.id };
     // D1 refuses the slots' write (the statement after the hold): the request dies there.
-    const slotsWrite = /SET next_attempt_at = v\.slot, slot_at = v\.slot/;
+    const slotsWrite = /SET \(deliveries, attempts, due_at, rev\)/;
     const failing = { bind: () => failing, run: fail, all: fail, first: fail, raw: fail };
     function fail() {
       return Promise.reject(new Error("D1_ERROR: Network connection lost."));
@@ -375,13 +371,9 @@ describe("the pacer failing or not answering", () => {
     });
     const res = await request("POST", `/v1/webhooks/${webhook.id}/replay`, { DB: db }, { ...as, body: { since } });
     expect(res.status).toBe(503);
-    const held = await env.DB.prepare(
-      "SELECT id, status, next_attempt_at, slot_at FROM deliveries WHERE webhook_id = ?",
-    )
-      .bind(webhook.id)
-      .all<{ id: string; status: string; next_attempt_at: number; slot_at: number | null }>();
-    expect(held.results).toHaveLength(3);
-    for (const d of held.results) {
+    const held = (await deliveriesOfAccount(account.id)).filter((d) => d.webhook_id === webhook.id);
+    expect(held).toHaveLength(3);
+    for (const d of held) {
       expect(d).toMatchObject({ status: "pending", slot_at: null });
       expect(d.next_attempt_at).toBeGreaterThan(Date.now() + 3_000_000); // held for the hour
     }
@@ -389,9 +381,7 @@ describe("the pacer failing or not answering", () => {
     const again = await call("POST", `/v1/webhooks/${webhook.id}/replay`, { ...as, body: { since } });
     expect(again.body.replayed).toBe(0);
     // When the hold runs out, the sweeper sends each once.
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE webhook_id = ?")
-      .bind(Date.now() - 60_000, webhook.id)
-      .run();
+    for (const d of held) await setDelivery(d.id, { next_attempt_at: Date.now() - 60_000 });
     await cron();
     await waitForReceived(name, 3);
     await new Promise((r) => setTimeout(r, 1000));

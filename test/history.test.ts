@@ -3,8 +3,17 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { compose } from "../src/compose";
 import { decodeArchive } from "../src/features/history/archive-object";
+import { newId } from "../src/lib/encoding";
 import { ADMIN, BASE, call, createAccount } from "./helpers/api";
-import { createWebhook, publish, uniqueName, waitForReceived } from "./helpers/webhooks";
+import {
+  attemptsOfEvent,
+  createWebhook,
+  deliveriesOfAccount,
+  insertEvent,
+  publish,
+  uniqueName,
+  waitForReceived,
+} from "./helpers/webhooks";
 
 const DAY = 86_400_000;
 
@@ -23,14 +32,17 @@ async function archiveNow(overrides: Partial<Env> = {}, now?: number) {
 
 const get = (accountId: string, path: string) => call("GET", path, { token: ADMIN, accountId });
 
+/** What D1 holds of the account's history: events, and the deliveries and attempts in their rows. */
 async function d1Rows(accountId: string) {
-  const count = async (table: string) =>
-    (
-      await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE account_id = ?`)
-        .bind(accountId)
-        .first<{ n: number }>()
-    )?.n;
-  return { events: await count("events"), deliveries: await count("deliveries"), attempts: await count("attempts") };
+  const { results } = await env.DB.prepare("SELECT id FROM events WHERE account_id = ?")
+    .bind(accountId)
+    .all<{ id: string }>();
+  const attempts = await Promise.all(results.map((r) => attemptsOfEvent(r.id)));
+  return {
+    events: results.length,
+    deliveries: (await deliveriesOfAccount(accountId)).length,
+    attempts: attempts.flat().length,
+  };
 }
 
 /** Every archived event of the account, from every object under its prefix (indexed or not). */
@@ -348,13 +360,15 @@ describe("the cron's archiver", () => {
   it("leaves events in D1 for HISTORY_HOT_HOURS, and events still being delivered whatever their age", async () => {
     const { account, webhook, ids } = await deliveredAccount(1);
     // A pending delivery (due in an hour) keeps its event in D1.
-    const hanging = (await publish(account.id, { type: "misc.happened", entity: {} })).body.event.id;
     const now = Date.now();
-    await env.DB.prepare(
-      "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-    )
-      .bind(`dlv_${hanging.slice(4)}`, account.id, hanging, webhook.id, now + 3_600_000, now, now)
-      .run();
+    const hanging = newId("evt", now);
+    await insertEvent({
+      id: hanging,
+      accountId: account.id,
+      type: "misc.happened",
+      createdAt: now,
+      deliveries: [{ webhookId: webhook.id, nextAttemptAt: now + 3_600_000 }],
+    });
     // The default window (72 h): nothing moves now; four days on, the final one does.
     await archiveNow({ HISTORY_HOT_HOURS: "72" });
     expect((await d1Rows(account.id)).events).toBe(2);

@@ -1,11 +1,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { newId } from "../src/lib/encoding";
 import { ADMIN, type CallOptions, call, createAccount, createKey, userToken } from "./helpers/api";
 import { createClient, insertGrant } from "./helpers/oauth";
 import { appRoutes, fillPath } from "./helpers/routes";
+import { deliveryRow, insertEvent } from "./helpers/webhooks";
 
 /** How to make a victim's row for each tenant resource, and which table holds it. */
-const resources: Record<string, { table: string; create: (accountId: string) => Promise<string> }> = {
+const resources: Record<
+  string,
+  { table: string; create: (accountId: string) => Promise<string>; read?: (id: string) => Promise<unknown> }
+> = {
   "/v1/api-keys": {
     table: "api_keys",
     create: async (accountId) => (await createKey(accountId, { name: "victim key" })).apiKey.id,
@@ -22,22 +27,18 @@ const resources: Record<string, { table: string; create: (accountId: string) => 
     },
   },
   "/v1/deliveries": {
-    table: "deliveries",
+    table: "events",
     // Written directly (status failed, no queue message), so no consumer changes it mid-test.
     create: async (accountId) => {
-      const now = Date.now();
-      const evt = `evt_${crypto.randomUUID()}`;
-      const dlv = `dlv_${crypto.randomUUID()}`;
-      await env.DB.batch([
-        env.DB.prepare(
-          "INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'a.b', '{}', ?)",
-        ).bind(evt, accountId, now),
-        env.DB.prepare(
-          "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'wh_x', 'failed', 1, ?, ?)",
-        ).bind(dlv, accountId, evt, now, now),
-      ]);
-      return dlv;
+      const [id] = await insertEvent({
+        id: newId("evt", Date.now()),
+        accountId,
+        type: "a.b",
+        deliveries: [{ webhookId: "wh_x", status: "failed", attempts: 1 }],
+      });
+      return id as string;
     },
+    read: (id) => deliveryRow(id),
   },
   "/v1/events": {
     table: "events",
@@ -131,7 +132,9 @@ describe("every row belongs to one account", () => {
         ["jwt", { token: await userToken({ accountId: intruder.id, role: "admin" }) }],
         ["operator in another account", { token: ADMIN, accountId: intruder.id }],
       ];
-      const read = () => env.DB.prepare(`SELECT * FROM ${resource.table} WHERE id = ?`).bind(targetId).first();
+      const read = () =>
+        resource.read?.(targetId) ??
+        env.DB.prepare(`SELECT * FROM ${resource.table} WHERE id = ?`).bind(targetId).first();
       const before = await read();
       expect(before).not.toBeNull();
       for (const [who, opts] of principals) {

@@ -6,7 +6,16 @@ import worker from "../src/index";
 import { newId } from "../src/lib/encoding";
 import type { KeyhookBinding } from "../src/sdk/middleware";
 import { ADMIN, accountWithKey, call } from "./helpers/api";
-import { consumeNow, createWebhook, deliveryRow, received, uniqueName, waitForReceived } from "./helpers/webhooks";
+import {
+  attemptsOfEvent,
+  consumeNow,
+  createWebhook,
+  deliveryRow,
+  insertEvent,
+  received,
+  uniqueName,
+  waitForReceived,
+} from "./helpers/webhooks";
 
 const rpc = exports.KeyhookRpc as unknown as KeyhookBinding;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,7 +74,7 @@ describe("races", () => {
     }
   });
 
-  it("a webhook deleted while its first attempt is in flight: no further attempt, no attempt recorded, the delivery cancelled", async () => {
+  it("a webhook deleted while its first attempt is in flight: no further attempt, the delivery cancelled, the attempt made kept in its event", async () => {
     const { account } = await accountWithKey("pro");
     const name = uniqueName();
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${name}` });
@@ -99,11 +108,10 @@ describe("races", () => {
     );
     answer(new Response("boom", { status: 500 }));
     await Promise.all(work);
-    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "cancelled", next_attempt_at: null });
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM attempts WHERE webhook_id = ?")
-      .bind(webhook.id)
-      .first();
-    expect(rows!.n).toBe(0);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "cancelled", next_attempt_at: null, attempts: 0 });
+    // The POST that went out stays in the event's history (the delivery's state stays cancelled).
+    const made = await attemptsOfEvent(published.event.id);
+    expect(made.map((a) => [a.delivery_id, a.k])).toEqual([[deliveryId, 0]]);
     // The failure's retry message, consumed now: nothing is sent again.
     expect(queued.map((m) => m.body)).toEqual([{ deliveryId }]);
     expect((await consumeNow([deliveryId])).explicitAcks).toHaveLength(1);
@@ -117,15 +125,14 @@ describe("races", () => {
     const { webhook } = await createWebhook(account.id, { url: `${env.RECEIVER_URL}/hang/800/${name}` });
     const now = Date.now();
     const eventId = newId("evt", now);
-    const deliveryId = newId("dlv", now);
-    await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, 'order.paid', '{}', ?)",
-      ).bind(eventId, account.id, now),
-      env.DB.prepare(
-        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-      ).bind(deliveryId, account.id, eventId, webhook.id, now, now, now),
-    ]);
+    const [deliveryId] = await insertEvent({
+      id: eventId,
+      accountId: account.id,
+      type: "order.paid",
+      createdAt: now,
+      deliveries: [{ webhookId: webhook.id, nextAttemptAt: now }],
+    });
+    if (!deliveryId) throw new Error("no delivery");
     const batch = createMessageBatch("keyhook-deliveries", [
       { id: "m1", timestamp: new Date(), attempts: 1, body: { deliveryId } },
     ]);
@@ -138,10 +145,7 @@ describe("races", () => {
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.length + result.retryMessages.length).toBe(1);
     expect(await deliveryRow(deliveryId)).toMatchObject({ status: "cancelled", attempts: 0 });
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM attempts WHERE webhook_id = ?")
-      .bind(webhook.id)
-      .first();
-    expect(rows!.n).toBe(0);
+    expect((await attemptsOfEvent(eventId)).map((a) => a.delivery_id)).toEqual([deliveryId]);
     // Another message for it (a redelivery) sends nothing.
     const again = createMessageBatch("keyhook-deliveries", [
       { id: "m2", timestamp: new Date(), attempts: 2, body: { deliveryId } },

@@ -1,10 +1,11 @@
 /**
  * The pipeline floor, on Keyhook's tables: what delivering signed webhooks costs at least on D1,
  * a Queue and Web Crypto. Publish: hash the API key and find it (1 indexed read), the account's
- * webhooks (kept in memory after the first read), the event and its deliveries in one D1 batch,
- * one `sendBatch`. Consumer: the whole queue batch loaded in one query, each delivery signed and
- * POSTed at once, every outcome (the delivery's state and its attempt) recorded in one D1 batch.
- * Nothing else: no claim, no retries, no history cap, no health, no validation.
+ * webhooks (kept in memory after the first read), the event with its deliveries in one row (one
+ * D1 write), one `sendBatch`. Consumer: the whole queue batch loaded in one query, each delivery
+ * signed and POSTed at once, every outcome (the deliveries' states and their attempts) written back
+ * into their event's row, one statement per event in one D1 batch. Nothing else: no claim, no
+ * retries, no guards, no packing, no health, no validation.
  *
  * With `FIRST_ATTEMPT=inline` the publishing request delivers instead (no queue): it loads, signs,
  * POSTs and records its own event's deliveries in `waitUntil` — the same minimum, shaped as
@@ -52,21 +53,14 @@ function signingKey(env: Env, webhookId: string, sealed: string): Promise<Crypto
   return key;
 }
 
-const INSERT_DELIVERIES = `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, is_test, created_at, updated_at)
-  SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, 0, ?4, ?4 FROM json_each(?1)`;
-const LOAD = `SELECT d.id AS d_id, d.account_id AS d_account_id, e.id AS e_id, e.type AS e_type, e.entity AS e_entity,
-    e.created_at AS e_created_at, w.id AS w_id, w.url AS w_url, w.secret AS w_secret
-  FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-  WHERE d.id IN (SELECT value FROM json_each(?1))`;
-const UPDATE_DELIVERIES = `UPDATE deliveries SET status = v.status, attempts = 1, next_attempt_at = NULL, last_attempt_at = v.at, updated_at = v.at
-  FROM (SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '$.at' AS at FROM json_each(?1)) AS v
-  WHERE deliveries.id = v.id`;
-const INSERT_ATTEMPTS = `INSERT INTO attempts (id, account_id, webhook_id, delivery_id, event_id, event_type, attempt, url,
-    request_headers, response_status, response_body, duration_ms, failure_reason, succeeded, created_at)
-  SELECT value ->> '$.id', value ->> '$.accountId', value ->> '$.webhookId', value ->> '$.deliveryId', value ->> '$.eventId',
-    value ->> '$.eventType', 1, value ->> '$.url', value ->> '$.headers', value ->> '$.status', value ->> '$.body',
-    value ->> '$.ms', value ->> '$.failure', value ->> '$.ok', value ->> '$.at'
-  FROM json_each(?1)`;
+/** A floor delivery's id names its event and its index there: `<event id>:<index>`. */
+const deliveryRef = (eventId: string, index: number) => `${eventId}:${index}`;
+const LOAD = `SELECT e.id AS e_id, e.account_id AS e_account_id, e.type AS e_type, e.entity AS e_entity,
+    e.created_at AS e_created_at, e.deliveries AS e_deliveries
+  FROM events e WHERE e.id IN (SELECT value FROM json_each(?1))`;
+const WEBHOOKS = "SELECT id, url, secret FROM webhooks WHERE id IN (SELECT value FROM json_each(?1))";
+/** The event's deliveries and attempts as they are now (no guard: the floor races with nothing). */
+const RECORD = "UPDATE events SET deliveries = ?2, attempts = ?3, due_at = NULL WHERE id = ?1";
 
 export default {
   async fetch(req: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -89,34 +83,23 @@ export default {
     const matching = targets.filter((w) => w.events.includes(`"${type}"`) || w.events === '["*"]');
     const now = Date.now();
     const event = { id: id("evt"), type };
-    const deliveries = matching.map((w) => ({ id: id("dlv"), webhookId: w.id }));
-    await env.DB.batch([
-      env.DB.prepare("INSERT INTO events (id, account_id, type, entity, created_at) VALUES (?, ?, ?, ?, ?)").bind(
-        event.id,
-        key.account_id,
-        type,
-        JSON.stringify(entity),
-        now,
-      ),
-      env.DB.prepare(INSERT_DELIVERIES).bind(JSON.stringify(deliveries), key.account_id, event.id, now),
-    ]);
+    const deliveries = matching.map((w, i) => ({ id: deliveryRef(event.id, i), webhookId: w.id }));
+    const stored = matching.map((w) => ({ w: w.id, s: "pending", n: 0 }));
+    await env.DB.prepare(
+      "INSERT INTO events (id, account_id, type, entity, created_at, deliveries, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+      .bind(event.id, key.account_id, type, JSON.stringify(entity), now, JSON.stringify(stored), now + 30_000)
+      .run();
     if (env.FIRST_ATTEMPT === "inline") {
-      const byId = new Map(matching.map((w) => [w.id, w]));
-      const rows = deliveries.map((d) => {
-        const w = byId.get(d.webhookId)!;
-        return {
-          d_id: d.id,
-          d_account_id: key.account_id,
-          e_id: event.id,
-          e_type: type,
-          e_entity: JSON.stringify(entity),
-          e_created_at: now,
-          w_id: w.id,
-          w_url: w.url,
-          w_secret: w.secret,
-        };
-      });
-      ctx.waitUntil(send(env, rows));
+      const row = {
+        e_id: event.id,
+        e_account_id: key.account_id,
+        e_type: type,
+        e_entity: JSON.stringify(entity),
+        e_created_at: now,
+        e_deliveries: JSON.stringify(stored),
+      };
+      ctx.waitUntil(send(env, [row], new Map(matching.map((w) => [w.id, w]))));
     } else if (deliveries.length > 0)
       await env.DELIVERIES.sendBatch(deliveries.map((d) => ({ body: { deliveryId: d.id } })));
     return Response.json({ event, deliveries }, { status: 202 });
@@ -131,69 +114,84 @@ export default {
   },
 };
 
-/** Loads the deliveries (one query), then sends them. */
+/** Loads the deliveries' events and webhooks (one batch), then sends them. */
 async function deliver(env: Env, ids: string[]) {
-  const { results } = await env.DB.prepare(LOAD).bind(JSON.stringify(ids)).all<Record<string, string | number>>();
-  await send(env, results);
+  const eventIds = [...new Set(ids.map((d) => d.slice(0, d.lastIndexOf(":"))))];
+  const [events] = await env.DB.batch<Record<string, string | number>>([
+    env.DB.prepare(LOAD).bind(JSON.stringify(eventIds)),
+  ]);
+  const rows = events?.results ?? [];
+  const webhookIds = rows.flatMap((r) => (JSON.parse(String(r.e_deliveries)) as { w: string }[]).map((d) => d.w));
+  const { results } = await env.DB.prepare(WEBHOOKS).bind(JSON.stringify(webhookIds)).all<Target>();
+  await send(env, rows, new Map(results.map((w) => [w.id, w])));
 }
 
-/** Signs and POSTs every delivery at once, then records every outcome (one batch). */
-async function send(env: Env, rows: Record<string, string | number>[]) {
-  const outcomes = await Promise.all(
+/** Signs and POSTs every delivery of these events at once, then records every event's outcomes (one batch). */
+async function send(
+  env: Env,
+  rows: Record<string, string | number>[],
+  webhooks: Map<string, Pick<Target, "url" | "secret">>,
+) {
+  const written = await Promise.all(
     rows.map(async (r) => {
       const createdAt = Number(r.e_created_at);
-      const body = `{"id":"${r.e_id}","event":"${r.e_type}","accountId":"${r.d_account_id}","occurredAt":"${new Date(createdAt).toISOString()}","entity":${r.e_entity}}`;
-      const ts = Math.floor(Date.now() / 1000);
-      const mac = await crypto.subtle.sign(
-        "HMAC",
-        await signingKey(env, String(r.w_id), String(r.w_secret)),
-        enc.encode(`${r.e_id}.${ts}.${body}`),
+      const deliveries = JSON.parse(String(r.e_deliveries)) as { w: string; s: string; n: number; l?: number }[];
+      const body = `{"id":"${r.e_id}","event":"${r.e_type}","accountId":"${r.e_account_id}","occurredAt":"${new Date(createdAt).toISOString()}","entity":${r.e_entity}}`;
+      const attempts = await Promise.all(
+        deliveries.map(async (d, index) => {
+          const w = webhooks.get(d.w);
+          if (!w) return null;
+          const ts = Math.floor(Date.now() / 1000);
+          const mac = await crypto.subtle.sign(
+            "HMAC",
+            await signingKey(env, d.w, w.secret),
+            enc.encode(`${r.e_id}.${ts}.${body}`),
+          );
+          const headers = {
+            "content-type": "application/json",
+            "webhook-id": String(r.e_id),
+            "webhook-timestamp": String(ts),
+            "webhook-signature": `v1,${b64(new Uint8Array(mac))}`,
+          };
+          const started = Date.now();
+          let status: number | null = null;
+          let text: string | null = null;
+          try {
+            const res = await fetch(w.url, {
+              method: "POST",
+              headers,
+              body,
+              redirect: "manual",
+              signal: AbortSignal.timeout(15_000),
+            });
+            status = res.status;
+            text = (await res.text()).slice(0, 4096);
+          } catch {}
+          const ok = status !== null && status >= 200 && status < 300;
+          const at = Date.now();
+          d.s = ok ? "succeeded" : "failed";
+          d.n = 1;
+          d.l = at - createdAt;
+          return {
+            i: id("att"),
+            d: index,
+            a: 1,
+            u: w.url,
+            h: headers,
+            s: status,
+            o: text,
+            m: at - started,
+            k: ok ? 1 : 0,
+            t: at - createdAt,
+          };
+        }),
       );
-      const headers = {
-        "content-type": "application/json",
-        "webhook-id": String(r.e_id),
-        "webhook-timestamp": String(ts),
-        "webhook-signature": `v1,${b64(new Uint8Array(mac))}`,
-      };
-      const started = Date.now();
-      let status: number | null = null;
-      let text: string | null = null;
-      try {
-        const res = await fetch(String(r.w_url), {
-          method: "POST",
-          headers,
-          body,
-          redirect: "manual",
-          signal: AbortSignal.timeout(15_000),
-        });
-        status = res.status;
-        text = (await res.text()).slice(0, 4096);
-      } catch {}
-      const ok = status !== null && status >= 200 && status < 300;
-      const at = Date.now();
-      return {
-        delivery: { id: r.d_id, status: ok ? "succeeded" : "failed", at },
-        attempt: {
-          id: id("att"),
-          accountId: r.d_account_id,
-          webhookId: r.w_id,
-          deliveryId: r.d_id,
-          eventId: r.e_id,
-          eventType: r.e_type,
-          url: r.w_url,
-          headers: JSON.stringify(headers),
-          status,
-          body: text,
-          ms: at - started,
-          failure: ok ? null : "failed",
-          ok,
-          at,
-        },
-      };
+      return env.DB.prepare(RECORD).bind(
+        String(r.e_id),
+        JSON.stringify(deliveries),
+        JSON.stringify(attempts.filter(Boolean)),
+      );
     }),
   );
-  await env.DB.batch([
-    env.DB.prepare(UPDATE_DELIVERIES).bind(JSON.stringify(outcomes.map((o) => o.delivery))),
-    env.DB.prepare(INSERT_ATTEMPTS).bind(JSON.stringify(outcomes.map((o) => o.attempt))),
-  ]);
+  if (written.length > 0) await env.DB.batch(written);
 }

@@ -34,3 +34,9 @@ export async function writeCronState(db: Db, name: string, value: string) {
 export function jsonColumn<T>(value: unknown): T | null {
   return value === null || value === undefined ? null : (readStoredJson(String(value)) as T);
 }
+
+/** A Drizzle query as a D1 statement, to share a `D1Database.batch` with hand-written ones. */
+export function asStatement(db: Db, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = query.toSQL();
+  return db.$client.prepare(sql).bind(...params);
+}

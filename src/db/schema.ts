@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { readStoredJson } from "../lib/json-depth";
 import type { Actor } from "../lib/principal";
 
@@ -189,10 +189,14 @@ export const webhooks = sqliteTable(
     /** First failure since the last success: the auto-disable clock. */
     failingSince: integer("failing_since"),
     /**
-     * Written only when a failing streak starts or ends: between those, the latest success is read
-     * from the attempts (so a delivery writes no webhook row unless its health changes).
+     * The latest success and attempt, written with the outcomes only when the health changes or
+     * what is kept is a minute old (`webhookHealth` in deliveries/pipeline.repo.ts): at most a row
+     * per webhook a minute, so a delivery writes no webhook row of its own.
      */
     lastSuccessAt: integer("last_success_at"),
+    lastAttemptAt: integer("last_attempt_at"),
+    lastAttemptStatus: integer("last_attempt_status"),
+    lastAttemptSucceeded: integer("last_attempt_succeeded", { mode: "boolean" }),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -222,6 +226,12 @@ export const eventTypes = sqliteTable(
   (t) => [primaryKey({ columns: [t.accountId, t.name] })],
 );
 
+/**
+ * An event with its deliveries and their attempts, in one row (migration 0015): a delivered webhook
+ * writes no row of its own. `WITHOUT ROWID` (drizzle-kit cannot say so): the id is the row's key,
+ * with no separate primary-key index to write. The pipeline reads and writes the JSON columns with
+ * its own SQL; `features/history/stored-event.ts` is their format.
+ */
 export const events = sqliteTable(
   "events",
   {
@@ -229,11 +239,10 @@ export const events = sqliteTable(
     accountId: text("account_id").notNull(),
     type: text("type").notNull(),
     /**
-     * The entity as published. A delivery's body embeds its stored JSON text byte for byte: the
-     * pipeline reads that text with its own SQL; anything read through Drizzle and serialized again
-     * gives the same bytes (the text was written by `JSON.stringify`).
+     * The entity's JSON text as published: a delivery's body embeds it byte for byte. Null once
+     * the event is final and packed (`packed` holds it).
      */
-    entity: json<Record<string, unknown>>()("entity").notNull(),
+    entity: text("entity"),
     /** Kept 24 h, then cleared by the cron. */
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
@@ -242,82 +251,29 @@ export const events = sqliteTable(
      * the row stays for the history, its entity is `{}` and its attempts' bodies are gone.
      */
     contentDeletedAt: integer("content_deleted_at"),
+    /** Its deliveries' states, a JSON array: a delivery's index in it is part of its id. */
+    deliveries: text("deliveries").notNull().default("[]"),
+    /** Its attempts, a JSON array, while the event is not packed. */
+    attempts: text("attempts"),
+    /** A final event's entity and attempts, gzipped JSON. */
+    packed: blob("packed"),
+    /** When its earliest pending delivery is due (the sweeper's index); null: none pending. */
+    dueAt: integer("due_at"),
+    /** How many times the row changed: a read-then-write is guarded by it. */
+    rev: integer("rev").notNull().default(0),
   },
-  // Partial: an event without an idempotency key writes no index entry.
   (t) => [
+    // Partial: an event with nothing pending, or without an idempotency key, writes no index entry.
+    index("events_due_idx").on(t.dueAt).where(sql`due_at IS NOT NULL`),
     uniqueIndex("events_idempotency_idx").on(t.accountId, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
   ],
 );
 
-/**
- * One event going to one webhook (the outbox row). `nextAttemptAt` is both the schedule and the
- * lease: a consumer claims a due delivery by moving it into the future; the cron re-queues any
- * pending delivery whose time is well past (its message was lost, or its consumer died).
- *
- * The table is `WITHOUT ROWID` (migration 0002; drizzle-kit cannot say so): the id is the row's
- * key, with no separate primary-key index to write. Every index here costs a D1 row written per
- * insert, which is most of a delivery's price: the due index holds pending rows only, and the
- * webhook index leaves out `status`, so finishing a delivery writes one row and no index entry.
- */
-export const deliveries = sqliteTable(
-  "deliveries",
-  {
-    id: text("id").primaryKey(),
-    accountId: text("account_id").notNull(),
-    eventId: text("event_id")
-      .notNull()
-      .references(() => events.id),
-    webhookId: text("webhook_id").notNull(),
-    status: text("status").notNull(),
-    attempts: integer("attempts").notNull().default(0),
-    nextAttemptAt: integer("next_attempt_at"),
-    lastAttemptAt: integer("last_attempt_at"),
-    isTest: integer("is_test", { mode: "boolean" }).notNull().default(false),
-    /**
-     * A send slot its endpoint's pacer reserved for it (a throttle, a replay): it is sent at that
-     * time, not before, without asking the pacer again. Cleared by its attempt.
-     */
-    slotAt: integer("slot_at"),
-    createdAt: integer("created_at").notNull(),
-    updatedAt: integer("updated_at").notNull(),
-  },
-  (t) => [
-    uniqueIndex("deliveries_event_webhook_idx").on(t.eventId, t.webhookId),
-    index("deliveries_due_idx").on(t.nextAttemptAt).where(sql`status = 'pending'`),
-    index("deliveries_webhook_idx").on(t.webhookId, t.createdAt),
-  ],
-);
-
-/**
- * Every HTTP try of a delivery: what was sent, what came back (capped, never parsed). `WITHOUT
- * ROWID` with the key (webhook_id, id) (migration 0002): an insert writes one row and no index, and
- * a webhook's history is one range of the key. The request body is not stored: it is the event's
- * delivery body, byte for byte, rebuilt from the event when the history is read.
- */
-export const attempts = sqliteTable(
-  "attempts",
-  {
-    id: text("id").notNull(),
-    accountId: text("account_id").notNull(),
-    webhookId: text("webhook_id").notNull(),
-    deliveryId: text("delivery_id").notNull(),
-    eventId: text("event_id").notNull(),
-    eventType: text("event_type").notNull(),
-    attempt: integer("attempt").notNull(),
-    url: text("url").notNull(),
-    requestHeaders: json<Record<string, string>>()("request_headers").notNull(),
-    /** Only in rows written before migration 0002; newer attempts rebuild it from the event. */
-    requestBody: text("request_body"),
-    responseStatus: integer("response_status"),
-    responseHeaders: json<Record<string, string>>()("response_headers"),
-    responseBody: text("response_body"),
-    durationMs: integer("duration_ms").notNull(),
-    failureReason: text("failure_reason"),
-    succeeded: integer("succeeded", { mode: "boolean" }).notNull(),
-    createdAt: integer("created_at").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.webhookId, t.id] })],
-);
+/** The event of a delivery whose id was made before ids named their event (migration 0015 only). */
+export const deliveryAliases = sqliteTable("delivery_aliases", {
+  id: text("id").primaryKey(),
+  eventId: text("event_id").notNull(),
+});
 
 /**
  * The webhook history's index (features/history): one row per object in the `HISTORY` R2 bucket,
@@ -362,7 +318,6 @@ export const cronState = sqliteTable("cron_state", {
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type EventTypeRow = typeof eventTypes.$inferSelect;
-export type DeliveryRow = typeof deliveries.$inferSelect;
 
 /**
  * Verification outcomes per key and hour (features/analytics): counted in isolate memory and added

@@ -1,13 +1,11 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, sql } from "drizzle-orm";
-import type { Db } from "../../db/client";
+import { asStatement, type Db } from "../../db/client";
 import {
   type AccountRow,
   type AuditRow,
   accounts,
   apiKeys,
-  attempts,
   auditLog,
-  deliveries,
   events,
   eventTypes,
   oauthClients,
@@ -19,6 +17,7 @@ import {
   webhooks,
 } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
+import { cancelPending } from "../deliveries/delivery-sql";
 
 /** A deleted account is not found, even while its data is being purged. */
 export function findAccount(db: Db, id: string) {
@@ -69,33 +68,28 @@ export async function updateAccount(db: Db, id: string, changes: Partial<Account
  * account was already deleted.
  */
 export async function markDeleted(db: Db, id: string, at: number, audit: AuditRow) {
-  const [marked] = await db.batch([
-    db
-      .update(accounts)
-      // The host's id is free again: a new account may take it.
-      .set({ deletedAt: at, updatedAt: at, externalId: null })
-      .where(and(eq(accounts.id, id), isNull(accounts.deletedAt)))
-      .returning({ id: accounts.id }),
-    insertAudit(
+  const [marked] = await db.$client.batch([
+    asStatement(
       db,
-      audit,
-      sql`EXISTS (SELECT 1 FROM ${accounts} WHERE ${accounts.id} = ${id} AND ${accounts.deletedAt} = ${at})`,
+      db
+        .update(accounts)
+        // The host's id is free again: a new account may take it.
+        .set({ deletedAt: at, updatedAt: at, externalId: null })
+        .where(and(eq(accounts.id, id), isNull(accounts.deletedAt)))
+        .returning({ id: accounts.id }),
     ),
-    db
-      .update(deliveries)
-      .set({ status: "cancelled", nextAttemptAt: null, updatedAt: at })
-      .where(
-        and(
-          inArray(
-            deliveries.webhookId,
-            db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.accountId, id)),
-          ),
-          eq(deliveries.status, "pending"),
-        ),
+    asStatement(
+      db,
+      insertAudit(
+        db,
+        audit,
+        sql`EXISTS (SELECT 1 FROM ${accounts} WHERE ${accounts.id} = ${id} AND ${accounts.deletedAt} = ${at})`,
       ),
-    db.delete(webhooks).where(eq(webhooks.accountId, id)),
+    ),
+    cancelPending(db, id, null, at),
+    asStatement(db, db.delete(webhooks).where(eq(webhooks.accountId, id))),
   ]);
-  return marked.length > 0;
+  return (marked?.results.length ?? 0) > 0;
 }
 
 /** Accounts marked deleted whose data is not all gone yet (the cron goes on with them). */
@@ -132,18 +126,13 @@ export function eventsAfter(db: Db, accountId: string, after: string, limit: num
     .all();
 }
 
-/** Events and their deliveries, one batch (deliveries first: they reference their events). */
+/** Events (their deliveries and attempts are in their rows), and the old delivery ids naming them. */
 export async function deleteEvents(db: Db, ids: string[]) {
   const json = JSON.stringify(ids);
   await db.$client.batch([
-    db.$client.prepare("DELETE FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?1))").bind(json),
+    db.$client.prepare("DELETE FROM delivery_aliases WHERE event_id IN (SELECT value FROM json_each(?1))").bind(json),
     db.$client.prepare("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1))").bind(json),
   ]);
-}
-
-/** Every attempt of the account, including those of webhooks deleted before (the table is bounded). */
-export function deleteAttempts(db: Db, accountId: string) {
-  return db.delete(attempts).where(eq(attempts.accountId, accountId)).run();
 }
 
 /** Up to `limit` audit entries of the account, never the deletion's own. */

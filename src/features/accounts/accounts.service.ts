@@ -109,8 +109,6 @@ export function createAccountsService({ db, now, kv, log }: Platform, deps: Acco
       left.d1 -= 1;
       after = found.at(-1)?.id ?? after;
     }
-    await repo.deleteAttempts(db, accountId);
-    left.d1 -= 1;
     // The archive: every object under the account's prefix (one list and one delete per call).
     if (left.d1 < 2 || !(await deps.history().forgetAccount(accountId))) return false;
     left.d1 -= 2;

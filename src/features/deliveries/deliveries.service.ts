@@ -1,12 +1,12 @@
 import type { Caller } from "../../lib/caller";
-import { idFloor, newId, timeOfId } from "../../lib/encoding";
+import { idFloor, timeOfId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import type { EventsService } from "../events/events.service";
 import type { AttemptQuery, HistoryService } from "../history/history.service";
-import { rateLimited } from "../ratelimit/limits";
+import { rateLimited, testSends } from "../ratelimit/limits";
 import { matchesFilter } from "../webhooks/filter";
 import type { WebhooksService } from "../webhooks/webhooks.service";
 import * as repo from "./deliveries.repo";
@@ -50,7 +50,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
 
   /** A delivery found in the archive is written back to D1, then read as any other. */
   async function recalled(caller: Caller, id: string) {
-    if ((await deps.history().recall(caller.accountId, id)) === null) return undefined;
+    if ((await deps.history().recall(caller.accountId, id)) === null) return null;
     return repo.getDelivery(db, caller.accountId, id);
   }
 
@@ -72,12 +72,12 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     async retry(caller: Caller, id: string) {
       // An archived delivery comes back to D1 first (its event, deliveries and attempts).
       const hot = (await repo.getDelivery(db, caller.accountId, id)) ?? (await recalled(caller, id));
-      const { delivery, contentDeletedAt } = found(hot, "Delivery");
+      const { delivery, event } = found(hot ?? undefined, "Delivery");
       await deps.webhooks().active(caller, delivery.webhookId);
-      if (contentDeletedAt !== null) {
+      if (event.contentDeletedAt !== null) {
         throw new ApiError("conflict", "The event's content was deleted: this delivery cannot be sent again");
       }
-      await repo.makeDue(db, [id], now());
+      await repo.revive(db, [id], now());
       await enqueue(queue, log, [id]);
       return { id: delivery.id, webhookId: delivery.webhookId, status: "pending" as const };
     },
@@ -86,11 +86,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     async recover(caller: Caller, webhookId: string, since: string) {
       await deps.webhooks().active(caller, webhookId);
       const failed = await repo.failedSince(db, caller.accountId, webhookId, Date.parse(since));
-      const ids = await repo.makeDue(
-        db,
-        failed.map((d) => d.id),
-        now(),
-      );
+      const ids = await repo.revive(db, failed, now());
       await enqueue(queue, log, ids);
       return ids.length;
     },
@@ -126,12 +122,8 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
       const chosen = candidates.slice(0, REPLAY_MAX).filter((c) => wants(c.type, c.entity));
       const owned = await repo.holdForReplay(
         db,
-        {
-          accountId: caller.accountId,
-          webhookId,
-          fresh: chosen.filter((c) => c.deliveryId === null).map((c) => ({ id: newId("dlv", at), eventId: c.eventId })),
-          failed: chosen.flatMap((c) => (c.deliveryId === null ? [] : [c.deliveryId])),
-        },
+        webhookId,
+        chosen.map((c) => c.eventId),
         at + REPLAY_HOLD_MS,
         at,
       );
@@ -176,8 +168,9 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
     async test(caller: Caller, webhookId: string, type = "webhook.test") {
       await deps.webhooks().active(caller, webhookId);
       const at = now();
-      if ((await repo.testSendsSince(db, webhookId, at - 3_600_000)) >= TEST_SENDS_PER_HOUR) {
-        throw rateLimited(`At most ${TEST_SENDS_PER_HOUR} test events per webhook per hour`, at + 3_600_000, at);
+      const sent = await testSends(platform.kv, log).hit(webhookId, TEST_SENDS_PER_HOUR, at, platform.waitUntil);
+      if (!sent.allowed) {
+        throw rateLimited(`At most ${TEST_SENDS_PER_HOUR} test events per webhook per hour`, sent.resetAt, at);
       }
       const known = (await deps.events().listTypes(caller.accountId)).find((t) => t.name === type);
       const example = known?.example;

@@ -1,26 +1,24 @@
 import type { Db } from "../../db/client";
-import type { EventRow } from "../../db/schema";
 import { batched } from "../../lib/batched";
 import { memo } from "../../lib/memo";
+import type { SentEvent } from "../events/sent-event";
+import { dueAtOf, type StoredDelivery } from "../history/stored-event";
 import { OUTBOX_PATIENCE_MS } from "./timings";
 
 /**
- * The outbox: a published event and one pending delivery per matching webhook, written in one D1
- * round trip, before anything is sent. Whatever happens after (the first attempt, the queue, a
- * crash), the deliveries are in D1 and the sweeper finds them: this write is the promise.
+ * The outbox: a published event and one pending delivery per matching webhook, written in one row,
+ * before anything is sent. Whatever happens after (the first attempt, the queue, a crash), the
+ * deliveries are in D1 and the sweeper finds them: this write is the promise.
  */
 const OUTBOX_SQL = {
   /**
+   * The event with its deliveries (`stored-event.ts`), due at the end of the first attempts' lease.
    * Not into an account deleted meanwhile (a publish racing its deletion writes nothing), nor when
    * the account's webhooks changed since the publish read them (?7, when given): it reads them again.
    */
-  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at)
-    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
+  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at, deliveries, due_at)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
       AND (?7 IS NULL OR webhooks_version = ?7))`,
-  /** One statement for every delivery, whatever their number: the ids come in as one JSON parameter. */
-  deliveries: `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at, is_test, created_at, updated_at)
-    SELECT value ->> '$.id', ?2, ?3, value ->> '$.webhookId', 'pending', 0, ?4, ?5, ?6, ?6 FROM json_each(?1)
-    WHERE EXISTS (SELECT 1 FROM events WHERE id = ?3)`,
   eventType: `INSERT INTO event_types (account_id, name, created_at)
     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1 AND deleted_at IS NULL) ON CONFLICT DO NOTHING`,
 } as const;
@@ -29,8 +27,9 @@ type OutboxStatements = { [K in keyof typeof OUTBOX_SQL]: D1PreparedStatement };
 const prepared = new WeakMap<D1Database, OutboxStatements>();
 
 export interface OutboxWrite {
-  event: Omit<EventRow, "entity"> & { entity: string };
-  rows: { id: string; webhookId: string }[];
+  event: SentEvent & { idempotencyKey: string | null };
+  /** The webhooks, in the order of the deliveries' ids (`deliveryId(event, index)`). */
+  webhookIds: string[];
   /** When a consumer may first claim the deliveries. */
   nextAttemptAt: number;
   isTest: boolean;
@@ -47,21 +46,27 @@ function outboxStatements(db: Db, w: OutboxWrite): D1PreparedStatement[] {
     return Object.fromEntries(Object.entries(OUTBOX_SQL).map(([k, q]) => [k, client.prepare(q)])) as OutboxStatements;
   });
   const { id, accountId, type, entity, idempotencyKey, createdAt } = w.event;
+  const x = w.nextAttemptAt - createdAt;
+  const deliveries: StoredDelivery[] = w.webhookIds.map((webhookId) => ({
+    w: webhookId,
+    s: "pending",
+    n: 0,
+    x,
+    ...(w.isTest ? { t: 1 as const } : {}),
+  }));
   return [
-    s.event.bind(id, accountId, type, entity, idempotencyKey, createdAt, w.webhooksVersion),
+    s.event.bind(
+      id,
+      accountId,
+      type,
+      entity,
+      idempotencyKey,
+      createdAt,
+      w.webhooksVersion,
+      JSON.stringify(deliveries),
+      dueAtOf(createdAt, deliveries),
+    ),
     ...(w.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
-    ...(w.rows.length > 0
-      ? [
-          s.deliveries.bind(
-            JSON.stringify(w.rows.map((r) => ({ id: r.id, webhookId: r.webhookId }))),
-            accountId,
-            id,
-            w.nextAttemptAt,
-            w.isTest ? 1 : 0,
-            createdAt,
-          ),
-        ]
-      : []),
   ];
 }
 

@@ -1,6 +1,7 @@
 import type { Db } from "../../db/client";
 import { describe, type Log } from "../../lib/log";
 import type { Job } from "./job";
+import { changeDeliveries } from "./pipeline.repo";
 import { PACE_WAIT_MS, PACER_TIMEOUT_MS } from "./timings";
 
 /**
@@ -90,19 +91,13 @@ export async function pace(deps: PaceDeps, jobs: Job[]): Promise<Paced> {
 
 /**
  * Deferred deliveries: due at their slot (the sweeper's clock starts there), holding it. One
- * statement for all; a delivery no longer pending (cancelled meanwhile) is left alone.
+ * statement per event; a delivery no longer pending (cancelled meanwhile) is left alone.
  */
-export async function deferDeliveries(db: Db, deferred: Paced["defer"], now: number) {
-  if (deferred.length === 0) return;
-  const rows = JSON.stringify(deferred.map((d) => [d.job.delivery.id, d.at, d.slot]));
-  await db.$client
-    .prepare(
-      `UPDATE deliveries SET next_attempt_at = v.at, slot_at = v.slot, updated_at = ?2
-        FROM (SELECT value ->> 0 AS id, value ->> 1 AS at, value ->> 2 AS slot FROM json_each(?1)) AS v
-        WHERE deliveries.id = v.id AND deliveries.status = 'pending'`,
-    )
-    .bind(rows, now)
-    .run();
+export function deferDeliveries(db: Db, deferred: Paced["defer"], now: number) {
+  return changeDeliveries(
+    db,
+    deferred.map((d) => ({ deliveryId: d.job.delivery.id, patch: { x: d.at, o: d.slot, u: now } })),
+  );
 }
 
 /** The queue delay that brings a deferred delivery's message back by its slot (whole seconds, rounded down). */

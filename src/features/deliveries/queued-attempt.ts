@@ -21,11 +21,11 @@ export async function sendQueued(
   const claimed = await claimAndLoad(deps.db, ids, at, at + queuedLeaseMs(deps.settings), at + EARLY_MS);
   const jobs: Job[] = [];
   const dropped: string[] = [];
-  for (const { delivery, event, webhook } of claimed) {
-    if (event && webhook && webhook.status === "active") jobs.push({ delivery, event, webhook });
+  for (const { delivery, event, webhook, snapshot } of claimed) {
+    if (webhook && webhook.status === "active") jobs.push({ delivery, event, webhook, snapshot });
     else {
       dropped.push(delivery.id);
-      const reason = !webhook ? "webhook was deleted" : !event ? "event was deleted" : "webhook is disabled";
+      const reason = !webhook ? "webhook was deleted" : "webhook is disabled";
       deps.log("info", "delivery dropped", { deliveryId: delivery.id, reason });
     }
   }

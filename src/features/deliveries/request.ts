@@ -1,4 +1,3 @@
-import type { EventRow } from "../../db/schema";
 import { iso } from "../../lib/schemas";
 import { KEYHOOK_VERSION } from "../../lib/version";
 import type { SentEvent } from "../events/sent-event";
@@ -28,7 +27,7 @@ export function deliveryBody(event: SentEvent): string {
  * for one HMAC: the newest `v1` secret's, and none on a `v1a` endpoint past its overlap.
  */
 export async function signedHeaders(
-  event: Pick<EventRow, "id" | "type">,
+  event: Pick<SentEvent, "id" | "type">,
   webhookId: string,
   deliveryId: string,
   body: string,

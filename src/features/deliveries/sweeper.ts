@@ -1,6 +1,6 @@
 import type { Db } from "../../db/client";
 import type { Log } from "../../lib/log";
-import { makeDue, overdue } from "./deliveries.repo";
+import { overdue, requeue } from "./deliveries.repo";
 import { enqueue } from "./enqueue";
 import { OVERDUE_AFTER_MS } from "./timings";
 
@@ -11,12 +11,8 @@ import { OVERDUE_AFTER_MS } from "./timings";
  */
 export async function requeueOverdue(deps: { db: Db; queue: Queue; log: Log; now: () => number }, limit = 1000) {
   const at = deps.now();
-  const due = await overdue(deps.db, at - OVERDUE_AFTER_MS, limit);
-  const ids = await makeDue(
-    deps.db,
-    due.map((d) => d.id),
-    at,
-  );
+  const ids = await overdue(deps.db, at - OVERDUE_AFTER_MS, at, limit);
+  await requeue(deps.db, ids, at);
   await enqueue(deps.queue, deps.log, ids);
   return ids.length;
 }

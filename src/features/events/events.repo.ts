@@ -1,16 +1,21 @@
-import { and, asc, eq, gte, inArray, isNull, lt, sql } from "drizzle-orm";
-import type { Db } from "../../db/client";
-import { type AuditRow, attempts, deliveries, type EventRow, events, eventTypes } from "../../db/schema";
+import { and, asc, eq, lt, sql } from "drizzle-orm";
+import { asStatement, type Db } from "../../db/client";
+import { type AuditRow, events, eventTypes } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
+import { reviseEvents, writeStatement } from "../history/event-rows.repo";
+import { idOfDelivery, readStoredEvent, type StoredEvent } from "../history/stored-event";
 import { bumpVersion } from "../webhooks/webhooks.repo";
 
-export function findByIdempotencyKey(db: Db, accountId: string, key: string) {
-  return db
-    .select()
-    .from(events)
-    .where(and(eq(events.accountId, accountId), eq(events.idempotencyKey, key)))
-    .get();
+async function oneEvent(db: Db, where: string, ...params: unknown[]): Promise<StoredEvent | undefined> {
+  const row = await db.$client
+    .prepare(`SELECT * FROM events WHERE ${where}`)
+    .bind(...params)
+    .first<Record<string, unknown>>();
+  return row ? readStoredEvent(row) : undefined;
 }
+
+export const findByIdempotencyKey = (db: Db, accountId: string, key: string) =>
+  oneEvent(db, "account_id = ?1 AND idempotency_key = ?2", accountId, key);
 
 /** An idempotency key is kept 24 h: past that, the old event lets go of it. */
 export function releaseIdempotencyKey(db: Db, accountId: string, key: string, before: number) {
@@ -19,10 +24,6 @@ export function releaseIdempotencyKey(db: Db, accountId: string, key: string, be
     .set({ idempotencyKey: null })
     .where(and(eq(events.accountId, accountId), eq(events.idempotencyKey, key), lt(events.createdAt, before)))
     .run();
-}
-
-export function deliveriesOf(db: Db, eventId: string) {
-  return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).orderBy(asc(deliveries.id)).all();
 }
 
 export function accountEventTypes(db: Db, accountId: string) {
@@ -63,69 +64,67 @@ export function clearIdempotencyKeys(db: Db, before: number) {
     .run();
 }
 
-export function findEvent(db: Db, accountId: string, id: string) {
-  return db
-    .select()
-    .from(events)
-    .where(and(eq(events.id, id), eq(events.accountId, accountId)))
-    .get();
+export const findEvent = (db: Db, accountId: string, id: string) =>
+  oneEvent(db, "id = ?1 AND account_id = ?2", id, accountId);
+
+/**
+ * An event without its content: the entity `{}`, its attempts' request and response bodies gone,
+ * its pending deliveries cancelled. Ids, times, types and statuses stay for the history.
+ */
+function withoutContent(e: StoredEvent, at: number): StoredEvent {
+  return {
+    ...e,
+    entity: "{}",
+    contentDeletedAt: e.contentDeletedAt ?? at,
+    attempts: e.attempts.map((t) => ({ ...t, o: null, ...(t.b === undefined ? {} : { b: null }) })),
+    deliveries: e.deliveries.map((d) => {
+      if (d.s !== "pending") return d;
+      const { x: _x, k: _k, q: _q, o: _o, ...rest } = d;
+      return { ...rest, s: "cancelled" as const, u: at - e.createdAt };
+    }),
+  };
 }
 
 /**
- * Expunges one event's content in one batch: its entity becomes `{}`, its attempts' request and
- * response bodies are cleared (found by their webhooks: the attempts' key), its pending deliveries
- * are cancelled, and the audit entry is written only if this batch was the one that deleted it.
- * Answers the cancelled deliveries' ids, or null if the content was already gone.
+ * Expunges one event's content (`withoutContent`) with the audit entry, written only if this
+ * write was the one that deleted it, in one batch; a row changed meanwhile is read again. Answers
+ * the cancelled deliveries' ids, or null if the content was already gone.
  */
-export async function deleteContent(db: Db, event: EventRow, webhookIds: string[], at: number, audit: AuditRow) {
-  const [changed, cancelled] = await db.batch([
-    db
-      .update(events)
-      .set({ entity: {}, contentDeletedAt: at })
-      .where(and(eq(events.id, event.id), isNull(events.contentDeletedAt)))
-      .returning({ id: events.id }),
-    db
-      .update(deliveries)
-      .set({ status: "cancelled", nextAttemptAt: null, updatedAt: at })
-      .where(and(eq(deliveries.eventId, event.id), eq(deliveries.status, "pending")))
-      .returning({ id: deliveries.id }),
-    db
-      .update(attempts)
-      .set({ requestBody: null, responseBody: null })
-      .where(
-        and(inArray(attempts.webhookId, webhookIds.length > 0 ? webhookIds : [""]), eq(attempts.eventId, event.id)),
+export async function deleteContent(db: Db, event: StoredEvent, at: number, audit: AuditRow) {
+  let current: StoredEvent | undefined = event;
+  for (let attempt = 0; attempt < 3 && current; attempt++) {
+    if (current.contentDeletedAt !== null) return null;
+    const changed = withoutContent(current, at);
+    const cancelled = current.deliveries.flatMap((d, i) =>
+      d.s === "pending" ? [idOfDelivery(current?.id ?? "", i, d)] : [],
+    );
+    const [written] = await db.$client.batch([
+      await writeStatement(db, changed),
+      asStatement(
+        db,
+        insertAudit(
+          db,
+          audit,
+          sql`EXISTS (SELECT 1 FROM ${events} WHERE ${events.id} = ${event.id} AND ${events.contentDeletedAt} = ${at})`,
+        ),
       ),
-    insertAudit(
-      db,
-      audit,
-      sql`EXISTS (SELECT 1 FROM ${events} WHERE ${events.id} = ${event.id} AND ${events.contentDeletedAt} = ${at})`,
-    ),
-  ]);
-  return changed.length > 0 ? cancelled.map((d) => d.id) : null;
+    ]);
+    if ((written?.results.length ?? 0) > 0) return cancelled;
+    current = await findEvent(db, event.accountId, event.id);
+  }
+  return null;
 }
 
-/** The retention's events: content older than `beforeId` deleted, from `fromId` on, at most `limit`. */
-export function expireEvents(db: Db, fromId: string, beforeId: string, at: number, limit: number) {
-  return db
-    .update(events)
-    .set({ entity: {}, contentDeletedAt: at })
-    .where(
-      inArray(
-        events.id,
-        db
-          .select({ id: events.id })
-          .from(events)
-          .where(and(gte(events.id, fromId), lt(events.id, beforeId), isNull(events.contentDeletedAt)))
-          .orderBy(asc(events.id))
-          .limit(limit),
-      ),
-    )
-    .returning({ id: events.id });
-}
-
-/** The retention's attempts: request and response bodies of attempts made before `before`. */
-export function expireAttemptBodies(db: Db, before: number, limit: number) {
-  return db.run(sql`UPDATE ${attempts} SET request_body = NULL, response_body = NULL
-    WHERE (webhook_id, id) IN (SELECT webhook_id, id FROM ${attempts} WHERE created_at < ${before}
-      AND (response_body IS NOT NULL OR request_body IS NOT NULL) LIMIT ${limit})`);
+/**
+ * The retention in D1: the content of events older than `beforeId` (from `fromId` on, at most
+ * `limit`) is deleted as `deleteContent` does. Answers the ids changed.
+ */
+export async function expireEvents(db: Db, fromId: string, beforeId: string, at: number, limit: number) {
+  const { results } = await db.$client
+    .prepare(`SELECT id FROM events WHERE id >= ?1 AND id < ?2 AND content_deleted_at IS NULL ORDER BY id LIMIT ?3`)
+    .bind(fromId, beforeId, limit)
+    .all<{ id: string }>();
+  const ids = results.map((r) => r.id);
+  const written = await reviseEvents(db, ids, (e) => (e.contentDeletedAt === null ? withoutContent(e, at) : null));
+  return { scanned: ids, expired: written.map((e) => e.id) };
 }

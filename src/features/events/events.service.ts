@@ -1,11 +1,11 @@
 import type { z } from "@hono/zod-openapi";
 import { readCronState, writeCronState } from "../../db/client";
-import type { DeliveryRow, EventRow, EventTypeRow } from "../../db/schema";
+import type { EventTypeRow } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { idFloor, newId } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
 import { IsolateMap, IsolateSet } from "../../lib/isolate-memory";
-import { assertShallow, jsonLength } from "../../lib/json-depth";
+import { assertShallow, jsonLength, readStoredJson } from "../../lib/json-depth";
 import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
@@ -14,11 +14,18 @@ import { auditRow } from "../audit/audit.service";
 import { enqueue } from "../deliveries/enqueue";
 import { sendFirstAttempts } from "../deliveries/first-attempt";
 import type { Disabling } from "../deliveries/group-commit";
-import type { Job } from "../deliveries/job";
+import type { EventSnapshot, Job } from "../deliveries/job";
 import { writeOutbox } from "../deliveries/outbox";
 import { firstAttemptLeaseMs } from "../deliveries/timings";
 import { ANSWER_BUDGET_MS as PURGE_ANSWER_BUDGET_MS } from "../edge/invalidation";
 import type { HistoryService } from "../history/history.service";
+import {
+  type DeliveryStatus,
+  deliveryId,
+  idOfDelivery,
+  MAX_DELIVERIES_PER_EVENT,
+  type StoredEvent,
+} from "../history/stored-event";
 import { matchesFilter } from "../webhooks/filter";
 import { forgetTargets, type PublishPlanInputs, targetsOf } from "../webhooks/targets";
 import { BUILT_IN_NAMES, BUILT_IN_TYPES } from "./catalog";
@@ -26,6 +33,7 @@ import { type CatalogEntry, catalogDocument } from "./catalog-document";
 import { compileSchema, type EntityValidator, MAX_SCHEMA_BYTES, schemaViolation } from "./entity-schema";
 import * as repo from "./events.repo";
 import { MAX_ENTITY_BYTES, PublishBody, type RegisterEventTypeBody } from "./events.schemas";
+import type { SentEvent } from "./sent-event";
 
 /** How long an idempotency key answers its first event (the cron clears older ones). */
 const IDEMPOTENCY_MS = 24 * 3600 * 1000;
@@ -58,23 +66,37 @@ export interface PublishOptions {
   after?: Promise<unknown>;
 }
 
-const toEvent = (e: EventRow) => ({
+/** An event as the API shows it (the entity parsed from its stored text). */
+interface ShownEvent {
+  id: string;
+  type: string;
+  accountId: string;
+  createdAt: number;
+  entity: string;
+  contentDeletedAt: number | null;
+}
+
+const toEvent = (e: ShownEvent) => ({
   id: e.id,
   type: e.type,
   accountId: e.accountId,
   occurredAt: iso(e.createdAt),
-  entity: e.entity,
+  entity: (readStoredJson(e.entity) ?? {}) as Record<string, unknown>,
   contentDeletedAt: e.contentDeletedAt === null ? null : iso(e.contentDeletedAt),
 });
 
-const toDeliverySummary = (d: Pick<DeliveryRow, "id" | "webhookId" | "status">) => ({
+const toDeliverySummary = (d: { id: string; webhookId: string; status: DeliveryStatus }) => ({
   id: d.id,
   webhookId: d.webhookId,
-  status: d.status as "pending" | "succeeded" | "failed" | "cancelled",
+  status: d.status,
 });
 
-/** Rows the retention changes per table per cron run (the next run goes on). */
-const RETENTION_BATCH = 1000;
+/** A stored event's deliveries as the publish answer lists them. */
+const summariesOf = (e: StoredEvent) =>
+  e.deliveries.map((d, i) => toDeliverySummary({ id: idOfDelivery(e.id, i, d), webhookId: d.w, status: d.s }));
+
+/** Events the retention changes per cron run (the next run goes on). */
+const RETENTION_BATCH = 100;
 const RETENTION_CURSOR = "retention.events";
 
 /** Event types this isolate has registered for an account (bounded): no statement to register them again. */
@@ -166,28 +188,20 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
   };
 
   /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
-  async function answerFirst(first: EventRow) {
-    return { event: toEvent(first), deliveries: (await repo.deliveriesOf(db, first.id)).map(toDeliverySummary) };
+  function answerFirst(first: StoredEvent) {
+    return { event: toEvent(first), deliveries: summariesOf(first) };
   }
 
   /** The same for an event in the archive: its object(s) written again without the content. */
   async function deleteArchivedContent(caller: Caller, id: string) {
     const archived = found((await deps.history().findArchived(caller.accountId, id)) ?? undefined, "Event").event;
-    const row: EventRow = {
-      id: archived.id,
-      accountId: archived.accountId,
-      type: archived.type,
-      entity: archived.entity,
-      idempotencyKey: null,
-      createdAt: archived.createdAt,
-      contentDeletedAt: archived.contentDeletedAt,
-    };
+    const row: ShownEvent = { ...archived, entity: JSON.stringify(archived.entity) };
     if (archived.contentDeletedAt !== null) return { event: toEvent(row), cancelledDeliveries: [] };
     const at = now();
     await deps.history().deleteContent(caller.accountId, id, at);
     const target = { type: "event", id, name: archived.type };
     await insertAudit(db, auditRow(caller.audit, caller.accountId, "event.content_deleted", target, null, at));
-    return { event: toEvent({ ...row, entity: {}, contentDeletedAt: at }), cancelledDeliveries: [] };
+    return { event: toEvent({ ...row, entity: "{}", contentDeletedAt: at }), cancelledDeliveries: [] };
   }
 
   const service = {
@@ -221,17 +235,14 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         const existing = await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey);
         if (existing) return answerFirst(existing);
       }
-      const event: EventRow = {
+      // What a delivery signs and sends: the entity's JSON text exactly as stored.
+      const sent: SentEvent = {
         id: newId("evt", at),
         accountId,
         type: input.type,
-        entity: input.entity,
-        idempotencyKey: input.idempotencyKey ?? null,
+        entity: JSON.stringify(input.entity),
         createdAt: at,
-        contentDeletedAt: null,
       };
-      // What a delivery signs and sends: the entity's JSON text exactly as stored.
-      const sent = { ...event, entity: JSON.stringify(input.entity) };
       const { settings } = platform;
       /** The deliveries for these targets, and whether their first attempts go from here. */
       const plan = (inputs: PublishPlanInputs) => {
@@ -242,7 +253,11 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
               ? w.id === opts.onlyWebhookId
               : (w.events.includes("*") || w.events.includes(input.type)) && matchesFilter(input.entity, w.filter),
           )
-          .map((webhook) => ({ delivery: { id: newId("dlv", at), accountId, attempts: 0 }, event: sent, webhook }));
+          .map((webhook, index) => ({
+            delivery: { id: deliveryId(sent.id, index), accountId, attempts: 0 },
+            event: sent,
+            webhook,
+          }));
         const sendNow = jobs.length > 0 && opts.send !== "queue";
         // A first attempt held for `after` (a purge: at most its answer budget) owns its deliveries that much longer.
         const held = opts.after ? PURGE_ANSWER_BUDGET_MS : 0;
@@ -250,6 +265,16 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           ? firstAttemptLeaseMs({ ...settings.webhooks, d1TimeoutMs: settings.d1TimeoutMs }) + held
           : 0;
         const rows = jobs.map((j) => ({ id: j.delivery.id, webhookId: j.webhook.id }));
+        // The row as the outbox writes it: all first attempts ending together pack it in one write.
+        const snapshot: EventSnapshot = {
+          rev: 0,
+          deliveries: jobs.map((j) => ({ w: j.webhook.id, s: "pending", n: 0 })),
+          attempts: [],
+        };
+        for (const job of jobs) job.snapshot = snapshot;
+        if (rows.length > MAX_DELIVERIES_PER_EVENT) {
+          throw new ApiError("conflict", `An event goes to at most ${MAX_DELIVERIES_PER_EVENT} webhooks`);
+        }
         return { jobs, sendNow, leaseMs, rows };
       };
       const register = !BUILT_IN_NAMES.has(input.type) && !opts.isTest && needsRegistration(accountId, input.type);
@@ -257,8 +282,8 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         writeOutbox(
           db,
           {
-            event: sent,
-            rows: p.rows,
+            event: { ...sent, idempotencyKey: input.idempotencyKey ?? null },
+            webhookIds: p.rows.map((r) => r.webhookId),
             nextAttemptAt: at + p.leaseMs,
             isTest: opts.isTest ?? false,
             registerType: register,
@@ -303,7 +328,10 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           rows.map((r) => r.id),
         );
       }
-      return { event: toEvent(event), deliveries: rows.map((r) => toDeliverySummary({ ...r, status: "pending" })) };
+      return {
+        event: toEvent({ ...sent, contentDeletedAt: null }),
+        deliveries: rows.map((r) => toDeliverySummary({ ...r, status: "pending" })),
+      };
     },
 
     /** Keyhook's own types first, then the account's (archived ones only when asked for). */
@@ -392,39 +420,32 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       if (!hot) return deleteArchivedContent(caller, id);
       const event = hot;
       if (event.contentDeletedAt !== null) return { event: toEvent(event), cancelledDeliveries: [] };
-      const webhookIds = [...new Set((await repo.deliveriesOf(db, id)).map((d) => d.webhookId))];
       const at = now();
       const target = { type: "event", id, name: event.type };
       const audit = auditRow(caller.audit, caller.accountId, "event.content_deleted", target, null, at);
-      const cancelled = await repo.deleteContent(db, event, webhookIds, at, audit);
+      const cancelled = await repo.deleteContent(db, event, at, audit);
       return {
-        event: toEvent({ ...event, entity: {}, contentDeletedAt: at }),
+        event: toEvent({ ...event, entity: "{}", contentDeletedAt: at }),
         cancelledDeliveries: cancelled ?? [],
       };
     },
 
     /**
-     * The cron: event content older than the retention is deleted — entities from a cursor kept in
-     * D1 (events are in id order, which is time order, so a run reads only what it changes), attempt
-     * bodies by their time. Ids, times, types and statuses stay for the history.
+     * The cron: event content older than the retention is deleted, from a cursor kept in D1
+     * (events are in id order, which is time order, so a run reads only what it changes): the
+     * entity and the attempts' bodies, with each event. Ids, times, types and statuses stay for
+     * the history.
      */
     async expireContent() {
       const at = now();
       const cutoff = at - platform.settings.retentionDays * 86_400_000;
       const beforeId = idFloor("evt", cutoff);
       const from = (await readCronState(db, RETENTION_CURSOR)) ?? "evt_";
-      const expired = await repo.expireEvents(db, from, beforeId, at, RETENTION_BATCH);
-      // RETURNING is in no particular order: the cursor moves to the largest id changed.
-      const next =
-        expired.length < RETENTION_BATCH
-          ? beforeId
-          : (expired
-              .map((e) => e.id)
-              .sort()
-              .at(-1) ?? beforeId);
+      const { scanned, expired } = await repo.expireEvents(db, from, beforeId, at, RETENTION_BATCH);
+      // A full batch goes on after its last id next time; a short one reached the cutoff.
+      const next = scanned.length < RETENTION_BATCH ? beforeId : (scanned.at(-1) ?? beforeId);
       if (next !== from) await writeCronState(db, RETENTION_CURSOR, next);
-      const bodies = await repo.expireAttemptBodies(db, cutoff, RETENTION_BATCH);
-      return { events: expired.length, attempts: bodies.meta.changes ?? 0 };
+      return { events: expired.length };
     },
 
     /** The cron: idempotency keys older than 24 h let go of their events. */

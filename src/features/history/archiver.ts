@@ -1,9 +1,12 @@
 import type { Db } from "../../db/client";
 import { idFloor } from "../../lib/encoding";
+import { readStoredJson } from "../../lib/json-depth";
 import type { Log } from "../../lib/log";
 import { ARCHIVE_CONTENT_TYPE, archiveKey, encodeArchive } from "./archive-object";
+import { selectEvents } from "./event-rows.repo";
 import * as repo from "./history.repo";
 import type { HistoryEvent } from "./record";
+import { toHistoryEvent } from "./stored-event";
 
 export interface ArchiverDeps {
   db: Db;
@@ -28,8 +31,8 @@ function hotFloor(now: number, hotHours: number) {
 }
 
 /** One account's events of one hour, in id order. */
-function groups(events: readonly HistoryEvent[]) {
-  const out = new Map<string, HistoryEvent[]>();
+function groups<E extends HistoryEvent>(events: readonly E[]) {
+  const out = new Map<string, E[]>();
   for (const e of events) {
     const key = `${e.accountId} ${Math.floor(e.createdAt / HOUR_MS)}`;
     const list = out.get(key) ?? [];
@@ -84,15 +87,16 @@ export async function archiveHistory(deps: ArchiverDeps, budgetMs = 20_000) {
     const before = idFloor("evt", hotFloor(deps.now(), deps.hotHours));
     const movable = await repo.movableEvents(deps.db, after, before, MOVE_BATCH);
     if (movable.length === 0) break;
-    after = movable.at(-1)?.id ?? after;
-    const records = await repo.loadRecords(
-      deps.db,
-      movable.map((e) => e.id),
-    );
+    after = movable.at(-1) ?? after;
+    // Each with the `rev` it was read at: the move happens only if none changed since.
+    const records = (await selectEvents(deps.db, movable)).map((e) => ({
+      ...toHistoryEvent(e, readStoredJson),
+      rev: e.rev,
+    }));
     for (const events of groups(records)) {
       const accountId = events[0]?.accountId;
       if (accountId === undefined) continue;
-      const body = await encodeArchive(events);
+      const body = await encodeArchive(events.map(({ rev: _rev, ...e }) => e));
       const object = describeObject(accountId, events, body.byteLength, deps.now());
       await deps.bucket.put(object.key, body, {
         httpMetadata: { contentType: ARCHIVE_CONTENT_TYPE, contentEncoding: "gzip" },

@@ -4,6 +4,7 @@ import { idFloor } from "../../lib/encoding";
 import { decodeArchive } from "./archive-object";
 import * as repo from "./history.repo";
 import { type EventStatus, eventStatus, type HistoryEvent } from "./record";
+import { parseDeliveryId } from "./stored-event";
 
 /**
  * The event log over both homes of the history: D1 (the hot window and everything still being
@@ -138,13 +139,17 @@ export async function findArchived(
   return null;
 }
 
-/** The event a delivery belongs to, wherever it is: a delivery's id carries its event's time. */
+/**
+ * The archived event a delivery belongs to: a delivery's id names its event; one made before that
+ * (migration 0015) carries its event's time.
+ */
 export async function findDelivery(deps: LogDeps, accountId: string, deliveryId: string) {
+  const named = parseDeliveryId(deliveryId);
   const time = deliveryId.slice("dlv_".length, "dlv_".length + 10);
-  if (!deliveryId.startsWith("dlv_") || time.length < 10) return null;
+  if (!named && (!deliveryId.startsWith("dlv_") || time.length < 10)) return null;
   // Every event published in that millisecond sorts between these two ids.
-  const low = `evt_${time}`;
-  const high = `evt_${time}~`;
+  const low = named ? named.eventId : `evt_${time}`;
+  const high = named ? `${named.eventId}~` : `evt_${time}~`;
   for (const object of await repo.objectsFor(deps.db, accountId, low, high, 20)) {
     for (const event of await readObject(deps.bucket, object.key)) {
       const delivery = event.deliveries.find((d) => d.id === deliveryId);
@@ -162,19 +167,22 @@ export interface AttemptFilter {
   since: number;
 }
 
-interface LoggedAttempt extends repo.AttemptWithDelivery {
-  /** The event, for the request body an attempt sent (rebuilt from it). */
-  event: Pick<HistoryEvent, "id" | "type" | "accountId" | "createdAt" | "entity" | "contentDeletedAt"> | null;
-}
+type LoggedAttempt = repo.AttemptWithDelivery;
 
-/** A webhook's attempts, newest first, from D1 and the archive, below `cursor` (an attempt id). */
-export async function listAttempts(deps: LogDeps, filter: AttemptFilter, limit: number, cursor?: string) {
+/**
+ * A webhook's attempts, newest first, from D1 and the archive, below `cursor` (an attempt id).
+ * `spanMs`: how long after its event an attempt may be made (the retry schedule).
+ */
+export async function listAttempts(
+  deps: LogDeps,
+  filter: AttemptFilter,
+  limit: number,
+  spanMs: number,
+  cursor?: string,
+) {
   const before = cursor ?? "att_~";
   const want = limit + 1;
-  const hot = await repo.hotAttempts(deps.db, { ...filter, before, limit: want });
-  const eventIds = [...new Set(hot.map((a) => a.eventId))];
-  const hotEvents = new Map((await repo.loadRecords(deps.db, eventIds)).map((e) => [e.id, e]));
-  const found: LoggedAttempt[] = hot.map((a) => ({ ...a, event: hotEvents.get(a.eventId) ?? null }));
+  const found: LoggedAttempt[] = await repo.hotAttempts(deps.db, { ...filter, before, limit: want }, spanMs);
   const seen = new Set(found.map((a) => a.id));
 
   const objects = await repo.objectsForWebhook(

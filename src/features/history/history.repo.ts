@@ -1,23 +1,19 @@
 import { type Db, jsonColumn } from "../../db/client";
 import type { HistoryObjectRow } from "../../db/schema";
-import { idFloor } from "../../lib/encoding";
-import type { HistoryAttempt, HistoryDelivery, HistoryEvent } from "./record";
+import { idFloor, timeOfId } from "../../lib/encoding";
+import { readStoredJson } from "../../lib/json-depth";
+import { selectEvents } from "./event-rows.repo";
+import type { HistoryAttempt, HistoryEvent } from "./record";
+import { toHistoryEvent } from "./stored-event";
 
 /**
- * The webhook history in D1: what is still hot (events, deliveries, attempts) read as whole
- * `HistoryEvent`s, the archiver's guarded move out, and the index of what is in R2
- * (`history_objects`). Hand-written SQL with `json_each` lists: D1 binds at most 100 parameters.
+ * The webhook history in D1: what is still hot (events with their deliveries and attempts, one row
+ * each: `stored-event.ts`) read as whole `HistoryEvent`s, the archiver's guarded move out, and the
+ * index of what is in R2 (`history_objects`). Hand-written SQL with `json_each` lists: D1 binds at
+ * most 100 parameters.
  */
 
 type Row = Record<string, string | number | null>;
-
-/**
- * An attempt's id is `att_` + the time it finished: a delivery's attempts lie between its creation
- * and its last update, so they are read as a range of the attempts' key `(webhook_id, id)` — the
- * table has no index by event, on purpose (an index is a row written per attempt). A minute of
- * slack each side covers clocks of other isolates.
- */
-const SLACK_MS = 60_000;
 
 const CHUNK = 100;
 const chunks = <T>(items: readonly T[], size = CHUNK) => {
@@ -27,101 +23,10 @@ const chunks = <T>(items: readonly T[], size = CHUNK) => {
 };
 
 const str = (v: string | number | null | undefined) => (v === null || v === undefined ? null : String(v));
-const num = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
 
-function toAttempt(r: Row): HistoryAttempt {
-  return {
-    id: String(r.id),
-    attempt: Number(r.attempt),
-    url: String(r.url),
-    requestHeaders: jsonColumn<Record<string, string>>(r.request_headers) ?? {},
-    requestBody: str(r.request_body),
-    responseStatus: num(r.response_status),
-    responseHeaders: jsonColumn<Record<string, string>>(r.response_headers),
-    responseBody: str(r.response_body),
-    durationMs: Number(r.duration_ms),
-    failureReason: str(r.failure_reason),
-    succeeded: Number(r.succeeded) === 1,
-    createdAt: Number(r.created_at),
-  };
-}
-
-function toDelivery(r: Row): HistoryDelivery {
-  return {
-    id: String(r.id),
-    webhookId: String(r.webhook_id),
-    status: String(r.status) as HistoryDelivery["status"],
-    attempts: Number(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-    lastAttemptAt: num(r.last_attempt_at),
-    isTest: Number(r.is_test) === 1,
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-    tries: [],
-  };
-}
-
-/**
- * Whole events from D1 by id (any account: the caller has checked it), in id order: two round trips
- * (events with their deliveries, then the deliveries' attempts).
- */
+/** Whole events from D1 by id (any account: the caller has checked it), in id order. */
 export async function loadRecords(db: Db, ids: readonly string[]): Promise<HistoryEvent[]> {
-  if (ids.length === 0) return [];
-  const d1 = db.$client;
-  const eventRows: Row[] = [];
-  const deliveryRows: Row[] = [];
-  for (const part of chunks(ids, 500)) {
-    const json = JSON.stringify(part);
-    const [events, deliveries] = await d1.batch<Row>([
-      d1.prepare("SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id").bind(json),
-      d1.prepare("SELECT * FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY id").bind(json),
-    ]);
-    eventRows.push(...(events?.results ?? []));
-    deliveryRows.push(...(deliveries?.results ?? []));
-  }
-  const deliveries = deliveryRows.map((r) => ({ row: r, delivery: toDelivery(r) }));
-  const ranges = deliveries
-    .filter(({ delivery }) => delivery.attempts > 0)
-    .map(({ delivery: d }) => [
-      d.webhookId,
-      idFloor("att", d.createdAt - SLACK_MS),
-      idFloor("att", Math.max(d.updatedAt, d.lastAttemptAt ?? 0) + SLACK_MS),
-      d.id,
-    ]);
-  const byDelivery = new Map<string, HistoryAttempt[]>();
-  for (const part of chunks(ranges)) {
-    // CROSS JOIN keeps the list the outer loop: each range is one seek into the attempts' key.
-    const { results } = await d1
-      .prepare(
-        `SELECT a.* FROM json_each(?1) j CROSS JOIN attempts a
-          WHERE a.webhook_id = j.value->>0 AND a.id >= j.value->>1 AND a.id < j.value->>2
-            AND a.delivery_id = j.value->>3
-          ORDER BY a.id`,
-      )
-      .bind(JSON.stringify(part))
-      .all<Row>();
-    for (const r of results) {
-      const list = byDelivery.get(String(r.delivery_id)) ?? [];
-      list.push(toAttempt(r));
-      byDelivery.set(String(r.delivery_id), list);
-    }
-  }
-  const byEvent = new Map<string, HistoryDelivery[]>();
-  for (const { row, delivery } of deliveries) {
-    delivery.tries = byDelivery.get(delivery.id) ?? [];
-    const list = byEvent.get(String(row.event_id)) ?? [];
-    list.push(delivery);
-    byEvent.set(String(row.event_id), list);
-  }
-  return eventRows.map((r) => ({
-    id: String(r.id),
-    accountId: String(r.account_id),
-    type: String(r.type),
-    entity: jsonColumn<Record<string, unknown>>(r.entity) ?? {},
-    createdAt: Number(r.created_at),
-    contentDeletedAt: num(r.content_deleted_at),
-    deliveries: byEvent.get(String(r.id)) ?? [],
-  }));
+  return (await selectEvents(db, ids)).map((e) => toHistoryEvent(e, readStoredJson));
 }
 
 export interface HotQuery {
@@ -156,7 +61,9 @@ export async function hotEvent(db: Db, accountId: string, id: string) {
 }
 
 export interface AttemptQuery {
+  accountId: string;
   webhookId: string;
+  /** Attempt ids below this (exclusive). */
   before: string;
   since: number;
   succeeded: boolean | null;
@@ -168,31 +75,58 @@ export interface AttemptWithDelivery extends HistoryAttempt {
   deliveryId: string;
   eventId: string;
   eventType: string;
+  event: HistoryEvent;
 }
 
-/** A webhook's attempts in D1, newest first, below a cursor: one range of the attempts' key. */
-export async function hotAttempts(db: Db, q: AttemptQuery): Promise<AttemptWithDelivery[]> {
-  const { results } = await db.$client
-    .prepare(
-      `SELECT * FROM attempts WHERE webhook_id = ?1 AND id < ?2 AND id >= ?3
-         AND (?4 IS NULL OR succeeded = ?4) AND (?5 IS NULL OR event_type = ?5)
-        ORDER BY id DESC LIMIT ?6`,
-    )
-    .bind(
-      q.webhookId,
-      q.before,
-      idFloor("att", q.since),
-      q.succeeded === null ? null : q.succeeded ? 1 : 0,
-      q.eventType,
-      q.limit,
-    )
-    .all<Row>();
-  return results.map((r) => ({
-    ...toAttempt(r),
-    deliveryId: String(r.delivery_id),
-    eventId: String(r.event_id),
-    eventType: String(r.event_type),
-  }));
+/** Events read per step, and at most per call, for a webhook's attempts. */
+const ATTEMPT_SCAN = 100;
+const ATTEMPT_SCAN_MAX = 1000;
+
+/**
+ * A webhook's attempts in D1, newest first, below a cursor: they are in their events' rows, so
+ * the account's events with an attempt to the webhook are read newest first until the page is
+ * full and older events can only hold older attempts (an event's attempts end within its retry
+ * schedule, `spanMs`), or the scan's bound.
+ */
+export async function hotAttempts(db: Db, q: AttemptQuery, spanMs: number): Promise<AttemptWithDelivery[]> {
+  const found: AttemptWithDelivery[] = [];
+  const want = q.limit;
+  const time = q.before.slice(4, 14);
+  let eventsBefore = q.before.startsWith("att_") && time.length === 10 ? `evt_${time}~` : "evt_~";
+  const from = idFloor("evt", Math.max(0, q.since - spanMs));
+  for (let scanned = 0; scanned < ATTEMPT_SCAN_MAX; ) {
+    const { results } = await db.$client
+      .prepare(
+        `SELECT e.id FROM events e WHERE e.account_id = ?1 AND e.id < ?2 AND e.id >= ?3
+           AND EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE d.value->>'w' = ?4)
+           AND (?5 IS NULL OR e.type = ?5)
+         ORDER BY e.id DESC LIMIT ?6`,
+      )
+      .bind(q.accountId, eventsBefore, from, q.webhookId, q.eventType, ATTEMPT_SCAN)
+      .all<{ id: string }>();
+    scanned += results.length;
+    for (const event of await loadRecords(
+      db,
+      results.map((r) => r.id),
+    )) {
+      for (const d of event.deliveries) {
+        if (d.webhookId !== q.webhookId) continue;
+        for (const t of d.tries) {
+          if (t.id >= q.before || t.createdAt < q.since) continue;
+          if (q.succeeded !== null && t.succeeded !== q.succeeded) continue;
+          found.push({ ...t, deliveryId: d.id, eventId: event.id, eventType: event.type, event });
+        }
+      }
+    }
+    const last = results.at(-1)?.id;
+    if (results.length < ATTEMPT_SCAN || last === undefined) break;
+    eventsBefore = last;
+    found.sort((a, b) => (a.id < b.id ? 1 : -1));
+    const floor = found[want - 1];
+    // Events created before the page's last attempt less a whole retry schedule hold older ones only.
+    if (floor && timeOfId(last) < floor.createdAt - spanMs) break;
+  }
+  return found.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, want);
 }
 
 /**
@@ -203,39 +137,34 @@ export async function hotAttempts(db: Db, q: AttemptQuery): Promise<AttemptWithD
 export async function movableEvents(db: Db, after: string, before: string, limit: number) {
   const { results } = await db.$client
     .prepare(
-      `SELECT id, account_id, created_at FROM events e
-        WHERE e.id > ?1 AND e.id < ?2 AND e.idempotency_key IS NULL
-          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+      `SELECT id FROM events e
+        WHERE e.id > ?1 AND e.id < ?2 AND e.idempotency_key IS NULL AND e.due_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM json_each(e.deliveries) d WHERE d.value->>'s' = 'pending')
         ORDER BY e.id LIMIT ?3`,
     )
     .bind(after, before, limit)
-    .all<{ id: string; account_id: string; created_at: number }>();
-  return results;
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
 }
 
 export interface Move {
   object: Omit<HistoryObjectRow, "webhookIds"> & { webhookIds: string[] };
-  events: readonly HistoryEvent[];
+  /** The events as read, each with its row's `rev`. */
+  events: readonly (HistoryEvent & { rev: number })[];
 }
 
 /**
  * Moves events out of D1 once their object is in R2, in one D1 batch (one transaction): the index
- * row goes in, then the attempts, deliveries and events go out, and each webhook keeps its latest
- * success. All of it only if nothing changed since the events were read (same events, same content,
- * same deliveries and attempt counts, none pending): else nothing is written and the object is not
- * indexed (the archiver deletes it). Answers whether the move happened.
+ * row goes in, then the events go out (their deliveries and attempts with them; a webhook keeps its
+ * latest success on its own row). All of it only if none of the events changed since they were read
+ * (every row still at the `rev` read): else nothing is written and the object is not indexed (the
+ * archiver deletes it). Answers whether the move happened.
  */
 export async function moveOut(db: Db, { object, events }: Move): Promise<boolean> {
   const d1 = db.$client;
   const ids = JSON.stringify(events.map((e) => e.id));
-  const deliveries = events.flatMap((e) => e.deliveries);
-  const withContent = events.filter((e) => e.contentDeletedAt === null).length;
-  const attemptCount = deliveries.reduce((n, d) => n + d.attempts, 0);
-  const guard = `(SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?10))) = ?11
-    AND (SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?10)) AND content_deleted_at IS NULL) = ?12
-    AND (SELECT count(*) FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?10))) = ?13
-    AND (SELECT coalesce(sum(attempts), 0) FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?10))) = ?14
-    AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?10)) AND status = 'pending')`;
+  const revs = JSON.stringify(events.map((e) => [e.id, e.rev]));
+  const guard = `(SELECT count(*) FROM json_each(?10) j JOIN events e ON e.id = j.value->>0 AND e.rev = j.value->>1) = ?11`;
   const indexed = `EXISTS (SELECT 1 FROM history_objects WHERE account_id = ?1 AND key = ?2 AND archived_at = ?3)`;
   const statements: D1PreparedStatement[] = [
     d1
@@ -258,45 +187,13 @@ export async function moveOut(db: Db, { object, events }: Move): Promise<boolean
         JSON.stringify(object.webhookIds),
         object.events,
         object.bytes,
-        ids,
+        revs,
         events.length,
-        withContent,
-        deliveries.length,
-        attemptCount,
       ),
   ];
-  // A webhook's latest success was read from its attempts: it stays on the webhook's row.
-  const successes = new Map<string, number>();
-  for (const d of deliveries) {
-    for (const t of d.tries) {
-      if (t.succeeded && t.createdAt > (successes.get(d.webhookId) ?? 0)) successes.set(d.webhookId, t.createdAt);
-    }
-  }
-  if (successes.size > 0) {
-    statements.push(
-      d1
-        .prepare(
-          `UPDATE webhooks SET last_success_at = max(coalesce(last_success_at, 0),
-              (SELECT j.value->>1 FROM json_each(?4) j WHERE j.value->>0 = webhooks.id))
-            WHERE id IN (SELECT value->>0 FROM json_each(?4)) AND ${indexed}`,
-        )
-        .bind(object.accountId, object.key, object.archivedAt, JSON.stringify([...successes])),
-    );
-  }
-  const pairs = deliveries.flatMap((d) => d.tries.map((t) => [d.webhookId, t.id]));
-  for (const part of chunks(pairs, 500)) {
-    statements.push(
-      d1
-        .prepare(
-          `DELETE FROM attempts WHERE (webhook_id, id) IN (SELECT value->>0, value->>1 FROM json_each(?4))
-             AND ${indexed}`,
-        )
-        .bind(object.accountId, object.key, object.archivedAt, JSON.stringify(part)),
-    );
-  }
   statements.push(
     d1
-      .prepare(`DELETE FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?4)) AND ${indexed}`)
+      .prepare(`DELETE FROM delivery_aliases WHERE event_id IN (SELECT value FROM json_each(?4)) AND ${indexed}`)
       .bind(object.accountId, object.key, object.archivedAt, ids),
     d1
       .prepare(`DELETE FROM events WHERE id IN (SELECT value FROM json_each(?4)) AND ${indexed} RETURNING id`)

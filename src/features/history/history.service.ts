@@ -105,6 +105,12 @@ function eventFilter(accountId: string, q: Pick<EventQuery, "since" | "until" | 
   };
 }
 
+/**
+ * How long after its event a delivery's attempts may go on: its retry schedule, with a lease and
+ * a sweep of slack each (a replay's are made later still, and shown by their event).
+ */
+const retrySpanMs = (delays: readonly number[]) => (delays.reduce((a, b) => a + b, 0) * 1.1 + 3_600) * 1000;
+
 /** Objects deleted per retention run at most (R2 deletes up to 1,000 keys a call). */
 const EXPIRE_BATCH = 1000;
 
@@ -179,6 +185,7 @@ export function createHistoryService(platform: Platform) {
           since: q.since === undefined ? 0 : Date.parse(q.since),
         },
         q.limit,
+        retrySpanMs(platform.settings.webhooks.retryDelays),
         q.cursor,
       );
       return { attempts: items.map((a) => toAttempt(a, a.event)), nextCursor };

@@ -15,6 +15,8 @@ export const authFailures = (kv: KVNamespace, log?: Log) =>
 /** RFC 7591 registrations per client address per hour: registration is open, so it is bounded. */
 export const registrations = (kv: KVNamespace, log?: Log) => new ShardedCounter(kv, "rg", HOUR, 0, log);
 export const REGISTRATIONS_PER_HOUR = 20;
+/** "Send test event" per webhook per hour (deliveries/deliveries.service.ts). */
+export const testSends = (kv: KVNamespace, log?: Log) => new ShardedCounter(kv, "ts", HOUR, 0, log);
 
 /**
  * The IETF fields (draft-ietf-httpapi-ratelimit-headers) and the widely used X-RateLimit-* ones.

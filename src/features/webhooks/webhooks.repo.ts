@@ -1,43 +1,18 @@
-import { and, desc, eq, getTableColumns, isNull, lt, sql } from "drizzle-orm";
-import type { Db } from "../../db/client";
-import { type AuditRow, accounts, attempts, deliveries, eventTypes, type WebhookRow, webhooks } from "../../db/schema";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import { asStatement, type Db } from "../../db/client";
+import { type AuditRow, accounts, eventTypes, type WebhookRow, webhooks } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
+import { cancelPending } from "../deliveries/delivery-sql";
 
 const scoped = (accountId: string, id: string) => and(eq(webhooks.id, id), eq(webhooks.accountId, accountId));
 
-/**
- * The newest attempt's `column`, read from the history (deliveries do not write it on the webhook).
- * Written out: Drizzle leaves a one-table select's columns unqualified, which would bind `id` to the
- * subquery's own table.
- */
-const latestAttempt = <T>(column: "created_at" | "response_status" | "succeeded") =>
-  sql<T>`(SELECT a.${sql.raw(column)} FROM attempts a WHERE a.webhook_id = webhooks.id ORDER BY a.id DESC LIMIT 1)`;
-
-/** A webhook as the API shows it: its row, its latest attempt, and its latest success. */
-const viewColumns = {
-  ...getTableColumns(webhooks),
-  lastAttemptAt: latestAttempt<number | null>("created_at"),
-  lastAttemptStatus: latestAttempt<number | null>("response_status"),
-  lastAttemptSucceeded: latestAttempt<number | null>("succeeded"),
-  lastSucceededAttemptAt: sql<
-    number | null
-  >`(SELECT max(a.created_at) FROM attempts a WHERE a.webhook_id = webhooks.id AND a.succeeded = 1)`,
-};
-
-export type WebhookView = WebhookRow & {
-  lastAttemptAt: number | null;
-  lastAttemptStatus: number | null;
-  lastAttemptSucceeded: number | boolean | null;
-  lastSucceededAttemptAt: number | null;
-};
-
-export function getWebhook(db: Db, accountId: string, id: string): Promise<WebhookView | undefined> {
-  return db.select(viewColumns).from(webhooks).where(scoped(accountId, id)).get();
+export function getWebhook(db: Db, accountId: string, id: string): Promise<WebhookRow | undefined> {
+  return db.select().from(webhooks).where(scoped(accountId, id)).get();
 }
 
-export function listWebhooks(db: Db, accountId: string, limit: number, cursor?: string): Promise<WebhookView[]> {
+export function listWebhooks(db: Db, accountId: string, limit: number, cursor?: string): Promise<WebhookRow[]> {
   return db
-    .select(viewColumns)
+    .select()
     .from(webhooks)
     .where(and(eq(webhooks.accountId, accountId), cursor ? lt(webhooks.id, cursor) : undefined))
     .orderBy(desc(webhooks.id))
@@ -143,27 +118,22 @@ export async function updateWebhook(
 }
 
 /**
- * The webhook, its attempt history and its pending deliveries (cancelled: a delivery in flight
- * records nothing once its webhook is gone), with the audit entry, in one batch.
+ * The webhook and its pending deliveries (cancelled: a delivery in flight records nothing once its
+ * webhook is gone), with the audit entry, in one batch. Its attempts stay in their events' history.
  */
 export async function deleteWebhook(db: Db, accountId: string, id: string, audit: AuditRow, at: number) {
-  const [rows] = await db.batch([
-    db.delete(webhooks).where(scoped(accountId, id)).returning({ id: webhooks.id }),
-    insertAudit(db, audit, sql`NOT EXISTS (SELECT 1 FROM ${webhooks} WHERE ${webhooks.id} = ${id})`),
-    db
-      .update(deliveries)
-      .set({ status: "cancelled", nextAttemptAt: null, updatedAt: at })
-      .where(and(eq(deliveries.webhookId, id), eq(deliveries.accountId, accountId), eq(deliveries.status, "pending"))),
-    db.delete(attempts).where(and(eq(attempts.webhookId, id), eq(attempts.accountId, accountId))),
-    bumpVersion(db, accountId),
+  const [rows] = await db.$client.batch<{ id: string }>([
+    asStatement(db, db.delete(webhooks).where(scoped(accountId, id)).returning({ id: webhooks.id })),
+    asStatement(db, insertAudit(db, audit, sql`NOT EXISTS (SELECT 1 FROM ${webhooks} WHERE ${webhooks.id} = ${id})`)),
+    cancelPending(db, accountId, id, at),
+    asStatement(db, bumpVersion(db, accountId)),
   ]);
-  return rows.length > 0;
+  return (rows?.results.length ?? 0) > 0;
 }
 
 /**
- * Keyhook disables an active webhook itself, with its audit entry, and ends the given pending
- * deliveries of it: one batch. False if it was no longer active (another consumer got there first,
- * or a person disabled it): then nothing is written but the deliveries' end.
+ * Keyhook disables an active webhook itself, with its audit entry: one batch. False if it was no
+ * longer active (another consumer got there first, or a person disabled it).
  */
 export async function disableWebhook(
   db: Db,
@@ -171,7 +141,6 @@ export async function disableWebhook(
   reason: string,
   updatedAt: number,
   audit: AuditRow,
-  deliveryIds: string[],
 ) {
   const [rows] = await db.batch([
     db
@@ -185,15 +154,6 @@ export async function disableWebhook(
       sql`EXISTS (SELECT 1 FROM ${webhooks} WHERE ${webhooks.id} = ${webhook.id} AND ${webhooks.updatedAt} = ${updatedAt})`,
     ),
     bumpVersion(db, webhook.accountId),
-    db
-      .update(deliveries)
-      .set({ status: "failed", nextAttemptAt: null, updatedAt })
-      .where(
-        and(
-          sql`${deliveries.id} IN (SELECT value FROM json_each(${JSON.stringify(deliveryIds)}))`,
-          eq(deliveries.status, "pending"),
-        ),
-      ),
   ]);
   return rows.length > 0;
 }

@@ -9,28 +9,18 @@ import { decryptSecret, encryptSecret } from "../../lib/secret-box";
 import type { Platform } from "../../platform";
 import { auditRow, diff } from "../audit/audit.service";
 import type { Disabling } from "../deliveries/group-commit";
+import { markFailed } from "../deliveries/pipeline.repo";
 import type { EventsService } from "../events/events.service";
 import { openHeaders, sealHeaders } from "./custom-headers";
 import { generateWebhookSecret, invalidSigningKey, type SignatureScheme, schemeOf, verificationKey } from "./signing";
 import { forgetTargets } from "./targets";
 import { checkWebhookUrl } from "./url-safety";
-import type { WebhookView } from "./webhooks.repo";
 import * as repo from "./webhooks.repo";
 import type { CreateWebhookBody, RotateSecretBody, UpdateWebhookBody, Webhook } from "./webhooks.schemas";
 
 const DEFAULT_OVERLAP_SECONDS = 24 * 3600;
 
-/** A webhook just written has no attempts yet. */
-const noHistory = {
-  lastAttemptAt: null,
-  lastAttemptStatus: null,
-  lastAttemptSucceeded: null,
-  lastSucceededAttemptAt: null,
-};
-
-const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
-
-function toWebhook(row: WebhookView, headerNames: string[]): z.infer<typeof Webhook> {
+function toWebhook(row: WebhookRow, headerNames: string[]): z.infer<typeof Webhook> {
   return {
     id: row.id,
     url: row.url,
@@ -39,7 +29,7 @@ function toWebhook(row: WebhookView, headerNames: string[]): z.infer<typeof Webh
     description: row.description,
     status: row.status as "active" | "disabled",
     disabledReason: row.disabledReason,
-    lastSuccessAt: isoOrNull(latest(row.lastSuccessAt, row.lastSucceededAttemptAt)),
+    lastSuccessAt: isoOrNull(row.lastSuccessAt),
     lastAttempt:
       row.lastAttemptAt === null
         ? null
@@ -131,23 +121,17 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
   /** The custom headers of a row, opened (`{}` for none). */
   const headersOf = async (row: Pick<WebhookRow, "id" | "headers">) =>
     row.headers === null ? {} : openHeaders(row.headers, secretKey, row.id);
-  const view = async (row: WebhookView) => toWebhook(row, Object.keys(await headersOf(row)));
+  const view = async (row: WebhookRow) => toWebhook(row, Object.keys(await headersOf(row)));
   /** What an input's `headers` stores: sealed, or null for none. */
   const sealed = async (id: string, headers: Record<string, string> | null) =>
     headers === null || Object.keys(headers).length === 0 ? null : sealHeaders(headers, secretKey, id);
 
   /** Applies `changes` with an audit entry (`action`), one batch; answers the webhook as it now is. */
-  async function change(
-    caller: Caller,
-    id: string,
-    action: string,
-    changes: Partial<WebhookRow>,
-    loaded?: WebhookView,
-  ) {
+  async function change(caller: Caller, id: string, action: string, changes: Partial<WebhookRow>, loaded?: WebhookRow) {
     const at = now();
     const before = loaded ?? (await load(caller, id));
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-    const after: WebhookView = { ...before, ...defined, updatedAt: Math.max(at, before.updatedAt + 1) };
+    const after: WebhookRow = { ...before, ...defined, updatedAt: Math.max(at, before.updatedAt + 1) };
     const shown = await view(after);
     const changed = diff(audited(await view(before)), audited(shown));
     const audit = auditRow(
@@ -190,10 +174,13 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         timeoutMs: input.timeoutMs ?? null,
         failingSince: null,
         lastSuccessAt: null,
+        lastAttemptAt: null,
+        lastAttemptStatus: null,
+        lastAttemptSucceeded: null,
         createdAt: at,
         updatedAt: at,
       };
-      const webhook = toWebhook({ ...row, ...noHistory }, Object.keys(input.headers ?? {}));
+      const webhook = toWebhook(row, Object.keys(input.headers ?? {}));
       const target = { type: "webhook", id, name: row.url };
       const audit = auditRow(
         caller.audit,
@@ -319,7 +306,9 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         };
         const target = { type: "webhook", id: webhook.id, name: webhook.url };
         const audit = auditRow(SYSTEM_AUDIT, webhook.accountId, "webhook.disabled", target, changes, at);
-        const disabled = await repo.disableWebhook(db, webhook, reason, updatedAt, audit, deliveryIds);
+        const disabled = await repo.disableWebhook(db, webhook, reason, updatedAt, audit);
+        // The deliveries that ended with it, even if someone disabled it first.
+        await markFailed(db, deliveryIds, updatedAt);
         forgetTargets(webhook.accountId);
         if (!disabled) continue;
         await deps
