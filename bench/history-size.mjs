@@ -26,6 +26,18 @@ export function d1Bytes() {
     ]),
   );
   const packed = db.prepare("SELECT count(*) AS n FROM events WHERE packed IS NOT NULL").get().n;
+  // What an event row holds, on average (bytes): where its size goes.
+  const row = db
+    .prepare(
+      `SELECT round(avg(length(id) + length(account_id) + length(type))) AS keys, round(avg(length(deliveries))) AS deliveries,
+         round(avg(coalesce(length(entity), 0))) AS entity, round(avg(coalesce(length(attempts), 0))) AS attempts,
+         round(avg(coalesce(length(packed), 0))) AS packed FROM events`,
+    )
+    .get();
+  const pages = db
+    .prepare("SELECT name, sum(payload) AS payload, sum(unused) AS unused, count(*) AS pages FROM dbstat GROUP BY name")
+    .all()
+    .filter((p) => p.name === "events" || p.name.startsWith("sqlite_autoindex_events") || p.name.startsWith("events_"));
   db.close();
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
   const group = (prefixes) =>
@@ -36,6 +48,8 @@ export function d1Bytes() {
   const aliases = group(["delivery_aliases"]);
   return {
     counts: { ...counts, packed },
+    row,
+    pages,
     events,
     aliases,
     /** What the history takes in D1 while hot. */

@@ -3,9 +3,12 @@
 -- `attempts` a JSON array of the attempts while any delivery is pending; a final event's entity and
 -- attempts are packed (gzip) into `packed` by Keyhook itself. `due_at` is the earliest time a
 -- pending delivery is due (the sweeper's partial index); `rev` counts the row's changes (guards).
+-- A rowid table, not WITHOUT ROWID: its rows (a kilobyte and more) would spill into overflow pages
+-- of an index B-tree, four times the bytes (`npm run bench:history`); the key's index costs one row
+-- written per event.
 -- Every event, delivery and attempt moves with its ids: a delivery keeps its old id in `i`, and
 -- `delivery_aliases` finds its event (new ids name their event). Hand-written: drizzle-kit cannot
--- express WITHOUT ROWID, nor move rows into JSON; schema.ts says the same.
+-- move rows into JSON.
 PRAGMA defer_foreign_keys = on;
 --> statement-breakpoint
 CREATE TABLE `__new_events` (
@@ -21,7 +24,7 @@ CREATE TABLE `__new_events` (
 	`packed` blob,
 	`due_at` integer,
 	`rev` integer DEFAULT 0 NOT NULL
-) WITHOUT ROWID;
+);
 --> statement-breakpoint
 INSERT INTO `__new_events` (`id`, `account_id`, `type`, `entity`, `idempotency_key`, `created_at`, `content_deleted_at`,
     `deliveries`, `attempts`, `due_at`)

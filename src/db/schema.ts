@@ -228,9 +228,9 @@ export const eventTypes = sqliteTable(
 
 /**
  * An event with its deliveries and their attempts, in one row (migration 0015): a delivered webhook
- * writes no row of its own. `WITHOUT ROWID` (drizzle-kit cannot say so): the id is the row's key,
- * with no separate primary-key index to write. The pipeline reads and writes the JSON columns with
- * its own SQL; `features/history/stored-event.ts` is their format.
+ * writes no row of its own. A rowid table: a row of a kilobyte or more would spill into overflow
+ * pages in a `WITHOUT ROWID` table's index B-tree. The pipeline reads and writes the JSON columns
+ * with its own SQL; `features/history/stored-event.ts` is their format.
  */
 export const events = sqliteTable(
   "events",

@@ -36,13 +36,54 @@ export function dueAtOf(createdAt: number, deliveries: readonly StoredDelivery[]
   return due === null ? null : createdAt + due;
 }
 
+/** Order of Keyhook's own request headers (`deliveries/request.ts`), after a webhook's custom ones. */
+const OWN_HEADERS = [
+  "content-type",
+  "user-agent",
+  "webhook-id",
+  "webhook-timestamp",
+  "webhook-signature",
+  "x-keyhook-signature",
+  "x-keyhook-event",
+  "x-keyhook-webhook-id",
+  "x-keyhook-delivery",
+];
+
+/** The request headers an attempt's event and delivery say: an attempt is stored without them. */
+const sayable = (c: { eventId: string; eventType: string; webhookId: string; deliveryId: string }) =>
+  ({
+    "content-type": "application/json",
+    "webhook-id": c.eventId,
+    "x-keyhook-event": c.eventType,
+    "x-keyhook-webhook-id": c.webhookId,
+    "x-keyhook-delivery": c.deliveryId,
+  }) as Record<string, string>;
+
+/** The request headers to store: those the event and delivery do not say. */
+function storedHeaders(a: AttemptRecord) {
+  const said = sayable(a);
+  return Object.fromEntries(Object.entries(a.requestHeaders).filter(([k, v]) => said[k] !== v));
+}
+
+/** The request headers as sent: the stored ones and those the event and delivery say, in order. */
+function sentHeaders(stored: Record<string, string>, said: Record<string, string>) {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(stored)) if (!OWN_HEADERS.includes(k)) out[k] = v;
+  for (const k of OWN_HEADERS) {
+    const v = stored[k] ?? said[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
 export function toStoredAttempt(a: AttemptRecord, index: number, eventCreatedAt: number): StoredAttempt {
   return {
     i: a.id,
     d: index,
     a: a.attempt,
     u: a.url,
-    h: a.requestHeaders,
+    h: storedHeaders(a),
+    z: 1,
     s: a.responseStatus,
     r: a.responseHeaders,
     o: a.responseBody,
@@ -53,11 +94,15 @@ export function toStoredAttempt(a: AttemptRecord, index: number, eventCreatedAt:
   };
 }
 
-const fromStoredAttempt = (t: StoredAttempt, eventCreatedAt: number): HistoryAttempt => ({
+const fromStoredAttempt = (
+  t: StoredAttempt,
+  eventCreatedAt: number,
+  said: Record<string, string>,
+): HistoryAttempt => ({
   id: t.i,
   attempt: t.a,
   url: t.u,
-  requestHeaders: t.h,
+  requestHeaders: t.z === 1 ? sentHeaders(t.h, said) : t.h,
   requestBody: t.b ?? null,
   // Absent keys are nulls (migration 0015 wrote rows without them).
   responseStatus: t.s ?? null,
@@ -107,7 +152,14 @@ export function toHistoryEvent(e: StoredEvent, parseEntity: (text: string) => un
   const tries = new Map<number, HistoryAttempt[]>();
   for (const t of [...e.attempts].sort((a, b) => (a.i < b.i ? -1 : a.i > b.i ? 1 : 0))) {
     const list = tries.get(t.d) ?? [];
-    list.push(fromStoredAttempt(t, e.createdAt));
+    const d = e.deliveries[t.d];
+    const said = sayable({
+      eventId: e.id,
+      eventType: e.type,
+      webhookId: d?.w ?? "",
+      deliveryId: d ? idOfDelivery(e.id, t.d, d) : "",
+    });
+    list.push(fromStoredAttempt(t, e.createdAt, said));
     tries.set(t.d, list);
   }
   return {

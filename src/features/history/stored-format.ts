@@ -49,4 +49,6 @@ export interface StoredAttempt {
   f: string | null;
   k: 0 | 1;
   t: number;
+  /** Its request headers are stored without those its event and delivery say (rebuilt on read). */
+  z?: 1;
 }
