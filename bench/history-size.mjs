@@ -38,6 +38,15 @@ export function d1Bytes() {
     .prepare("SELECT name, sum(payload) AS payload, sum(unused) AS unused, count(*) AS pages FROM dbstat GROUP BY name")
     .all()
     .filter((p) => p.name === "events" || p.name.startsWith("sqlite_autoindex_events") || p.name.startsWith("events_"));
+  // Rows per page of the events table: how full its pages are.
+  const cells = Object.fromEntries(
+    db
+      .prepare(
+        "SELECT ncell, count(*) AS pages FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' GROUP BY ncell",
+      )
+      .all()
+      .map((r) => [r.ncell, r.pages]),
+  );
   db.close();
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.bytes]));
   const group = (prefixes) =>
@@ -50,6 +59,7 @@ export function d1Bytes() {
     counts: { ...counts, packed },
     row,
     pages,
+    rowsPerPage: cells,
     events,
     aliases,
     /** What the history takes in D1 while hot. */

@@ -64,7 +64,7 @@ async function main() {
   };
   for (let i = 0; i < 240 && (await pendingCount()) > 0; i++) await sleep(500);
   const hot = d1Bytes();
-  console.log("hot rows:", JSON.stringify({ row: hot.row, pages: hot.pages }));
+  console.log("hot rows:", JSON.stringify({ row: hot.row, pages: hot.pages, rowsPerPage: hot.rowsPerPage }));
 
   // The archiver: the cron, run by hand until D1 holds no event.
   const runs = [];

@@ -1,7 +1,7 @@
 -- An event's row holds its deliveries and their attempts (issue 34): a delivered webhook writes no
 -- row of its own. `deliveries` is a JSON array of short-keyed states (times in ms after the event),
 -- `attempts` a JSON array of the attempts while any delivery is pending; a final event's entity and
--- attempts are packed (gzip) into `packed` by Keyhook itself. `due_at` is the earliest time a
+-- attempts are packed (deflate) into `packed` by Keyhook itself. `due_at` is the earliest time a
 -- pending delivery is due (the sweeper's partial index); `rev` counts the row's changes (guards).
 -- A rowid table, not WITHOUT ROWID: its rows (a kilobyte and more) would spill into overflow pages
 -- of an index B-tree, four times the bytes (`npm run bench:history`); the key's index costs one row

@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { compose } from "../src/compose";
 import { commitOutcomes } from "../src/features/deliveries/group-commit";
+import { FINAL_FROM } from "../src/features/deliveries/delivery-sql";
 import { firstAttemptLeaseMs } from "../src/features/deliveries/timings";
 import worker from "../src/index";
 import { newId } from "../src/lib/encoding";
@@ -317,7 +318,7 @@ describe("the first attempt is sent by the publishing request", () => {
 });
 
 describe("what a delivery costs in D1", () => {
-  it("publish + first attempts to 5 webhooks: 3 rows written for the event, 1 for its 5 outcomes, no webhook write", async () => {
+  it("publish + first attempts to 5 webhooks: 3 rows written for the event, 2 for its 5 outcomes, no webhook write", async () => {
     const account = await createAccount();
     const { key } = await createKey(account.id, { scopes: ["events:write"] });
     for (let i = 0; i < 5; i++) await createWebhook(account.id, { url: `${env.RECEIVER_URL}/ok/${uniqueName()}` });
@@ -343,9 +344,10 @@ describe("what a delivery costs in D1", () => {
     // The event row, its key's index entry and its due-index entry (the first attempts' lease).
     expect(publish.d1RowsWritten).toBeLessThanOrEqual(3 + 1); // +1: the key's first lastUsedAt
     // The first attempts: every delivery's state and attempt, and the event packed, in one write of
-    // its row in one more round trip; no webhook row (its latest attempt is a minute fresh).
+    // its row (written again after the others: a final row, and its key's index entry) in one more
+    // round trip; no webhook row (its latest attempt is a minute fresh).
     const afterOutbox = total.d1RowsWritten - publish.d1RowsWritten;
-    expect(afterOutbox).toBe(1);
+    expect(afterOutbox).toBe(2);
     expect(total.d1RoundTrips - publish.d1RoundTrips).toBe(1);
     const row = await env.DB.prepare(
       "SELECT entity, attempts, packed, due_at FROM events WHERE account_id = ? ORDER BY id DESC",
@@ -354,6 +356,12 @@ describe("what a delivery costs in D1", () => {
       .first<Record<string, unknown>>();
     expect(row).toMatchObject({ entity: null, attempts: null, due_at: null });
     expect(row?.packed).not.toBeNull();
+    // In flight, an event sits below the final rows; final, after every row (`FINAL_FROM`).
+    const places = await env.DB.prepare("SELECT rowid AS at, packed IS NOT NULL AS final FROM events WHERE account_id = ?")
+      .bind(account.id)
+      .all<{ at: number; final: number }>();
+    expect(places.results.filter((p) => p.final === 1).length).toBeGreaterThanOrEqual(2);
+    for (const p of places.results) expect(p.at >= FINAL_FROM).toBe(p.final === 1);
   });
 });
 

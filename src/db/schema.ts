@@ -229,7 +229,8 @@ export const eventTypes = sqliteTable(
 /**
  * An event with its deliveries and their attempts, in one row (migration 0015): a delivered webhook
  * writes no row of its own. A rowid table: a row of a kilobyte or more would spill into overflow
- * pages in a `WITHOUT ROWID` table's index B-tree. The pipeline reads and writes the JSON columns
+ * pages in a `WITHOUT ROWID` table's index B-tree; its rowid places it (final rows after the
+ * others: `deliveries/delivery-sql.ts`, `FINAL_FROM`). The pipeline reads and writes the JSON columns
  * with its own SQL; `features/history/stored-event.ts` is their format.
  */
 export const events = sqliteTable(

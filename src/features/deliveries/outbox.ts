@@ -3,6 +3,7 @@ import { batched } from "../../lib/batched";
 import { memo } from "../../lib/memo";
 import type { SentEvent } from "../events/sent-event";
 import { dueAtOf, type StoredDelivery } from "../history/stored-event";
+import { NEXT_IN_FLIGHT_ROWID } from "./delivery-sql";
 import { OUTBOX_PATIENCE_MS } from "./timings";
 
 /**
@@ -16,8 +17,8 @@ const OUTBOX_SQL = {
    * Not into an account deleted meanwhile (a publish racing its deletion writes nothing), nor when
    * the account's webhooks changed since the publish read them (?7, when given): it reads them again.
    */
-  event: `INSERT INTO events (id, account_id, type, entity, idempotency_key, created_at, deliveries, due_at)
-    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
+  event: `INSERT INTO events (rowid, id, account_id, type, entity, idempotency_key, created_at, deliveries, due_at)
+    SELECT ${NEXT_IN_FLIGHT_ROWID}, ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
       AND (?7 IS NULL OR webhooks_version = ?7))`,
   eventType: `INSERT INTO event_types (account_id, name, created_at)
     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1 AND deleted_at IS NULL) ON CONFLICT DO NOTHING`,

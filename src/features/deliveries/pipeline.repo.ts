@@ -13,7 +13,7 @@ import {
 } from "../history/stored-event";
 import type { WebhookTarget } from "../webhooks/targets";
 import type { Outcome } from "./attempt";
-import { APPLIES, CLAIMABLE, DUE, NAMES, PATCH } from "./delivery-sql";
+import { APPLIES, CLAIMABLE, DUE, EVENT_COLUMNS, NAMES, NEXT_FINAL_ROWID, PATCH } from "./delivery-sql";
 import type { EventSnapshot } from "./job";
 
 /**
@@ -63,19 +63,22 @@ const SQL = {
     RETURNING id, rev, created_at, entity, deliveries, attempts, due_at`,
   /**
    * Outcomes that end every pending delivery of an event, written with the event packed (?4: its
-   * entity and attempts), only if the row is still as the jobs saw it (?3: its `rev`). Else `change`
-   * follows in the same batch (it skips a packed row).
+   * entity and attempts) as a final row (`NEXT_FINAL_ROWID`), only if the row is still as the jobs
+   * saw it (?3: its `rev`). Else `change` follows in the same batch (it skips a packed row).
    */
-  changePacked: `UPDATE events SET (deliveries, due_at, rev) = (
-        SELECT n.d, ${DUE}, events.rev + 1 FROM (SELECT
-          (SELECT json_group_array(json(CASE WHEN ${APPLIES} THEN json_patch(d.value, ${PATCH}) ELSE d.value END)
-              ORDER BY d.key)
-            FROM json_each(events.deliveries) d LEFT JOIN json_each(?2) u ON ${NAMES}) AS d) n),
-      packed = ?4, entity = NULL, attempts = NULL
-    WHERE id = ?1 AND rev = ?3 AND packed IS NULL`,
-  /** A final event's entity and attempts packed into the row, if nothing changed since (?2). */
-  pack: `UPDATE events SET packed = ?3, entity = NULL, attempts = NULL, rev = rev + 1
-    WHERE id = ?1 AND rev = ?2 AND due_at IS NULL`,
+  changePacked: `REPLACE INTO events (rowid, ${EVENT_COLUMNS})
+    SELECT ${NEXT_FINAL_ROWID}, x.id, x.account_id, x.type, NULL, x.idempotency_key, x.created_at, x.content_deleted_at,
+        x.d, NULL, ?4, NULL, x.rev + 1
+      FROM (SELECT events.*, (SELECT json_group_array(json(CASE WHEN ${APPLIES} THEN json_patch(d.value, ${PATCH})
+              ELSE d.value END) ORDER BY d.key)
+            FROM json_each(events.deliveries) d LEFT JOIN json_each(?2) u ON ${NAMES}) AS d
+        FROM events WHERE id = ?1 AND rev = ?3 AND packed IS NULL) x
+      WHERE NOT EXISTS (SELECT 1 FROM json_each(x.d) j WHERE j.value->>'s' = 'pending')`,
+  /** A final event's entity and attempts packed into its row (written again, final), if nothing changed since (?2). */
+  pack: `REPLACE INTO events (rowid, ${EVENT_COLUMNS})
+    SELECT ${NEXT_FINAL_ROWID}, id, account_id, type, NULL, idempotency_key, created_at, content_deleted_at, deliveries,
+        NULL, ?3, NULL, rev + 1
+      FROM events WHERE id = ?1 AND rev = ?2 AND due_at IS NULL AND packed IS NULL`,
   /** A health change is a webhook change: the isolates' copies of these accounts' webhooks are stale. */
   bumpVersions: `UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id IN (SELECT value FROM json_each(?1))`,
   /**
@@ -300,7 +303,7 @@ async function attemptsByEvent(db: Db, outcomes: readonly Outcome[]) {
 }
 
 /**
- * Packs the events these changes made final: their entity and attempts, gzipped, into their row
+ * Packs the events these changes made final: their entity and attempts, compressed, into their row
  * (a final event is only read, until the archiver moves it). Only if the row did not change since;
  * one that did stays as it is (the archive takes either form).
  */

@@ -10,7 +10,7 @@
  * one character, so every atom means exactly what ECMAScript says. What needs backtracking by
  * nature — backreferences, lookahead, lookbehind — is refused.
  *
- * Why not a library: re2js (RE2 in JavaScript) adds 51.6 KiB gzipped to a Worker budgeted at 265,
+ * Why not a library: re2js (RE2 in JavaScript) adds 51.6 KiB gzipped to a Worker budgeted at 250,
  * and reads `.`, `\s` and `\u` otherwise than ECMAScript. This is ~4 KiB, and
  * `test/linear-pattern.test.ts` holds it to V8's answers on random patterns and texts.
  */

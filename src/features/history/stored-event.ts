@@ -2,7 +2,7 @@ import { jsonColumn } from "../../db/client";
 import { readStoredJson } from "../../lib/json-depth";
 import type { AttemptRecord } from "../deliveries/attempt";
 import type { HistoryAttempt, HistoryDelivery, HistoryEvent } from "./record";
-import type { DeliveryStatus, StoredAttempt, StoredDelivery } from "./stored-format";
+import type { StoredAttempt, StoredDelivery } from "./stored-format";
 
 export type { DeliveryStatus, StoredAttempt, StoredDelivery } from "./stored-format";
 
@@ -10,7 +10,7 @@ export type { DeliveryStatus, StoredAttempt, StoredDelivery } from "./stored-for
  * An event as D1 keeps it: one row holding its deliveries and their attempts (migration 0015). A
  * delivered webhook writes no row of its own: the publish inserts the event with its pending
  * deliveries, the first attempts' outcomes update it, and once every delivery is final its entity
- * and attempts are packed (gzip) into the row. Times inside the row are milliseconds after the
+ * and attempts are packed (raw deflate) into the row. Times inside the row are milliseconds after the
  * event's creation, so a delivery's state stays a few dozen bytes.
  */
 
@@ -219,27 +219,29 @@ export function fromHistoryEvent(e: HistoryEvent): Omit<StoredEvent, "packed" | 
   };
 }
 
-/** What a final event's row packs: its entity's text and its attempts, gzipped. */
+/** What a final event's row packs: its entity's text and its attempts, compressed (raw deflate). */
 interface Packed {
   e: string;
   a: StoredAttempt[];
 }
 
-async function gzip(text: string): Promise<Uint8Array> {
-  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+async function deflate(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("deflate-raw"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-async function gunzip(bytes: Uint8Array): Promise<string> {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+/** Raw deflate, or gzip (rows packed before): a gzip stream's first bytes are no valid deflate block. */
+async function inflate(bytes: Uint8Array): Promise<string> {
+  const format = bytes[0] === 0x1f && bytes[1] === 0x8b ? "gzip" : "deflate-raw";
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream(format));
   return new Response(stream).text();
 }
 
 export const pack = (entity: string, attempts: readonly StoredAttempt[]) =>
-  gzip(JSON.stringify({ e: entity, a: [...attempts] } satisfies Packed));
+  deflate(JSON.stringify({ e: entity, a: [...attempts] } satisfies Packed));
 
 async function unpack(bytes: Uint8Array): Promise<Packed> {
-  return readStoredJson(await gunzip(bytes)) as Packed;
+  return readStoredJson(await inflate(bytes)) as Packed;
 }
 
 /** D1 answers a BLOB as an array of bytes (or an ArrayBuffer, by driver). */
