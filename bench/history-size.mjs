@@ -41,9 +41,7 @@ export function d1Bytes() {
   // Rows per page of the events table: how full its pages are.
   const cells = Object.fromEntries(
     db
-      .prepare(
-        "SELECT ncell, count(*) AS pages FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' GROUP BY ncell",
-      )
+      .prepare("SELECT ncell, count(*) AS pages FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' GROUP BY ncell")
       .all()
       .map((r) => [r.ncell, r.pages]),
   );

@@ -95,7 +95,19 @@ describe("migration 0015: events hold their deliveries and attempts", () => {
           `INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, next_attempt_at,
              last_attempt_at, is_test, slot_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
         )
-        .bind(id, account.id, eventId, webhookId, status, attempts, next, attempts > 0 ? at + 50 : null, isTest, at, at + 50);
+        .bind(
+          id,
+          account.id,
+          eventId,
+          webhookId,
+          status,
+          attempts,
+          next,
+          attempts > 0 ? at + 50 : null,
+          isTest,
+          at,
+          at + 50,
+        );
     const attempt = (deliveryId: string, eventId: string, webhookId: string, n: number, at: number, okay: boolean) =>
       db
         .prepare(

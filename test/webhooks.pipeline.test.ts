@@ -8,8 +8,8 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { compose } from "../src/compose";
-import { commitOutcomes } from "../src/features/deliveries/group-commit";
 import { FINAL_FROM } from "../src/features/deliveries/delivery-sql";
+import { commitOutcomes } from "../src/features/deliveries/group-commit";
 import { firstAttemptLeaseMs } from "../src/features/deliveries/timings";
 import worker from "../src/index";
 import { newId } from "../src/lib/encoding";
@@ -357,7 +357,9 @@ describe("what a delivery costs in D1", () => {
     expect(row).toMatchObject({ entity: null, attempts: null, due_at: null });
     expect(row?.packed).not.toBeNull();
     // In flight, an event sits below the final rows; final, after every row (`FINAL_FROM`).
-    const places = await env.DB.prepare("SELECT rowid AS at, packed IS NOT NULL AS final FROM events WHERE account_id = ?")
+    const places = await env.DB.prepare(
+      "SELECT rowid AS at, packed IS NOT NULL AS final FROM events WHERE account_id = ?",
+    )
       .bind(account.id)
       .all<{ at: number; final: number }>();
     expect(places.results.filter((p) => p.final === 1).length).toBeGreaterThanOrEqual(2);

@@ -94,11 +94,7 @@ export function toStoredAttempt(a: AttemptRecord, index: number, eventCreatedAt:
   };
 }
 
-const fromStoredAttempt = (
-  t: StoredAttempt,
-  eventCreatedAt: number,
-  said: Record<string, string>,
-): HistoryAttempt => ({
+const fromStoredAttempt = (t: StoredAttempt, eventCreatedAt: number, said: Record<string, string>): HistoryAttempt => ({
   id: t.i,
   attempt: t.a,
   url: t.u,
