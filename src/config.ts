@@ -20,6 +20,12 @@ const whole = (min: number, max: number) =>
     .regex(/^\d+$/, "must be a whole number")
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const megabytes = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d{1,3})?$/, "must be a number of MB (up to 3 decimals)")
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 /**
@@ -273,6 +279,13 @@ export const VARIABLES = {
       "Hours a final event stays in D1 before the cron moves it, with its deliveries and attempts, to the HISTORY bucket; 0 = as soon as every delivery of it is final. D1 then holds rate × window × bytes per event.",
     schema: whole(0, 8760),
   }),
+  HISTORY_MAX_MB: v({
+    kind: "var",
+    default: "6000",
+    description:
+      "The most D1 the webhook history (events with their deliveries and attempts) may take, in MB (decimals allowed): when it would take more, the cron moves the oldest final events to the HISTORY bucket early, whatever `HISTORY_HOT_HOURS` says, and logs it. The default leaves 4 GB of a 10 GB database to keys, accounts and the audit log. A budget that cannot hold one minute's publishing is a configuration error, logged by the cron and shown by `GET /v1/deployment/storage`.",
+    schema: megabytes(0.01, 10_000),
+  }),
   PORTAL_FRAME_ANCESTORS: v({
     kind: "var",
     default: "",
@@ -341,6 +354,8 @@ export interface Settings {
   retentionDays: number;
   /** Hours a final event stays in D1 before it moves to the HISTORY bucket. */
   historyHotHours: number;
+  /** Bytes of D1 the history may take; the cron moves the oldest final events out early past it. */
+  historyMaxBytes: number;
   countOps: boolean;
   webhooks: WebhookSettings;
   userTokens: UserTokenSettings;
@@ -407,6 +422,7 @@ function toSettings(p: Parsed): Settings {
     d1TimeoutMs: set(p.D1_TIMEOUT_MS, "D1_TIMEOUT_MS"),
     retentionDays: set(p.WEBHOOK_RETENTION_DAYS, "WEBHOOK_RETENTION_DAYS"),
     historyHotHours: set(p.HISTORY_HOT_HOURS, "HISTORY_HOT_HOURS"),
+    historyMaxBytes: Math.round(set(p.HISTORY_MAX_MB, "HISTORY_MAX_MB") * 1_000_000),
     countOps: set(p.COUNT_OPS, "COUNT_OPS"),
     webhooks: {
       timeoutMs: set(p.WEBHOOK_TIMEOUT_MS, "WEBHOOK_TIMEOUT_MS"),

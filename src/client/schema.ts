@@ -629,6 +629,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/deployment/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deployment's storage: D1's size, the webhook history's share and budget, the archive (operator) */
+        get: operations["getDeploymentStorage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/export": {
         parameters: {
             query?: never;
@@ -1673,6 +1690,49 @@ export interface components {
                 createdAt: string;
                 attempts: components["schemas"]["Attempt"][];
             }[];
+        };
+        DeploymentStorage: {
+            d1: {
+                /** @description The whole D1 database, as D1 reports its size now */
+                bytes: number;
+            };
+            history: {
+                /** @description What the webhook history (events, their deliveries and attempts) takes in D1, as the cron last measured it (an estimate from its rows' bytes); null before the cron's first run */
+                bytes: number | null;
+                /** @description `history.bytes` over `d1.bytes` */
+                share: number | null;
+                /** @description Events in D1 (hot and in flight) */
+                events: number | null;
+                /** @description `HISTORY_MAX_MB`: the cron keeps the history under it */
+                budgetBytes: number;
+                /** @description The last minute's publishing, at the cron's last run */
+                lastMinuteBytes: number | null;
+                /**
+                 * Format: date-time
+                 * @example 2026-11-23T12:00:00.000Z
+                 */
+                measuredAt: string | null;
+                /** @description The latest move of events to R2 before their hot window ended, for the budget */
+                movedEarly: {
+                    /**
+                     * Format: date-time
+                     * @example 2026-11-23T12:00:00.000Z
+                     */
+                    at: string;
+                    events: number;
+                    bytes: number;
+                } | null;
+                /** @description A configuration error (a budget that cannot hold one minute's publishing) or a history over its budget with nothing final to move */
+                problem: string | null;
+            };
+            archive: {
+                objects: number;
+                /** @description Bytes of the archive's objects in R2 (gzipped) */
+                bytes: number;
+                events: number;
+            };
+            /** @description `HISTORY_HOT_HOURS` */
+            hotHours: number;
         };
         OAuthClient: {
             /** @description The client_id */
@@ -5755,6 +5815,53 @@ export interface operations {
             };
             /** @description Not found (also for another account's ids) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDeploymentStorage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sizes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentStorage"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

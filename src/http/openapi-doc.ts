@@ -56,6 +56,7 @@ function documentConfig(origin: string) {
       { name: "Webhooks", description: "Subscriptions, signing secrets and their rotation" },
       { name: "Deliveries", description: "Delivery history, retries, recovery and test events" },
       { name: "Events", description: "Publishing events and the event catalog" },
+      { name: "Deployment", description: "The deployment's storage and its budget (operator only)" },
     ],
   };
 }

@@ -6,6 +6,7 @@ import { Banner, Tabs } from "./components";
 import { EventsTab } from "./events-tab";
 import { KeysTab } from "./keys-tab";
 import { AuthorizedAppsTab, DeploymentAppsSection, OAuthAppsTab } from "./oauth-tab";
+import { DeploymentStorageSection } from "./storage-section";
 import { WebhooksTab } from "./webhooks-tab";
 
 type Who = Schemas["Whoami"];
@@ -131,6 +132,7 @@ export function App() {
               )}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
               {tab === "Events" && <EventsTab onError={onError} />}
+              {tab === "Events" && who.type === "operator" && <DeploymentStorageSection onError={onError} />}
               {tab === "Event catalog" && <CatalogTab onError={onError} />}
               {tab === "OAuth apps" && <OAuthAppsTab onError={onError} />}
               {tab === "OAuth apps" && who.type === "operator" && <DeploymentAppsSection onError={onError} />}

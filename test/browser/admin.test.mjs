@@ -598,6 +598,28 @@ describe("Admin → Integrations", () => {
     await page.getByText("No API keys yet").waitFor();
   });
 
+  it("the operator reads the deployment's storage under Events: D1's size, the history's share and budget, the archive", async () => {
+    // The Events test ran the cron: the history has been measured and moved to R2 (no hot window).
+    const api = await apiCall("GET", "/v1/deployment/storage", { token: devVar("ADMIN_TOKEN") });
+    assert.equal(api.status, 200);
+    assert.ok(api.body.history.measuredAt !== null && api.body.archive.objects > 0, JSON.stringify(api.body));
+    await page.getByRole("tab", { name: "Events" }).click();
+    await page.getByRole("heading", { name: "Deployment storage" }).waitFor();
+    const table = page.getByRole("table", { name: "Deployment storage" });
+    const cell = (name) => table.getByRole("row", { name: new RegExp(name) }).locator("td");
+    assert.match(await cell("D1 database").textContent(), /^\d+(\.\d)? (KB|MB|GB)$/);
+    assert.match(
+      await cell("Webhook history in D1").textContent(),
+      /^\d+(\.\d)? (B|KB|MB) \(\d+% of D1\) of a 6\.0 GB budget, [\d,]+ events · measured /,
+    );
+    assert.match(
+      await cell("Archive in R2").textContent(),
+      new RegExp(` in ${api.body.archive.objects.toLocaleString("en")} objects, `),
+    );
+    assert.equal(await page.getByRole("alert").count(), 0);
+    await noSeriousA11yViolations("the Events tab, as the operator");
+  });
+
   it("OAuth apps: registers a confidential app in the form; its secret is shown once", async () => {
     await page.getByRole("tab", { name: "OAuth apps" }).click();
     await page.getByText("No OAuth apps yet").waitFor();

@@ -65,9 +65,18 @@ function describeObject(accountId: string, events: HistoryEvent[], bytes: number
   };
 }
 
+/** Which events a move takes, when not those past the hot window (the history over its budget). */
+export interface MoveLimit {
+  /** Events made before this time (ms). */
+  before: number;
+  /** Stop once the rows moved took this many bytes (`ROW_BYTES`, summed). */
+  payload: number;
+}
+
 /**
- * Moves final events past the hot window from D1 to R2 (the cron, every minute), until nothing is
- * left or the run's budget is spent. Per object, in this order:
+ * Moves final events past the hot window (or those `limit` says) from D1 to R2 (the cron, every
+ * minute), oldest first, until nothing is left or the run's time budget is spent. Per object, in
+ * this order:
  *
  * 1. the events are read whole from D1;
  * 2. the object is written to R2, under a new key;
@@ -79,12 +88,14 @@ function describeObject(accountId: string, events: HistoryEvent[], bytes: number
  * content deleted) stops the move: the object is deleted and the events stay for a later run. So an
  * event is in the history exactly once, and leaves D1 only once its archive object exists.
  */
-export async function archiveHistory(deps: ArchiverDeps, budgetMs = 20_000) {
+export async function archiveHistory(deps: ArchiverDeps, budgetMs = 20_000, limit?: MoveLimit) {
   const started = Date.now();
-  const totals = { events: 0, objects: 0, skipped: 0 };
+  /** `payload`: the bytes the moved rows took in D1 (`ROW_BYTES`). */
+  const totals = { events: 0, objects: 0, skipped: 0, payload: 0 };
+  const enough = () => limit !== undefined && totals.payload >= limit.payload;
   let after = "evt_";
   for (;;) {
-    const before = idFloor("evt", hotFloor(deps.now(), deps.hotHours));
+    const before = idFloor("evt", limit?.before ?? hotFloor(deps.now(), deps.hotHours));
     const movable = await repo.movableEvents(deps.db, after, before, MOVE_BATCH);
     if (movable.length === 0) break;
     after = movable.at(-1) ?? after;
@@ -95,23 +106,25 @@ export async function archiveHistory(deps: ArchiverDeps, budgetMs = 20_000) {
     }));
     for (const events of groups(records)) {
       const accountId = events[0]?.accountId;
-      if (accountId === undefined) continue;
+      if (accountId === undefined || enough()) continue;
       const body = await encodeArchive(events.map(({ rev: _rev, ...e }) => e));
       const object = describeObject(accountId, events, body.byteLength, deps.now());
       await deps.bucket.put(object.key, body, {
         httpMetadata: { contentType: ARCHIVE_CONTENT_TYPE, contentEncoding: "gzip" },
         customMetadata: { account: accountId, first: object.firstEventId, last: object.lastEventId },
       });
-      if (await repo.moveOut(deps.db, { object, events })) {
+      const moved = await repo.moveOut(deps.db, { object, events });
+      if (moved !== null) {
         totals.events += events.length;
         totals.objects += 1;
+        totals.payload += moved;
       } else {
         // Something changed under the move: nothing left D1, and the object goes (unindexed anyway).
         await deps.bucket.delete(object.key);
         totals.skipped += events.length;
       }
     }
-    if (movable.length < MOVE_BATCH || Date.now() - started > budgetMs) break;
+    if (movable.length < MOVE_BATCH || enough() || Date.now() - started > budgetMs) break;
   }
   return totals;
 }

@@ -21,3 +21,7 @@ export const get: Handler<typeof routes.get> = async (c) => {
   if (id === "export") return exportEvents(c) as never;
   return c.json({ event: await c.var.services.history.get(c.var.accountId, id) }, 200);
 };
+
+export const storage: Handler<typeof routes.storage> = async (c) => {
+  return c.json(await c.var.services.history.storage(), 200);
+};

@@ -4,6 +4,7 @@ import { idFloor, timeOfId } from "../../lib/encoding";
 import { readStoredJson } from "../../lib/json-depth";
 import { selectEvents } from "./event-rows.repo";
 import type { HistoryAttempt, HistoryEvent } from "./record";
+import { ROW_BYTES } from "./storage.repo";
 import { toHistoryEvent } from "./stored-event";
 
 /**
@@ -158,9 +159,10 @@ export interface Move {
  * row goes in, then the events go out (their deliveries and attempts with them; a webhook keeps its
  * latest success on its own row). All of it only if none of the events changed since they were read
  * (every row still at the `rev` read): else nothing is written and the object is not indexed (the
- * archiver deletes it). Answers whether the move happened.
+ * archiver deletes it). Answers the bytes the moved rows took (`ROW_BYTES`, summed), or null if
+ * nothing moved.
  */
-export async function moveOut(db: Db, { object, events }: Move): Promise<boolean> {
+export async function moveOut(db: Db, { object, events }: Move): Promise<number | null> {
   const d1 = db.$client;
   const ids = JSON.stringify(events.map((e) => e.id));
   const revs = JSON.stringify(events.map((e) => [e.id, e.rev]));
@@ -196,11 +198,14 @@ export async function moveOut(db: Db, { object, events }: Move): Promise<boolean
       .prepare(`DELETE FROM delivery_aliases WHERE event_id IN (SELECT value FROM json_each(?4)) AND ${indexed}`)
       .bind(object.accountId, object.key, object.archivedAt, ids),
     d1
-      .prepare(`DELETE FROM events WHERE id IN (SELECT value FROM json_each(?4)) AND ${indexed} RETURNING id`)
+      .prepare(
+        `DELETE FROM events WHERE id IN (SELECT value FROM json_each(?4)) AND ${indexed} RETURNING ${ROW_BYTES} AS bytes`,
+      )
       .bind(object.accountId, object.key, object.archivedAt, ids),
   );
-  const results = await d1.batch(statements);
-  return (results.at(-1)?.results.length ?? 0) > 0;
+  const results = await d1.batch<{ bytes: number }>(statements);
+  const deleted = results.at(-1)?.results ?? [];
+  return deleted.length > 0 ? deleted.reduce((sum, r) => sum + Number(r.bytes), 0) : null;
 }
 
 const toObject = (r: Row): HistoryObjectRow => ({

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authenticate, requireAccount, requireScope } from "../../http/middleware/auth";
+import { authenticate, requireAccount, requireOperator, requireScope } from "../../http/middleware/auth";
 import { errorResponses, jsonResponse, security } from "../../http/openapi-errors";
 import { IdParams } from "../../lib/schemas";
-import { EventDetail, EventLogQuery, ExportQuery, LoggedEvent } from "./history.schemas";
+import { DeploymentStorage, EventDetail, EventLogQuery, ExportQuery, LoggedEvent } from "./history.schemas";
 
 const tags = ["Events"];
 const reader = [authenticate, requireScope("webhooks:read"), requireAccount];
@@ -51,4 +51,15 @@ export const get = createRoute({
   middleware: reader,
   request: { params: IdParams },
   responses: { 200: jsonResponse(z.object({ event: EventDetail }), "The event"), ...errorResponses(404) },
+});
+
+export const storage = createRoute({
+  method: "get",
+  path: "/v1/deployment/storage",
+  operationId: "getDeploymentStorage",
+  summary: "The deployment's storage: D1's size, the webhook history's share and budget, the archive (operator)",
+  tags: ["Deployment"],
+  security,
+  middleware: [authenticate, requireOperator],
+  responses: { 200: jsonResponse(DeploymentStorage, "Sizes"), ...errorResponses(403) },
 });

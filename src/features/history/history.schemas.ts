@@ -54,3 +54,38 @@ export const AttemptsQuery = PageQuery.extend({
   eventType: EventTypeName.optional(),
   since: z.iso.datetime({ offset: true }).optional(),
 });
+
+const Bytes = z.number().int();
+
+export const DeploymentStorage = z
+  .object({
+    d1: z.object({ bytes: Bytes.openapi({ description: "The whole D1 database, as D1 reports its size now" }) }),
+    history: z.object({
+      bytes: Bytes.nullable().openapi({
+        description:
+          "What the webhook history (events, their deliveries and attempts) takes in D1, as the cron last measured it (an estimate from its rows' bytes); null before the cron's first run",
+      }),
+      share: z.number().nullable().openapi({ description: "`history.bytes` over `d1.bytes`" }),
+      events: z.number().int().nullable().openapi({ description: "Events in D1 (hot and in flight)" }),
+      budgetBytes: Bytes.openapi({ description: "`HISTORY_MAX_MB`: the cron keeps the history under it" }),
+      lastMinuteBytes: Bytes.nullable().openapi({
+        description: "The last minute's publishing, at the cron's last run",
+      }),
+      measuredAt: Timestamp.nullable(),
+      movedEarly: z
+        .object({ at: Timestamp, events: z.number().int(), bytes: Bytes })
+        .nullable()
+        .openapi({ description: "The latest move of events to R2 before their hot window ended, for the budget" }),
+      problem: z.string().nullable().openapi({
+        description:
+          "A configuration error (a budget that cannot hold one minute's publishing) or a history over its budget with nothing final to move",
+      }),
+    }),
+    archive: z.object({
+      objects: z.number().int(),
+      bytes: Bytes.openapi({ description: "Bytes of the archive's objects in R2 (gzipped)" }),
+      events: z.number().int(),
+    }),
+    hotHours: z.number().int().openapi({ description: "`HISTORY_HOT_HOURS`" }),
+  })
+  .openapi("DeploymentStorage");

@@ -6,10 +6,12 @@ import type { Platform } from "../../platform";
 import { deliveryBody } from "../deliveries/request";
 import { ARCHIVE_CONTENT_TYPE, accountPrefix, decodeArchive, encodeArchive } from "./archive-object";
 import { archiveHistory } from "./archiver";
+import { historyPayload, keepWithinBudget, readStorageState } from "./budget";
 import * as log from "./event-log";
 import * as repo from "./history.repo";
 import { recallEvent } from "./recall";
 import { type EventStatus, eventStatus, type HistoryAttempt, type HistoryEvent, withoutContent } from "./record";
+import { archiveTotals, d1Size, pagesFor } from "./storage.repo";
 
 type EventHead = Pick<HistoryEvent, "id" | "type" | "accountId" | "createdAt" | "entity" | "contentDeletedAt">;
 
@@ -147,9 +149,50 @@ export function createHistoryService(platform: Platform) {
   }
 
   return {
-    /** The cron: final events past the hot window move to R2 (`archiver.ts`). */
-    archive: (budgetMs?: number) =>
-      archiveHistory({ db, bucket, now, log: platform.log, hotHours: platform.settings.historyHotHours }, budgetMs),
+    /**
+     * The cron: final events past the hot window move to R2 (`archiver.ts`), then the oldest final
+     * ones too while the history is over its byte budget (`budget.ts`).
+     */
+    async archive(budgetMs?: number) {
+      const archiver = { db, bucket, now, log: platform.log, hotHours: platform.settings.historyHotHours };
+      const moved = await archiveHistory(archiver, budgetMs);
+      const storage = await keepWithinBudget(
+        {
+          db,
+          now,
+          log: platform.log,
+          maxBytes: platform.settings.historyMaxBytes,
+          move: (limit) => archiveHistory(archiver, budgetMs, limit),
+        },
+        moved.payload,
+      );
+      const early = storage.early?.at === storage.measuredAt ? storage.early.events : 0;
+      return { ...moved, early, historyBytes: pagesFor(historyPayload(storage)) };
+    },
+
+    /** The deployment's storage (operator): D1's size, the history's share and budget, the archive's. */
+    async storage() {
+      const [state, size, archive] = await Promise.all([readStorageState(db), d1Size(db), archiveTotals(db)]);
+      const budget = platform.settings.historyMaxBytes;
+      const history = state ? pagesFor(historyPayload(state)) : null;
+      return {
+        d1: { bytes: size },
+        history: {
+          bytes: history,
+          share: history === null || size === 0 ? null : Math.round((history / size) * 1000) / 1000,
+          events: state ? state.rows + state.minute.rows : null,
+          budgetBytes: budget,
+          lastMinuteBytes: state ? pagesFor(state.minute.payload) : null,
+          measuredAt: isoOrNull(state?.measuredAt ?? null),
+          movedEarly: state?.early
+            ? { at: iso(state.early.at), events: state.early.events, bytes: pagesFor(state.early.payload) }
+            : null,
+          problem: state?.problem ?? null,
+        },
+        archive,
+        hotHours: platform.settings.historyHotHours,
+      };
+    },
 
     /** The cron: archive objects whose newest event is past `WEBHOOK_RETENTION_DAYS` are deleted. */
     async expire() {

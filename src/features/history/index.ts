@@ -8,7 +8,10 @@ import * as routes from "./history.routes";
  * would put every request of the Worker on the slower TrieRouter (test/smoke.test.ts). The export's
  * own route is in the OpenAPI document all the same, with its query and its NDJSON answer.
  */
-export const historyRouter = createRouter().openapi(routes.list, handlers.list).openapi(routes.get, handlers.get);
+export const historyRouter = createRouter()
+  .openapi(routes.list, handlers.list)
+  .openapi(routes.get, handlers.get)
+  .openapi(routes.storage, handlers.storage);
 // Documented without its middleware (the document describes the operation, not how it runs).
 const { middleware: _served, ...exportDoc } = routes.exportEvents;
 historyRouter.openAPIRegistry.registerPath(exportDoc);
