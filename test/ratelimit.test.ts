@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import * as oauth from "oauth4webapi";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { settleVerificationCounts } from "../src/features/analytics/counter";
 import { REFRESH_MS, ShardedCounter, tracking } from "../src/features/ratelimit/sharded-counter";
 import { createApp } from "../src/http/app";
@@ -10,6 +10,10 @@ import { countingEnv } from "./helpers/counting-env";
 import { createClient, discover, tokensFor } from "./helpers/oauth";
 
 const HOUR = 3_600_000;
+
+// These tests are about what the counter does, not its KV budget (test/ratelimit-budget.test.ts):
+// each starts with the isolate's credit banked.
+beforeEach(() => tracking.fund());
 
 describe("per-hour rate limits", () => {
   it("every key-authenticated answer carries the IETF and X-RateLimit headers", async () => {
@@ -157,6 +161,7 @@ describe("the KV counter", () => {
       }
       await waitOnExecutionContext(others);
       expect(counter.knownTotal(id, Date.now())).toBeNull(); // evicted from memory …
+      tracking.fund(); // (the 200 others' first reads spent the credit: test/ratelimit-budget.test.ts)
       const again = await counter.hit(id, 100, Date.now(), () => {});
       expect(again.remaining).toBe(100 - 4); // … and read back from KV: the 4th request of the hour
     } finally {
