@@ -7,13 +7,19 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs
 const PORT = process.env.PORT ?? "8787";
 
 const fill = (text) => text.replace(/<generate>/g, () => randomBytes(32).toString("hex"));
+/**
+ * Settings only local development uses, never offered as production secrets (so not in
+ * .dev.vars.example, which the Deploy to Cloudflare button reads): receivers on loopback and
+ * http://, and the local stand-in for Workers Cache (a Durable Object per process).
+ */
+const DEV_ONLY = "WEBHOOK_ALLOW_PRIVATE_URLS=true\nEDGE_CACHE=local\n";
 
 /**
  * Creates .dev.vars from .dev.vars.example, replacing each `<generate>` with a fresh secret; an
  * existing .dev.vars keeps its values and only gains the settings it lacks (after an upgrade).
  */
 function ensureDevVars() {
-  const example = readFileSync(".dev.vars.example", "utf8");
+  const example = `${readFileSync(".dev.vars.example", "utf8")}${DEV_ONLY}`;
   if (!existsSync(".dev.vars")) {
     writeFileSync(".dev.vars", fill(example), { mode: 0o600 });
     return true;
@@ -50,6 +56,25 @@ console.log(`
     ${readDevVar("ADMIN_TOKEN")}
 `);
 
-const dev = spawn("wrangler", ["dev", "--port", PORT, ...process.argv.slice(2)], { stdio: "inherit" });
+const dev = spawn("wrangler", ["dev", "--port", PORT, "--test-scheduled", ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
+
+// The cron, as Cloudflare runs it when deployed: once when the Worker answers, then every minute
+// (`wrangler dev` runs a scheduled handler only when asked: `--test-scheduled`, /__scheduled).
+const cron = async () => {
+  await fetch(`http://localhost:${PORT}/__scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => {});
+};
+const ready = setInterval(async () => {
+  const up = await fetch(`http://localhost:${PORT}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
+  if (!up) return;
+  clearInterval(ready);
+  await cron();
+  setInterval(cron, 60_000).unref();
+}, 500);
+ready.unref();

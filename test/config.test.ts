@@ -56,20 +56,25 @@ describe("configuration: one schema, loud", () => {
 
   describe("a Worker started with a bad value", () => {
     afterEach(() => vi.restoreAllMocks());
-    it("answers 500 and logs which variable is wrong and why", async () => {
+    it("answers 500 with a request id, and every refused request's id finds the problem in the log", async () => {
       const lines: string[] = [];
       vi.spyOn(console, "error").mockImplementation((line: unknown) => lines.push(String(line)));
       const bad = { ...env, KEY_PREFIX: "Acme", WEBHOOK_RETRY_DELAYS: "5,,10" } as Env;
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(new Request("http://keyhook.test/v1/whoami"), bad, ctx);
-      await waitOnExecutionContext(ctx);
-      expect(res.status).toBe(500);
-      const body = (await res.json()) as { error: { code: string; message: string } };
-      expect(body.error.code).toBe("internal_error");
-      const logged = lines.find((l) => l.includes("configuration is invalid"));
-      expect(logged).toBeDefined();
-      expect(logged).toContain("KEY_PREFIX");
-      expect(logged).toContain("WEBHOOK_RETRY_DELAYS");
+      for (let i = 0; i < 3; i++) {
+        const ctx = createExecutionContext();
+        const res = await worker.fetch(new Request("http://keyhook.test/v1/whoami"), bad, ctx);
+        await waitOnExecutionContext(ctx);
+        expect(res.status).toBe(500);
+        const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+        expect(body.error.code).toBe("internal_error");
+        expect(body.error.message).toContain("the operator's log says how");
+        const requestId = body.error.requestId;
+        expect(requestId).toBeTruthy();
+        const logged = lines.find((l) => l.includes("configuration is invalid") && l.includes(String(requestId)));
+        expect(logged, `request ${i + 1}`).toBeDefined();
+        expect(logged).toContain("KEY_PREFIX");
+        expect(logged).toContain("WEBHOOK_RETRY_DELAYS");
+      }
     });
   });
 

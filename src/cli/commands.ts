@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { KeyhookClient } from "../client/index.ts";
+import { type KeyhookClient, KeyhookError } from "../client/index.ts";
 import { record, table } from "./format.ts";
 
 export class UsageError extends Error {}
@@ -15,7 +15,11 @@ export interface Command {
   options?: Record<string, { type: "string" | "boolean"; description: string }>;
   /** Positional arguments it needs, by name. */
   args?: string[];
-  run(client: KeyhookClient, args: Args, values: Values): Promise<{ data: unknown; text: string; warn?: string }>;
+  run(
+    client: KeyhookClient,
+    args: Args,
+    values: Values,
+  ): Promise<{ data: unknown; text: string; warn?: string; exitCode?: number }>;
 }
 
 const list = (v: string | boolean | undefined) =>
@@ -109,7 +113,40 @@ const one = (data: unknown, inner: Record<string, unknown> = data as Record<stri
   text: record(inner),
 });
 
+/** Checks still `pending` (the queue consumer's ping) are asked again this often, this many times. */
+const DOCTOR_RETRY_MS = 2_000;
+const DOCTOR_TRIES = 10;
+const MARK = { ok: "✓", fail: "✗", pending: "…" } as const;
+
 export const COMMANDS: Record<string, Command> = {
+  doctor: {
+    usage: "doctor",
+    summary:
+      "Check a deployment as an operator would (the operator token): one line per part, exit 1 when one is wrong",
+    async run(c) {
+      // Any answer is reachable; an error answer (a misconfigured Worker's 500) is explained below.
+      const reach = await c.GET("/health").then(
+        () => null,
+        (err: Error) => err,
+      );
+      if (reach !== null && !(reach instanceof KeyhookError)) {
+        return { data: { ok: false, reachable: false }, text: `${MARK.fail} reachable: ${reach.message}`, exitCode: 1 };
+      }
+      const health = reach ? ` (GET /health answered ${reach.status}: ${reach.message})` : "";
+      let data = await ok(c.GET("/v1/deployment/doctor"));
+      for (let i = 1; i < DOCTOR_TRIES && data.checks.some((k) => k.status === "pending"); i++) {
+        await new Promise((r) => setTimeout(r, DOCTOR_RETRY_MS));
+        data = await ok(c.GET("/v1/deployment/doctor"));
+      }
+      const lines = [
+        `${MARK.ok} reachable${health}`,
+        ...data.checks.map((k) => `${MARK[k.status]} ${k.name}: ${k.detail}`),
+      ];
+      const wrong = data.checks.filter((k) => k.status !== "ok").length;
+      lines.push(wrong === 0 ? "\nAll good." : `\n${wrong} to fix (above).`);
+      return { data, text: lines.join("\n"), exitCode: wrong === 0 ? 0 : 1 };
+    },
+  },
   whoami: {
     usage: "whoami",
     summary: "Show who the key or token belongs to, and its permissions",

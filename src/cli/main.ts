@@ -112,7 +112,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     );
     console.log(values.json ? JSON.stringify(out.data, null, 2) : out.text);
     if (out.warn) console.error(`\nWarning: ${out.warn}`);
-    return 0;
+    return out.exitCode ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`keyhook ${name}: ${err.message}\n\n${helpFor(name, cmd)}`);

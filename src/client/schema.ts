@@ -666,6 +666,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/deployment/doctor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Checks the deployment as an operator would: configuration, migrations, every binding, the cron, the queue consumer, the edge tier's purges (operator; `keyhook doctor`) */
+        get: operations["checkDeployment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/oauth-clients": {
         parameters: {
             query?: never;
@@ -1733,6 +1750,21 @@ export interface components {
             };
             /** @description `HISTORY_HOT_HOURS` */
             hotHours: number;
+        };
+        DeploymentChecks: {
+            ok: boolean;
+            checks: components["schemas"]["DeploymentCheck"][];
+        };
+        DeploymentCheck: {
+            /** @example migrations */
+            name: string;
+            /**
+             * @description `pending`: asked, not answered yet (the queue consumer's ping): ask again in a few seconds
+             * @enum {string}
+             */
+            status: "ok" | "fail" | "pending";
+            /** @example 16 applied, the latest 0015_events_hold_deliveries.sql */
+            detail: string;
         };
         OAuthClient: {
             /** @description The client_id */
@@ -5935,6 +5967,53 @@ export interface operations {
             };
             /** @description Not found (also for another account's ids) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkDeployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One check per part; `ok` when every one is */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentChecks"];
+                };
+            };
+            /** @description Missing, invalid, expired or disabled credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The principal lacks a permission, or the plan has no API access */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

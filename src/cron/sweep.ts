@@ -1,4 +1,5 @@
 import type { Services } from "../compose";
+import { CRON_SEEN, markSeen } from "../features/deployment/doctor";
 import { describe } from "../lib/log";
 
 /**
@@ -35,6 +36,10 @@ export async function sweep(services: Services) {
       services.platform.log("error", "cron step failed; the others ran", { step: name, error: describe(err) });
     }
   }
+  // That it ran, for `keyhook doctor` (one row a minute).
+  await markSeen(services.platform.db, CRON_SEEN, services.platform.now()).catch((err) =>
+    services.platform.log("warn", "could not note the cron's run", { error: describe(err) }),
+  );
   if (failed.length > 0) throw new Error(`cron steps failed: ${failed.join(", ")}`);
   return results;
 }

@@ -3,11 +3,13 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { compose } from "../compose";
+import { ConfigError } from "../config";
 import { accountsRouter } from "../features/accounts";
 import { analyticsRouter } from "../features/analytics";
 import { auditRouter } from "../features/audit";
 import { authRouter } from "../features/auth";
 import { deliveriesRouter } from "../features/deliveries";
+import { DOCTOR_PATH, deploymentRouter } from "../features/deployment";
 import { edgeEndpoints } from "../features/edge";
 import { eventsRouter } from "../features/events";
 import { healthRouter } from "../features/health";
@@ -29,11 +31,19 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** The composition root, once per request: every handler reaches its service through `c.var.services`. */
 const services = createMiddleware<AppEnv>(async (c, next) => {
   const ctx = c.executionCtx;
-  const services = compose(c.env, {
-    waitUntil: (p) => ctx.waitUntil(p),
-    requestId: c.var.requestId,
-    exports: "exports" in ctx ? ctx.exports : undefined,
-  });
+  let services: ReturnType<typeof compose>;
+  try {
+    services = compose(c.env, {
+      waitUntil: (p) => ctx.waitUntil(p),
+      requestId: c.var.requestId,
+      exports: "exports" in ctx ? ctx.exports : undefined,
+    });
+  } catch (err) {
+    // A bad setting fails every route (`onError`) but the doctor's, which names it to the operator.
+    if (!(err instanceof ConfigError) || c.req.path !== DOCTOR_PATH) throw err;
+    c.set("configProblems", err.problems);
+    return next();
+  }
   c.set("services", services);
   await next();
   // A change whose invalidation was not confirmed in time says so, and by when it reaches everywhere anyway.
@@ -90,6 +100,7 @@ export function createApp() {
   app.route("/", deliveriesRouter);
   app.route("/", eventsRouter);
   app.route("/", historyRouter);
+  app.route("/", deploymentRouter);
   app.route("/", oauthClientsRouter);
   app.route("/", oauthEndpoints);
   app.route("/", edgeEndpoints);

@@ -12,6 +12,8 @@ interface AppVariables {
   accountId: string;
   /** Its `webhooksVersion`, when authentication read the account row anyway (keys, the operator). */
   webhooksVersion: number | null;
+  /** The configuration's problems, on the one route answered without services (`keyhook doctor`'s). */
+  configProblems: string[];
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

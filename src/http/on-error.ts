@@ -46,8 +46,9 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     );
   }
   if (err instanceof ConfigError) {
-    // The deployment's own settings: every bad variable named, once a minute (every request fails alike).
-    if (onceAMinute("config")) log("error", "configuration is invalid", { problems: err.problems });
+    // The deployment's own settings: every bad variable named, on every refused request, so the
+    // request id an answer gives always finds the problem in the log.
+    log("error", "configuration is invalid", { problems: err.problems });
     return errorResponse(c, new ApiError("internal_error", "Keyhook is misconfigured; the operator's log says how"));
   }
   log("error", "unhandled error", { route: c.req.routePath, error: describe(err) });

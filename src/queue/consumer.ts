@@ -1,7 +1,8 @@
 import type { Services } from "../compose";
 import { ERROR_RETRY_SECONDS } from "../features/deliveries/timings";
+import { CONSUMER_SEEN, markSeen } from "../features/deployment/doctor";
 import { describe, redact } from "../lib/log";
-import { DeliveryMessage, QUEUES } from "./messages";
+import { DeliveryMessage, PingMessage, QUEUES } from "./messages";
 
 /**
  * The queue's adapter: each message is parsed, acked or retried on its own (never inside a
@@ -24,7 +25,10 @@ async function deliverBatch(batch: MessageBatch<unknown>, services: Services) {
   const owner = new Map<string, Message<unknown>>();
   for (const message of batch.messages) {
     const parsed = DeliveryMessage.safeParse(message.body);
-    if (!parsed.success) {
+    if (!parsed.success && PingMessage.safeParse(message.body).success) {
+      await markSeen(services.platform.db, CONSUMER_SEEN, services.platform.now()).catch(() => {});
+      message.ack();
+    } else if (!parsed.success) {
       await services.platform.deadLetters.send(message.body); // park the poison message where it can be seen
       message.ack();
     } else if (owner.has(parsed.data.deliveryId)) message.ack();

@@ -1,7 +1,7 @@
 // Every `keyhook` command against a running Worker (`npm run dev`), as a script would run it.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -230,5 +230,75 @@ describe("keyhook CLI", () => {
       assert.match(r.stdout, new RegExp(`^Usage: keyhook ${command}`));
     }
     assert.equal((await keyhookCli(["--help"])).code, 0);
+  });
+});
+
+describe("keyhook doctor", () => {
+  it("against `npm run dev`: every line good, exit 0", async () => {
+    const r = await keyhookCli(["doctor"], { KEYHOOK_API_KEY: devVar("ADMIN_TOKEN") });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const part of [
+      "reachable",
+      "configuration",
+      "migrations",
+      "D1",
+      "KV",
+      "R2",
+      "queue consumer",
+      "cron",
+      "edge purges",
+    ]) {
+      assert.match(r.stdout, new RegExp(`^✓ ${part}\\b`, "m"), part);
+    }
+    assert.match(r.stdout, /All good\./);
+  });
+
+  it("a Worker with a bad setting and a missing binding: the lines that name them, exit 1", async () => {
+    // The same Worker without its R2 binding, HISTORY_MAX_MB not a number, on its own port and state.
+    const port = 8796;
+    const state = mkdtempSync(join(tmpdir(), "keyhook-doctor-"));
+    const config = "wrangler.doctor-test.toml";
+    writeFileSync(config, readFileSync("wrangler.toml", "utf8").replace(/\[\[r2_buckets\]\][^[]*/, ""));
+    const wrangler = "node_modules/.bin/wrangler";
+    spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state, "-c", config], {
+      env: { ...process.env, CI: "true" },
+    });
+    const dev = spawn(
+      wrangler,
+      ["dev", "-c", config, "--port", String(port), "--persist-to", state, "--var", "HISTORY_MAX_MB:lots"],
+      { detached: true, stdio: "ignore" },
+    );
+    try {
+      const url = `http://localhost:${port}`;
+      for (let i = 0; i < 120; i++) {
+        if (
+          await fetch(`${url}/health`).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const r = await keyhookCli(["doctor"], { KEYHOOK_URL: url, KEYHOOK_API_KEY: devVar("ADMIN_TOKEN") });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /^✓ reachable/m);
+      assert.match(r.stdout, /^✗ configuration: HISTORY_MAX_MB must be a number/m);
+      assert.match(r.stdout, /^✗ R2: no HISTORY binding: wrangler\.toml \[\[r2_buckets\]\]/m);
+      assert.match(r.stdout, /^✓ D1\b/m);
+      assert.match(r.stdout, /to fix \(above\)/);
+    } finally {
+      try {
+        process.kill(-dev.pid, "SIGTERM");
+      } catch {}
+      rmSync(config, { force: true });
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("a Worker that does not answer: one line, exit 1", async () => {
+    const r = await keyhookCli(["doctor"], { KEYHOOK_URL: "http://localhost:9", KEYHOOK_API_KEY: "x" });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^✗ reachable: /m);
   });
 });

@@ -15,6 +15,11 @@ export class EndpointPacer extends DurableObject<Env> {
   }
 
   /** `count` slots from `now` on (the caller's clock), each `intervalMs` after the one before. */
+  /** `keyhook doctor`: the object answers (nothing read or written). */
+  ping() {
+    return "answered";
+  }
+
   take(now: number, intervalMs: number, count: number): number[] {
     const row = this.sql.exec<{ next: number }>("SELECT next FROM pace WHERE id = 1").toArray()[0];
     let next = Math.max(now, row?.next ?? 0);

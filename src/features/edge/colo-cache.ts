@@ -24,6 +24,11 @@ export class ColoCache extends DurableObject<Env> {
   }
 
   /** The entry at `url`, if it has not expired. */
+  /** `keyhook doctor`: the object answers (nothing read or written). */
+  ping() {
+    return "answered";
+  }
+
   get(url: string, now: number): { body: string; filledAt: number } | null {
     const row = this.sql
       .exec<{ body: string; filled_at: number }>(
