@@ -68,7 +68,7 @@ export function WebhooksTab(props: { onError: OnError }) {
           <p class="muted">Add a URL to receive signed events when things change.</p>
         </div>
       ) : (
-        <table>
+        <table class="cards">
           <thead>
             <tr>
               <th scope="col">URL</th>
@@ -83,16 +83,16 @@ export function WebhooksTab(props: { onError: OnError }) {
           <tbody>
             {hooks.map((w) => (
               <tr key={w.id} data-webhook-id={w.id}>
-                <td>
-                  <code>{w.url}</code>
+                <td data-label="URL">
+                  <code class="url">{w.url}</code>
                   {w.description && <div class="muted">{w.description}</div>}
                 </td>
-                <td>{w.events.includes("*") ? "All events" : w.events.join(", ")}</td>
-                <td>
+                <td data-label="Events">{w.events.includes("*") ? "All events" : w.events.join(", ")}</td>
+                <td data-label="Status">
                   <span class={`status status-${w.status}`}>{w.status === "active" ? "Active" : "Disabled"}</span>
                   {w.disabledReason && <div class="muted">{w.disabledReason}</div>}
                 </td>
-                <td>
+                <td data-label="Last delivery">
                   {w.lastAttempt ? (
                     <span>
                       <When iso={w.lastAttempt.at} />{" "}
@@ -105,7 +105,7 @@ export function WebhooksTab(props: { onError: OnError }) {
                     <span class="muted">None yet</span>
                   )}
                 </td>
-                <td>
+                <td class="row-actions-cell">
                   <div class="row-actions">
                     {can.write && (
                       <>
@@ -306,7 +306,7 @@ function WebhookForm(props: { webhook: Webhook | null; onDone: () => void; onErr
       <textarea
         id="wh-filter"
         name="filter"
-        rows={2}
+        rows={3}
         placeholder='[{"field":"severity","op":"gte","value":"major","order":["minor","major","critical"]}]'
       >
         {existing?.filter ? JSON.stringify(existing.filter) : ""}

@@ -359,6 +359,12 @@ describe("Admin → Integrations", () => {
     await page.getByText("No webhooks yet").waitFor();
     await page.getByRole("button", { name: "+ New webhook" }).click();
     await page.getByLabel("URL").fill(receiver.url);
+    // At 1280 px the URL, filter, headers and secret fields are as wide as the form, not a few words.
+    const form = await page.getByRole("form", { name: "New webhook" }).boundingBox();
+    for (const label of ["URL", "Filter (optional, JSON)", /^Custom headers/, "Secret"]) {
+      const field = await page.getByLabel(label, { exact: typeof label === "string" }).boundingBox();
+      assert.ok(field.width >= form.width * 0.9, `${label}: ${field.width} px of a ${form.width} px form`);
+    }
     const secret = await page.getByLabel("Secret", { exact: true }).inputValue();
     assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
     await page.getByRole("button", { name: "Regenerate" }).click();

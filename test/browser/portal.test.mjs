@@ -142,6 +142,52 @@ describe("the customer portal, framed by another origin", () => {
     await page.screenshot({ path: `${SHOTS}/portal-events.png` });
   });
 
+  it("usable framed 400, 800 and 1280 px wide: every endpoint's actions reachable, nothing cut off", async () => {
+    for (const width of [400, 800, 1280]) {
+      await page.setViewportSize({ width: width + 40, height: 860 });
+      await page.evaluate((w) => {
+        document.querySelector("iframe").width = String(w);
+      }, width);
+      const frame = page.frameLocator("iframe");
+      await frame.getByRole("tab", { name: "Endpoints" }).click();
+      const row = frame.locator("tr[data-webhook-id]").first();
+      await row.waitFor();
+      const portal = page.frames().find((f) => f.url().startsWith(`${BASE}/portal/`));
+      // Nothing wider than the frame: no column cut off, no sideways scrolling.
+      const overflow = await portal.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      assert.ok(overflow <= 1, `${width} px: the page is ${overflow} px wider than its frame`);
+      const buttons = row.locator(".row-actions button");
+      assert.equal(await buttons.count(), 6, `${width} px: six actions`);
+      const frameBox = await page.locator("iframe").boundingBox();
+      const boxes = [];
+      for (let i = 0; i < 6; i++) {
+        const button = buttons.nth(i);
+        await button.scrollIntoViewIfNeeded();
+        const box = await button.boundingBox();
+        assert.ok(box && box.width > 0, `${width} px: action ${i} shown`);
+        assert.ok(
+          box.x >= frameBox.x - 1 && box.x + box.width <= frameBox.x + frameBox.width + 1,
+          `${width} px: action ${i} inside the frame`,
+        );
+        if (!(await button.isDisabled())) await button.click({ trial: true });
+        boxes.push(box);
+      }
+      // The six actions in at most three lines, never a tall column of one button each.
+      const lines = new Set(boxes.map((b) => Math.round(b.y))).size;
+      assert.ok(lines <= 3, `${width} px: the actions take ${lines} lines`);
+      // The URL and its columns are all there (a card per endpoint when narrow).
+      for (const text of [receiver.url, "Active"])
+        assert.ok((await row.textContent()).includes(text), `${width} px: ${text}`);
+      await page.screenshot({ path: `${SHOTS}/portal-${width}.png`, fullPage: true });
+    }
+    await page.setViewportSize({ width: 1300, height: 860 });
+    await page.evaluate(() => {
+      document.querySelector("iframe").width = "1240";
+    });
+  });
+
   it("the event catalog: a type's schema and example, and Send example reaches the endpoint", async () => {
     const type = {
       name: "invoice.paid",
