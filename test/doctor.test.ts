@@ -116,11 +116,16 @@ describe("keyhook doctor: GET /v1/deployment/doctor", () => {
     expect(check("queue consumer")?.status).toBe("pending");
   });
 
-  it("only the operator token: none is 401, an API key is 401", async () => {
+  it("only the operator: none or a wrong token is 401, an account's key 403", async () => {
     expect((await doctor(env, null)).status).toBe(401);
     const { key } = await accountWithKey();
-    expect((await doctor(env, key)).status).toBe(401);
+    expect((await doctor(env, key)).status).toBe(403);
     expect((await doctor(env, "nope")).status).toBe(401);
+    // With an invalid configuration, the operator token is still required.
+    const bad = { ...env, HISTORY_MAX_MB: "lots" } as Env;
+    expect((await doctor(bad, null)).status).toBe(401);
+    expect((await doctor(bad, "nope")).status).toBe(401);
+    expect((await doctor(bad, key)).status).toBe(401);
   });
 
   it("a ping on the queue is answered, never dead-lettered", async () => {

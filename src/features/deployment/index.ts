@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../http/context";
 import { createRouter } from "../../http/create-router";
-import { errorResponses, jsonResponse } from "../../http/openapi-errors";
+import { authenticate, requireOperator } from "../../http/middleware/auth";
+import { errorResponses, jsonResponse, security } from "../../http/openapi-errors";
 import { constantTimeEqual } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 import { examine } from "./doctor";
@@ -11,10 +12,17 @@ import { examine } from "./doctor";
 export const DOCTOR_PATH = "/v1/deployment/doctor";
 
 /**
- * The operator token, compared with the Worker's own `ADMIN_TOKEN` (not through the auth service,
- * which needs a valid configuration: the doctor must answer when it is not).
+ * The operator, as every operator route admits it; when the configuration is invalid (no services:
+ * the auth service needs a valid configuration), the operator token compared with the Worker's own
+ * `ADMIN_TOKEN` — the doctor must answer then too.
  */
-const operatorToken = createMiddleware<AppEnv>(async (c, next) => {
+const operator = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.get("services")) {
+    await authenticate(c, async () => {
+      await requireOperator(c, next);
+    });
+    return;
+  }
   const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
   const admin = c.env.ADMIN_TOKEN;
   if (!token) throw new ApiError("missing_credentials", "The operator token is required (Authorization: Bearer …)");
@@ -41,8 +49,8 @@ const doctor = createRoute({
   summary:
     "Checks the deployment as an operator would: configuration, migrations, every binding, the cron, the queue consumer, the edge tier's purges (operator; `keyhook doctor`)",
   tags: ["Deployment"],
-  security: [{ bearer: [] }],
-  middleware: [operatorToken],
+  security,
+  middleware: [operator],
   responses: {
     200: jsonResponse(
       z.object({ ok: z.boolean(), checks: z.array(Check) }).openapi("DeploymentChecks"),
