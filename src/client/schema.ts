@@ -1490,6 +1490,11 @@ export interface components {
              */
             timeoutMs: number | null;
             /**
+             * @description A delivery's body: `envelope` (`{id, event, accountId, occurredAt, entity}`, the default) or `raw` (the entity alone, byte for byte as published: what a Svix receiver expects). Either way the request carries `webhook-*` and `svix-*` headers with the same id, timestamp and signatures
+             * @enum {string}
+             */
+            deliveryFormat: "envelope" | "raw";
+            /**
              * Format: date-time
              * @description End of a rotation's overlap
              * @example 2026-11-23T12:00:00.000Z
@@ -4048,6 +4053,11 @@ export interface operations {
                      * @example 5000
                      */
                     timeoutMs?: number;
+                    /**
+                     * @description A delivery's body: `envelope` (`{id, event, accountId, occurredAt, entity}`, the default) or `raw` (the entity alone, byte for byte as published: what a Svix receiver expects). Either way the request carries `webhook-*` and `svix-*` headers with the same id, timestamp and signatures
+                     * @enum {string}
+                     */
+                    deliveryFormat?: "envelope" | "raw";
                 };
             };
         };
@@ -4323,6 +4333,11 @@ export interface operations {
                      * @example 5000
                      */
                     timeoutMs?: number | null;
+                    /**
+                     * @description A delivery's body: `envelope` (`{id, event, accountId, occurredAt, entity}`, the default) or `raw` (the entity alone, byte for byte as published: what a Svix receiver expects). Either way the request carries `webhook-*` and `svix-*` headers with the same id, timestamp and signatures
+                     * @enum {string}
+                     */
+                    deliveryFormat?: "envelope" | "raw";
                 };
             };
         };

@@ -186,6 +186,11 @@ export const webhooks = sqliteTable(
     throttle: integer("throttle"),
     /** This endpoint's attempt timeout, below the deployment's `WEBHOOK_TIMEOUT_MS` (null: that one). */
     timeoutMs: integer("timeout_ms"),
+    /**
+     * What a delivery's body is: `envelope` (`{id, event, accountId, occurredAt, entity}`) or `raw`
+     * (the entity alone, as Svix sends a message's payload).
+     */
+    deliveryFormat: text("delivery_format").notNull().default("envelope"),
     /** First failure since the last success: the auto-disable clock. */
     failingSince: integer("failing_since"),
     /**

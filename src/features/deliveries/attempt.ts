@@ -38,6 +38,8 @@ export interface AttemptRecord {
   failureReason: string | null;
   succeeded: boolean;
   createdAt: number;
+  /** The body was the entity alone (the webhook's `raw` delivery format); else the envelope. */
+  raw?: boolean;
 }
 
 /** One finished attempt and what follows it. */
@@ -114,7 +116,8 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
   const { settings } = deps;
   const { delivery, event, webhook } = job;
   const now = deps.now();
-  const body = deliveryBody(event);
+  const raw = webhook.deliveryFormat === "raw";
+  const body = raw ? event.entity : deliveryBody(event);
   const custom = await customHeaders(webhook, deps.secretKey);
   const signed = await signedHeaders(
     event,
@@ -152,6 +155,7 @@ export async function attempt(deps: AttemptDeps, job: Job): Promise<Outcome> {
     failureReason: result.failure,
     succeeded: result.failure === null,
     createdAt: done,
+    ...(raw ? { raw } : {}),
   };
   const step = nextStep(settings, number, result, done, deps.random);
   return { job, attempt: record, ...step, delivery: { ...step.delivery, id: delivery.id } };

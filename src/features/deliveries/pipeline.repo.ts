@@ -166,6 +166,7 @@ const toWebhook = (row: Row): WebhookTarget => ({
   headers: str(row.headers),
   throttle: num(row.throttle),
   timeoutMs: num(row.timeout_ms),
+  deliveryFormat: String(row.delivery_format ?? "envelope"),
 });
 
 /**

@@ -21,8 +21,9 @@ export function deliveryBody(event: SentEvent): string {
 }
 
 /**
- * Standard Webhooks headers (every Svix / Standard Webhooks receiver library verifies them as they
- * are) plus GitHub-style `X-Keyhook-Signature`. During a rotation overlap `webhook-signature`
+ * Standard Webhooks headers, the same again as `svix-*` (Svix's own names: a receiver that reads
+ * `svix-id`, `svix-timestamp` and `svix-signature` by name verifies unchanged), plus GitHub-style
+ * `X-Keyhook-Signature`. During a rotation overlap `webhook-signature`
  * carries both signatures, space-separated (`v1,…` and `v1a,…` alike); the GitHub format has room
  * for one HMAC: the newest `v1` secret's, and none on a `v1a` endpoint past its overlap.
  */
@@ -42,6 +43,9 @@ export async function signedHeaders(
     "webhook-id": event.id,
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signatures.join(" "),
+    "svix-id": event.id,
+    "svix-timestamp": String(timestamp),
+    "svix-signature": signatures.join(" "),
     ...(hmac ? { "x-keyhook-signature": await githubSignatureWith(hmac, body) } : {}),
     "x-keyhook-event": event.type,
     "x-keyhook-webhook-id": webhookId,

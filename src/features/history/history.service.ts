@@ -32,7 +32,9 @@ function toAttempt(
     requestBody:
       t.requestBody ??
       (event && event.contentDeletedAt === null
-        ? deliveryBody({ ...event, entity: JSON.stringify(event.entity) })
+        ? t.raw
+          ? JSON.stringify(event.entity)
+          : deliveryBody({ ...event, entity: JSON.stringify(event.entity) })
         : null),
     responseStatus: t.responseStatus,
     responseHeaders: t.responseHeaders,

@@ -43,6 +43,9 @@ const OWN_HEADERS = [
   "webhook-id",
   "webhook-timestamp",
   "webhook-signature",
+  "svix-id",
+  "svix-timestamp",
+  "svix-signature",
   "x-keyhook-signature",
   "x-keyhook-event",
   "x-keyhook-webhook-id",
@@ -59,14 +62,30 @@ const sayable = (c: { eventId: string; eventType: string; webhookId: string; del
     "x-keyhook-delivery": c.deliveryId,
   }) as Record<string, string>;
 
-/** The request headers to store: those the event and delivery do not say. */
+/** `svix-*` headers sent beside the `webhook-*` ones with the same values (`deliveries/request.ts`). */
+const MIRRORS = [
+  ["svix-id", "webhook-id"],
+  ["svix-timestamp", "webhook-timestamp"],
+  ["svix-signature", "webhook-signature"],
+] as const;
+
+const mirrored = (h: Record<string, string>) =>
+  MIRRORS.every(([svix, std]) => h[svix] !== undefined && h[svix] === h[std]);
+
+/** The request headers to store: those the event and delivery do not say, nor the `svix-*` mirrors. */
 function storedHeaders(a: AttemptRecord) {
   const said = sayable(a);
-  return Object.fromEntries(Object.entries(a.requestHeaders).filter(([k, v]) => said[k] !== v));
+  const mirrors: Set<string> = new Set(mirrored(a.requestHeaders) ? MIRRORS.map(([svix]) => svix) : []);
+  return Object.fromEntries(Object.entries(a.requestHeaders).filter(([k, v]) => said[k] !== v && !mirrors.has(k)));
 }
 
-/** The request headers as sent: the stored ones and those the event and delivery say, in order. */
-function sentHeaders(stored: Record<string, string>, said: Record<string, string>) {
+/**
+ * The request headers as sent: the stored ones and those the event and delivery say, in order;
+ * `withMirrors` (stored as `z: 2`): the `svix-*` copies of the `webhook-*` ones too.
+ */
+function sentHeaders(stored: Record<string, string>, eventSaid: Record<string, string>, withMirrors: boolean) {
+  const said = { ...eventSaid };
+  if (withMirrors) for (const [svix, std] of MIRRORS) said[svix] = stored[std] ?? eventSaid[std] ?? "";
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(stored)) if (!OWN_HEADERS.includes(k)) out[k] = v;
   for (const k of OWN_HEADERS) {
@@ -83,7 +102,8 @@ export function toStoredAttempt(a: AttemptRecord, index: number, eventCreatedAt:
     a: a.attempt,
     u: a.url,
     h: storedHeaders(a),
-    z: 1,
+    z: mirrored(a.requestHeaders) ? 2 : 1,
+    ...(a.raw ? { y: 1 as const } : {}),
     s: a.responseStatus,
     r: a.responseHeaders,
     o: a.responseBody,
@@ -98,8 +118,9 @@ const fromStoredAttempt = (t: StoredAttempt, eventCreatedAt: number, said: Recor
   id: t.i,
   attempt: t.a,
   url: t.u,
-  requestHeaders: t.z === 1 ? sentHeaders(t.h, said) : t.h,
+  requestHeaders: t.z === undefined ? t.h : sentHeaders(t.h, said, t.z === 2),
   requestBody: t.b ?? null,
+  ...(t.y === 1 ? { raw: true } : {}),
   // Absent keys are nulls (migration 0015 wrote rows without them).
   responseStatus: t.s ?? null,
   responseHeaders: t.r ?? null,
@@ -193,6 +214,7 @@ export function fromHistoryEvent(e: HistoryEvent): Omit<StoredEvent, "packed" | 
       u: t.url,
       h: t.requestHeaders,
       ...(t.requestBody === null ? {} : { b: t.requestBody }),
+      ...(t.raw ? { y: 1 as const } : {}),
       s: t.responseStatus,
       r: t.responseHeaders,
       o: t.responseBody,

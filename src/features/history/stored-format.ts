@@ -49,6 +49,11 @@ export interface StoredAttempt {
   f: string | null;
   k: 0 | 1;
   t: number;
-  /** Its request headers are stored without those its event and delivery say (rebuilt on read). */
-  z?: 1;
+  /**
+   * Its request headers are stored without those its event and delivery say (rebuilt on read); 2:
+   * nor the `svix-*` copies of its `webhook-*` headers.
+   */
+  z?: 1 | 2;
+  /** Its body was the entity alone (the webhook's `raw` delivery format), not the envelope. */
+  y?: 1;
 }

@@ -27,7 +27,7 @@ const RESERVED = new Set([
   "trailer",
   "expect",
 ]);
-const RESERVED_PREFIXES = ["webhook-", "x-keyhook-", "proxy-", "cf-"];
+const RESERVED_PREFIXES = ["webhook-", "svix-", "x-keyhook-", "proxy-", "cf-"];
 
 function reservedHeader(name: string) {
   const lower = name.toLowerCase();

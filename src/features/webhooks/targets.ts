@@ -20,6 +20,7 @@ export type WebhookTarget = Pick<
   | "headers"
   | "throttle"
   | "timeoutMs"
+  | "deliveryFormat"
 >;
 
 /** An active webhook as publishing sees it: what to match on, and what a first attempt signs with. */

@@ -66,6 +66,7 @@ function activeTargets(db: Db, accountId: string) {
       headers: webhooks.headers,
       throttle: webhooks.throttle,
       timeoutMs: webhooks.timeoutMs,
+      deliveryFormat: webhooks.deliveryFormat,
     })
     .from(webhooks)
     .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")));

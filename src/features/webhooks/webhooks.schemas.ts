@@ -33,6 +33,11 @@ const TimeoutMs = z.number().int().min(1000).max(60_000).openapi({
   example: 5000,
 });
 
+const DeliveryFormat = z.enum(["envelope", "raw"]).openapi({
+  description:
+    "A delivery's body: `envelope` (`{id, event, accountId, occurredAt, entity}`, the default) or `raw` (the entity alone, byte for byte as published: what a Svix receiver expects). Either way the request carries `webhook-*` and `svix-*` headers with the same id, timestamp and signatures",
+});
+
 const Scheme = z.enum(["v1", "v1a"]).openapi({
   description:
     "How deliveries are signed (Standard Webhooks): `v1` HMAC-SHA256 with a shared secret, or `v1a` Ed25519 — the receiver holds only the public key `whpk_…`",
@@ -59,6 +64,7 @@ export const Webhook = z
       .openapi({ description: "The custom headers sent (their values: `GET …/headers`)" }),
     throttle: Throttle.nullable(),
     timeoutMs: TimeoutMs.nullable().openapi({ description: "null: the deployment's timeout" }),
+    deliveryFormat: DeliveryFormat,
     previousSecretExpiresAt: Timestamp.nullable().openapi({ description: "End of a rotation's overlap" }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -75,6 +81,7 @@ export const CreateWebhookBody = z.strictObject({
   headers: CustomHeaders.optional(),
   throttle: Throttle.optional(),
   timeoutMs: TimeoutMs.optional(),
+  deliveryFormat: DeliveryFormat.optional(),
 });
 
 export const UpdateWebhookBody = z.strictObject({
@@ -86,6 +93,7 @@ export const UpdateWebhookBody = z.strictObject({
   headers: CustomHeaders.nullable().optional().openapi({ description: "Replaces them all; null or {} removes them" }),
   throttle: Throttle.nullable().optional().openapi({ description: "null: unthrottled" }),
   timeoutMs: TimeoutMs.nullable().optional().openapi({ description: "null: the deployment's" }),
+  deliveryFormat: DeliveryFormat.optional(),
 });
 
 export const RotateSecretBody = z.strictObject({

@@ -39,6 +39,7 @@ function toWebhook(row: WebhookRow, headerNames: string[]): z.infer<typeof Webho
     headerNames,
     throttle: row.throttle,
     timeoutMs: row.timeoutMs,
+    deliveryFormat: row.deliveryFormat as "envelope" | "raw",
     previousSecretExpiresAt: isoOrNull(row.previousSecretExpiresAt),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
@@ -55,6 +56,7 @@ const audited = ({
   headerNames,
   throttle,
   timeoutMs,
+  deliveryFormat,
 }: z.infer<typeof Webhook>) => ({
   url,
   signatureScheme,
@@ -65,6 +67,7 @@ const audited = ({
   headerNames,
   throttle,
   timeoutMs,
+  deliveryFormat,
 });
 
 /** 400 `invalid_webhook_url` with the reason, for registration and every URL change. */
@@ -172,6 +175,7 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         headers: await sealed(id, input.headers ?? null),
         throttle: input.throttle ?? null,
         timeoutMs: input.timeoutMs ?? null,
+        deliveryFormat: input.deliveryFormat ?? "envelope",
         failingSince: null,
         lastSuccessAt: null,
         lastAttemptAt: null,
@@ -238,6 +242,7 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         headers: input.headers === undefined ? undefined : await sealed(id, input.headers),
         throttle: input.throttle,
         timeoutMs: input.timeoutMs,
+        deliveryFormat: input.deliveryFormat,
         url: input.url,
         events: input.events && [...new Set(input.events)],
         filter: input.filter,

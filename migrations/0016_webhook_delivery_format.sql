@@ -1,0 +1,1 @@
+ALTER TABLE `webhooks` ADD `delivery_format` text DEFAULT 'envelope' NOT NULL;
