@@ -65,7 +65,9 @@ describe("GET /openapi.json", () => {
     );
     const served = appRoutes()
       .map((r) => `${r.method} ${r.path}`)
-      .filter((r) => !NOT_OPERATIONS.has(r));
+      .filter((r) => !NOT_OPERATIONS.has(r))
+      // Svix's API (docs/svix.md): Svix's paths and shapes, described by Svix's own documents.
+      .filter((r) => !r.split(" ")[1]?.startsWith("/api/v1"));
     expect(documented.sort()).toEqual(served.sort());
   });
 

@@ -315,6 +315,24 @@ export const historyObjects = sqliteTable(
 
 export type HistoryObjectRow = typeof historyObjects.$inferSelect;
 
+/**
+ * Event types of the whole deployment, as Svix's API keeps them (an organisation's catalog, usable
+ * by every application: `features/svix`): names as Svix allows them, schemas by version.
+ */
+export const deploymentEventTypes = sqliteTable("deployment_event_types", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull(),
+  /** `{"1": <JSON Schema>}`: Svix's schemas by version. */
+  schemas: json<Record<string, unknown>>()("schemas"),
+  groupName: text("group_name"),
+  archived: integer("archived", { mode: "boolean" }).notNull().default(false),
+  deprecated: integer("deprecated", { mode: "boolean" }).notNull().default(false),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export type DeploymentEventTypeRow = typeof deploymentEventTypes.$inferSelect;
+
 /** Where a cron task stopped last time (e.g. the retention's last event id): small, read once a run. */
 export const cronState = sqliteTable("cron_state", {
   name: text("name").primaryKey(),

@@ -19,6 +19,7 @@ import { mountMcp } from "../features/mcp";
 import { oauthClientsRouter, oauthEndpoints } from "../features/oauth";
 import { mountPortal, portalRouter } from "../features/portal";
 import { profilesRouter } from "../features/profiles";
+import { mountSvix } from "../features/svix";
 import { webhooksRouter } from "../features/webhooks";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "./context";
@@ -107,6 +108,7 @@ export function createApp() {
   app.route("/", portalRouter);
   mountMcp(app);
   mountPortal(app);
+  mountSvix(app);
   registerOpenApi(app);
 
   const routes = methodsByPath(app);

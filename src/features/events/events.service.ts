@@ -226,6 +226,13 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
      * trip, then either sends the first attempts from this invocation right away or queues them. A
      * repeated idempotency key (within 24 h) answers the first event and sends nothing.
      */
+    /** The live event published with this idempotency key (24 h), if any. */
+    async findByIdempotencyKey(accountId: string, key: string) {
+      await repo.releaseIdempotencyKey(db, accountId, key, now() - IDEMPOTENCY_MS);
+      const found = await repo.findByIdempotencyKey(db, accountId, key);
+      return found ? { id: found.id } : undefined;
+    },
+
     async publish(scope: PublishScope, raw: PublishInput, opts: PublishOptions = {}) {
       const input = checked(raw);
       const { accountId } = scope;

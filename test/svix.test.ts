@@ -1,0 +1,157 @@
+import { env, exports } from "cloudflare:workers";
+import { ApiException, Svix, Webhook } from "svix";
+import { describe, expect, it } from "vitest";
+import { ADMIN, BASE } from "./helpers/api";
+import { received, uniqueName, waitForReceived } from "./helpers/webhooks";
+
+/** The official client (svix@2.5.0), pointed at the Worker: only the server URL and the token change. */
+const client = (token = ADMIN) =>
+  new Svix(token, {
+    serverUrl: BASE,
+    fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
+      exports.default.fetch(new Request(input, init))) as typeof fetch,
+  });
+
+const svixSecret = () => `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))}`;
+
+/** What the call threw, as the client raises it. */
+async function failure(call: Promise<unknown>) {
+  try {
+    await call;
+  } catch (err) {
+    if (err instanceof ApiException) return { code: err.code, body: err.body as any };
+    throw err;
+  }
+  throw new Error("the call did not fail");
+}
+
+const raw = (method: string, path: string, body?: unknown, token: string | null = ADMIN) =>
+  exports.default.fetch(
+    new Request(`${BASE}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+
+describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
+  it("an application, an event type, an endpoint with its own secret, a message, its attempts; the receiver verifies with svix's Webhook", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    const app = await svix.application.create({ name: "Acme", uid });
+    expect(app.id).toMatch(/^acc_/);
+    expect(app.uid).toBe(uid);
+    expect((await svix.application.getOrCreate({ name: "Acme", uid })).id).toBe(app.id);
+    expect((await svix.application.get(uid)).id).toBe(app.id);
+
+    const type = `invoice.paid${uid.slice(0, 6)}`;
+    const eventType = await svix.eventType.create({ name: type, description: "An invoice was paid" });
+    expect(eventType.name).toBe(type);
+    expect((await failure(svix.eventType.create({ name: type, description: "again" }))).code).toBe(409);
+    expect((await svix.eventType.get(type)).description).toBe("An invoice was paid");
+
+    const name = uniqueName();
+    const secret = svixSecret();
+    const endpoint = await svix.endpoint.create(uid, {
+      url: `${env.RECEIVER_URL}/ok/${name}`,
+      secret,
+      eventTypes: [type],
+      description: "Acme's receiver",
+    });
+    expect(endpoint.id).toMatch(/^wh_/);
+    expect(endpoint.eventTypes).toEqual([type]);
+    expect((await svix.endpoint.getSecret(uid, endpoint.id)).key).toBe(secret);
+
+    const payload = { type, invoice: { id: "in_1", amount: 4200, currency: "eur" } };
+    const message = await svix.message.create(uid, { eventType: type, payload, eventId: `evt-${name}` });
+    expect(message.id).toMatch(/^evt_/);
+    expect(message.eventType).toBe(type);
+    expect(message.eventId).toBe(`evt-${name}`);
+
+    // The receiver: Svix's own verification, from the raw body and the svix-* headers alone.
+    const [got] = await waitForReceived(name, 1);
+    if (!got) throw new Error("nothing received");
+    expect(got.body).toBe(JSON.stringify(payload));
+    const headers = {
+      "svix-id": got.headers["svix-id"] ?? "",
+      "svix-timestamp": got.headers["svix-timestamp"] ?? "",
+      "svix-signature": got.headers["svix-signature"] ?? "",
+    };
+    expect(headers["svix-id"]).toBe(message.id);
+    expect(() => new Webhook(secret).verify(got.body, headers)).not.toThrow();
+
+    // Its attempts, as the client reads them.
+    await expect
+      .poll(async () => (await svix.messageAttempt.listByMsg(uid, message.id)).data.length, { timeout: 5000 })
+      .toBe(1);
+    const attempts = await svix.messageAttempt.listByMsg(uid, message.id);
+    expect(attempts.data[0]).toMatchObject({
+      msgId: message.id,
+      endpointId: endpoint.id,
+      status: 0,
+      responseStatusCode: 200,
+    });
+    expect(attempts.done).toBe(true);
+
+    // The message by its id and by its eventId; the payload when asked for.
+    expect((await svix.message.get(uid, message.id, { withContent: true })).payload).toEqual(payload);
+    expect((await svix.message.get(uid, `evt-${name}`)).id).toBe(message.id);
+
+    // The same eventId again: 409, and nothing sent twice.
+    const again = await failure(svix.message.create(uid, { eventType: type, payload, eventId: `evt-${name}` }));
+    expect(again.code).toBe(409);
+    expect(again.body.code).toBe("conflict");
+    expect(await received(name)).toHaveLength(1);
+  });
+
+  it("endpoints: list, patch (null clears the event types), disable, rotate the secret, delete", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    await svix.application.create({ name: "Beta", uid });
+    const endpoint = await svix.endpoint.create(uid, { url: "https://example.com/hook", eventTypes: ["a.b"] });
+    const listed = await svix.endpoint.list(uid);
+    expect(listed.data.map((e) => e.id)).toEqual([endpoint.id]);
+    expect(listed.done).toBe(true);
+    const patched = await svix.endpoint.patch(uid, endpoint.id, { eventTypes: null, disabled: true });
+    expect(patched.eventTypes).toBeUndefined();
+    expect(patched.disabled).toBe(true);
+    const before = (await svix.endpoint.getSecret(uid, endpoint.id)).key;
+    await svix.endpoint.rotateSecret(uid, endpoint.id, {});
+    expect((await svix.endpoint.getSecret(uid, endpoint.id)).key).not.toBe(before);
+    await svix.endpoint.delete(uid, endpoint.id);
+    expect((await failure(svix.endpoint.get(uid, endpoint.id))).code).toBe(404);
+    await svix.application.delete(uid);
+    expect((await failure(svix.application.get(uid))).code).toBe(404);
+  });
+
+  it("bad input gets Svix's error shapes, never a 500", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    await svix.application.create({ name: "Gamma", uid });
+    const badUrl = await failure(svix.endpoint.create(uid, { url: "not a url" }));
+    expect(badUrl.code).toBe(422);
+    expect(badUrl.body.detail[0].loc).toEqual(["body", "url"]);
+    const badType = await failure(svix.message.create(uid, { eventType: "no spaces allowed", payload: {} }));
+    expect(badType.code).toBe(422);
+    expect(badType.body.detail[0].loc).toEqual(["body", "eventType"]);
+    const shortSecret = await failure(
+      svix.endpoint.create(uid, { url: "https://example.com/h", secret: "whsec_short" }),
+    );
+    expect(shortSecret.code).toBe(422);
+    expect(shortSecret.body.detail[0].loc).toEqual(["body", "secret"]);
+    expect((await failure(svix.application.get("no-such-app"))).body).toMatchObject({ code: "not_found" });
+    expect((await failure(client("not-the-token").application.list())).body).toMatchObject({
+      code: "authentication_failed",
+    });
+    const notJson = await exports.default.fetch(
+      new Request(`${BASE}/api/v1/app`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: "{" }),
+    );
+    expect(notJson.status).toBe(422);
+    const unknown = await raw("GET", "/api/v1/stats/usage/app");
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: "not_found" });
+    const noToken = await raw("GET", "/api/v1/app", undefined, null);
+    expect(noToken.status).toBe(401);
+    expect((await raw("GET", "/api/v1/health", undefined, null)).status).toBe(204);
+  });
+});
