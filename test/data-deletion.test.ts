@@ -354,6 +354,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "audit_log",
         "cron_state",
         "delivery_aliases",
+        "deployment_event_types", // the deployment's catalog (Svix's API): no account's data
         "event_types",
         "events",
         "history_objects",

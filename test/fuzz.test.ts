@@ -252,6 +252,10 @@ describe("no input yields a 5xx", () => {
         } else if (res.status >= 400 && r.route.path === "/mcp" && typeof res.body?.jsonrpc === "string") {
           // JSON-RPC's own error shape (a malformed MCP message).
           expect(res.body.error.message).toBeTypeOf("string");
+        } else if (res.status >= 400 && r.route.path.startsWith("/api/v1") && method !== "HEAD") {
+          // Svix's API answers in Svix's shapes: 422 {detail: [{loc, msg, type}]}, else {code, detail}.
+          if (res.status === 422) expect(Array.isArray(res.body.detail)).toBe(true);
+          else expect(res.body.code).toBeTypeOf("string");
         } else if (res.status >= 400 && method !== "HEAD") {
           expect(res.body.error.code).toBeTypeOf("string");
           expect(res.body.error.message).toBeTypeOf("string");

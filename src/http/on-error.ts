@@ -8,6 +8,11 @@ import type { AppEnv } from "./context";
 
 /** Renders the one error shape: `{ error: { code, message, details?, requestId } }`. */
 export function errorResponse(c: Context<AppEnv>, err: ApiError) {
+  // Svix's API (features/svix) answers in Svix's shape, also when the app refused before its router.
+  if (c.req.path.startsWith("/api/v1/")) {
+    const code = err.status === 401 ? "authentication_failed" : err.code;
+    return c.json({ code, detail: err.message }, err.status, err.headers);
+  }
   const body = {
     error: {
       code: err.code,
