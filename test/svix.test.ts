@@ -124,6 +124,41 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     expect((await failure(svix.application.get(uid))).code).toBe(404);
   });
 
+  it("an endpoint's uid, channels and metadata: kept, shown, addressed by uid; channels route messages", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    await svix.application.create({ name: "Delta", uid });
+    const [onChannel, anyChannel] = [uniqueName(), uniqueName()];
+    const withChannels = await svix.endpoint.create(uid, {
+      url: `${env.RECEIVER_URL}/ok/${onChannel}`,
+      uid: "orders-ep",
+      channels: ["ch-a", "ch-b"],
+      metadata: { team: "billing" },
+    });
+    expect(withChannels).toMatchObject({ uid: "orders-ep", channels: ["ch-a", "ch-b"], metadata: { team: "billing" } });
+    await svix.endpoint.create(uid, { url: `${env.RECEIVER_URL}/ok/${anyChannel}` });
+    expect((await svix.endpoint.get(uid, "orders-ep")).id).toBe(withChannels.id);
+    // A second endpoint with the same uid: 409.
+    expect((await failure(svix.endpoint.create(uid, { url: "https://example.com/x", uid: "orders-ep" }))).code).toBe(
+      409,
+    );
+    // PATCH with event types keeps the channels (the kitchen sink's check); null clears them.
+    const patched = await svix.endpoint.patch(uid, "orders-ep", { eventTypes: ["order.paid", "order.refunded"] });
+    expect(patched.channels).toEqual(["ch-a", "ch-b"]);
+    expect(patched.eventTypes?.sort()).toEqual(["order.paid", "order.refunded"]);
+    // Routing: a channel of the endpoint's reaches it; none, or another, does not. The endpoint
+    // without channels takes every message.
+    await svix.message.create(uid, { eventType: "order.paid", payload: { n: 1 }, channels: ["ch-b"] });
+    await svix.message.create(uid, { eventType: "order.paid", payload: { n: 2 } });
+    await svix.message.create(uid, { eventType: "order.paid", payload: { n: 3 }, channels: ["ch-z"] });
+    const all = await waitForReceived(anyChannel, 3);
+    expect(all.map((r) => JSON.parse(r.body).n).sort()).toEqual([1, 2, 3]);
+    const only = await received(onChannel);
+    expect(only.map((r) => JSON.parse(r.body).n)).toEqual([1]);
+    const cleared = await svix.endpoint.patch(uid, withChannels.id, { channels: null });
+    expect(cleared.channels).toBeUndefined();
+  });
+
   it("bad input gets Svix's error shapes, never a 500", async () => {
     const svix = client();
     const uid = uniqueName();

@@ -1495,6 +1495,21 @@ export interface components {
              */
             deliveryFormat: "envelope" | "raw";
             /**
+             * @description Your own name for this endpoint (Svix's `uid`), unique in the account
+             * @example orders-prod
+             */
+            uid: string | null;
+            /**
+             * @description Receives only events published to at least one of these channels (Svix's channels); without, every event its types and filter match
+             * @example [
+             *       "project-123"
+             *     ]
+             */
+            channels: string[] | null;
+            metadata: {
+                [key: string]: string;
+            };
+            /**
              * Format: date-time
              * @description End of a rotation's overlap
              * @example 2026-11-23T12:00:00.000Z
@@ -4058,6 +4073,27 @@ export interface operations {
                      * @enum {string}
                      */
                     deliveryFormat?: "envelope" | "raw";
+                    /**
+                     * @description Your own name for this endpoint (Svix's `uid`), unique in the account
+                     * @example orders-prod
+                     */
+                    uid?: string;
+                    /**
+                     * @description Receives only events published to at least one of these channels (Svix's channels); without, every event its types and filter match
+                     * @example [
+                     *       "project-123"
+                     *     ]
+                     */
+                    channels?: string[];
+                    /**
+                     * @description Your own string pairs, kept and shown, never read
+                     * @example {
+                     *       "team": "billing"
+                     *     }
+                     */
+                    metadata?: {
+                        [key: string]: string;
+                    };
                 };
             };
         };
@@ -4338,6 +4374,27 @@ export interface operations {
                      * @enum {string}
                      */
                     deliveryFormat?: "envelope" | "raw";
+                    /**
+                     * @description Your own name for this endpoint (Svix's `uid`), unique in the account
+                     * @example orders-prod
+                     */
+                    uid?: string | null;
+                    /**
+                     * @description null: none (every matching event)
+                     * @example [
+                     *       "project-123"
+                     *     ]
+                     */
+                    channels?: string[] | null;
+                    /**
+                     * @description Your own string pairs, kept and shown, never read
+                     * @example {
+                     *       "team": "billing"
+                     *     }
+                     */
+                    metadata?: {
+                        [key: string]: string;
+                    };
                 };
             };
         };
@@ -5342,6 +5399,13 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     idempotencyKey?: string;
+                    /**
+                     * @description Svix's channels: a webhook with channels receives this event only if it names one of these; one without, whatever the channels
+                     * @example [
+                     *       "project-123"
+                     *     ]
+                     */
+                    channels?: string[];
                 };
             };
         };

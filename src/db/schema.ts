@@ -191,6 +191,15 @@ export const webhooks = sqliteTable(
      * (the entity alone, as Svix sends a message's payload).
      */
     deliveryFormat: text("delivery_format").notNull().default("envelope"),
+    /** The host application's own name for this endpoint (Svix's `uid`): unique in its account. */
+    uid: text("uid"),
+    /**
+     * Channels (Svix's): a webhook with channels receives only events published to at least one
+     * of them; one without receives every event its types and filter match.
+     */
+    channels: json<string[]>()("channels"),
+    /** The host application's own string pairs (Svix's `metadata`), kept and shown, never read. */
+    metadata: json<Record<string, string>>()("metadata"),
     /** First failure since the last success: the auto-disable clock. */
     failingSince: integer("failing_since"),
     /**
@@ -205,7 +214,10 @@ export const webhooks = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("webhooks_account_idx").on(t.accountId, t.id)],
+  (t) => [
+    index("webhooks_account_idx").on(t.accountId, t.id),
+    uniqueIndex("webhooks_uid_idx").on(t.accountId, t.uid).where(sql`uid IS NOT NULL`),
+  ],
 );
 
 /** Event types an account registered or published (Keyhook's own are built in). */

@@ -16,6 +16,15 @@ export const PublishBody = z.strictObject({
     .record(z.string(), z.unknown())
     .openapi({ example: { id: "iss_1", severity: "major", status: "resolved" } }),
   idempotencyKey: z.string().min(1).max(255).optional(),
+  channels: z
+    .array(z.string().min(1).max(128))
+    .max(10)
+    .optional()
+    .openapi({
+      description:
+        "Svix's channels: a webhook with channels receives this event only if it names one of these; one without, whatever the channels",
+      example: ["project-123"],
+    }),
 });
 
 export const Event = z

@@ -42,7 +42,13 @@ export interface PublishInput {
   type: string;
   entity: Record<string, unknown>;
   idempotencyKey?: string;
+  /** Svix's channels: a webhook with channels is sent only events naming one of them. */
+  channels?: string[];
 }
+
+/** A webhook with channels takes an event naming one of them; one without takes any. */
+const inChannels = (webhook: string[] | null, event: string[] | undefined) =>
+  webhook === null || (event?.some((c) => webhook.includes(c)) ?? false);
 
 /** Where an event is published: its account, and the webhooks version the caller read, if any. */
 export interface PublishScope {
@@ -258,7 +264,9 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           .filter((w) =>
             opts.onlyWebhookId
               ? w.id === opts.onlyWebhookId
-              : (w.events.includes("*") || w.events.includes(input.type)) && matchesFilter(input.entity, w.filter),
+              : (w.events.includes("*") || w.events.includes(input.type)) &&
+                inChannels(w.channels, input.channels) &&
+                matchesFilter(input.entity, w.filter),
           )
           .map((webhook, index) => ({
             delivery: { id: deliveryId(sent.id, index), accountId, attempts: 0 },

@@ -89,6 +89,12 @@ async function inApp(c: C) {
   return { app, caller: callerOf(c) };
 }
 
+/** `{endpoint_id}`: a webhook's id, or its `uid`, in `{app_id}`'s account. */
+async function endpoint(c: C) {
+  const { caller } = await inApp(c);
+  return { caller, id: await c.var.services.webhooks.idOf(caller, c.req.param("ep") ?? "") };
+}
+
 function webhookInput(e: z.infer<typeof m.EndpointIn>) {
   return {
     url: e.url,
@@ -97,6 +103,9 @@ function webhookInput(e: z.infer<typeof m.EndpointIn>) {
     ...(e.description ? { description: e.description } : {}),
     ...(e.headers && Object.keys(e.headers).length > 0 ? { headers: e.headers } : {}),
     ...(e.throttleRate ? { throttle: e.throttleRate } : {}),
+    ...(e.uid ? { uid: e.uid } : {}),
+    ...(e.channels && e.channels.length > 0 ? { channels: e.channels } : {}),
+    ...(e.metadata ? { metadata: e.metadata } : {}),
     deliveryFormat: "raw" as const,
   };
 }
@@ -217,12 +226,12 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
     return c.json(m.listOut(webhooks.map(m.endpointOut), nextCursor), 200);
   });
   api.get("/app/:app/endpoint/:ep", async (c) => {
-    const { caller } = await inApp(c);
-    return c.json(m.endpointOut(await c.var.services.webhooks.get(caller, c.req.param("ep"))), 200);
+    const { caller, id } = await endpoint(c);
+    return c.json(m.endpointOut(await c.var.services.webhooks.get(caller, id)), 200);
   });
   api.patch("/app/:app/endpoint/:ep", async (c) => {
     const input = await body(c, m.EndpointPatch);
-    const { caller } = await inApp(c);
+    const { caller, id } = await endpoint(c);
     const change = keyhookChecked(UpdateWebhookBody, {
       ...(input.url !== undefined ? { url: input.url } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
@@ -231,22 +240,25 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
         ? { events: input.eventTypes && input.eventTypes.length > 0 ? input.eventTypes : ["*"] }
         : {}),
       ...(input.throttleRate !== undefined ? { throttle: input.throttleRate } : {}),
+      ...(input.uid !== undefined ? { uid: input.uid } : {}),
+      ...(input.channels !== undefined ? { channels: input.channels } : {}),
+      ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
     });
-    return c.json(m.endpointOut(await c.var.services.webhooks.update(caller, c.req.param("ep"), change)), 200);
+    return c.json(m.endpointOut(await c.var.services.webhooks.update(caller, id, change)), 200);
   });
   api.delete("/app/:app/endpoint/:ep", async (c) => {
-    const { caller } = await inApp(c);
-    await c.var.services.webhooks.remove(caller, c.req.param("ep"));
+    const { caller, id } = await endpoint(c);
+    await c.var.services.webhooks.remove(caller, id);
     return c.body(null, 204);
   });
   api.get("/app/:app/endpoint/:ep/secret", async (c) => {
-    const { caller } = await inApp(c);
-    return c.json({ key: await c.var.services.webhooks.secret(caller, c.req.param("ep")) }, 200);
+    const { caller, id } = await endpoint(c);
+    return c.json({ key: await c.var.services.webhooks.secret(caller, id) }, 200);
   });
   api.post("/app/:app/endpoint/:ep/secret/rotate", async (c) => {
     const input = await body(c, m.RotateIn);
-    const { caller } = await inApp(c);
-    await c.var.services.webhooks.rotateSecret(caller, c.req.param("ep"), {
+    const { caller, id } = await endpoint(c);
+    await c.var.services.webhooks.rotateSecret(caller, id, {
       ...(input.key ? { secret: input.key } : {}),
       ...(input.gracePeriodSeconds != null ? { overlapSeconds: input.gracePeriodSeconds } : {}),
     });
@@ -277,6 +289,7 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       type: input.eventType,
       entity: input.payload,
       ...(key ? { idempotencyKey: key } : {}),
+      ...(input.channels && input.channels.length > 0 ? { channels: input.channels } : {}),
     });
     const { event } = await services.events.publish({ accountId: app.id, webhooksVersion: null }, publish);
     return c.json(m.messageOut(event, withContent(c), input.eventId), 202);

@@ -100,6 +100,9 @@ export function applicationOut(a: {
 
 interface WebhookView {
   id: string;
+  uid: string | null;
+  channels: string[] | null;
+  metadata: Record<string, string>;
   url: string;
   events: string[];
   description: string | null;
@@ -118,7 +121,9 @@ export function endpointOut(w: WebhookView) {
     disabled: w.status === "disabled",
     ...(w.events.includes("*") ? {} : { eventTypes: w.events }),
     ...(w.throttle === null ? {} : { throttleRate: w.throttle }),
-    metadata: {},
+    ...(w.uid === null ? {} : { uid: w.uid }),
+    ...(w.channels === null ? {} : { channels: w.channels }),
+    metadata: w.metadata,
     createdAt: w.createdAt,
     updatedAt: w.updatedAt,
   };

@@ -24,7 +24,7 @@ export type WebhookTarget = Pick<
 >;
 
 /** An active webhook as publishing sees it: what to match on, and what a first attempt signs with. */
-type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null };
+type PublishTarget = WebhookTarget & { events: string[]; filter: FilterCondition[] | null; channels: string[] | null };
 
 /** What publishing reads of an account, as of one `webhooksVersion`: its targets and the schemas it checks. */
 export interface PublishPlanInputs {

@@ -67,6 +67,7 @@ function activeTargets(db: Db, accountId: string) {
       throttle: webhooks.throttle,
       timeoutMs: webhooks.timeoutMs,
       deliveryFormat: webhooks.deliveryFormat,
+      channels: webhooks.channels,
     })
     .from(webhooks)
     .where(and(eq(webhooks.accountId, accountId), eq(webhooks.status, "active")));
@@ -80,6 +81,13 @@ export const bumpVersion = (db: Db, accountId: string) =>
     .where(eq(accounts.id, accountId));
 
 /** Insert + guarded delete + guarded audit in one batch, as for keys: concurrent creates cannot overshoot. */
+export const webhookIdByUid = (db: Db, accountId: string, uid: string) =>
+  db
+    .select({ id: webhooks.id })
+    .from(webhooks)
+    .where(and(eq(webhooks.accountId, accountId), eq(webhooks.uid, uid)))
+    .get();
+
 export async function insertWebhookWithinLimit(db: Db, row: WebhookRow, max: number, audit: AuditRow) {
   const [, removed] = await db.batch([
     db.insert(webhooks).values(row),

@@ -38,6 +38,28 @@ const DeliveryFormat = z.enum(["envelope", "raw"]).openapi({
     "A delivery's body: `envelope` (`{id, event, accountId, occurredAt, entity}`, the default) or `raw` (the entity alone, byte for byte as published: what a Svix receiver expects). Either way the request carries `webhook-*` and `svix-*` headers with the same id, timestamp and signatures",
 });
 
+const Uid = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[a-zA-Z0-9\-_.]+$/, "letters, digits, -, _ and . only")
+  .openapi({
+    description: "Your own name for this endpoint (Svix's `uid`), unique in the account",
+    example: "orders-prod",
+  });
+const Channels = z
+  .array(z.string().min(1).max(128))
+  .max(10)
+  .openapi({
+    description:
+      "Receives only events published to at least one of these channels (Svix's channels); without, every event its types and filter match",
+    example: ["project-123"],
+  });
+const Metadata = z
+  .record(z.string().max(256), z.string().max(2048))
+  .refine((m) => Object.keys(m).length <= 50, "at most 50 pairs")
+  .openapi({ description: "Your own string pairs, kept and shown, never read", example: { team: "billing" } });
+
 const Scheme = z.enum(["v1", "v1a"]).openapi({
   description:
     "How deliveries are signed (Standard Webhooks): `v1` HMAC-SHA256 with a shared secret, or `v1a` Ed25519 — the receiver holds only the public key `whpk_…`",
@@ -65,6 +87,9 @@ export const Webhook = z
     throttle: Throttle.nullable(),
     timeoutMs: TimeoutMs.nullable().openapi({ description: "null: the deployment's timeout" }),
     deliveryFormat: DeliveryFormat,
+    uid: Uid.nullable(),
+    channels: Channels.nullable(),
+    metadata: z.record(z.string(), z.string()),
     previousSecretExpiresAt: Timestamp.nullable().openapi({ description: "End of a rotation's overlap" }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -82,6 +107,9 @@ export const CreateWebhookBody = z.strictObject({
   throttle: Throttle.optional(),
   timeoutMs: TimeoutMs.optional(),
   deliveryFormat: DeliveryFormat.optional(),
+  uid: Uid.optional(),
+  channels: Channels.optional(),
+  metadata: Metadata.optional(),
 });
 
 export const UpdateWebhookBody = z.strictObject({
@@ -94,6 +122,9 @@ export const UpdateWebhookBody = z.strictObject({
   throttle: Throttle.nullable().optional().openapi({ description: "null: unthrottled" }),
   timeoutMs: TimeoutMs.nullable().optional().openapi({ description: "null: the deployment's" }),
   deliveryFormat: DeliveryFormat.optional(),
+  uid: Uid.nullable().optional(),
+  channels: Channels.nullable().optional().openapi({ description: "null: none (every matching event)" }),
+  metadata: Metadata.optional(),
 });
 
 export const RotateSecretBody = z.strictObject({

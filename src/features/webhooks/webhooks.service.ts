@@ -40,6 +40,9 @@ function toWebhook(row: WebhookRow, headerNames: string[]): z.infer<typeof Webho
     throttle: row.throttle,
     timeoutMs: row.timeoutMs,
     deliveryFormat: row.deliveryFormat as "envelope" | "raw",
+    uid: row.uid,
+    channels: row.channels,
+    metadata: row.metadata ?? {},
     previousSecretExpiresAt: isoOrNull(row.previousSecretExpiresAt),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
@@ -69,6 +72,19 @@ const audited = ({
   timeoutMs,
   deliveryFormat,
 });
+
+/** A write refused by the unique `(account, uid)` index is 409, naming the uid. */
+async function uniqueUid<T>(write: Promise<T>, uid: string | null | undefined): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    const text = `${err instanceof Error ? err.message : ""} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
+    if (uid && /UNIQUE constraint failed: webhooks\.account_id, webhooks\.uid/.test(text)) {
+      throw new ApiError("conflict", "Another webhook of this account has this uid", { uid });
+    }
+    throw err;
+  }
+}
 
 /** 400 `invalid_webhook_url` with the reason, for registration and every URL change. */
 function assertSafeUrl(url: string, settings: WebhookSettings) {
@@ -145,7 +161,8 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
       changed,
       at,
     );
-    if (!(await repo.updateWebhook(db, caller.accountId, id, { ...changes, updatedAt: after.updatedAt }, audit))) {
+    const written = repo.updateWebhook(db, caller.accountId, id, { ...changes, updatedAt: after.updatedAt }, audit);
+    if (!(await uniqueUid(written, changes.uid))) {
       throw new ApiError("not_found", "Webhook not found");
     }
     forgetTargets(caller.accountId);
@@ -176,6 +193,9 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         throttle: input.throttle ?? null,
         timeoutMs: input.timeoutMs ?? null,
         deliveryFormat: input.deliveryFormat ?? "envelope",
+        uid: input.uid ?? null,
+        channels: input.channels && input.channels.length > 0 ? [...new Set(input.channels)] : null,
+        metadata: input.metadata ?? null,
         failingSince: null,
         lastSuccessAt: null,
         lastAttemptAt: null,
@@ -194,7 +214,7 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         diff(null, audited(webhook)),
         at,
       );
-      if (!(await repo.insertWebhookWithinLimit(db, row, settings.maxPerAccount, audit))) {
+      if (!(await uniqueUid(repo.insertWebhookWithinLimit(db, row, settings.maxPerAccount, audit), row.uid))) {
         throw new ApiError(
           "conflict",
           `This account already has ${settings.maxPerAccount} webhooks, the most allowed; delete one first`,
@@ -210,6 +230,14 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
     async list(caller: Caller, limit: number, cursor: string | undefined) {
       const { items, nextCursor } = page(await repo.listWebhooks(db, caller.accountId, limit + 1, cursor), limit);
       return { webhooks: await Promise.all(items.map(view)), nextCursor };
+    },
+
+    /** A webhook's id from its id or its `uid` (Svix's API addresses endpoints by either). */
+    async idOf(caller: Caller, idOrUid: string) {
+      if (idOrUid.startsWith("wh_")) return idOrUid;
+      const hit = await repo.webhookIdByUid(db, caller.accountId, idOrUid);
+      if (!hit) throw new ApiError("not_found", "Webhook not found");
+      return hit.id;
     },
 
     async get(caller: Caller, id: string) {
@@ -243,6 +271,10 @@ export function createWebhooksService(platform: Platform, deps: WebhooksDeps) {
         throttle: input.throttle,
         timeoutMs: input.timeoutMs,
         deliveryFormat: input.deliveryFormat,
+        uid: input.uid,
+        channels:
+          input.channels === undefined ? undefined : input.channels?.length ? [...new Set(input.channels)] : null,
+        metadata: input.metadata,
         url: input.url,
         events: input.events && [...new Set(input.events)],
         filter: input.filter,
