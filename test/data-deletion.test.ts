@@ -350,6 +350,7 @@ describe("DELETE /v1/accounts/:id", () => {
     expect(tables.sort()).toEqual(
       [
         "accounts",
+        "api_idempotency", // answers to Svix's API POSTs, kept 24 h for retries
         "api_keys",
         "audit_log",
         "cron_state",

@@ -1,6 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { ApiException, Svix, Webhook } from "svix";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../src/db/client";
+import { createIdempotency } from "../src/features/svix/idempotency";
 import { ADMIN, BASE } from "./helpers/api";
 import { received, uniqueName, waitForReceived } from "./helpers/webhooks";
 
@@ -25,11 +27,21 @@ async function failure(call: Promise<unknown>) {
   throw new Error("the call did not fail");
 }
 
-const raw = (method: string, path: string, body?: unknown, token: string | null = ADMIN) =>
+const raw = (
+  method: string,
+  path: string,
+  body?: unknown,
+  token: string | null = ADMIN,
+  headers: Record<string, string> = {},
+) =>
   exports.default.fetch(
     new Request(`${BASE}${path}`, {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        "content-type": "application/json",
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     }),
   );
@@ -157,6 +169,50 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     expect(only.map((r) => JSON.parse(r.body).n)).toEqual([1]);
     const cleared = await svix.endpoint.patch(uid, withChannels.id, { channels: null });
     expect(cleared.channels).toBeUndefined();
+  });
+
+  it("a retry with the same idempotency-key creates nothing twice: applications, endpoints, messages", async () => {
+    const key = { "idempotency-key": `auto_${crypto.randomUUID()}` };
+    const first = await raw("POST", "/api/v1/app", { name: "Retry Co" }, ADMIN, key);
+    expect(first.status).toBe(201);
+    const again = await raw("POST", "/api/v1/app", { name: "Retry Co" }, ADMIN, key);
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    const app = (await first.json()) as { id: string };
+    expect(((await again.json()) as { id: string }).id).toBe(app.id);
+    // The same key on another request: refused, nothing made.
+    const other = await raw("POST", `/api/v1/app/${app.id}/endpoint`, { url: "https://example.com/h" }, ADMIN, key);
+    expect(other.status).toBe(422);
+
+    const name = uniqueName();
+    const epKey = { "idempotency-key": `auto_${crypto.randomUUID()}` };
+    const endpoint = { url: `${env.RECEIVER_URL}/ok/${name}` };
+    const e1 = (await (await raw("POST", `/api/v1/app/${app.id}/endpoint`, endpoint, ADMIN, epKey)).json()) as any;
+    const e2 = (await (await raw("POST", `/api/v1/app/${app.id}/endpoint`, endpoint, ADMIN, epKey)).json()) as any;
+    expect(e2.id).toBe(e1.id);
+    expect((await client().endpoint.list(app.id)).data).toHaveLength(1);
+
+    const msgKey = { "idempotency-key": `auto_${crypto.randomUUID()}` };
+    const message = { eventType: "order.paid", payload: { n: 1 } };
+    const m1 = (await (await raw("POST", `/api/v1/app/${app.id}/msg`, message, ADMIN, msgKey)).json()) as any;
+    const m2 = (await (await raw("POST", `/api/v1/app/${app.id}/msg`, message, ADMIN, msgKey)).json()) as any;
+    expect(m2.id).toBe(m1.id);
+    await waitForReceived(name, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await received(name)).toHaveLength(1);
+  });
+
+  it("kept answers expire after 24 h (the cron prunes them)", async () => {
+    const db = createDb(env.DB);
+    const key = `test:${crypto.randomUUID()}`;
+    const now = Date.now();
+    const idempotency = createIdempotency(db, () => now);
+    expect((await idempotency.claim(key, "POST /api/v1/app")).kind).toBe("run");
+    await idempotency.settle(key, 201, "{}");
+    expect(await idempotency.claim(key, "POST /api/v1/app")).toEqual({ kind: "replay", status: 201, body: "{}" });
+    const later = createIdempotency(db, () => now + 25 * 3_600_000);
+    expect(await later.prune()).toBeGreaterThanOrEqual(1);
+    expect((await later.claim(key, "POST /api/v1/app")).kind).toBe("run");
   });
 
   it("bad input gets Svix's error shapes, never a 500", async () => {

@@ -1,5 +1,6 @@
 import type { Services } from "../compose";
 import { CRON_SEEN, markSeen } from "../features/deployment/doctor";
+import { createIdempotency } from "../features/svix/idempotency";
 import { describe } from "../lib/log";
 
 /**
@@ -24,6 +25,7 @@ export async function sweep(services: Services) {
     prunedAnalytics: () => services.analytics.prune(),
     prunedOAuth: () => services.oauth.prune(),
     prunedPortalSessions: () => services.portal.prune(),
+    prunedSvixIdempotency: () => createIdempotency(services.platform.db, services.platform.now).prune(),
     announced: () => services.keys.announceExpiring(),
   } satisfies Record<string, () => Promise<unknown>>;
   const results: Partial<{ [K in keyof typeof steps]: Awaited<ReturnType<(typeof steps)[K]>> }> = {};

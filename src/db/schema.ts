@@ -345,6 +345,20 @@ export const deploymentEventTypes = sqliteTable("deployment_event_types", {
 
 export type DeploymentEventTypeRow = typeof deploymentEventTypes.$inferSelect;
 
+/**
+ * Answers to POSTs of Svix's API kept by their `idempotency-key` (24 h): a client's retry gets the
+ * first answer again and creates nothing twice (`features/svix`). `status` null: still running.
+ * Messages keep theirs in the event's own idempotency key instead (no row of this table).
+ */
+export const apiIdempotency = sqliteTable("api_idempotency", {
+  key: text("key").primaryKey(),
+  /** The request it answered (method and path): the same key on another request is refused. */
+  request: text("request").notNull(),
+  status: integer("status"),
+  body: text("body"),
+  createdAt: integer("created_at").notNull(),
+});
+
 /** Where a cron task stopped last time (e.g. the retention's last event id): small, read once a run. */
 export const cronState = sqliteTable("cron_state", {
   name: text("name").primaryKey(),

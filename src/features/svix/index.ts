@@ -8,6 +8,7 @@ import { ApiError, errorStatus } from "../../lib/errors";
 import { PublishBody } from "../events/events.schemas";
 import { CreateWebhookBody, UpdateWebhookBody } from "../webhooks/webhooks.schemas";
 import { createSvixCatalog } from "./catalog";
+import { createIdempotency } from "./idempotency";
 import * as m from "./svix.models";
 
 /**
@@ -131,6 +132,29 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
   );
   api.get("/health", (c) => c.body(null, 204));
   api.use("*", authenticate, requireOperator);
+  // A POST's idempotency-key: a retry gets the first answer (a message's is its event's own key).
+  api.use("*", async (c, next) => {
+    const header = c.req.header("idempotency-key");
+    if (c.req.method !== "POST" || !header || /^\/api\/v1\/app\/[^/]+\/msg\/?$/.test(c.req.path)) return next();
+    const { db, now } = c.var.services.platform;
+    const idempotency = createIdempotency(db, now);
+    const key = `${c.var.principal.type}:${c.var.principal.id}:${header}`;
+    const claim = await idempotency.claim(key, `POST ${c.req.path}`);
+    if (claim.kind === "replay") {
+      const replayed = { "idempotent-replayed": "true" };
+      if (claim.status === 204 || claim.body === null) return c.body(null, 204, replayed);
+      return c.body(claim.body, claim.status as 200, { ...replayed, "content-type": "application/json" });
+    }
+    if (claim.kind === "busy") {
+      throw new SvixError(409, { code: "conflict", detail: "A request with this idempotency-key is still running" });
+    }
+    if (claim.kind === "mismatch") {
+      throw invalid([{ path: [], message: "this idempotency-key was used for another request" }]);
+    }
+    await next();
+    const status = c.res.status;
+    await idempotency.settle(key, status, status === 204 ? "" : await c.res.clone().text());
+  });
 
   // Applications: accounts.
   api.post("/app", async (c) => {
@@ -281,8 +305,11 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       });
     }
     if (!app) throw new ApiError("not_found", "Application not found");
-    const key = input.eventId ? `svix-event-id:${input.eventId}` : undefined;
-    if (key && (await services.events.findByIdempotencyKey(app.id, key))) {
+    // A message's eventId is unique (a repeat is 409); without one, the request's idempotency-key
+    // is the event's own: a retry answers the first message and sends nothing twice.
+    const header = c.req.header("idempotency-key");
+    const key = input.eventId ? `svix-event-id:${input.eventId}` : header ? `svix-idempotency:${header}` : undefined;
+    if (input.eventId && key && (await services.events.findByIdempotencyKey(app.id, key))) {
       throw new SvixError(409, { code: "conflict", detail: `A message with eventId ${input.eventId} exists` });
     }
     const publish = keyhookChecked(PublishBody, {
