@@ -171,6 +171,40 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     expect(cleared.channels).toBeUndefined();
   });
 
+  it("headers, message lists, destinations, attempts by endpoint, resend, recover, replay-missing, expunge, the portal", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    await svix.application.create({ name: "Epsilon", uid });
+    const name = uniqueName();
+    const ep = await svix.endpoint.create(uid, { url: `${env.RECEIVER_URL}/ok/${name}` });
+    await svix.endpoint.setHeaders(uid, ep.id, { headers: { "x-team": "billing", "x-env": "prod" } });
+    await svix.endpoint.patchHeaders(uid, ep.id, { headers: { "x-env": "staging" }, deleteHeaders: ["x-team"] });
+    expect((await svix.endpoint.getHeaders(uid, ep.id)).headers).toEqual({ "x-env": "staging" });
+
+    const msg = await svix.message.create(uid, { eventType: "order.paid", payload: { n: 1 } });
+    await waitForReceived(name, 1);
+    expect((await received(name))[0]?.headers["x-env"]).toBe("staging");
+    expect((await svix.message.list(uid)).data.map((x) => x.id)).toContain(msg.id);
+    await expect
+      .poll(async () => (await svix.messageAttempt.listByEndpoint(uid, ep.id)).data.length, { timeout: 5000 })
+      .toBe(1);
+    const destinations = await svix.messageAttempt.listAttemptedDestinations(uid, msg.id);
+    expect(destinations.data[0]).toMatchObject({ id: ep.id, status: 0 });
+
+    await svix.messageAttempt.resend(uid, msg.id, ep.id);
+    await waitForReceived(name, 2);
+    const since = new Date(Date.now() - 3_600_000);
+    expect((await svix.endpoint.recover(uid, ep.id, { since })).status).toBe("finished");
+    expect((await svix.endpoint.replayMissing(uid, ep.id, { since })).status).toBe("finished");
+
+    await svix.message.expungeContent(uid, msg.id);
+    expect((await svix.message.get(uid, msg.id, { withContent: true })).payload).toEqual({});
+
+    const portal = await svix.authentication.appPortalAccess(uid, {});
+    expect(portal.url).toMatch(/\/portal\/open\?token=khp_/);
+    expect(portal.token).toMatch(/^khp_/);
+  });
+
   it("a retry with the same idempotency-key creates nothing twice: applications, endpoints, messages", async () => {
     const key = { "idempotency-key": `auto_${crypto.randomUUID()}` };
     const first = await raw("POST", "/api/v1/app", { name: "Retry Co" }, ADMIN, key);

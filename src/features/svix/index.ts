@@ -289,7 +289,102 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
     return c.body(null, 204);
   });
 
+  // An endpoint's headers, recovery and replay.
+  api.get("/app/:app/endpoint/:ep/headers", async (c) => {
+    const { caller, id } = await endpoint(c);
+    return c.json({ headers: await c.var.services.webhooks.headers(caller, id), sensitive: [] }, 200);
+  });
+  const setHeaders = async (c: C, merge: boolean) => {
+    const input = await body(c, m.HeadersIn);
+    const { caller, id } = await endpoint(c);
+    const { webhooks } = c.var.services;
+    const headers = merge ? { ...(await webhooks.headers(caller, id)), ...input.headers } : input.headers;
+    for (const gone of input.deleteHeaders ?? []) delete headers[gone];
+    await webhooks.update(caller, id, keyhookChecked(UpdateWebhookBody, { headers }));
+    return c.body(null, 204);
+  };
+  api.put("/app/:app/endpoint/:ep/headers", (c) => setHeaders(c, false));
+  api.patch("/app/:app/endpoint/:ep/headers", (c) => setHeaders(c, true));
+  api.post("/app/:app/endpoint/:ep/recover", async (c) => {
+    const input = await body(c, m.RangeIn);
+    const { caller, id } = await endpoint(c);
+    await c.var.services.deliveries.recover(caller, id, input.since);
+    return c.json(m.taskOut("endpoint.recover", c.var.services.platform.now()), 202);
+  });
+  api.post("/app/:app/endpoint/:ep/replay-missing", async (c) => {
+    const input = await body(c, m.RangeIn);
+    const { caller, id } = await endpoint(c);
+    await c.var.services.deliveries.replay(caller, id, {
+      since: input.since,
+      ...(input.until ? { until: input.until } : {}),
+    });
+    return c.json(m.taskOut("endpoint.replay", c.var.services.platform.now()), 202);
+  });
+  api.get("/app/:app/attempt/endpoint/:ep", async (c) => {
+    const { caller, id } = await endpoint(c);
+    const status = c.req.query("status");
+    const { attempts, nextCursor } = await c.var.services.deliveries.attempts(caller, id, {
+      limit: limitOf(c),
+      ...(c.req.query("iterator") ? { cursor: c.req.query("iterator") } : {}),
+      ...(status === "0" ? { status: "succeeded" as const } : status === "2" ? { status: "failed" as const } : {}),
+      ...(c.req.query("after") ? { since: c.req.query("after") } : {}),
+    });
+    return c.json(
+      m.listOut(
+        attempts.map((t) => m.attemptOut(t, t.eventId, id)),
+        nextCursor,
+      ),
+      200,
+    );
+  });
+
   // Messages: events.
+  api.get("/app/:app/msg", async (c) => {
+    const { app } = await inApp(c);
+    const types = c.req.query("event_types")?.split(",").filter(Boolean) ?? [];
+    const { events, nextCursor } = await c.var.services.history.list(app.id, {
+      limit: limitOf(c),
+      ...(c.req.query("iterator") ? { cursor: c.req.query("iterator") } : {}),
+      ...(types.length === 1 ? { type: types[0] } : {}),
+      ...(c.req.query("after") ? { since: c.req.query("after") } : {}),
+      ...(c.req.query("before") ? { until: c.req.query("before") } : {}),
+    });
+    const shown = types.length > 1 ? events.filter((e) => types.includes(e.type)) : events;
+    return c.json(
+      m.listOut(
+        shown.map((e) => m.messageOut(e, withContent(c))),
+        nextCursor,
+      ),
+      200,
+    );
+  });
+  api.delete("/app/:app/msg/:msg/content", async (c) => {
+    const { caller } = await inApp(c);
+    await c.var.services.events.deleteContent(caller, c.req.param("msg"));
+    return c.body(null, 204);
+  });
+  api.get("/app/:app/msg/:msg/endpoint", async (c) => {
+    const { app, caller } = await inApp(c);
+    const event = await c.var.services.history.get(app.id, c.req.param("msg"));
+    const data = await Promise.all(
+      event.deliveries.map(async (d) => ({
+        ...m.endpointOut(await c.var.services.webhooks.get(caller, d.webhookId)),
+        ...m.deliveryStatusOut(d.status),
+        ...(d.nextAttemptAt ? { nextAttempt: d.nextAttemptAt } : {}),
+      })),
+    );
+    return c.json(m.listOut(data, null), 200);
+  });
+  api.post("/app/:app/msg/:msg/endpoint/:ep/resend", async (c) => {
+    const { caller, id } = await endpoint(c);
+    const { history, deliveries } = c.var.services;
+    const event = await history.get(caller.accountId, c.req.param("msg"));
+    const delivery = event.deliveries.find((d) => d.webhookId === id);
+    if (!delivery) throw new ApiError("not_found", "This message was not sent to this endpoint");
+    await deliveries.retry(caller, delivery.id);
+    return c.json({}, 202);
+  });
+
   api.post("/app/:app/msg", async (c) => {
     const input = await body(c, m.MessageIn);
     const { services } = c.var;
@@ -340,6 +435,34 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       .flatMap((d) => d.attempts.map((t) => m.attemptOut(t, event.id, d.webhookId)))
       .sort((a, b) => b.timestamp.localeCompare(a.timestamp));
     return c.json(m.listOut(data, null), 200);
+  });
+
+  // The application portal: a single-use link to Keyhook's customer portal (docs/portal.md).
+  api.post("/auth/app-portal-access/:app", async (c) => {
+    const input = await body(c, m.PortalAccessIn);
+    const { app } = await inApp(c);
+    const { services, principal } = c.var;
+    // Svix's capabilities, as Keyhook's: viewing is every session's; managing endpoints and their
+    // secrets is webhooks:write; sending attempts again is events:replay.
+    const wanted = input.readOnly ? [] : (input.capabilities ?? ["ManageEndpoint", "CreateAttempts"]);
+    const capabilities = new Set<"webhooks:read" | "webhooks:write" | "events:replay">(["webhooks:read"]);
+    for (const cap of wanted) {
+      if (/^(ManageEndpoint|ManageEndpointSecret|ViewEndpointSecret)$/.test(cap)) capabilities.add("webhooks:write");
+      if (cap === "CreateAttempts") capabilities.add("events:replay");
+    }
+    const origin = services.platform.settings.oauth.issuer ?? new URL(c.req.url).origin;
+    const session = await services.portal.create(
+      { principal, audit: auditOf(c) },
+      {
+        accountId: app.id,
+        capabilities: [...capabilities],
+        // Svix allows an hour to seven days; Keyhook's sessions last at most a day.
+        expiresIn: Math.min(86_400, Math.max(60, input.expiry ?? 3600)),
+      },
+      origin,
+    );
+    const token = new URL(session.url).searchParams.get("token") ?? "";
+    return c.json({ url: session.url, token }, 200);
   });
 
   // Everything else Svix has: 404 in its shape.

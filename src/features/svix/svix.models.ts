@@ -78,6 +78,33 @@ export const EventTypeIn = z.object({
 
 export const EventTypePatch = EventTypeIn.omit({ name: true }).partial();
 
+export const HeadersIn = z.object({
+  headers: z.record(z.string(), z.string()),
+  deleteHeaders: z.array(z.string()).optional(),
+});
+
+export const RangeIn = z.object({
+  since: z.iso.datetime({ offset: true }),
+  until: z.iso.datetime({ offset: true }).nullish(),
+});
+
+/** A background task as Svix answers recover and replay-missing: Keyhook finishes them before it answers. */
+export const taskOut = (task: "endpoint.recover" | "endpoint.replay", at: number) => ({
+  id: `qtask_${crypto.randomUUID().replaceAll("-", "")}`,
+  status: "finished",
+  task,
+  updatedAt: iso(at),
+});
+
+export const PortalAccessIn = z.object({
+  readOnly: z.boolean().nullish(),
+  capabilities: z.array(z.string()).nullish(),
+  expiry: z.number().int().min(1).nullish(),
+  application: ApplicationIn.nullish(),
+  featureFlags: z.array(z.string()).nullish(),
+  sessionId: z.string().nullish(),
+});
+
 export const RotateIn = z.object({ key: z.string().nullish(), gracePeriodSeconds: z.number().int().min(0).nullish() });
 
 /** An account as Svix's `ApplicationOut`. */
@@ -178,6 +205,11 @@ export function attemptOut(t: AttemptView, msgId: string, endpointId: string) {
     triggerType: 0,
     timestamp: t.createdAt,
   };
+}
+
+export function deliveryStatusOut(s: keyof typeof STATUS) {
+  const [status, statusText] = STATUS[s];
+  return { status, statusText };
 }
 
 /** A deployment event type as Svix's `EventTypeOut`; its schemas only when asked for. */
