@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type KeyhookClient, KeyhookError } from "../client/index.ts";
 import { record, table } from "./format.ts";
+import { importSvix } from "./import-svix.ts";
 
 export class UsageError extends Error {}
 
@@ -119,6 +120,41 @@ const DOCTOR_TRIES = 10;
 const MARK = { ok: "✓", fail: "✗", pending: "…" } as const;
 
 export const COMMANDS: Record<string, Command> = {
+  "import svix": {
+    usage: "import svix --from <Svix server URL> --token <Svix token> [--dry-run]",
+    summary:
+      "Copy a Svix organisation's applications, event types and endpoints (with their secrets) into Keyhook; run again, it creates nothing twice",
+    options: {
+      from: { type: "string", description: "the Svix server: https://api.svix.com, or a region's, or another Keyhook" },
+      token: { type: "string", description: "a Svix API token of that organisation" },
+      "dry-run": { type: "boolean", description: "print what it would do, change nothing" },
+    },
+    async run(_c, _a, v) {
+      if (typeof v.from !== "string" || typeof v.token !== "string") {
+        throw new UsageError("--from and --token are required");
+      }
+      const lines: string[] = [];
+      const summary = await importSvix(
+        {
+          from: v.from,
+          token: v.token,
+          to: String(v.url),
+          toToken: String(v.key),
+          dryRun: v["dry-run"] === true,
+        },
+        (line) => lines.push(line),
+      );
+      const s = summary;
+      lines.push(
+        "",
+        `${v["dry-run"] ? "Dry run: nothing changed. " : ""}Event types: ${s.eventTypes.created} created, ${s.eventTypes.unchanged} there already.`,
+        `Applications: ${s.applications.created} created, ${s.applications.found} there already.`,
+        `Endpoints: ${s.endpoints.created} created, ${s.endpoints.updated} updated.`,
+        ...(s.failed.length > 0 ? [`Failed (${s.failed.length}):`, ...s.failed.map((f) => `  ${f}`)] : []),
+      );
+      return { data: summary, text: lines.join("\n"), exitCode: s.failed.length > 0 ? 1 : 0 };
+    },
+  },
   doctor: {
     usage: "doctor",
     summary:

@@ -105,11 +105,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
   });
   try {
     // As many positionals as the command names (checked above): the tuple type says so.
-    const out = await cmd.run(
-      client,
-      [args[0] ?? "", args[1] ?? ""],
-      values as Record<string, string | boolean | undefined>,
-    );
+    const out = await cmd.run(client, [args[0] ?? "", args[1] ?? ""], {
+      ...(values as Record<string, string | boolean | undefined>),
+      // Where the client points, for commands that talk to Keyhook another way (`import svix`).
+      url,
+      key,
+    });
     console.log(values.json ? JSON.stringify(out.data, null, 2) : out.text);
     if (out.warn) console.error(`\nWarning: ${out.warn}`);
     return out.exitCode ?? 0;

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Webhook } from "svix";
 import { apiCall, BASE, devVar, startKeyhook, startReceiver } from "../browser/harness.mjs";
 
 let keyhook, receiver, env;
@@ -300,5 +301,108 @@ describe("keyhook doctor", () => {
     const r = await keyhookCli(["doctor"], { KEYHOOK_URL: "http://localhost:9", KEYHOOK_API_KEY: "x" });
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^✗ reachable: /m);
+  });
+});
+
+/** Another Keyhook (`wrangler dev` on its own port and state), with `extra` arguments. */
+async function anotherKeyhook(port, extra = [], config = "wrangler.toml") {
+  const state = mkdtempSync(join(tmpdir(), "keyhook-other-"));
+  const wrangler = "node_modules/.bin/wrangler";
+  spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state, "-c", config], {
+    env: { ...process.env, CI: "true" },
+  });
+  const dev = spawn(wrangler, ["dev", "-c", config, "--port", String(port), "--persist-to", state, ...extra], {
+    detached: true,
+    stdio: "ignore",
+  });
+  const url = `http://localhost:${port}`;
+  for (let i = 0; i < 120; i++) {
+    if (
+      await fetch(`${url}/health`).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return {
+    url,
+    stop: () => {
+      try {
+        process.kill(-dev.pid, "SIGTERM");
+      } catch {}
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("keyhook import svix", () => {
+  it("from one Keyhook serving the Svix API into another: the receiver verifies with the secret made on the first; run again, nothing twice", async () => {
+    const source = await anotherKeyhook(8797);
+    try {
+      const admin = devVar("ADMIN_TOKEN");
+      const svix = async (base, method, path, body) => {
+        const res = await fetch(`${base}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+          body: body && JSON.stringify(body),
+        });
+        return res.status === 204 ? null : res.json();
+      };
+      const secret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64")}`;
+      const uid = `imp${Date.now()}`;
+      await svix(source.url, "POST", "/api/v1/event-type", { name: "invoice.paid", description: "Paid" });
+      await svix(source.url, "POST", "/api/v1/app", { name: "Imported Co", uid });
+      await svix(source.url, "POST", `/api/v1/app/${uid}/endpoint`, {
+        url: receiver.url,
+        uid: "billing",
+        secret,
+        eventTypes: ["invoice.paid"],
+        channels: ["eu"],
+        headers: { "x-team": "billing" },
+        metadata: { owner: "ops" },
+      });
+      const args = ["import", "svix", "--from", source.url, "--token", admin];
+      const asOperator = { KEYHOOK_API_KEY: admin };
+
+      const dry = await keyhookCli([...args, "--dry-run"], asOperator);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /would create endpoint billing of/);
+      assert.equal((await svix(BASE, "GET", `/api/v1/app/${uid}`)).code, "not_found");
+
+      const first = await keyhookCli(args, asOperator);
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      assert.match(first.stdout, /Applications: 1 created/);
+      assert.match(first.stdout, /Endpoints: 1 created, 0 updated/);
+      const imported = await svix(BASE, "GET", `/api/v1/app/${uid}/endpoint/billing`);
+      assert.deepEqual(imported.channels, ["eu"]);
+      assert.deepEqual(imported.eventTypes, ["invoice.paid"]);
+      assert.deepEqual(imported.metadata, { owner: "ops" });
+      assert.equal((await svix(BASE, "GET", `/api/v1/app/${uid}/endpoint/billing/secret`)).key, secret);
+
+      const again = await keyhookCli(args, asOperator);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /Applications: 0 created, 1 there already/);
+      assert.match(again.stdout, /Endpoints: 0 created, 1 updated/);
+      assert.equal((await svix(BASE, "GET", `/api/v1/app/${uid}/endpoint`)).data.length, 1);
+
+      // A delivery from the second Keyhook, verified with the secret made on the first.
+      const before = receiver.received.length;
+      await svix(BASE, "POST", `/api/v1/app/${uid}/msg`, {
+        eventType: "invoice.paid",
+        payload: { invoice: "in_1" },
+        channels: ["eu"],
+      });
+      for (let i = 0; i < 40 && receiver.received.length === before; i++) await new Promise((r) => setTimeout(r, 250));
+      const got = receiver.received.at(-1);
+      assert.ok(got && receiver.received.length > before, "delivered");
+      assert.equal(got.headers["x-team"], "billing");
+      const { "svix-id": id, "svix-timestamp": ts, "svix-signature": sig } = got.headers;
+      new Webhook(secret).verify(got.body, { "svix-id": id, "svix-timestamp": ts, "svix-signature": sig });
+      assert.deepEqual(JSON.parse(got.body), { invoice: "in_1" });
+    } finally {
+      source.stop();
+    }
   });
 });
