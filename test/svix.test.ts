@@ -205,6 +205,32 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     expect(portal.token).toMatch(/^khp_/);
   });
 
+  it("endpoint upsert by uid, send-example, one attempt, attempted messages, logout", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    await svix.application.create({ name: "Zeta", uid });
+    const name = uniqueName();
+    const created = await svix.endpoint.upsert(uid, "zeta-ep", { url: "https://example.com/first" });
+    expect(created).toMatchObject({ uid: "zeta-ep", url: "https://example.com/first" });
+    const updated = await svix.endpoint.upsert(uid, "zeta-ep", { url: `${env.RECEIVER_URL}/ok/${name}` });
+    expect(updated.id).toBe(created.id);
+    expect(updated.url).toBe(`${env.RECEIVER_URL}/ok/${name}`);
+
+    const example = await svix.endpoint.sendExample(uid, "zeta-ep", { eventType: "order.paid" });
+    expect(example.eventType).toBe("order.paid");
+    await waitForReceived(name, 1);
+    await expect
+      .poll(async () => (await svix.messageAttempt.listByMsg(uid, example.id)).data.length, { timeout: 5000 })
+      .toBe(1);
+    const [attempt] = (await svix.messageAttempt.listByMsg(uid, example.id)).data;
+    if (!attempt) throw new Error("no attempt");
+    expect((await svix.messageAttempt.get(uid, example.id, attempt.id)).id).toBe(attempt.id);
+    const messages = await svix.messageAttempt.listAttemptedMessages(uid, created.id);
+    expect(messages.data.map((x) => x.id)).toContain(example.id);
+    expect(messages.data[0]).toMatchObject({ status: 0 });
+    await svix.authentication.logout();
+  });
+
   it("a retry with the same idempotency-key creates nothing twice: applications, endpoints, messages", async () => {
     const key = { "idempotency-key": `auto_${crypto.randomUUID()}` };
     const first = await raw("POST", "/api/v1/app", { name: "Retry Co" }, ADMIN, key);

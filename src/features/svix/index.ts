@@ -6,6 +6,7 @@ import type { AppEnv } from "../../http/context";
 import { auditOf, authenticate, callerOf, requireOperator } from "../../http/middleware/auth";
 import { ApiError, errorStatus } from "../../lib/errors";
 import { PublishBody } from "../events/events.schemas";
+import { parseDeliveryId } from "../history/stored-event";
 import { CreateWebhookBody, UpdateWebhookBody } from "../webhooks/webhooks.schemas";
 import { createSvixCatalog } from "./catalog";
 import { createIdempotency } from "./idempotency";
@@ -253,6 +254,31 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
     const { caller, id } = await endpoint(c);
     return c.json(m.endpointOut(await c.var.services.webhooks.get(caller, id)), 200);
   });
+  api.put("/app/:app/endpoint/:ep", async (c) => {
+    const input = await body(c, m.EndpointIn);
+    const { caller } = await inApp(c);
+    const { webhooks } = c.var.services;
+    const ep = c.req.param("ep");
+    const id = await webhooks.idOf(caller, ep).catch((err) => {
+      if (err instanceof ApiError && err.code === "not_found") return null;
+      throw err;
+    });
+    if (!id) {
+      const uid = input.uid ?? (ep.startsWith("wh_") ? undefined : ep);
+      return c.json(m.endpointOut(await createEndpoint(c, { ...input, ...(uid ? { uid } : {}) })), 201);
+    }
+    const change = keyhookChecked(UpdateWebhookBody, {
+      url: input.url,
+      description: input.description ?? null,
+      status: input.disabled ? "disabled" : "active",
+      events: input.eventTypes && input.eventTypes.length > 0 ? input.eventTypes : ["*"],
+      throttle: input.throttleRate ?? null,
+      ...(input.uid !== undefined ? { uid: input.uid } : {}),
+      channels: input.channels && input.channels.length > 0 ? input.channels : null,
+      ...(input.metadata ? { metadata: input.metadata } : {}),
+    });
+    return c.json(m.endpointOut(await webhooks.update(caller, id, change)), 200);
+  });
   api.patch("/app/:app/endpoint/:ep", async (c) => {
     const input = await body(c, m.EndpointPatch);
     const { caller, id } = await endpoint(c);
@@ -338,6 +364,37 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
     );
   });
 
+  api.post("/app/:app/endpoint/:ep/send-example", async (c) => {
+    const input = await body(c, m.SendExampleIn);
+    const { caller, id } = await endpoint(c);
+    const { deliveries, history } = c.var.services;
+    const sent = await deliveries.test(caller, id, input.eventType);
+    const eventId = parseDeliveryId(sent.id)?.eventId;
+    if (!eventId) throw new ApiError("internal_error", "The example's event is not known");
+    return c.json(m.messageOut(await history.get(caller.accountId, eventId), withContent(c)), 202);
+  });
+  api.get("/app/:app/endpoint/:ep/msg", async (c) => {
+    const { caller, id } = await endpoint(c);
+    const { deliveries, history } = c.var.services;
+    const { attempts, nextCursor } = await deliveries.attempts(caller, id, {
+      limit: Math.min(50, limitOf(c)),
+      ...(c.req.query("iterator") ? { cursor: c.req.query("iterator") } : {}),
+    });
+    const ids = [...new Set(attempts.map((t) => t.eventId))];
+    const data = await Promise.all(
+      ids.map(async (eventId) => {
+        const event = await history.get(caller.accountId, eventId);
+        const delivery = event.deliveries.find((d) => d.webhookId === id);
+        return {
+          ...m.messageOut(event, withContent(c)),
+          ...m.deliveryStatusOut(delivery?.status ?? "pending"),
+          ...(delivery?.nextAttemptAt ? { nextAttempt: delivery.nextAttemptAt } : {}),
+        };
+      }),
+    );
+    return c.json(m.listOut(data, nextCursor), 200);
+  });
+
   // Messages: events.
   api.get("/app/:app/msg", async (c) => {
     const { app } = await inApp(c);
@@ -374,6 +431,15 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       })),
     );
     return c.json(m.listOut(data, null), 200);
+  });
+  api.get("/app/:app/msg/:msg/attempt/:attempt", async (c) => {
+    const { app } = await inApp(c);
+    const event = await c.var.services.history.get(app.id, c.req.param("msg"));
+    for (const d of event.deliveries) {
+      const t = d.attempts.find((a) => a.id === c.req.param("attempt"));
+      if (t) return c.json(m.attemptOut(t, event.id, d.webhookId), 200);
+    }
+    throw new ApiError("not_found", "Attempt not found");
   });
   api.post("/app/:app/msg/:msg/endpoint/:ep/resend", async (c) => {
     const { caller, id } = await endpoint(c);
@@ -464,6 +530,9 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
     const token = new URL(session.url).searchParams.get("token") ?? "";
     return c.json({ url: session.url, token }, 200);
   });
+
+  // A portal link is single use and its session ends in the portal: nothing to log out here.
+  api.post("/auth/logout", (c) => c.body(null, 204));
 
   // Everything else Svix has: 404 in its shape.
   api.all("*", (c) => {

@@ -105,6 +105,8 @@ export const PortalAccessIn = z.object({
   sessionId: z.string().nullish(),
 });
 
+export const SendExampleIn = z.object({ eventType: EventTypeName, exampleIndex: z.number().int().min(0).nullish() });
+
 export const RotateIn = z.object({ key: z.string().nullish(), gracePeriodSeconds: z.number().int().min(0).nullish() });
 
 /** An account as Svix's `ApplicationOut`. */
