@@ -41,6 +41,8 @@ beforeAll(async () => {
     });
   }
   const account = await createAccount("pro");
+  // Every route once per credential: more requests than a pro plan's hourly limit allows a key.
+  await call("PATCH", `/v1/accounts/${account.id}`, { token: ADMIN, body: { limits: { rateLimitPerHour: 100_000 } } });
   const free = await createAccount("free");
   const make = async (accountId: string, body: Record<string, unknown> = {}) => {
     const { key, apiKey } = await createKey(accountId, body);
