@@ -9,6 +9,7 @@ import { createHistoryService, type HistoryService } from "./features/history/hi
 import { createKeysService, type KeysService } from "./features/keys/keys.service";
 import { createOAuthClientsService, type OAuthClientsService } from "./features/oauth/clients.service";
 import { createOAuthService, type OAuthService } from "./features/oauth/oauth.service";
+import { createOperatorKeysService, type OperatorKeysService } from "./features/operator-keys/operator-keys.service";
 import { createPortalService, type PortalService } from "./features/portal/portal.service";
 import { createProfilesService, type ProfilesService } from "./features/profiles/profiles.service";
 import { createWebhooksService, type WebhooksService } from "./features/webhooks/webhooks.service";
@@ -28,6 +29,7 @@ export interface Services {
   deliveries: DeliveriesService;
   oauth: OAuthService;
   oauthClients: OAuthClientsService;
+  operatorKeys: OperatorKeysService;
   edge: EdgeService;
   portal: PortalService;
   /** Invalidations of this invocation not confirmed within the answer's budget. */
@@ -57,13 +59,18 @@ class Composed implements Services {
   #keys?: KeysService;
   #oauth?: OAuthService;
   #oauthClients?: OAuthClientsService;
+  #operatorKeys?: OperatorKeysService;
   #edge?: EdgeService;
   #portal?: PortalService;
 
   constructor(readonly platform: Platform) {}
 
   get auth() {
-    this.#auth ??= createAuthService(this.platform, { events: () => this.events, edge: () => this.edge });
+    this.#auth ??= createAuthService(this.platform, {
+      events: () => this.events,
+      edge: () => this.edge,
+      operatorKeys: () => this.operatorKeys,
+    });
     return this.#auth;
   }
   get analytics() {
@@ -115,6 +122,10 @@ class Composed implements Services {
       edge: () => this.edge,
     });
     return this.#oauthClients;
+  }
+  get operatorKeys() {
+    this.#operatorKeys ??= createOperatorKeysService(this.platform);
+    return this.#operatorKeys;
   }
   get portal() {
     this.#portal ??= createPortalService(this.platform);

@@ -23,6 +23,14 @@ const newDeploymentClient = async () =>
     })
   ).body.client.id as string;
 
+const newOperatorKey = async () =>
+  (
+    await call("POST", "/v1/deployment/operator-keys", {
+      token: ADMIN,
+      body: { name: "CI", scopes: ["operator:read"] },
+    })
+  ).body.operatorKey.id as string;
+
 const newWebhook = async (accountId: string) =>
   (
     await call("POST", "/v1/webhooks", {
@@ -67,6 +75,26 @@ const cases: Record<string, Case> = {
   "DELETE /v1/deployment/oauth-clients/:id": {
     setup: async () => ({ id: await newDeploymentClient(), targetType: "oauth_client" }),
     action: "oauth_client.deleted",
+    operatorOnly: true,
+    deployment: true,
+  },
+  "POST /v1/deployment/operator-keys": {
+    setup: async () => ({ targetType: "operator_key" }),
+    body: { name: "Svix client", scopes: ["operator:write"] },
+    action: "operator_key.created",
+    operatorOnly: true,
+    deployment: true,
+  },
+  "PATCH /v1/deployment/operator-keys/:id": {
+    setup: async () => ({ id: await newOperatorKey(), targetType: "operator_key" }),
+    body: { name: "renamed" },
+    action: "operator_key.updated",
+    operatorOnly: true,
+    deployment: true,
+  },
+  "DELETE /v1/deployment/operator-keys/:id": {
+    setup: async () => ({ id: await newOperatorKey(), targetType: "operator_key" }),
+    action: "operator_key.revoked",
     operatorOnly: true,
     deployment: true,
   },
@@ -270,6 +298,7 @@ describe("every change writes an audit entry", () => {
         res.body.profile?.id ??
         res.body.webhook?.id ??
         res.body.client?.id ??
+        res.body.operatorKey?.id ??
         res.body.portalSession?.id;
       const entries = c.deployment
         ? ((await call("GET", "/v1/deployment/audit-log?limit=100", { token: ADMIN })).body.entries as any[])

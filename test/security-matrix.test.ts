@@ -94,7 +94,11 @@ beforeAll(async () => {
     { clientId: app.client.id, user: { accountId: account.id, sub: "user_nothing", permissions: [] } },
   );
   secrets.push(userless.access_token, userless.refresh_token!);
+  const operatorKey = await call("POST", "/v1/deployment/operator-keys", { token: ADMIN, body: { name: "matrix" } });
+  await call("DELETE", `/v1/deployment/operator-keys/${operatorKey.body.operatorKey.id}`, { token: ADMIN });
+  secrets.push(operatorKey.body.key);
   creds = {
+    operatorRevoked: operatorKey.body.key,
     revoked: revoked.key,
     expired: expired.key,
     disabled: disabled.key,
@@ -109,7 +113,7 @@ beforeAll(async () => {
     unknown: "kh_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" + "000000",
   };
   const hashes = await env.DB.prepare(
-    "SELECT hash FROM api_keys UNION ALL SELECT hash FROM oauth_tokens UNION ALL SELECT secret_hash FROM oauth_clients WHERE secret_hash IS NOT NULL",
+    "SELECT hash FROM api_keys UNION ALL SELECT key_hash FROM operator_keys UNION ALL SELECT hash FROM oauth_tokens UNION ALL SELECT secret_hash FROM oauth_clients WHERE secret_hash IS NOT NULL",
   ).all<{ hash: string }>();
   secrets.push(...hashes.results.map((r) => r.hash), env.ADMIN_TOKEN, env.JWT_SECRET, env.WEBHOOK_SECRET_KEY);
 });
@@ -133,6 +137,11 @@ const CREDENTIALS: Credential[] = [
   {
     name: "a wrong operator token",
     options: () => ({ token: "not-the-operator" }),
+    expect: unauthorized("invalid_credentials"),
+  },
+  {
+    name: "a revoked operator key",
+    options: () => ({ token: creds.operatorRevoked }),
     expect: unauthorized("invalid_credentials"),
   },
   {

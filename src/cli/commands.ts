@@ -71,6 +71,7 @@ async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
 const secretLine = (d: { webhook: { signatureScheme: string }; secret: string }) =>
   d.webhook.signatureScheme === "v1a" ? `public key  ${d.secret}` : `secret  ${d.secret}`;
 
+const OPERATOR_KEY_COLUMNS = ["id", "name", "prefix", "last4", "scopes", "status", "lastUsedAt", "expiresAt"];
 const KEY_COLUMNS = ["id", "name", "prefix", "last4", "enabled", "lastUsedAt", "expiresAt"];
 /** `--credits N [--refill daily|monthly] [--refill-amount N] [--refill-day D]`; `--credits none` removes them. */
 function credits(v: Values) {
@@ -578,10 +579,66 @@ export const COMMANDS: Record<string, Command> = {
       return { data, text: table(rows, ["delivery", "webhook", "attempt", "status", "at"]) };
     },
   },
-  "audit list": {
-    usage: "audit list [--action A] [--actor ID] [--target ID] [--since ISO] [--until ISO] [--limit N]",
-    summary: "The audit log, newest first",
+  "operator-keys list": {
+    usage: "operator-keys list [--limit N]",
+    summary: "List the operator keys, revoked ones included (operator)",
+    options: { limit: { type: "string", description: "at most this many (1-100)" } },
+    async run(c, _a, v) {
+      const query = { limit: int("limit", v.limit) ?? 100 };
+      const data = await ok(c.GET("/v1/deployment/operator-keys", { params: { query } }));
+      return { data, text: table(data.operatorKeys, OPERATOR_KEY_COLUMNS) };
+    },
+  },
+  "operator-keys create": {
+    usage: "operator-keys create --name NAME [--scopes a,b] [--expires-at ISO]",
+    summary: "Create an operator key (the token for a Svix client, a CI job); its secret is printed once",
     options: {
+      name: { type: "string", description: "what the key is for (required)" },
+      scopes: {
+        type: "string",
+        description: "comma-separated: operator:read, operator:write, account permissions; omit for full access",
+      },
+      "expires-at": { type: "string", description: "ISO time it stops working" },
+    },
+    async run(c, _a, v) {
+      if (!v.name) throw new UsageError("--name is required");
+      const body = { name: v.name as string, scopes: list(v.scopes), expiresAt: v["expires-at"] as string | undefined };
+      const data = await ok(c.POST("/v1/deployment/operator-keys", { body }));
+      return {
+        data,
+        text: `${record(data.operatorKey)}\n\nkey  ${data.key}`,
+        warn: "Store this key now: it is shown only once and cannot be recovered.",
+      };
+    },
+  },
+  "operator-keys update": {
+    usage: "operator-keys update <id> [--name N] [--scopes a,b]",
+    summary: "Rename an operator key or change its scopes (from its next request)",
+    args: ["id"],
+    options: {
+      name: { type: "string", description: "a new name" },
+      scopes: { type: "string", description: "comma-separated permissions" },
+    },
+    async run(c, [id], v) {
+      const body = { name: v.name as string | undefined, scopes: list(v.scopes) };
+      const data = await ok(c.PATCH("/v1/deployment/operator-keys/{id}", { ...path(id), body }));
+      return one(data, data.operatorKey);
+    },
+  },
+  "operator-keys revoke": {
+    usage: "operator-keys revoke <id>",
+    summary: "Revoke an operator key: refused from its next request on",
+    args: ["id"],
+    async run(c, [id]) {
+      const data = await ok(c.DELETE("/v1/deployment/operator-keys/{id}", path(id)));
+      return { data, text: `Revoked ${id}` };
+    },
+  },
+  "audit list": {
+    usage: "audit list [--deployment] [--action A] [--actor ID] [--target ID] [--since ISO] [--until ISO] [--limit N]",
+    summary: "The audit log, newest first; --deployment: the operator's, outside any account",
+    options: {
+      deployment: { type: "boolean", description: "the deployment's log (operator keys, shared OAuth clients)" },
       action: { type: "string", description: "e.g. api_key.revoked" },
       actor: { type: "string", description: "who (a key id, user id or operator)" },
       target: { type: "string", description: "what it was done to" },
@@ -598,7 +655,11 @@ export const COMMANDS: Record<string, Command> = {
         until: v.until as string | undefined,
         limit: int("limit", v.limit),
       };
-      const data = await ok(c.GET("/v1/audit-log", { params: { query } }));
+      const data = await ok(
+        v.deployment
+          ? c.GET("/v1/deployment/audit-log", { params: { query } })
+          : c.GET("/v1/audit-log", { params: { query } }),
+      );
       const rows = data.entries.map((e) => ({
         when: e.createdAt,
         who: `${e.actor.name} (${e.actor.type})`,

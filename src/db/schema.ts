@@ -359,6 +359,32 @@ export const apiIdempotency = sqliteTable("api_idempotency", {
   createdAt: integer("created_at").notNull(),
 });
 
+/**
+ * Operator keys (features/operator-keys): deployment-level credentials beside `ADMIN_TOKEN` — what
+ * a Svix client's token is. Stored as SHA-256; a revoked key keeps its row (the log names it).
+ */
+export const operatorKeys = sqliteTable(
+  "operator_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    keyHash: text("key_hash").notNull(),
+    /** Shown in lists: `kh_op_Ab3x`. */
+    prefix: text("prefix").notNull(),
+    last4: text("last4").notNull(),
+    /** `*`, `operator:read`, `operator:write`, and account permissions used with `X-Account-Id`. */
+    scopes: json<string[]>()("scopes").notNull(),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+    createdBy: json<Actor>()("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("operator_keys_hash_idx").on(t.keyHash)],
+);
+export type OperatorKeyRow = typeof operatorKeys.$inferSelect;
+
 /** Where a cron task stopped last time (e.g. the retention's last event id): small, read once a run. */
 export const cronState = sqliteTable("cron_state", {
   name: text("name").primaryKey(),

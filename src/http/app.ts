@@ -17,6 +17,7 @@ import { historyRouter } from "../features/history";
 import { keysRouter } from "../features/keys";
 import { mountMcp } from "../features/mcp";
 import { oauthClientsRouter, oauthEndpoints } from "../features/oauth";
+import { operatorKeysRouter } from "../features/operator-keys";
 import { mountPortal, portalRouter } from "../features/portal";
 import { profilesRouter } from "../features/profiles";
 import { mountSvix } from "../features/svix";
@@ -93,6 +94,7 @@ export function createApp() {
   app.route("/", healthRouter);
   app.route("/", authRouter);
   app.route("/", accountsRouter);
+  app.route("/", operatorKeysRouter);
   app.route("/", keysRouter);
   app.route("/", profilesRouter);
   app.route("/", auditRouter);

@@ -191,6 +191,39 @@ describe("keyhook CLI", () => {
     assert.match((await keyhookCli(["audit", "list"])).stdout, /WHEN\s+WHO\s+ACTION/);
   });
 
+  it("operator-keys: create (secret once), use it, list, update, revoke; the deployment's log names each", async () => {
+    const admin = { KEYHOOK_API_KEY: devVar("ADMIN_TOKEN") };
+    const created = await keyhookCli(
+      ["operator-keys", "create", "--name", "CI job", "--scopes", "operator:read"],
+      admin,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const key = /key\s+(kh_op_\w+)/.exec(created.stdout)?.[1];
+    assert.ok(key, created.stdout);
+    assert.match(created.stderr, /shown only once/);
+    const id = /id\s+(opk_\w+)/.exec(created.stdout)?.[1];
+    // The key is the operator's, within its scopes: it lists, it does not create.
+    const listed = await keyhookCli(["operator-keys", "list"], { KEYHOOK_API_KEY: key });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`${id}\\s+CI job`));
+    const refused = await keyhookCli(["operator-keys", "create", "--name", "wider"], { KEYHOOK_API_KEY: key });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: insufficient_scope: /);
+    const renamed = await keyhookCli(["operator-keys", "update", id, "--name", "CI job (old)"], admin);
+    assert.match(renamed.stdout, /name\s+CI job \(old\)/);
+    assert.equal((await keyhookCli(["operator-keys", "revoke", id], admin)).code, 0);
+    const after = await keyhookCli(["operator-keys", "list"], { KEYHOOK_API_KEY: key });
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /^error: invalid_credentials: This operator key is revoked/);
+    const log = JSON.parse(
+      (await keyhookCli(["audit", "list", "--deployment", "--target", id, "--json"], admin)).stdout,
+    );
+    assert.deepEqual(
+      log.entries.map((e) => e.action),
+      ["operator_key.revoked", "operator_key.updated", "operator_key.created"],
+    );
+  });
+
   it("a wrong key: exit 1 with the code, the message and what to do on stderr", async () => {
     const r = await keyhookCli(["keys", "list"], { KEYHOOK_API_KEY: "kh_live_wrongwrongwrongwrongwrongwrongwrong00" });
     assert.equal(r.code, 1);

@@ -6,6 +6,7 @@ import type { Platform } from "../../platform";
 import type { EdgeService } from "../edge/edge.service";
 import type { EventsService } from "../events/events.service";
 import { type AccessCheck, checkAccessToken } from "../oauth/access";
+import type { OperatorKeysService } from "../operator-keys/operator-keys.service";
 import {
   AUTH_FAILURE_WINDOW_SECONDS,
   authFailures,
@@ -44,6 +45,8 @@ type TokenAdmission =
 
 export interface AuthDeps {
   events: () => EventsService;
+  /** Operator keys: the operator's revocable credentials. */
+  operatorKeys: () => OperatorKeysService;
   /** Where credential records are read: the edge tier. */
   edge: () => EdgeService;
 }
@@ -132,6 +135,12 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
       case "user_token":
         return {
           principal: (await identifyUser(users, credential, now)).principal,
+          headers: {},
+          webhooksVersion: null,
+        };
+      case "operator_key":
+        return {
+          principal: await deps.operatorKeys().identify(credential, opts.accountId ?? null),
           headers: {},
           webhooksVersion: null,
         };

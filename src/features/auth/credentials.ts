@@ -8,18 +8,20 @@ import type { Principal } from "../../lib/principal";
 import { type UserTokenSettings, verifyUserToken } from "../../lib/user-token";
 import { looksLikeApiKey } from "../keys/key-format";
 import { looksLikeAccessToken } from "../oauth/tokens";
+import { looksLikeOperatorKey } from "../operator-keys/operator-keys.service";
 import { tokenAccount } from "./auth.repo";
 
 /**
  * The kinds of credential Keyhook takes, told apart by shape — never by trying each: an OAuth
- * access token (`kh_at_…`), an API key (`<prefix>_<env>_…`), a user JWT, else the operator token.
+ * access token (`kh_at_…`), an operator key (`kh_op_…`), an API key (`<prefix>_<env>_…`), a user JWT, else the operator token.
  */
-export type CredentialKind = "access_token" | "api_key" | "user_token" | "operator";
+export type CredentialKind = "access_token" | "operator_key" | "api_key" | "user_token" | "operator";
 
 const isJwtShaped = (credential: string) => /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(credential);
 
 export function kindOf(credential: string, settings: Settings): CredentialKind {
   if (looksLikeAccessToken(credential, settings)) return "access_token";
+  if (looksLikeOperatorKey(credential, settings)) return "operator_key";
   if (looksLikeApiKey(credential, settings)) return "api_key";
   if (isJwtShaped(credential)) return "user_token";
   return "operator";

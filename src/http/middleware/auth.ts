@@ -4,7 +4,7 @@ import type { Admission } from "../../features/auth/auth.service";
 import { type AuditContext, type Caller, callerOf as makeCaller } from "../../lib/caller";
 import { ApiError } from "../../lib/errors";
 import { IsolateMap } from "../../lib/isolate-memory";
-import { missingPermissions } from "../../lib/permissions";
+import { hasPermission, missingPermissions } from "../../lib/permissions";
 import { toActor } from "../../lib/principal";
 import type { AppEnv } from "../context";
 
@@ -111,9 +111,20 @@ export const requireAnyScope = (...alternatives: string[]) =>
     await next();
   });
 
+/**
+ * The operator: `ADMIN_TOKEN` (every scope) or an operator key holding `operator:read` (GET, HEAD)
+ * or `operator:write` (anything else; it includes read).
+ */
 export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.var.principal.type !== "operator") {
-    throw new ApiError("insufficient_scope", "Only the operator token may do this", { missing: ["operator"] });
+  const { principal } = c.var;
+  if (principal.type !== "operator") {
+    throw new ApiError("insufficient_scope", "Only the operator token or an operator key may do this", {
+      missing: ["operator"],
+    });
+  }
+  const needed = c.req.method === "GET" || c.req.method === "HEAD" ? "operator:read" : "operator:write";
+  if (!hasPermission(principal.permissions, needed)) {
+    throw new ApiError("insufficient_scope", `Missing permission: ${needed}`, { missing: [needed] });
   }
   await next();
 });
