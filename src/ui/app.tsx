@@ -6,6 +6,7 @@ import { Banner, Tabs } from "./components";
 import { EventsTab } from "./events-tab";
 import { KeysTab } from "./keys-tab";
 import { AuthorizedAppsTab, DeploymentAppsSection, OAuthAppsTab } from "./oauth-tab";
+import { OperatorKeysSection } from "./operator-keys-section";
 import { DeploymentStorageSection } from "./storage-section";
 import { WebhooksTab } from "./webhooks-tab";
 
@@ -130,6 +131,7 @@ export function App() {
               {tab === "API keys" && (
                 <KeysTab onError={onError} defaultRateLimit={account?.limits.rateLimitPerHour ?? null} />
               )}
+              {tab === "API keys" && who.type === "operator" && <OperatorKeysSection onError={onError} />}
               {tab === "Webhooks" && <WebhooksTab onError={onError} />}
               {tab === "Events" && <EventsTab onError={onError} />}
               {tab === "Events" && who.type === "operator" && <DeploymentStorageSection onError={onError} />}
@@ -158,7 +160,8 @@ function SignIn(props: { onSubmit: (token: string) => void }) {
       }}
     >
       <p>
-        Paste a user token (JWT) from your application, or the operator token. It is kept for this browser session only.
+        Paste a user token (JWT) from your application, the operator token or an operator key. It is kept for this
+        browser session only.
       </p>
       <label for="token">Access token</label>
       <input id="token" name="token" type="password" autoComplete="off" required />

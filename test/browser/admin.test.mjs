@@ -626,6 +626,37 @@ describe("Admin → Integrations", () => {
     await noSeriousA11yViolations("the Events tab, as the operator");
   });
 
+  it("the operator creates an operator key under API keys (shown once), it works within its scopes, and Revoke refuses it at once", async () => {
+    const name = `Svix client ${Date.now().toString(36)}`;
+    await page.getByRole("tab", { name: "API keys" }).click();
+    await page.getByRole("heading", { name: "Operator keys" }).waitFor();
+    await page.getByRole("button", { name: "Create operator key" }).click();
+    await page.getByLabel("Name").fill(name);
+    await page.getByRole("checkbox", { name: "operator:read" }).check();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const secret = await page.getByLabel("Operator key", { exact: true }).inputValue();
+    assert.match(secret, /^kh_op_[0-9A-Za-z]{38}$/);
+    await page.screenshot({ path: `${SHOTS}/operator-key-created.png` });
+    await page.getByRole("button", { name: "Done" }).click();
+    const row = page.getByRole("row", { name: new RegExp(name) });
+    await row.waitFor();
+    assert.match(
+      await row.textContent(),
+      new RegExp(`${secret.slice(0, 10)}…${secret.slice(-4)}.*operator:read.*Active`),
+    );
+    await noSeriousA11yViolations("the operator keys section");
+
+    assert.equal((await apiCall("GET", "/v1/accounts", { token: secret })).status, 200);
+    const write = await apiCall("POST", "/v1/accounts", { token: secret, body: { name: "No", plan: "pro" } });
+    assert.equal(write.status, 403);
+    page.once("dialog", (d) => d.accept());
+    await row.getByRole("button", { name: `Revoke ${name}` }).click();
+    await row.getByText("Revoked").waitFor();
+    const refused = await apiCall("GET", "/v1/accounts", { token: secret });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.message, "This operator key is revoked");
+  });
+
   it("OAuth apps: registers a confidential app in the form; its secret is shown once", async () => {
     await page.getByRole("tab", { name: "OAuth apps" }).click();
     await page.getByText("No OAuth apps yet").waitFor();
