@@ -88,7 +88,7 @@ export const VARIABLES = {
   ADMIN_TOKEN: v({
     kind: "secret",
     description:
-      "The operator's token (`Authorization: Bearer …`), compared in constant time. Unset: every operator call is 401.",
+      "The operator's bootstrap token (`Authorization: Bearer …`), compared in constant time; everyday credentials are operator keys (`kh_op_…`, scoped and revocable) made with it. Unset: only operator keys are accepted.",
     schema: text,
   }),
   WEBHOOK_SECRET_KEY: v({
