@@ -363,6 +363,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "oauth_consents",
         "oauth_grants",
         "oauth_tokens",
+        "operator_keys", // the deployment's credentials: no account's data
         "permission_profiles",
         "portal_sessions",
         "verification_counts",

@@ -77,9 +77,9 @@ describe("KeyhookRpc (service binding)", () => {
     });
   });
 
-  it("publish refuses an entity over 64 KiB exactly as POST /v1/events does", async () => {
+  it("publish refuses an entity over 1 MiB exactly as POST /v1/events does", async () => {
     const account = await createAccount();
-    const entity = { blob: "x".repeat(70_000) };
+    const entity = { blob: "x".repeat(1_050_000) };
     const overRpc = await rpc.publish(account.id, { type: "order.paid", entity });
     const overHttp = await call("POST", "/v1/events", {
       token: ADMIN,
@@ -87,9 +87,9 @@ describe("KeyhookRpc (service binding)", () => {
       body: { type: "order.paid", entity },
     });
     expect(overHttp.status).toBe(413);
-    // The same code (413 over HTTP, where the 64 KiB body limit speaks first); the same rule.
+    // The same code (413 over HTTP, where the body limit speaks first); the same rule.
     expect(overHttp.body.error.code).toBe("payload_too_large");
-    expect(overRpc).toMatchObject({ error: { code: "payload_too_large", message: expect.stringContaining("64 KiB") } });
+    expect(overRpc).toMatchObject({ error: { code: "payload_too_large", message: expect.stringContaining("1 MiB") } });
     // Just under the limit goes through both doors.
     const fits = { blob: "x".repeat(60_000) };
     expect(await rpc.publish(account.id, { type: "order.paid", entity: fits })).toHaveProperty("event");

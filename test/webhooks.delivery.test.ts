@@ -231,9 +231,9 @@ describe("publishing", () => {
     expect(new Set(concurrent.map((r) => r.body.event.id)).size).toBe(1);
   });
 
-  it("entities over 64 KiB: 413; bad types: 400", async () => {
+  it("entities over 1 MiB: 413; bad types: 400", async () => {
     const account = await createAccount();
-    const big = await publish(account.id, { type: "a.b", entity: { blob: "x".repeat(70_000) } });
+    const big = await publish(account.id, { type: "a.b", entity: { blob: "x".repeat(1_050_000) } });
     expect(big.status).toBe(413);
     expect((await publish(account.id, { type: "Bad Type", entity: {} })).status).toBe(400);
     expect((await publish(account.id, { type: "a.b", entity: [1] })).status).toBe(400);

@@ -29,6 +29,17 @@ import { errorResponse, onError } from "./on-error";
 import { registerOpenApi } from "./openapi-doc";
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** `POST /v1/events`: an entity of up to 1 MiB, and room for the rest of the body. */
+const MAX_EVENT_BODY_BYTES = 1024 * 1024 + 16 * 1024;
+
+const anyBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: (c) => errorResponse(c, new ApiError("payload_too_large", "Request body is larger than 64 KiB")),
+});
+const eventBody = bodyLimit({
+  maxSize: MAX_EVENT_BODY_BYTES,
+  onError: (c) => errorResponse(c, new ApiError("payload_too_large", "Request body is larger than 1 MiB")),
+});
 
 /** The composition root, once per request: every handler reaches its service through `c.var.services`. */
 const services = createMiddleware<AppEnv>(async (c, next) => {
@@ -82,12 +93,8 @@ export function createApp() {
     c.header("Cache-Control", "no-store");
     await next();
   });
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, new ApiError("payload_too_large", "Request body is larger than 64 KiB")),
-    }),
+  app.use("/v1/*", (c, next) =>
+    (c.req.method === "POST" && /^\/v1\/events\/?$/.test(c.req.path) ? eventBody : anyBody)(c, next),
   );
   app.use(jsonDepthLimit);
 

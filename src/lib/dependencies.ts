@@ -7,7 +7,7 @@
  */
 export class DependencyUnavailable extends Error {
   constructor(
-    readonly dependency: "D1" | "KV" | "Queue" | "JWKS",
+    readonly dependency: "D1" | "KV" | "Queue" | "JWKS" | "R2",
     options: { cause: unknown },
   ) {
     super(`${dependency} is unavailable`, options);

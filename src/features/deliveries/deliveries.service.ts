@@ -5,6 +5,7 @@ import { describe } from "../../lib/log";
 import { found, iso } from "../../lib/schemas";
 import type { Platform } from "../../platform";
 import type { EventsService } from "../events/events.service";
+import { withEntityObjects } from "../history/entity-object";
 import type { AttemptQuery, HistoryService } from "../history/history.service";
 import { rateLimited, testSends } from "../ratelimit/limits";
 import { matchesFilter } from "../webhooks/filter";
@@ -38,6 +39,7 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
   const { db, now, queue, log } = platform;
   const commit: CommitDeps = {
     db,
+    bucket: platform.history,
     settings: platform.settings.webhooks,
     secretKey: platform.secrets.webhookKey,
     fetch: platform.fetch,
@@ -119,7 +121,10 @@ export function createDeliveriesService(platform: Platform, deps: DeliveriesDeps
         limit: REPLAY_MAX + 1,
       });
       const more = candidates.length > REPLAY_MAX;
-      const chosen = candidates.slice(0, REPLAY_MAX).filter((c) => wants(c.type, c.entity));
+      // A filter reads the entity: one kept in R2 is read back for it.
+      const read = candidates.slice(0, REPLAY_MAX).map((c) => ({ ...c, id: c.eventId, accountId: caller.accountId }));
+      const judged = webhook.filter ? await withEntityObjects(platform.history, read) : read;
+      const chosen = judged.filter((c) => wants(c.type, c.entity));
       const owned = await repo.holdForReplay(
         db,
         webhookId,

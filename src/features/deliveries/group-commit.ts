@@ -24,6 +24,8 @@ export interface Disabling {
 
 export interface CommitDeps extends AttemptDeps {
   db: Db;
+  /** Where an entity too large for D1 is kept (`history/entity-object.ts`): a retry reads it. */
+  bucket: R2Bucket;
   log: Log;
   /** Send slots for throttled webhooks and replays (`pace.ts`); null where the binding is absent. */
   pacer: PaceDeps["pacer"];

@@ -392,7 +392,9 @@ async function packable(outcomes: readonly Outcome[], added: ReadonlyMap<string,
     );
     const final = snapshot.deliveries.every((d, i) => d.s !== "pending" || ending.has(i));
     if (!final || list.some((o) => o.delivery.status === "pending")) continue;
-    const entity = list[0]?.job.event.entity ?? "{}";
+    const event = list[0]?.job.event;
+    // What D1 keeps: a reference, for an entity held in R2.
+    const entity = event?.stored ?? event?.entity ?? "{}";
     out.set(eventId, {
       rev: snapshot.rev,
       blob: await pack(entity, [...snapshot.attempts, ...(added.get(eventId) ?? [])]),

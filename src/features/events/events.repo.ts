@@ -126,5 +126,5 @@ export async function expireEvents(db: Db, fromId: string, beforeId: string, at:
     .all<{ id: string }>();
   const ids = results.map((r) => r.id);
   const written = await reviseEvents(db, ids, (e) => (e.contentDeletedAt === null ? withoutContent(e, at) : null));
-  return { scanned: ids, expired: written.map((e) => e.id) };
+  return { scanned: ids, expired: written.map((e) => ({ id: e.id, accountId: e.accountId })) };
 }

@@ -8,7 +8,8 @@ export const EventTypeName = z
   .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "must look like resource.action, e.g. lap.created")
   .openapi({ example: "issue.resolved" });
 
-export const MAX_ENTITY_BYTES = 64 * 1024;
+/** An entity of up to 1 MiB as JSON (Svix's payload limit); over 16 KiB it is kept in R2 (`history/entity-object.ts`). */
+export const MAX_ENTITY_BYTES = 1024 * 1024;
 
 export const PublishBody = z.strictObject({
   type: EventTypeName,

@@ -18,6 +18,7 @@ import type { EventSnapshot, Job } from "../deliveries/job";
 import { writeOutbox } from "../deliveries/outbox";
 import { firstAttemptLeaseMs } from "../deliveries/timings";
 import { ANSWER_BUDGET_MS as PURGE_ANSWER_BUDGET_MS } from "../edge/invalidation";
+import { forgetEntities, isEntityRef, loadEntity, RESERVED_ENTITY_KEY, storeEntity } from "../history/entity-object";
 import type { HistoryService } from "../history/history.service";
 import {
   type DeliveryStatus,
@@ -159,13 +160,17 @@ const toEventType = (row: EventTypeRow) => {
 
 /**
  * An event's input, whichever door it came through (the API, the service binding, Keyhook itself):
- * the contract's schema, and an entity of at most 64 KiB as JSON (413, as a body over the limit is).
+ * the contract's schema, and an entity of at most 1 MiB as JSON (413, as a body over the limit is)
+ * without the top-level key `$keyhook` (what D1 keeps in place of an entity held in R2).
  */
 function checked(input: PublishInput): PublishInput {
   const parsed = PublishBody.safeParse(input);
   if (!parsed.success) throw validationError(parsed.error.issues);
   if (jsonLength(parsed.data.entity, "entity") > MAX_ENTITY_BYTES) {
-    throw new ApiError("payload_too_large", "The entity is larger than 64 KiB");
+    throw new ApiError("payload_too_large", "The entity is larger than 1 MiB");
+  }
+  if (Object.hasOwn(parsed.data.entity, RESERVED_ENTITY_KEY)) {
+    throw validationError([{ path: ["entity", RESERVED_ENTITY_KEY], message: "this top-level key is Keyhook's own" }]);
   }
   return parsed.data;
 }
@@ -182,6 +187,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
   const { db, now } = platform;
   const firstAttempts = {
     db,
+    bucket: platform.history,
     queue: platform.queue,
     settings: platform.settings.webhooks,
     secretKey: platform.secrets.webhookKey,
@@ -193,9 +199,13 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
     disable: deps.disableWebhooks,
   };
 
+  /** The entity's text, read from R2 when D1 keeps a reference (an entity over 16 KiB). */
+  const shown = async <E extends ShownEvent>(e: E): Promise<E> =>
+    isEntityRef(e.entity) ? { ...e, entity: await loadEntity(platform.history, e.accountId, e.id, e.entity) } : e;
+
   /** A repeated idempotency key: the first event and its deliveries, nothing sent again. */
-  function answerFirst(first: StoredEvent) {
-    return { event: toEvent(first), deliveries: summariesOf(first) };
+  async function answerFirst(first: StoredEvent) {
+    return { event: toEvent(await shown(first)), deliveries: summariesOf(first) };
   }
 
   /** The same for an event in the archive: its object(s) written again without the content. */
@@ -256,6 +266,12 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         entity: JSON.stringify(input.entity),
         createdAt: at,
       };
+      // Too large for D1: in R2 before the row that names it is written (removed again if none is).
+      const stored = await storeEntity(platform.history, accountId, sent.id, sent.entity);
+      if (stored !== sent.entity) sent.stored = stored;
+      const unstore = async () => {
+        if (sent.stored) await forgetEntities(platform.history, [sent]).catch(() => undefined);
+      };
       const { settings } = platform;
       /** The deliveries for these targets, and whether their first attempts go from here. */
       const plan = (inputs: PublishPlanInputs) => {
@@ -297,7 +313,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         writeOutbox(
           db,
           {
-            event: { ...sent, idempotencyKey: input.idempotencyKey ?? null },
+            event: { ...sent, entity: sent.stored ?? sent.entity, idempotencyKey: input.idempotencyKey ?? null },
             webhookIds: p.rows.map((r) => r.webhookId),
             nextAttemptAt: at + p.leaseMs,
             isTest: opts.isTest ?? false,
@@ -320,6 +336,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
         if (!written) throw new ApiError("not_found", "Account not found");
       } catch (err) {
         if (register) registered.delete(`${accountId} ${input.type}`);
+        await unstore();
         if (err instanceof ApiError) throw err;
         // Two publishes raced on one idempotency key: the unique index let one through; answer it.
         const first = input.idempotencyKey && (await repo.findByIdempotencyKey(db, accountId, input.idempotencyKey));
@@ -439,6 +456,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       const target = { type: "event", id, name: event.type };
       const audit = auditRow(caller.audit, caller.accountId, "event.content_deleted", target, null, at);
       const cancelled = await repo.deleteContent(db, event, at, audit);
+      if (isEntityRef(event.entity)) await forgetEntities(platform.history, [event]);
       return {
         event: toEvent({ ...event, entity: "{}", contentDeletedAt: at }),
         cancelledDeliveries: cancelled ?? [],
@@ -460,6 +478,8 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
       // A full batch goes on after its last id next time; a short one reached the cutoff.
       const next = scanned.length < RETENTION_BATCH ? beforeId : (scanned.at(-1) ?? beforeId);
       if (next !== from) await writeCronState(db, RETENTION_CURSOR, next);
+      // Entities kept in R2 go with their content (a delete of a key that holds nothing is free).
+      await forgetEntities(platform.history, expired);
       return { events: expired.length };
     },
 

@@ -8,4 +8,9 @@ export interface SentEvent {
   accountId: string;
   createdAt: number;
   entity: string;
+  /**
+   * What D1 keeps for the entity when not the entity itself: a reference to its R2 object (an entity
+   * over 16 KiB, `history/entity-object.ts`). A row is always written, and packed, with this.
+   */
+  stored?: string;
 }

@@ -1,8 +1,9 @@
 import type { Db } from "../../db/client";
 import { idFloor } from "../../lib/encoding";
 import { readStoredJson } from "../../lib/json-depth";
-import type { Log } from "../../lib/log";
+import { describe, type Log } from "../../lib/log";
 import { ARCHIVE_CONTENT_TYPE, archiveKey, encodeArchive } from "./archive-object";
+import { forgetEntities, isEntityRef, withEntityObjects } from "./entity-object";
 import { selectEvents } from "./event-rows.repo";
 import * as repo from "./history.repo";
 import type { HistoryEvent } from "./record";
@@ -100,10 +101,13 @@ export async function archiveHistory(deps: ArchiverDeps, budgetMs = 20_000, limi
     if (movable.length === 0) break;
     after = movable.at(-1) ?? after;
     // Each with the `rev` it was read at: the move happens only if none changed since.
-    const records = (await selectEvents(deps.db, movable)).map((e) => ({
-      ...toHistoryEvent(e, readStoredJson),
-      rev: e.rev,
-    }));
+    const rows = await selectEvents(deps.db, movable);
+    // An entity kept in R2 goes into the archive whole; its own object goes once the move holds.
+    const inR2 = new Set(rows.filter((e) => isEntityRef(e.entity)).map((e) => e.id));
+    const records = await withEntityObjects(
+      deps.bucket,
+      rows.map((e) => ({ ...toHistoryEvent(e, readStoredJson), rev: e.rev })),
+    );
     for (const events of groups(records)) {
       const accountId = events[0]?.accountId;
       if (accountId === undefined || enough()) continue;
@@ -115,6 +119,10 @@ export async function archiveHistory(deps: ArchiverDeps, budgetMs = 20_000, limi
       });
       const moved = await repo.moveOut(deps.db, { object, events });
       if (moved !== null) {
+        await forgetEntities(
+          deps.bucket,
+          events.filter((e) => inR2.has(e.id)),
+        ).catch((err) => deps.log("warn", "could not delete moved entities from R2", { error: describe(err) }));
         totals.events += events.length;
         totals.objects += 1;
         totals.payload += moved;

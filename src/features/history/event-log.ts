@@ -2,6 +2,7 @@ import type { Db } from "../../db/client";
 import type { HistoryObjectRow } from "../../db/schema";
 import { idFloor } from "../../lib/encoding";
 import { decodeArchive } from "./archive-object";
+import { withEntityObjects } from "./entity-object";
 import * as repo from "./history.repo";
 import { type EventStatus, eventStatus, type HistoryEvent } from "./record";
 import { parseDeliveryId } from "./stored-event";
@@ -72,7 +73,7 @@ export async function listEvents(deps: LogDeps, filter: EventFilter, limit: numb
       limit: chunk,
     });
     scanned += ids.length;
-    const records = await repo.loadRecords(deps.db, ids);
+    const records = await withEntityObjects(deps.bucket, await repo.loadRecords(deps.db, ids));
     for (const e of records.reverse()) if (matches(e, filter, before, from)) hot.push(e);
     if (ids.length < chunk) {
       hotExhausted = true;
@@ -121,7 +122,9 @@ export async function listEvents(deps: LogDeps, filter: EventFilter, limit: numb
 
 /** One event, wherever it is; null if the account has no such event. */
 export async function findEvent(deps: LogDeps, accountId: string, id: string): Promise<HistoryEvent | null> {
-  if (await repo.hotEvent(deps.db, accountId, id)) return (await repo.loadRecords(deps.db, [id]))[0] ?? null;
+  if (await repo.hotEvent(deps.db, accountId, id)) {
+    return (await withEntityObjects(deps.bucket, await repo.loadRecords(deps.db, [id])))[0] ?? null;
+  }
   const found = await findArchived(deps, accountId, id);
   return found?.event ?? null;
 }
@@ -182,7 +185,10 @@ export async function listAttempts(
 ) {
   const before = cursor ?? "att_~";
   const want = limit + 1;
-  const found: LoggedAttempt[] = await repo.hotAttempts(deps.db, { ...filter, before, limit: want }, spanMs);
+  const hot = await repo.hotAttempts(deps.db, { ...filter, before, limit: want }, spanMs);
+  const shown = await withEntityObjects(deps.bucket, [...new Map(hot.map((a) => [a.event.id, a.event])).values()]);
+  const byId = new Map(shown.map((e) => [e.id, e]));
+  const found: LoggedAttempt[] = hot.map((a) => ({ ...a, event: byId.get(a.event.id) ?? a.event }));
   const seen = new Set(found.map((a) => a.id));
 
   const objects = await repo.objectsForWebhook(

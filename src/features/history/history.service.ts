@@ -265,7 +265,7 @@ export function createHistoryService(platform: Platform) {
     async recall(accountId: string, deliveryId: string) {
       const found = await log.findDelivery(deps, accountId, deliveryId);
       if (!found) return null;
-      await recallEvent(db, found.event);
+      await recallEvent(db, bucket, found.event);
       for (const { object, events } of await objectsHolding(accountId, found.event.id)) {
         await rewrite(
           object,
@@ -309,7 +309,7 @@ export function createHistoryService(platform: Platform) {
           )
           .slice(0, limit - recalled);
         if (missed.length === 0) continue;
-        for (const e of missed) await recallEvent(db, e);
+        for (const e of missed) await recallEvent(db, bucket, e);
         const gone = new Set(missed.map((e) => e.id));
         await rewrite(
           object,

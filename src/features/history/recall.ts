@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client";
+import { storeEntity } from "./entity-object";
 import type { HistoryEvent } from "./record";
 import { dueAtOf, fromHistoryEvent } from "./stored-event";
 
@@ -8,9 +9,11 @@ import { dueAtOf, fromHistoryEvent } from "./stored-event";
  * there is left as it is (a recall repeated after a crash). The caller then takes the event out of
  * its object; until then the event log shows the D1 copy.
  */
-export async function recallEvent(db: Db, event: HistoryEvent) {
+export async function recallEvent(db: Db, bucket: R2Bucket, event: HistoryEvent) {
   const d1 = db.$client;
-  const row = fromHistoryEvent(event);
+  const whole = fromHistoryEvent(event);
+  // Too large for D1: back in R2 first, as at its publish.
+  const row = { ...whole, entity: await storeEntity(bucket, whole.accountId, whole.id, whole.entity) };
   const old = row.deliveries.flatMap((d) => (d.i === undefined ? [] : [d.i]));
   await d1.batch([
     d1
