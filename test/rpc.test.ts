@@ -69,7 +69,7 @@ describe("KeyhookRpc (service binding)", () => {
     expect(published.deliveries).toHaveLength(1);
     const [req] = await waitForReceived(name, 1);
     expect(JSON.parse(req!.body).entity).toEqual({ id: "o_1" });
-    expect(await rpc.publish(account.id, { type: "Bad", entity: {} })).toMatchObject({
+    expect(await rpc.publish(account.id, { type: "Bad Type", entity: {} })).toMatchObject({
       error: { code: "validation_failed", details: [{ path: "type" }] },
     });
     expect(await rpc.publish("acc_missing", { type: "a.b", entity: {} })).toMatchObject({

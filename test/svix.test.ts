@@ -116,6 +116,45 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     expect(await received(name)).toHaveLength(1);
   });
 
+  it("event-type names as Svix allows them (capitals, dashes, no dot): the catalog, two applications' endpoints, messages, /v1 too", async () => {
+    const svix = client();
+    const type = `Invoice-Paid_V2-${uniqueName().slice(1, 9)}`;
+    await svix.eventType.create({ name: type, description: "Svix-style name" });
+    const names = [uniqueName(), uniqueName()];
+    const apps = await Promise.all(names.map((n) => svix.application.create({ name: n, uid: n })));
+    for (const [i, app] of apps.entries()) {
+      const endpoint = await svix.endpoint.create(app.id, {
+        url: `${env.RECEIVER_URL}/ok/${names[i]}`,
+        eventTypes: [type],
+      });
+      expect(endpoint.eventTypes).toEqual([type]);
+      const message = await svix.message.create(app.id, { eventType: type, payload: { n: i } });
+      expect(message.eventType).toBe(type);
+    }
+    for (const [i, name] of names.entries()) {
+      const [got] = await waitForReceived(name!, 1);
+      expect(JSON.parse(got!.body)).toEqual({ n: i });
+    }
+    // Keyhook's own API takes the same names: a webhook subscribed to it, an event published to it.
+    const hook = uniqueName();
+    const made = await raw("POST", "/v1/webhooks", { url: `${env.RECEIVER_URL}/ok/${hook}`, events: [type] }, ADMIN, {
+      "x-account-id": apps[0]!.id,
+    });
+    expect(made.status).toBe(201);
+    const published = await raw("POST", "/v1/events", { type, entity: { via: "v1" } }, ADMIN, {
+      "x-account-id": apps[0]!.id,
+    });
+    expect(published.status).toBe(202);
+    const [viaV1] = await waitForReceived(hook, 1);
+    expect(JSON.parse(viaV1!.body)).toMatchObject({ event: type, entity: { via: "v1" } });
+    // What Svix refuses is refused: a space, a slash, 257 characters.
+    for (const bad of ["Invoice Paid", "a/b", "a".repeat(257)]) {
+      const res = await raw("POST", "/v1/events", { type: bad, entity: {} }, ADMIN, { "x-account-id": apps[0]!.id });
+      expect(res.status, bad).toBe(400);
+      expect((await failure(svix.message.create(apps[0]!.id, { eventType: bad, payload: {} }))).code).toBe(422);
+    }
+  });
+
   it("endpoints: list, patch (null clears the event types), disable, rotate the secret, delete", async () => {
     const svix = client();
     const uid = uniqueName();

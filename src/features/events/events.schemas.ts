@@ -1,11 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { Timestamp } from "../../lib/schemas";
 
-/** `lap.created`, `issue.resolved`: dot-separated lowercase words. */
+/**
+ * `issue.resolved`, `lap.created` — or any name Svix allows (`invoice-paid`, `User.Created.v2`):
+ * letters, digits, `-`, `_` and `.`, at most 256. Keyhook's own types are `resource.action`.
+ */
 export const EventTypeName = z
   .string()
-  .max(100)
-  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "must look like resource.action, e.g. lap.created")
+  .min(1)
+  .max(256)
+  .regex(/^[a-zA-Z0-9\-_.]+$/, "letters, digits, -, _ and . only (e.g. issue.resolved)")
   .openapi({ example: "issue.resolved" });
 
 /** An entity of up to 1 MiB as JSON (Svix's payload limit); over 16 KiB it is kept in R2 (`history/entity-object.ts`). */
