@@ -155,6 +155,81 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     }
   });
 
+  it("PATCH: null clears, absent keeps — applications, endpoints, event types", async () => {
+    const uid = uniqueName();
+    const app = await (await raw("POST", "/api/v1/app", { name: "Patchable", uid })).json<any>();
+    let patched = await (await raw("PATCH", `/api/v1/app/${app.id}`, { name: "Renamed" })).json<any>();
+    expect(patched).toMatchObject({ name: "Renamed", uid });
+    patched = await (await raw("PATCH", `/api/v1/app/${app.id}`, { uid: null })).json<any>();
+    expect(patched.name).toBe("Renamed");
+    expect(patched.uid).toBeUndefined();
+
+    const made = await raw("POST", `/api/v1/app/${app.id}/endpoint`, {
+      url: "https://example.com/hooks",
+      description: "kept",
+      eventTypes: ["a.b"],
+      channels: ["c1"],
+      throttleRate: 5,
+      uid: `ep-${uid}`,
+      metadata: { team: "billing" },
+    });
+    const ep = await made.json<any>();
+    const patch = async (change: unknown) =>
+      (await raw("PATCH", `/api/v1/app/${app.id}/endpoint/${ep.id}`, change)).json<any>();
+    let now = await patch({ url: "https://example.com/v2" });
+    expect(now).toMatchObject({
+      url: "https://example.com/v2",
+      description: "kept",
+      eventTypes: ["a.b"],
+      channels: ["c1"],
+      throttleRate: 5,
+      uid: `ep-${uid}`,
+      metadata: { team: "billing" },
+    });
+    now = await patch({ description: null, eventTypes: null, channels: null, throttleRate: null, uid: null });
+    expect(now.url).toBe("https://example.com/v2");
+    expect(now.description).toBe("");
+    expect(now.eventTypes).toBeUndefined();
+    expect(now.channels).toBeUndefined();
+    expect(now.throttleRate).toBeUndefined();
+    expect(now.uid).toBeUndefined();
+    expect(now.metadata).toEqual({ team: "billing" });
+    now = await patch({ metadata: null });
+    expect(now.metadata).toEqual({});
+
+    const type = `patch.me${uid.slice(1, 8)}`;
+    await raw("POST", "/api/v1/event-type", {
+      name: type,
+      description: "Described",
+      groupName: "billing",
+      schemas: { "1": { type: "object" } },
+    });
+    const typePatch = async (change: unknown) => (await raw("PATCH", `/api/v1/event-type/${type}`, change)).json<any>();
+    let t = await typePatch({ deprecated: true });
+    expect(t).toMatchObject({ description: "Described", groupName: "billing", deprecated: true });
+    expect(t.schemas).toEqual({ "1": { type: "object" } });
+    t = await typePatch({ groupName: null, schemas: null });
+    expect(t.description).toBe("Described");
+    expect(t.groupName).toBeUndefined();
+    expect(t.schemas).toBeUndefined();
+    expect(t.deprecated).toBe(true);
+
+    // The deployment's catalog is audited in the deployment's log, with the change.
+    expect((await raw("DELETE", `/api/v1/event-type/${type}?expunge=true`)).status).toBe(204);
+    const log = await (await raw("GET", `/v1/deployment/audit-log?targetId=${type}`)).json<any>();
+    expect(log.entries.map((e: any) => e.action)).toEqual([
+      "event_type.deleted",
+      "event_type.updated",
+      "event_type.updated",
+      "event_type.created",
+    ]);
+    expect(log.entries[1].changes).toEqual({
+      groupName: { before: "billing", after: null },
+      schemaVersions: { before: ["1"], after: null },
+    });
+    expect(log.entries[3].actor).toMatchObject({ type: "operator" });
+  });
+
   it("endpoints: list, patch (null clears the event types), disable, rotate the secret, delete", async () => {
     const svix = client();
     const uid = uniqueName();

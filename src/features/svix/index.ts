@@ -211,7 +211,7 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
   });
 
   // Event types: the deployment's catalog.
-  const catalog = (c: C) => createSvixCatalog(c.var.services.platform);
+  const catalog = (c: C) => createSvixCatalog(c.var.services.platform, auditOf(c));
   api.get("/event-type", async (c) => {
     const { rows, more } = await catalog(c).list({
       includeArchived: c.req.query("include_archived") === "true",
@@ -292,7 +292,7 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       ...(input.throttleRate !== undefined ? { throttle: input.throttleRate } : {}),
       ...(input.uid !== undefined ? { uid: input.uid } : {}),
       ...(input.channels !== undefined ? { channels: input.channels } : {}),
-      ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+      ...(input.metadata !== undefined ? { metadata: input.metadata ?? {} } : {}),
     });
     return c.json(m.endpointOut(await c.var.services.webhooks.update(caller, id, change)), 200);
   });

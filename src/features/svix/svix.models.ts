@@ -55,7 +55,7 @@ export const EndpointPatch = z.object({
   throttleRate: z.number().int().min(1).nullable().optional(),
   uid: Uid.nullable().optional(),
   channels: z.array(z.string()).max(10).nullable().optional(),
-  metadata: Metadata.optional(),
+  metadata: Metadata.nullable().optional(),
 });
 
 export const MessageIn = z.object({
@@ -76,7 +76,14 @@ export const EventTypeIn = z.object({
   groupName: z.string().max(100).nullish(),
 });
 
-export const EventTypePatch = EventTypeIn.omit({ name: true }).partial();
+/** PATCH: absent keeps (no default: zod applies a default even inside `.partial()`), `null` clears. */
+export const EventTypePatch = z.object({
+  description: z.string().max(1000).optional(),
+  archived: z.boolean().optional(),
+  deprecated: z.boolean().optional(),
+  schemas: z.record(z.string(), z.unknown()).nullable().optional(),
+  groupName: z.string().max(100).nullable().optional(),
+});
 
 export const HeadersIn = z.object({
   headers: z.record(z.string(), z.string()),
