@@ -1,6 +1,8 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { ApiException, Svix, Webhook } from "svix";
 import { describe, expect, it } from "vitest";
+import { compose } from "../src/compose";
 import { createDb } from "../src/db/client";
 import { createIdempotency } from "../src/features/svix/idempotency";
 import { ADMIN, BASE } from "./helpers/api";
@@ -228,6 +230,61 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
       schemaVersions: { before: ["1"], after: null },
     });
     expect(log.entries[3].actor).toMatchObject({ type: "operator" });
+  });
+
+  it("endpoint stats (D1 and the archive) and one attempt's content expunged — the last two of Svix's 41 operations", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    await svix.application.create({ name: "Stats", uid });
+    const [ok, failing] = [uniqueName(), uniqueName()];
+    const good = await svix.endpoint.create(uid, { url: `${env.RECEIVER_URL}/ok/${ok}` });
+    const bad = await svix.endpoint.create(uid, { url: `${env.RECEIVER_URL}/status/410/${failing}` });
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await svix.message.create(uid, { eventType: "stat.sent", payload: { i } }));
+    await waitForReceived(ok, 3);
+    await waitForReceived(failing, 1);
+    await expect.poll(async () => (await svix.endpoint.getStats(uid, good.id)).success, { timeout: 5000 }).toBe(3);
+    expect(await svix.endpoint.getStats(uid, good.id)).toEqual({ success: 3, pending: 0, sending: 0, fail: 0 });
+    // 410 disables the endpoint and fails what it had.
+    await expect.poll(async () => (await svix.endpoint.getStats(uid, bad.id)).fail, { timeout: 5000 }).toBe(3);
+    // A window before any of it: nothing.
+    const before = new Date(Date.now() - 3_600_000);
+    expect(await svix.endpoint.getStats(uid, good.id, { until: before })).toEqual({
+      success: 0,
+      pending: 0,
+      sending: 0,
+      fail: 0,
+    });
+
+    const message = sent[0]!;
+    const [attempt] = (await svix.messageAttempt.listByMsg(uid, message.id)).data.filter(
+      (a) => a.endpointId === good.id,
+    );
+    expect(attempt!.response).toMatch(/^ok/);
+    await svix.messageAttempt.expungeContent(uid, message.id, attempt!.id);
+    const after = await svix.messageAttempt.get(uid, message.id, attempt!.id);
+    expect(after.response).toBe("");
+    expect(after.responseStatusCode).toBe(200);
+    const missing = await failure(svix.messageAttempt.expungeContent(uid, message.id, "att_nope"));
+    expect(missing.code).toBe(404);
+
+    // A day later (the client's idempotency keys let go of their events), moved to the archive (R2):
+    // the same counts, and the expunged body stays gone.
+    await env.DB.prepare("UPDATE events SET idempotency_key = NULL WHERE id IN (?, ?, ?)")
+      .bind(...sent.map((s) => s.id))
+      .run();
+    const ctx = createExecutionContext();
+    await compose({ ...env, HISTORY_HOT_HOURS: "0" } as Env, ctx).history.archive();
+    await waitOnExecutionContext(ctx);
+    const hot = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE id = ?")
+      .bind(message.id)
+      .first<{ n: number }>();
+    expect(hot?.n).toBe(0);
+    expect(await svix.endpoint.getStats(uid, good.id)).toMatchObject({ success: 3, pending: 0, fail: 0 });
+    expect((await svix.messageAttempt.get(uid, message.id, attempt!.id)).response).toBe("");
+    const other = (await svix.messageAttempt.listByMsg(uid, sent[1]!.id)).data.find((a) => a.endpointId === good.id);
+    await svix.messageAttempt.expungeContent(uid, sent[1]!.id, other!.id);
+    expect((await svix.messageAttempt.get(uid, sent[1]!.id, other!.id)).response).toBe("");
   });
 
   it("endpoints: list, patch (null clears the event types), disable, rotate the secret, delete", async () => {

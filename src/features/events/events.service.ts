@@ -98,6 +98,15 @@ const toDeliverySummary = (d: { id: string; webhookId: string; status: DeliveryS
   status: d.status,
 });
 
+/**
+ * Whether a webhook takes events of this type: named, or `*` — but Keyhook's own events
+ * (`api_key.*`, `webhook.*`) reach a Svix-format endpoint only when it names them: a Svix
+ * endpoint without event types takes every message of its application, and Keyhook's own
+ * events are not messages (Svix sends those as operational webhooks, elsewhere).
+ */
+const subscribes = (w: { events: string[]; deliveryFormat: string }, type: string) =>
+  w.events.includes(type) || (w.events.includes("*") && !(w.deliveryFormat === "raw" && BUILT_IN_NAMES.has(type)));
+
 /** A stored event's deliveries as the publish answer lists them. */
 const summariesOf = (e: StoredEvent) =>
   e.deliveries.map((d, i) => toDeliverySummary({ id: idOfDelivery(e.id, i, d), webhookId: d.w, status: d.s }));
@@ -280,7 +289,7 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           .filter((w) =>
             opts.onlyWebhookId
               ? w.id === opts.onlyWebhookId
-              : (w.events.includes("*") || w.events.includes(input.type)) &&
+              : subscribes(w, input.type) &&
                 inChannels(w.channels, input.channels) &&
                 matchesFilter(input.entity, w.filter),
           )

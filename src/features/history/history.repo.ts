@@ -296,3 +296,18 @@ export async function updateObject(db: Db, object: HistoryObjectRow) {
     .bind(object.accountId, object.key, object.events, object.bytes)
     .run();
 }
+
+/** Each delivery to a webhook of the events in [from, before): its event and state (at most `limit`). */
+export async function hotDeliveryStates(
+  db: Db,
+  q: { accountId: string; webhookId: string; from: string; before: string; limit: number },
+) {
+  const { results } = await db.$client
+    .prepare(
+      `SELECT e.id AS id, d.value->>'s' AS status FROM events e, json_each(e.deliveries) d
+        WHERE e.account_id = ?1 AND e.id >= ?3 AND e.id < ?4 AND d.value->>'w' = ?2 LIMIT ?5`,
+    )
+    .bind(q.accountId, q.webhookId, q.from, q.before, q.limit)
+    .all<{ id: string; status: string }>();
+  return results;
+}

@@ -8,6 +8,7 @@ import { ARCHIVE_CONTENT_TYPE, accountPrefix, decodeArchive, encodeArchive } fro
 import { archiveHistory } from "./archiver";
 import { historyPayload, keepWithinBudget, readStorageState } from "./budget";
 import * as log from "./event-log";
+import { reviseEvents } from "./event-rows.repo";
 import * as repo from "./history.repo";
 import { recallEvent } from "./recall";
 import { type EventStatus, eventStatus, type HistoryAttempt, type HistoryEvent, withoutContent } from "./record";
@@ -117,6 +118,8 @@ const retrySpanMs = (delays: readonly number[]) => (delays.reduce((a, b) => a + 
 
 /** Objects deleted per retention run at most (R2 deletes up to 1,000 keys a call). */
 const EXPIRE_BATCH = 1000;
+/** Archive objects a webhook's statistics read at most. */
+const STATS_OBJECTS = 50;
 
 /** The webhook history: the archiver (D1 → R2), the event log over both, retention and deletion. */
 export function createHistoryService(platform: Platform) {
@@ -237,6 +240,34 @@ export function createHistoryService(platform: Platform) {
     },
 
     /**
+     * How many of a webhook's deliveries, of events made in [since, until), are in each state —
+     * from D1 and the archive (the objects that name the webhook, at most {@link STATS_OBJECTS}
+     * read: `complete` says whether every one was). An event in both is counted once, from D1.
+     */
+    async webhookStats(accountId: string, webhookId: string, since: number, until: number) {
+      const from = idFloor("evt", since);
+      const before = idFloor("evt", until);
+      const counts: Record<string, number> = { pending: 0, succeeded: 0, failed: 0, cancelled: 0 };
+      const hot = await repo.hotDeliveryStates(db, { accountId, webhookId, from, before, limit: 100_000 });
+      const inD1 = new Set(hot.map((r) => r.id));
+      for (const r of hot) counts[r.status] = (counts[r.status] ?? 0) + 1;
+      const objects = (await repo.objectsFor(db, accountId, from, before, STATS_OBJECTS + 1)).filter((o) =>
+        o.webhookIds.includes(webhookId),
+      );
+      const seen = new Set<string>();
+      for (const object of objects.slice(0, STATS_OBJECTS)) {
+        const stored = await bucket.get(object.key);
+        if (!stored) continue;
+        for (const e of await decodeArchive(stored.body)) {
+          if (e.accountId !== accountId || e.id < from || e.id >= before || inD1.has(e.id) || seen.has(e.id)) continue;
+          seen.add(e.id);
+          for (const d of e.deliveries) if (d.webhookId === webhookId) counts[d.status] = (counts[d.status] ?? 0) + 1;
+        }
+      }
+      return { counts, complete: objects.length <= STATS_OBJECTS };
+    },
+
+    /**
      * The account's history as NDJSON, one event per line (the shape of `GET /v1/events/{id}`),
      * newest first, streamed page by page: memory stays one page whatever the range.
      */
@@ -330,6 +361,48 @@ export function createHistoryService(platform: Platform) {
         );
       }
       return holding.length > 0;
+    },
+
+    /**
+     * Deletes one attempt's response body (Svix's attempt content expunge), in D1 and in every
+     * archive object holding its event; false if the event has no such attempt.
+     */
+    async deleteAttemptContent(accountId: string, eventId: string, attemptId: string) {
+      const written = await reviseEvents(db, [eventId], (e) =>
+        e.accountId === accountId && e.attempts.some((t) => t.i === attemptId)
+          ? {
+              ...e,
+              attempts: e.attempts.map((t) =>
+                t.i === attemptId ? { ...t, o: null, ...(t.b === undefined ? {} : { b: null }) } : t,
+              ),
+            }
+          : null,
+      );
+      let found = written.length > 0;
+      for (const { object, events } of await objectsHolding(accountId, eventId)) {
+        const has = events.some(
+          (e) => e.id === eventId && e.deliveries.some((d) => d.tries.some((t) => t.id === attemptId)),
+        );
+        if (!has) continue;
+        found = true;
+        await rewrite(
+          object,
+          events.map((e) =>
+            e.id !== eventId
+              ? e
+              : {
+                  ...e,
+                  deliveries: e.deliveries.map((d) => ({
+                    ...d,
+                    tries: d.tries.map((t) =>
+                      t.id === attemptId ? { ...t, responseBody: null, requestBody: null } : t,
+                    ),
+                  })),
+                },
+          ),
+        );
+      }
+      return found;
     },
 
     /** An archived event's head, for the content deletion's answer and audit entry. */

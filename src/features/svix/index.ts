@@ -5,6 +5,8 @@ import type { ZodError, ZodType, z } from "zod";
 import type { AppEnv } from "../../http/context";
 import { auditOf, authenticate, callerOf, requireOperator } from "../../http/middleware/auth";
 import { ApiError, errorStatus } from "../../lib/errors";
+import { insertAudit } from "../audit/audit.repo";
+import { auditRow } from "../audit/audit.service";
 import { PublishBody } from "../events/events.schemas";
 import { parseDeliveryId } from "../history/stored-event";
 import { CreateWebhookBody, UpdateWebhookBody } from "../webhooks/webhooks.schemas";
@@ -440,6 +442,44 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       if (t) return c.json(m.attemptOut(t, event.id, d.webhookId), 200);
     }
     throw new ApiError("not_found", "Attempt not found");
+  });
+  api.delete("/app/:app/msg/:msg/attempt/:attempt/content", async (c) => {
+    const { caller } = await inApp(c);
+    const { history } = c.var.services;
+    const eventId = c.req.param("msg");
+    await history.get(caller.accountId, eventId);
+    if (!(await history.deleteAttemptContent(caller.accountId, eventId, c.req.param("attempt")))) {
+      throw new ApiError("not_found", "Attempt not found");
+    }
+    await insertAudit(
+      c.var.services.platform.db,
+      auditRow(
+        caller.audit,
+        caller.accountId,
+        "event.attempt_content_deleted",
+        { type: "attempt", id: c.req.param("attempt"), name: eventId },
+        null,
+        c.var.services.platform.now(),
+      ),
+    );
+    return c.body(null, 204);
+  });
+  api.get("/app/:app/endpoint/:ep/stats", async (c) => {
+    const { caller, id } = await endpoint(c);
+    const { now } = c.var.services.platform;
+    const range = keyhookChecked(m.StatsQuery, { since: c.req.query("since"), until: c.req.query("until") });
+    const until = range.until ? Date.parse(range.until) : now();
+    const since = range.since ? Date.parse(range.since) : until - 28 * 86_400_000;
+    const { counts } = await c.var.services.history.webhookStats(caller.accountId, id, since, until);
+    return c.json(
+      {
+        success: counts.succeeded ?? 0,
+        pending: counts.pending ?? 0,
+        sending: 0,
+        fail: (counts.failed ?? 0) + (counts.cancelled ?? 0),
+      },
+      200,
+    );
   });
   api.post("/app/:app/msg/:msg/endpoint/:ep/resend", async (c) => {
     const { caller, id } = await endpoint(c);

@@ -90,6 +90,11 @@ export const HeadersIn = z.object({
   deleteHeaders: z.array(z.string()).optional(),
 });
 
+export const StatsQuery = z.object({
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+});
+
 export const RangeIn = z.object({
   since: z.iso.datetime({ offset: true }),
   until: z.iso.datetime({ offset: true }).nullish(),
