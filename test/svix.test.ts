@@ -287,6 +287,48 @@ describe("the Svix API: the official svix@2.5.0 client against Keyhook", () => {
     expect((await svix.messageAttempt.get(uid, sent[1]!.id, other!.id)).response).toBe("");
   });
 
+  it("a message's channels and tags: kept, shown, and filtered by (D1 and the archive), /v1 too", async () => {
+    const svix = client();
+    const uid = uniqueName();
+    const app = await svix.application.create({ name: "Labels", uid });
+    const first = await svix.message.create(uid, {
+      eventType: "label.sent",
+      payload: { n: 1 },
+      channels: ["project-1"],
+      tags: ["vip", "eu/west"],
+    });
+    expect(first).toMatchObject({ channels: ["project-1"], tags: ["vip", "eu/west"] });
+    const second = await svix.message.create(uid, { eventType: "label.sent", payload: { n: 2 }, tags: ["eu/west"] });
+    await svix.message.create(uid, { eventType: "label.sent", payload: { n: 3 } });
+    const ids = async (options: { channel?: string; tag?: string }) =>
+      (await svix.message.list(uid, options)).data.map((m) => m.id);
+    const check = async () => {
+      expect((await svix.message.get(uid, first.id)).channels).toEqual(["project-1"]);
+      expect((await svix.message.get(uid, first.id)).tags).toEqual(["vip", "eu/west"]);
+      expect(await ids({ channel: "project-1" })).toEqual([first.id]);
+      expect(await ids({ tag: "eu/west" })).toEqual([second.id, first.id]);
+      expect(await ids({ tag: "vip" })).toEqual([first.id]);
+      expect(await ids({ tag: "none" })).toEqual([]);
+      const v1 = await raw("GET", "/v1/events?tag=vip", undefined, ADMIN, { "x-account-id": app.id });
+      expect((await v1.json<any>()).events.map((e: any) => [e.id, e.tags])).toEqual([[first.id, ["vip", "eu/west"]]]);
+    };
+    await check();
+    // In the archive: the same.
+    await env.DB.prepare("UPDATE events SET idempotency_key = NULL WHERE account_id = ?").bind(app.id).run();
+    const ctx = createExecutionContext();
+    await compose({ ...env, HISTORY_HOT_HOURS: "0" } as Env, ctx).history.archive();
+    await waitOnExecutionContext(ctx);
+    const hot = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE account_id = ?")
+      .bind(app.id)
+      .first<{ n: number }>();
+    expect(hot?.n).toBe(0);
+    await check();
+    // Bad tags are Svix's 422.
+    expect(
+      (await failure(svix.message.create(uid, { eventType: "label.sent", payload: {}, tags: ["a b"] }))).code,
+    ).toBe(422);
+  });
+
   it("endpoints: list, patch (null clears the event types), disable, rotate the secret, delete", async () => {
     const svix = client();
     const uid = uniqueName();

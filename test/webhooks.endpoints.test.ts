@@ -144,7 +144,7 @@ describe("webhook endpoints", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ url: "https://e.com/x", events: [] }, "events"],
       [{ url: "https://e.com/x", events: ["*", "a.b"] }, "events"],
-      [{ url: "https://e.com/x", events: ["NotAType"] }, "events.0"],
+      [{ url: "https://e.com/x", events: ["Not A Type"] }, "events.0"],
       [{ url: "https://e.com/x", events: ["*"], secret: "too-short" }, "secret"],
       [{ url: "https://e.com/x", events: ["*"], filter: [{ field: "a", op: "in", value: 3 }] }, "filter.0.value"],
       [{ url: "https://e.com/x", events: ["*"], filter: [{ field: "a", op: "like", value: 3 }] }, "filter.0.op"],

@@ -1747,6 +1747,10 @@ export interface components {
              * @enum {string}
              */
             status: "delivered" | "failing" | "pending";
+            /** @description The channels it was published to (absent: none) */
+            channels?: string[];
+            /** @description Its tags (absent: none) */
+            tags?: string[];
             deliveries: {
                 id: string;
                 webhookId: string;
@@ -1794,6 +1798,10 @@ export interface components {
              * @enum {string}
              */
             status: "delivered" | "failing" | "pending";
+            /** @description The channels it was published to (absent: none) */
+            channels?: string[];
+            /** @description Its tags (absent: none) */
+            tags?: string[];
             deliveries: {
                 id: string;
                 webhookId: string;
@@ -5806,6 +5814,10 @@ export interface operations {
                 type?: string;
                 /** @description `failing`: a delivery failed or is being retried after a failed attempt; `pending`: one has not been tried yet; `delivered`: every delivery succeeded (or was cancelled) */
                 status?: "delivered" | "failing" | "pending";
+                /** @description Only events published to this channel */
+                channel?: string;
+                /** @description Only events with this tag */
+                tag?: string;
                 /** @description Published at or after */
                 since?: string;
                 /** @description Published before */
@@ -5906,6 +5918,13 @@ export interface operations {
                      *     ]
                      */
                     channels?: string[];
+                    /**
+                     * @description Svix's tags: labels to find the event by (`GET /api/v1/app/{app}/msg?tag=`)
+                     * @example [
+                     *       "vip"
+                     *     ]
+                     */
+                    tags?: string[];
                 };
             };
         };

@@ -279,6 +279,10 @@ export const events = sqliteTable(
     dueAt: integer("due_at"),
     /** How many times the row changed: a read-then-write is guarded by it. */
     rev: integer("rev").notNull().default(0),
+    /** Svix's channels it was published to (it reached only webhooks naming one, or none); null: none. */
+    channels: json<string[]>()("channels"),
+    /** Svix's tags: labels to find it by; null: none. */
+    tags: json<string[]>()("tags"),
   },
   (t) => [
     // Partial: an event with nothing pending, or without an idempotency key, writes no index entry.

@@ -17,8 +17,9 @@ const OUTBOX_SQL = {
    * Not into an account deleted meanwhile (a publish racing its deletion writes nothing), nor when
    * the account's webhooks changed since the publish read them (?7, when given): it reads them again.
    */
-  event: `INSERT INTO events (rowid, id, account_id, type, entity, idempotency_key, created_at, deliveries, due_at)
-    SELECT ${NEXT_IN_FLIGHT_ROWID}, ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
+  event: `INSERT INTO events (rowid, id, account_id, type, entity, idempotency_key, created_at, deliveries, due_at,
+      channels, tags)
+    SELECT ${NEXT_IN_FLIGHT_ROWID}, ?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND deleted_at IS NULL
       AND (?7 IS NULL OR webhooks_version = ?7))`,
   eventType: `INSERT INTO event_types (account_id, name, created_at)
     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1 AND deleted_at IS NULL) ON CONFLICT DO NOTHING`,
@@ -29,6 +30,9 @@ const prepared = new WeakMap<D1Database, OutboxStatements>();
 
 export interface OutboxWrite {
   event: SentEvent & { idempotencyKey: string | null };
+  /** Svix's channels and tags, kept with the event (null: none). */
+  channels: string[] | null;
+  tags: string[] | null;
   /** The webhooks, in the order of the deliveries' ids (`deliveryId(event, index)`). */
   webhookIds: string[];
   /** When a consumer may first claim the deliveries. */
@@ -66,6 +70,8 @@ function outboxStatements(db: Db, w: OutboxWrite): D1PreparedStatement[] {
       w.webhooksVersion,
       JSON.stringify(deliveries),
       dueAtOf(createdAt, deliveries),
+      w.channels && w.channels.length > 0 ? JSON.stringify(w.channels) : null,
+      w.tags && w.tags.length > 0 ? JSON.stringify(w.tags) : null,
     ),
     ...(w.registerType ? [s.eventType.bind(accountId, type, createdAt)] : []),
   ];

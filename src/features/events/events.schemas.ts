@@ -30,6 +30,20 @@ export const PublishBody = z.strictObject({
         "Svix's channels: a webhook with channels receives this event only if it names one of these; one without, whatever the channels",
       example: ["project-123"],
     }),
+  tags: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[a-zA-Z0-9\-_./\\#]+$/, "letters, digits and - _ . / \\ # only"),
+    )
+    .max(5)
+    .optional()
+    .openapi({
+      description: "Svix's tags: labels to find the event by (`GET /api/v1/app/{app}/msg?tag=`)",
+      example: ["vip"],
+    }),
 });
 
 export const Event = z

@@ -45,6 +45,8 @@ export interface PublishInput {
   idempotencyKey?: string;
   /** Svix's channels: a webhook with channels is sent only events naming one of them. */
   channels?: string[];
+  /** Svix's tags, kept with the event to find it by. */
+  tags?: string[];
 }
 
 /** A webhook with channels takes an event naming one of them; one without takes any. */
@@ -324,6 +326,8 @@ export function createEventsService(platform: Platform, deps: EventsDeps) {
           {
             event: { ...sent, entity: sent.stored ?? sent.entity, idempotencyKey: input.idempotencyKey ?? null },
             webhookIds: p.rows.map((r) => r.webhookId),
+            channels: input.channels ?? null,
+            tags: input.tags ?? null,
             nextAttemptAt: at + p.leaseMs,
             isTest: opts.isTest ?? false,
             registerType: register,

@@ -22,6 +22,8 @@ export interface LogDeps {
 export interface EventFilter {
   accountId: string;
   type?: string;
+  channel?: string;
+  tag?: string;
   status?: EventStatus;
   /** Unix ms, inclusive. */
   since?: number;
@@ -46,6 +48,8 @@ const matches = (e: HistoryEvent, f: EventFilter, before: string, from: string) 
   e.id >= from &&
   e.accountId === f.accountId &&
   (f.type === undefined || e.type === f.type) &&
+  (f.channel === undefined || (e.channels ?? []).includes(f.channel)) &&
+  (f.tag === undefined || (e.tags ?? []).includes(f.tag)) &&
   (f.status === undefined || eventStatus(e) === f.status);
 
 /**
@@ -70,6 +74,8 @@ export async function listEvents(deps: LogDeps, filter: EventFilter, limit: numb
       before: hotBefore,
       from,
       ...(filter.type === undefined ? {} : { type: filter.type }),
+      ...(filter.channel === undefined ? {} : { channel: filter.channel }),
+      ...(filter.tag === undefined ? {} : { tag: filter.tag }),
       limit: chunk,
     });
     scanned += ids.length;

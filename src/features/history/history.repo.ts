@@ -37,6 +37,8 @@ export interface HotQuery {
   /** Ids from this on (inclusive). */
   from: string;
   type?: string;
+  channel?: string;
+  tag?: string;
   limit: number;
 }
 
@@ -45,9 +47,11 @@ export async function hotEventIds(db: Db, q: HotQuery): Promise<string[]> {
   const { results } = await db.$client
     .prepare(
       `SELECT id FROM events WHERE account_id = ?1 AND id < ?2 AND id >= ?3 AND (?4 IS NULL OR type = ?4)
+          AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(channels) WHERE value = ?6))
+          AND (?7 IS NULL OR EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?7))
         ORDER BY id DESC LIMIT ?5`,
     )
-    .bind(q.accountId, q.before, q.from, q.type ?? null, q.limit)
+    .bind(q.accountId, q.before, q.from, q.type ?? null, q.limit, q.channel ?? null, q.tag ?? null)
     .all<{ id: string }>();
   return results.map((r) => r.id);
 }

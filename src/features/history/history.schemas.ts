@@ -16,6 +16,8 @@ const Range = {
 export const EventLogQuery = PageQuery.extend({
   type: EventTypeName.optional(),
   status: EventStatus.optional(),
+  channel: z.string().min(1).max(128).optional().openapi({ description: "Only events published to this channel" }),
+  tag: z.string().min(1).max(128).optional().openapi({ description: "Only events with this tag" }),
   ...Range,
 });
 
@@ -40,6 +42,8 @@ const eventFields = {
   entity: z.record(z.string(), z.unknown()).openapi({ description: "`{}` once the content was deleted" }),
   contentDeletedAt: Timestamp.nullable(),
   status: EventStatus,
+  channels: z.array(z.string()).optional().openapi({ description: "The channels it was published to (absent: none)" }),
+  tags: z.array(z.string()).optional().openapi({ description: "Its tags (absent: none)" }),
 };
 
 export const LoggedEvent = z.object({ ...eventFields, deliveries: z.array(LoggedDelivery) }).openapi("LoggedEvent");

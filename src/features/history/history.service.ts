@@ -56,6 +56,8 @@ function toLoggedEvent(e: HistoryEvent) {
     entity: e.entity,
     contentDeletedAt: isoOrNull(e.contentDeletedAt),
     status: eventStatus(e),
+    ...(e.channels ? { channels: e.channels } : {}),
+    ...(e.tags ? { tags: e.tags } : {}),
     deliveries: e.deliveries.map((d) => ({
       id: d.id,
       webhookId: d.webhookId,
@@ -86,6 +88,9 @@ export interface EventQuery {
   limit: number;
   cursor?: string;
   type?: string;
+  /** Only events published to this channel, or with this tag (Svix's message filters). */
+  channel?: string;
+  tag?: string;
   status?: EventStatus;
   since?: string;
   until?: string;
@@ -100,10 +105,15 @@ export interface AttemptQuery {
 }
 
 /** The event log's filter from a query (times as ISO strings, each filter optional). */
-function eventFilter(accountId: string, q: Pick<EventQuery, "since" | "until" | "type" | "status">): log.EventFilter {
+function eventFilter(
+  accountId: string,
+  q: Pick<EventQuery, "since" | "until" | "type" | "status" | "channel" | "tag">,
+): log.EventFilter {
   return {
     accountId,
     ...(q.type === undefined ? {} : { type: q.type }),
+    ...(q.channel === undefined ? {} : { channel: q.channel }),
+    ...(q.tag === undefined ? {} : { tag: q.tag }),
     ...(q.status === undefined ? {} : { status: q.status }),
     ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
     ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),

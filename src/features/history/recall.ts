@@ -19,8 +19,8 @@ export async function recallEvent(db: Db, bucket: R2Bucket, event: HistoryEvent)
     d1
       .prepare(
         `INSERT OR IGNORE INTO events (id, account_id, type, entity, idempotency_key, created_at, content_deleted_at,
-           deliveries, attempts, due_at)
-         VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9)`,
+           deliveries, attempts, due_at, channels, tags)
+         VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
       )
       .bind(
         row.id,
@@ -32,6 +32,8 @@ export async function recallEvent(db: Db, bucket: R2Bucket, event: HistoryEvent)
         JSON.stringify(row.deliveries),
         JSON.stringify(row.attempts),
         dueAtOf(row.createdAt, row.deliveries),
+        row.channels ? JSON.stringify(row.channels) : null,
+        row.tags ? JSON.stringify(row.tags) : null,
       ),
     // Deliveries made before their ids named their event are found through these.
     d1

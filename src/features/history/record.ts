@@ -34,6 +34,9 @@ export interface HistoryEvent {
   createdAt: number;
   contentDeletedAt: number | null;
   deliveries: HistoryDelivery[];
+  /** Svix's channels and tags it was published with (absent: none). */
+  channels?: string[];
+  tags?: string[];
 }
 
 export type EventStatus = "delivered" | "failing" | "pending";

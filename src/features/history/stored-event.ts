@@ -163,6 +163,9 @@ export interface StoredEvent {
   attempts: StoredAttempt[];
   packed: boolean;
   rev: number;
+  /** Svix's channels and tags (null: none); written by the outbox and a recall only. */
+  channels: string[] | null;
+  tags: string[] | null;
 }
 
 export function toHistoryEvent(e: StoredEvent, parseEntity: (text: string) => unknown): HistoryEvent {
@@ -190,6 +193,8 @@ export function toHistoryEvent(e: StoredEvent, parseEntity: (text: string) => un
       ...toHistoryDelivery(e.id, e.createdAt, i, d),
       tries: tries.get(i) ?? [],
     })),
+    ...(e.channels ? { channels: e.channels } : {}),
+    ...(e.tags ? { tags: e.tags } : {}),
   };
 }
 
@@ -234,6 +239,8 @@ export function fromHistoryEvent(e: HistoryEvent): Omit<StoredEvent, "packed" | 
     contentDeletedAt: e.contentDeletedAt,
     deliveries,
     attempts,
+    channels: e.channels ?? null,
+    tags: e.tags ?? null,
   };
 }
 
@@ -293,5 +300,7 @@ export async function readStoredEvent(r: Row): Promise<StoredEvent> {
     attempts: inner ? inner.a : (jsonColumn<StoredAttempt[]>(r.attempts) ?? []),
     packed: blob !== null,
     rev: Number(r.rev ?? 0),
+    channels: jsonColumn<string[]>(r.channels) ?? null,
+    tags: jsonColumn<string[]>(r.tags) ?? null,
   };
 }

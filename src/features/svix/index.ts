@@ -405,6 +405,8 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       limit: limitOf(c),
       ...(c.req.query("iterator") ? { cursor: c.req.query("iterator") } : {}),
       ...(types.length === 1 ? { type: types[0] } : {}),
+      ...(c.req.query("channel") ? { channel: c.req.query("channel") } : {}),
+      ...(c.req.query("tag") ? { tag: c.req.query("tag") } : {}),
       ...(c.req.query("after") ? { since: c.req.query("after") } : {}),
       ...(c.req.query("before") ? { until: c.req.query("before") } : {}),
     });
@@ -518,9 +520,11 @@ export function mountSvix(app: OpenAPIHono<AppEnv>) {
       entity: input.payload,
       ...(key ? { idempotencyKey: key } : {}),
       ...(input.channels && input.channels.length > 0 ? { channels: input.channels } : {}),
+      ...(input.tags && input.tags.length > 0 ? { tags: input.tags } : {}),
     });
     const { event } = await services.events.publish({ accountId: app.id, webhooksVersion: null }, publish);
-    return c.json(m.messageOut(event, withContent(c), input.eventId), 202);
+    const labels = { channels: publish.channels, tags: publish.tags };
+    return c.json(m.messageOut({ ...event, ...labels }, withContent(c), input.eventId), 202);
   });
   api.get("/app/:app/msg/:msg", async (c) => {
     const { app } = await inApp(c);

@@ -172,7 +172,14 @@ export function endpointOut(w: WebhookView) {
 
 /** An event as Svix's `MessageOut`; its payload only when asked for (`with_content=true`). */
 export function messageOut(
-  e: { id: string; type: string; occurredAt: string; entity: Record<string, unknown> },
+  e: {
+    id: string;
+    type: string;
+    occurredAt: string;
+    entity: Record<string, unknown>;
+    channels?: string[] | undefined;
+    tags?: string[] | undefined;
+  },
   withContent: boolean,
   eventId?: string | null,
 ) {
@@ -180,6 +187,8 @@ export function messageOut(
     id: e.id,
     ...(eventId ? { eventId } : {}),
     eventType: e.type,
+    ...(e.channels ? { channels: e.channels } : {}),
+    ...(e.tags ? { tags: e.tags } : {}),
     payload: withContent ? e.entity : {},
     timestamp: e.occurredAt,
   };
