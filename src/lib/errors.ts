@@ -110,3 +110,17 @@ export function validationError(issues: readonly Issue[]): ApiError {
   const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join("; ");
   return new ApiError("validation_failed", `Invalid request: ${summary}`, details);
 }
+
+/**
+ * A write a unique index may refuse: when D1 says `UNIQUE constraint failed: <columns>`, the
+ * error `conflict` makes (a 409 naming the value); any other failure stays what it is.
+ */
+export async function uniqueWrite<T>(write: Promise<T>, columns: string, conflict: () => ApiError): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    const text = `${err instanceof Error ? err.message : ""} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
+    if (text.includes(`UNIQUE constraint failed: ${columns}`)) throw conflict();
+    throw err;
+  }
+}

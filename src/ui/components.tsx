@@ -1,5 +1,36 @@
 import type { Child } from "hono/jsx";
 import { useEffect, useRef, useState } from "hono/jsx/dom";
+import { message } from "./api";
+
+type OnError = (text: string, retry?: () => void) => void;
+
+/**
+ * A list loaded when shown, and `act`: a change, then the list again. A failed load goes to the
+ * banner with Retry (the list shows empty); a failed change goes to the banner.
+ */
+export function useList<T>(fetchList: () => Promise<T[]>, what: string, onError: OnError) {
+  const [items, setItems] = useState<T[] | null>(null);
+  const load = async () => {
+    try {
+      setItems(await fetchList());
+    } catch (err) {
+      setItems([]);
+      onError(`Could not load ${what}: ${message(err)}`, load);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+  const act = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      await load();
+    } catch (err) {
+      onError(message(err));
+    }
+  };
+  return { items, load, act };
+}
 
 /** The red banner: every error, with Dismiss (and Retry when a load failed). */
 export function Banner(props: { text: string; onDismiss: () => void; onRetry?: () => void }) {

@@ -1,7 +1,7 @@
-import { useEffect, useState } from "hono/jsx/dom";
+import { useState } from "hono/jsx/dom";
 import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
 import { data, keyhook, message, type Schemas } from "./api";
-import { CopySecretDialog, When } from "./components";
+import { CopySecretDialog, useList, When } from "./components";
 
 type Client = Schemas["OAuthClient"];
 type Grant = Schemas["OAuthGrant"];
@@ -15,27 +15,8 @@ const path = (id: string) => ({ params: { path: { id } } });
  * goes to the banner; a failed load offers Retry).
  */
 function useClients(fetchList: () => Promise<{ clients: Client[] }>, what: string, onError: OnError) {
-  const [clients, setClients] = useState<Client[] | null>(null);
-  const load = async () => {
-    try {
-      setClients((await fetchList()).clients);
-    } catch (err) {
-      setClients([]);
-      onError(`Could not load ${what}: ${message(err)}`, load);
-    }
-  };
-  useEffect(() => {
-    load();
-  }, []);
-  const act = async (work: () => Promise<unknown>) => {
-    try {
-      await work();
-      await load();
-    } catch (err) {
-      onError(message(err));
-    }
-  };
-  return { clients, load, act };
+  const { items, load, act } = useList(async () => (await fetchList()).clients, what, onError);
+  return { clients: items, load, act };
 }
 
 /** Clients as a table: name (with `kind`) and redirect URIs, client ID, scopes, status, `actions`. */
@@ -306,26 +287,14 @@ function NewClientForm(props: {
 
 /** Authorized apps: what users allowed (a user sees their own; oauth:read sees everyone's). */
 export function AuthorizedAppsTab(props: { onError: OnError }) {
-  const [grants, setGrants] = useState<Grant[] | null>(null);
-  const load = async () => {
-    try {
-      setGrants((await data(keyhook().GET("/v1/oauth-grants", { params: { query: { limit: 100 } } }))).grants);
-    } catch (err) {
-      setGrants([]);
-      props.onError(`Could not load the authorized apps: ${message(err)}`, load);
-    }
-  };
-  useEffect(() => {
-    load();
-  }, []);
-  const revoke = async (g: Grant) => {
+  const { items: grants, act } = useList(
+    async () => (await data(keyhook().GET("/v1/oauth-grants", { params: { query: { limit: 100 } } }))).grants,
+    "the authorized apps",
+    props.onError,
+  );
+  const revoke = (g: Grant) => {
     if (!confirm(`Revoke ${g.client.name}'s access for ${g.userName}? Its tokens stop working now.`)) return;
-    try {
-      await data(keyhook().DELETE("/v1/oauth-grants/{id}", { params: { path: { id: g.id } } }));
-      await load();
-    } catch (err) {
-      props.onError(message(err));
-    }
+    act(() => data(keyhook().DELETE("/v1/oauth-grants/{id}", { params: { path: { id: g.id } } })));
   };
   return (
     <section aria-labelledby="grants-heading">

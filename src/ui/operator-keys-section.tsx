@@ -1,7 +1,7 @@
-import { useEffect, useState } from "hono/jsx/dom";
+import { useState } from "hono/jsx/dom";
 import { KEYHOOK_PERMISSIONS } from "../lib/permissions";
-import { data, keyhook, message, type Schemas } from "./api";
-import { CopySecretDialog, When } from "./components";
+import { data, keyhook, type Schemas } from "./api";
+import { CopySecretDialog, useList, When } from "./components";
 
 type OperatorKey = Schemas["OperatorKey"];
 type OnError = (text: string, retry?: () => void) => void;
@@ -14,45 +14,30 @@ const OPERATOR_SCOPES = ["operator:read", "operator:write"];
  * token, a CI job's) — create one with its scopes, see when each was last used, revoke one.
  */
 export function OperatorKeysSection(props: { onError: OnError }) {
-  const [keys, setKeys] = useState<OperatorKey[] | null>(null);
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
-  const load = async () => {
-    try {
-      const listed = await data(keyhook().GET("/v1/deployment/operator-keys", { params: { query: { limit: 100 } } }));
-      setKeys(listed.operatorKeys);
-    } catch (err) {
-      setKeys([]);
-      props.onError(`Could not load the operator keys: ${message(err)}`, load);
-    }
-  };
-  useEffect(() => {
-    load();
-  }, []);
+  const { items: keys, act } = useList(
+    async () =>
+      (await data(keyhook().GET("/v1/deployment/operator-keys", { params: { query: { limit: 100 } } }))).operatorKeys,
+    "the operator keys",
+    props.onError,
+  );
 
   const create = async (e: Event) => {
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
     const chosen = form.getAll("scopes").map(String);
     const body = { name: String(form.get("name") ?? "").trim(), scopes: chosen.length > 0 ? chosen : ["*"] };
-    try {
+    await act(async () => {
       const created = await data(keyhook().POST("/v1/deployment/operator-keys", { body }));
       setCreating(false);
       setSecret(created.key);
-      await load();
-    } catch (err) {
-      props.onError(message(err));
-    }
+    });
   };
 
-  const revoke = async (k: OperatorKey) => {
+  const revoke = (k: OperatorKey) => {
     if (!confirm(`Revoke ${k.name}? Every request made with it is refused from now on.`)) return;
-    try {
-      await data(keyhook().DELETE("/v1/deployment/operator-keys/{id}", path(k.id)));
-      await load();
-    } catch (err) {
-      props.onError(message(err));
-    }
+    act(() => data(keyhook().DELETE("/v1/deployment/operator-keys/{id}", path(k.id))));
   };
 
   return (

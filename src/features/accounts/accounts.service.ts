@@ -2,7 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import type { AccountRow } from "../../db/schema";
 import type { AuditContext } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
-import { ApiError } from "../../lib/errors";
+import { ApiError, uniqueWrite } from "../../lib/errors";
 import { describe } from "../../lib/log";
 import { planLimits } from "../../lib/plans";
 import { found, iso, page } from "../../lib/schemas";
@@ -37,17 +37,12 @@ const audited = ({ name, externalId, plan, overrides }: z.infer<typeof Account>)
 });
 
 /** Two accounts with one external id: the unique index refused the write. */
-async function uniqueExternalId<T>(write: Promise<T>, externalId: string | null | undefined): Promise<T> {
-  try {
-    return await write;
-  } catch (err) {
-    const text = `${err instanceof Error ? err.message : ""} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
-    if (externalId && /UNIQUE constraint failed: accounts\.external_id/.test(text)) {
-      throw new ApiError("conflict", "Another account has this externalId", { externalId });
-    }
-    throw err;
-  }
-}
+const uniqueExternalId = <T>(write: Promise<T>, externalId: string | null | undefined) =>
+  uniqueWrite(
+    write,
+    "accounts.external_id",
+    () => new ApiError("conflict", "Another account has this externalId", { externalId }),
+  );
 
 /**
  * What one invocation spends on a purge before it leaves the rest to the next cron run: D1 calls,

@@ -3,7 +3,7 @@ import type { WebhookSettings } from "../../config";
 import type { WebhookRow } from "../../db/schema";
 import { type Caller, SYSTEM_AUDIT } from "../../lib/caller";
 import { newId } from "../../lib/encoding";
-import { ApiError, validationError } from "../../lib/errors";
+import { ApiError, uniqueWrite, validationError } from "../../lib/errors";
 import { found, iso, isoOrNull, page } from "../../lib/schemas";
 import { decryptSecret, encryptSecret } from "../../lib/secret-box";
 import type { Platform } from "../../platform";
@@ -74,17 +74,12 @@ const audited = ({
 });
 
 /** A write refused by the unique `(account, uid)` index is 409, naming the uid. */
-async function uniqueUid<T>(write: Promise<T>, uid: string | null | undefined): Promise<T> {
-  try {
-    return await write;
-  } catch (err) {
-    const text = `${err instanceof Error ? err.message : ""} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
-    if (uid && /UNIQUE constraint failed: webhooks\.account_id, webhooks\.uid/.test(text)) {
-      throw new ApiError("conflict", "Another webhook of this account has this uid", { uid });
-    }
-    throw err;
-  }
-}
+const uniqueUid = <T>(write: Promise<T>, uid: string | null | undefined) =>
+  uniqueWrite(
+    write,
+    "webhooks.account_id, webhooks.uid",
+    () => new ApiError("conflict", "Another webhook of this account has this uid", { uid }),
+  );
 
 /** 400 `invalid_webhook_url` with the reason, for registration and every URL change. */
 function assertSafeUrl(url: string, settings: WebhookSettings) {
