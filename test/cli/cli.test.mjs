@@ -289,32 +289,11 @@ describe("keyhook doctor", () => {
 
   it("a Worker with a bad setting and a missing binding: the lines that name them, exit 1", async () => {
     // The same Worker without its R2 binding, HISTORY_MAX_MB not a number, on its own port and state.
-    const port = 8796;
-    const state = mkdtempSync(join(tmpdir(), "keyhook-doctor-"));
     const config = "wrangler.doctor-test.toml";
     writeFileSync(config, readFileSync("wrangler.toml", "utf8").replace(/\[\[r2_buckets\]\][^[]*/, ""));
-    const wrangler = "node_modules/.bin/wrangler";
-    spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state, "-c", config], {
-      env: { ...process.env, CI: "true" },
-    });
-    const dev = spawn(
-      wrangler,
-      ["dev", "-c", config, "--port", String(port), "--persist-to", state, "--var", "HISTORY_MAX_MB:lots"],
-      { detached: true, stdio: "ignore" },
-    );
+    const other = await anotherKeyhook(8796, ["--var", "HISTORY_MAX_MB:lots"], config);
     try {
-      const url = `http://localhost:${port}`;
-      for (let i = 0; i < 120; i++) {
-        if (
-          await fetch(`${url}/health`).then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      const r = await keyhookCli(["doctor"], { KEYHOOK_URL: url, KEYHOOK_API_KEY: devVar("ADMIN_TOKEN") });
+      const r = await keyhookCli(["doctor"], { KEYHOOK_URL: other.url, KEYHOOK_API_KEY: devVar("ADMIN_TOKEN") });
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stdout, /^✓ reachable/m);
       assert.match(r.stdout, /^✗ configuration: HISTORY_MAX_MB must be a number/m);
@@ -322,11 +301,8 @@ describe("keyhook doctor", () => {
       assert.match(r.stdout, /^✓ D1\b/m);
       assert.match(r.stdout, /to fix \(above\)/);
     } finally {
-      try {
-        process.kill(-dev.pid, "SIGTERM");
-      } catch {}
+      other.stop();
       rmSync(config, { force: true });
-      rmSync(state, { recursive: true, force: true });
     }
   });
 
