@@ -8,13 +8,21 @@ export default defineConfig(async () => {
   const shim = (name: string) => path.join(import.meta.dirname, "src/features/mcp/shims", name);
   return {
     // The same stand-ins as wrangler.toml's [alias], so the tests run the code that is deployed.
+    // The official Unkey client (test/unkey.test.ts, never in the Worker) gets the real zod/v3.
     resolve: {
-      alias: {
-        ajv: shim("ajv.ts"),
-        "ajv-formats": shim("ajv-formats.ts"),
-        "zod/v3": shim("zod-v3.ts"),
-        "zod-to-json-schema": shim("zod-to-json-schema.ts"),
-      },
+      alias: [
+        { find: "ajv", replacement: shim("ajv.ts") },
+        { find: "ajv-formats", replacement: shim("ajv-formats.ts") },
+        {
+          find: /^zod\/v3$/,
+          replacement: shim("zod-v3.ts"),
+          customResolver: (id: string, importer: string | undefined) =>
+            importer?.includes("/node_modules/@unkey/")
+              ? path.join(import.meta.dirname, "node_modules/zod/v3/index.js")
+              : id,
+        },
+        { find: "zod-to-json-schema", replacement: shim("zod-to-json-schema.ts") },
+      ],
     },
     plugins: [
       cloudflareTest(({ inject }) => ({

@@ -7,6 +7,7 @@ import { handleQueue } from "./queue/consumer";
 export { CredentialRecords } from "./edge";
 export { EndpointPacer } from "./features/deliveries/pacer";
 export { ColoCache } from "./features/edge/colo-cache";
+export { NamedLimiter } from "./features/ratelimit/named-limiter";
 export { KeyhookRpc } from "./rpc";
 
 const app = createApp();

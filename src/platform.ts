@@ -34,6 +34,8 @@ export interface Platform {
   edgeColo: Env["EDGE_COLO"];
   /** Send slots per webhook: throttles and replays (`features/deliveries/pacer.ts`). */
   pacer: Env["PACER"] | null;
+  /** Named rate limits of any window, exact (`features/ratelimit/named-limiter.ts`). */
+  limiter: Env["LIMITER"] | null;
   /** This invocation's loopback bindings to the Worker's own entrypoints (`ctx.exports`), if any. */
   exports: Cloudflare.Exports | null;
 }
@@ -67,6 +69,7 @@ export function platformOf(env: Env, ctx: Invocation, overrides: Overrides = {})
     history: env.HISTORY,
     edgeColo: env.EDGE_COLO,
     pacer: env.PACER ?? null,
+    limiter: env.LIMITER ?? null,
     exports: ctx.exports ?? null,
   };
 }

@@ -359,6 +359,7 @@ describe("DELETE /v1/accounts/:id", () => {
         "event_types",
         "events",
         "history_objects",
+        "keyspaces", // Unkey's APIs (features/unkey)
         "oauth_clients",
         "oauth_consents",
         "oauth_grants",

@@ -61,6 +61,7 @@ describe("keyhook doctor: GET /v1/deployment/doctor", () => {
       "R2",
       "Durable Object EndpointPacer",
       "Durable Object ColoCache",
+      "Durable Object NamedLimiter",
       "queue",
       "queue consumer",
       "cron",

@@ -256,6 +256,14 @@ describe("no input yields a 5xx", () => {
           // Svix's API answers in Svix's shapes: 422 {detail: [{loc, msg, type}]}, else {code, detail}.
           if (res.status === 422) expect(Array.isArray(res.body.detail)).toBe(true);
           else expect(res.body.code).toBeTypeOf("string");
+        } else if (res.status >= 400 && r.route.path.startsWith("/v2/") && method !== "HEAD") {
+          // Unkey's API answers in Unkey's shape: {meta: {requestId}, error: {title, detail, status, type}}.
+          expect(res.body.meta.requestId).toBeTypeOf("string");
+          expect(res.body.error).toMatchObject({
+            title: expect.any(String),
+            detail: expect.any(String),
+            status: res.status,
+          });
         } else if (res.status >= 400 && method !== "HEAD") {
           expect(res.body.error.code).toBeTypeOf("string");
           expect(res.body.error.message).toBeTypeOf("string");

@@ -6,9 +6,17 @@ import { createClient, discover, tokensFor } from "./helpers/oauth";
 import { appRoutes, fillPath } from "./helpers/routes";
 
 /** Routes anyone may call; the OAuth endpoints authenticate clients their own way (test/oauth.test.ts). */
-const PUBLIC = new Set(["GET /health", "GET /openapi.json", "GET /api/v1/health"]);
+const PUBLIC = new Set([
+  "GET /health",
+  "GET /openapi.json",
+  "GET /api/v1/health",
+  "GET /v2/liveness",
+  "POST /v2/liveness",
+]);
 /** Svix's API answers in Svix's error shape (`{code, detail}`; a 401 is `authentication_failed`). */
 const isSvix = (path: string) => path.startsWith("/api/v1/");
+/** Unkey's API answers in Unkey's (`{meta, error: {title, detail, status, type}}`): the code ends its `type`. */
+const isUnkey = (path: string) => path.startsWith("/v2/");
 // /mcp speaks JSON-RPC: its credentials are tested in mcp.test.ts, its tools are the routes here.
 // /__edge/purge is plumbing between Keyhook processes (the operator token only: test/edge.test.ts).
 // /portal/* takes a session cookie, never a key or token (test/portal.test.ts).
@@ -201,7 +209,13 @@ describe("the security matrix: every route × every kind of bad credential", () 
         const expected = cred.expect(route);
         const want =
           isSvix(r.path) && expected.status === 401 ? { ...expected, code: "authentication_failed" } : expected;
-        const code = isSvix(r.path) ? res.body?.code : res.body?.error?.code;
+        const code = isSvix(r.path)
+          ? res.body?.code
+          : isUnkey(r.path)
+            ? String(res.body?.error?.type ?? "")
+                .split("/")
+                .at(-1)
+            : res.body?.error?.code;
         const got = { status: res.status, code: res.status >= 400 ? code : "" };
         if (got.status !== want.status || got.code !== want.code)
           failures.push(`${route}: ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);

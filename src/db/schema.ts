@@ -116,6 +116,13 @@ export const apiKeys = sqliteTable(
     creditsRefilledAt: integer("credits_refilled_at"),
     /** `api_key.credits_low` goes out when a spend crosses this; null = 10 % of the allowance. */
     creditsLowThreshold: integer("credits_low_threshold"),
+    /**
+     * The Unkey API (`keyspaces`, features/unkey) the key belongs to: such a key is a customer's key
+     * for the host's own API — it only verifies, never authenticates to Keyhook. Null: a Keyhook key.
+     */
+    keyspaceId: text("keyspace_id"),
+    /** Unkey's identity of the key (its `externalId`), for keys of an Unkey API. */
+    externalId: text("external_id"),
   },
   (t) => [
     uniqueIndex("api_keys_hash_idx").on(t.hash),
@@ -124,6 +131,25 @@ export const apiKeys = sqliteTable(
     index("api_keys_profile_idx").on(t.profileId),
   ],
 );
+
+/**
+ * Unkey's APIs (features/unkey): key spaces inside an account, addressed by `apiId`. Deleting one
+ * marks it; its keys are refused (`NOT_FOUND`) from then on.
+ */
+export const keyspaces = sqliteTable(
+  "keyspaces",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [index("keyspaces_account_idx").on(t.accountId, t.id)],
+);
+export type KeyspaceRow = typeof keyspaces.$inferSelect;
 
 /** Every change, written in the same D1 batch as the change itself. Never holds a secret. */
 export const auditLog = sqliteTable(

@@ -21,6 +21,7 @@ import { operatorKeysRouter } from "../features/operator-keys";
 import { mountPortal, portalRouter } from "../features/portal";
 import { profilesRouter } from "../features/profiles";
 import { mountSvix } from "../features/svix";
+import { mountUnkey } from "../features/unkey";
 import { webhooksRouter } from "../features/webhooks";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "./context";
@@ -118,6 +119,7 @@ export function createApp() {
   mountMcp(app);
   mountPortal(app);
   mountSvix(app);
+  mountUnkey(app);
   registerOpenApi(app);
 
   const routes = methodsByPath(app);

@@ -13,6 +13,8 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
     const code = err.status === 401 ? "authentication_failed" : err.code;
     return c.json({ code, detail: err.message }, err.status, err.headers);
   }
+  // Unkey's API (features/unkey): `{meta, error: {title, detail, status, type, errors?}}`.
+  if (c.req.path.startsWith("/v2/")) return unkeyError(c, err);
   const body = {
     error: {
       code: err.code,
@@ -22,6 +24,52 @@ export function errorResponse(c: Context<AppEnv>, err: ApiError) {
     },
   };
   return c.json(body, err.status, err.headers);
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  412: "Precondition Failed",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * An error as Unkey answers it: `application/json`, but `application/problem+json` for 429 (the
+ * client parses a 429 only as that) and when the request asks for it. A validation error lists
+ * where (`errors: [{location: "body.<field>", message}]`).
+ */
+function unkeyError(c: Context<AppEnv>, err: ApiError) {
+  const issues = Array.isArray(err.details) ? (err.details as { path?: unknown; message?: unknown }[]) : [];
+  const body = {
+    meta: { requestId: c.var.requestId ?? "" },
+    error: {
+      title: TITLES[err.status] ?? "Error",
+      detail: err.message,
+      status: err.status,
+      type: `https://keyhook.dev/docs/errors/${err.code}`,
+      ...(err.status === 400
+        ? {
+            errors: issues.map((i) => ({
+              location: `body.${Array.isArray(i.path) ? i.path.join(".") : String(i.path ?? "")}`,
+              message: String(i.message ?? err.message),
+            })),
+          }
+        : {}),
+    },
+  };
+  const problem = err.status === 429 || (c.req.header("accept") ?? "").includes("application/problem+json");
+  return c.body(JSON.stringify(body), err.status, {
+    ...err.headers,
+    "content-type": problem ? "application/problem+json" : "application/json",
+  });
 }
 
 /**

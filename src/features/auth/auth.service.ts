@@ -217,6 +217,14 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
       });
       return keyVerdict(admitted, now);
     },
+
+    /**
+     * A key of an Unkey API (`/v2` `keys.verifyKey`), on the same hot path as Keyhook's own keys:
+     * the account's keys of its APIs only, checked in Unkey's order — permissions (`permitted`),
+     * then the key's rate limit if it has one, then credits. The admission, for `/v2` to shape.
+     */
+    verifyForApi: (key: string, opts: Pick<KeyAdmissionOptions, "accountId" | "cost" | "permitted">) =>
+      admitKey(keys, key, platform.now(), { ...opts, audience: "unkey" }),
   };
 }
 

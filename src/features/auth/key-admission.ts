@@ -43,7 +43,17 @@ export interface KeyAdmissionOptions {
   /** The verifying caller's account (not the operator): another account's key is NOT_FOUND. */
   accountId?: string | null;
   cost?: number;
+  /**
+   * Which keys: `keyhook` (the default) — Keyhook's own, a key of an Unkey API is NOT_FOUND; or
+   * `unkey` (`/v2`) — only keys of an Unkey API, checked in Unkey's order (permissions before any
+   * rate limit, which applies only when the key has one) with `permitted` deciding the permissions.
+   */
+  audience?: "keyhook" | "unkey";
+  permitted?: (keyPermissions: string[]) => boolean;
 }
+
+/** No counter: a key of an Unkey API without a rate limit is unlimited. */
+const UNLIMITED: Hit = { allowed: true, limit: 0, remaining: 0, resetAt: 0 };
 
 /**
  * A key, through every stage: check (checksum, one D1 read) → the caller's account → hourly limit →
@@ -80,14 +90,23 @@ async function decide(
     if (check.ok && check.spent) await refund(deps.db, check, cost);
     return { ok: false, stage: "lookup", code: "NOT_FOUND", key: null };
   }
+  // A key is one audience's: Keyhook's own credentials, or an Unkey API's customer keys (never both).
+  const unkey = opts.audience === "unkey";
+  if (check.key && (check.key.keyspaceId !== null) !== unkey) {
+    if (check.ok && check.spent) await refund(deps.db, check, cost);
+    return { ok: false, stage: "lookup", code: "NOT_FOUND", key: null };
+  }
   if (!check.ok) return { ok: false, stage: "lookup", code: check.code, key: check.key };
-  const limit = check.key.rateLimitPerHour ?? check.limits.rateLimitPerHour;
-  const hit = await deps.hit(check.key.id, limit, now);
+  const own = check.key.rateLimitPerHour;
+  const limit = unkey ? (own ?? 0) : (own ?? check.limits.rateLimitPerHour);
+  const denied = unkey && opts.permitted && !opts.permitted(check.key.scopes ?? []);
+  const hit = denied || (unkey && own === null) ? UNLIMITED : await deps.hit(check.key.id, limit, now);
   const counted = { ok: false as const, stage: "counted" as const, check, hit, limit, credits: null };
   const refused = async (code: "RATE_LIMITED" | "INSUFFICIENT_SCOPE") => {
     if (check.spent) await refund(deps.db, check, cost);
     return { ...counted, code };
   };
+  if (denied) return refused("INSUFFICIENT_SCOPE");
   if (!hit.allowed) return refused("RATE_LIMITED");
   if (opts.scopes && missingPermissions(check.permissions, opts.scopes).length > 0)
     return refused("INSUFFICIENT_SCOPE");

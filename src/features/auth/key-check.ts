@@ -5,7 +5,7 @@ import type { VerifyCode } from "../../lib/errors";
 import { IsolateMap, IsolateSet } from "../../lib/isolate-memory";
 import { type PlanLimits, planLimits } from "../../lib/plans";
 import { boundaryParams, effectiveRemaining } from "../keys/credits";
-import { isWellFormedApiKey } from "../keys/key-format";
+import { isWellFormedApiKey, looksLikeApiKey } from "../keys/key-format";
 import {
   type AuthKey,
   type FoundKey,
@@ -95,7 +95,11 @@ export async function checkApiKey(
   now: number,
   cost = 1,
 ): Promise<KeyCheck> {
-  if (!isWellFormedApiKey(credential, settings)) return { ok: false, code: "MALFORMED", key: null };
+  // The checksum is a fast refusal for keys shaped as Keyhook's; a key of any other shape (an
+  // Unkey API's, imported or made with its own prefix) is found by its hash alone.
+  if (looksLikeApiKey(credential, settings) && !isWellFormedApiKey(credential, settings)) {
+    return { ok: false, code: "MALFORMED", key: null };
+  }
   const hash = await sha256Hex(credential);
   if (cost > 0 && creditHashes.has(hash)) {
     const found = await findAndSpend(db, hash, cost, now, boundaryParams(now));

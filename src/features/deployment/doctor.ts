@@ -84,11 +84,11 @@ export async function examine({ env, tier, problems, now }: Inputs): Promise<Che
     r2 ? await timed("R2", () => answered(r2.head("doctor/probe"))) : missing("R2", "HISTORY", "[[r2_buckets]]"),
   );
 
-  for (const [name, ns] of [
-    ["Durable Object EndpointPacer", env.PACER],
-    ["Durable Object ColoCache", env.EDGE_COLO],
+  for (const [name, ns, binding] of [
+    ["Durable Object EndpointPacer", env.PACER, "PACER"],
+    ["Durable Object ColoCache", env.EDGE_COLO, "EDGE_COLO"],
+    ["Durable Object NamedLimiter", env.LIMITER, "LIMITER"],
   ] as const) {
-    const binding = name.endsWith("Pacer") ? "PACER" : "EDGE_COLO";
     checks.push(
       ns
         ? await timed(name, async () => {

@@ -52,3 +52,44 @@ const shapeOf = (prefix: string) =>
 export function isWellFormedApiKey(credential: string, settings: Settings): boolean {
   return shapeOf(settings.keyPrefix).test(credential) && hasValidChecksum(credential);
 }
+
+const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/** Bytes as base58 (Bitcoin's alphabet, leading zero bytes as `1`s): how Unkey writes a key. */
+function toBase58(bytes: Uint8Array): string {
+  const digits: number[] = [];
+  for (const byte of bytes) {
+    let carry = byte;
+    for (let i = 0; i < digits.length; i++) {
+      carry += (digits[i] ?? 0) << 8;
+      digits[i] = carry % 58;
+      carry = Math.floor(carry / 58);
+    }
+    while (carry > 0) {
+      digits.push(carry % 58);
+      carry = Math.floor(carry / 58);
+    }
+  }
+  let zeros = "";
+  for (const byte of bytes) {
+    if (byte !== 0) break;
+    zeros += "1";
+  }
+  return (
+    zeros +
+    digits
+      .reverse()
+      .map((d) => BASE58[d])
+      .join("")
+  );
+}
+
+/**
+ * A key of an Unkey API as Unkey makes one: `<prefix>_<base58 of byteLength random bytes>` (no
+ * prefix: the encoding alone), with its `start` (the prefix and 4 characters) to show in lists.
+ */
+export function unkeyStyleKey(prefix: string | undefined, byteLength: number) {
+  const encoded = toBase58(crypto.getRandomValues(new Uint8Array(byteLength)));
+  const head = prefix ? `${prefix}_` : "";
+  return { key: head + encoded, start: head + encoded.slice(0, 4) };
+}

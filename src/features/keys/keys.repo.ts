@@ -3,11 +3,42 @@ import type { Db } from "../../db/client";
 import { type ApiKeyRow, type AuditRow, apiKeys, permissionProfiles } from "../../db/schema";
 import { insertAudit } from "../audit/audit.repo";
 
-/** Keys that count against `maxActiveKeys`: neither revoked nor expired (disabled ones count). */
+/**
+ * Keys that count against `maxActiveKeys`: Keyhook's own, neither revoked nor expired (disabled
+ * ones count). Keys of an Unkey API (`keyspace_id`) are the host's customers' and do not count.
+ */
 const activeKeysOf = (accountId: string, now: number) => sql`(
   SELECT count(*) FROM ${apiKeys}
-  WHERE ${apiKeys.accountId} = ${accountId} AND ${apiKeys.revokedAt} IS NULL
+  WHERE ${apiKeys.accountId} = ${accountId} AND ${apiKeys.revokedAt} IS NULL AND ${apiKeys.keyspaceId} IS NULL
     AND (${apiKeys.expiresAt} IS NULL OR ${apiKeys.expiresAt} > ${now}))`;
+
+/** Of these hashes, those a key already has (current or rotated-out). */
+export async function existingHashes(db: Db, hashes: readonly string[]) {
+  const { results } = await db.$client
+    .prepare(
+      `SELECT hash AS h FROM api_keys WHERE hash IN (SELECT value FROM json_each(?1))
+       UNION SELECT previous_hash FROM api_keys WHERE previous_hash IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(hashes))
+    .all<{ h: string }>();
+  return new Set(results.map((r) => r.h));
+}
+
+/**
+ * Imported keys and one audit entry for the import, one batch; a key whose hash another took
+ * meanwhile is skipped (`OR IGNORE`). Answers the ids written.
+ */
+export async function insertImported(db: Db, rows: readonly ApiKeyRow[], audit: AuditRow) {
+  if (rows.length === 0) return new Set<string>();
+  const inserts = rows.map((row) => db.insert(apiKeys).values(row).onConflictDoNothing().returning({ id: apiKeys.id }));
+  const [, ...written] = await db.batch([insertAudit(db, audit), ...inserts]);
+  return new Set((written as { id: string }[][]).flat().map((r) => r.id));
+}
+
+/** A key of an Unkey API and its audit entry, one batch (no key limit: they are the host's customers'). */
+export async function insertApiKey(db: Db, row: ApiKeyRow, audit: AuditRow) {
+  await db.batch([db.insert(apiKeys).values(row), insertAudit(db, audit)]);
+}
 
 /**
  * Inserts a key unless that takes the account past `maxActiveKeys`. D1 has no BEGIN, so the insert
@@ -48,11 +79,16 @@ export function getKey(db: Db, accountId: string, id: string) {
   return withProfile(db).where(visible(accountId, id)).get();
 }
 
-/** Newest first; `cursor` is the last id of the previous page. */
-export function listKeys(db: Db, accountId: string, limit: number, cursor?: string) {
+/** Live keys, newest first: Keyhook's own (`keyspaceId` null), or one Unkey API's. */
+export function listKeys(db: Db, accountId: string, limit: number, cursor?: string, keyspaceId: string | null = null) {
   return withProfile(db)
     .where(
-      and(eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt), cursor ? lt(apiKeys.id, cursor) : undefined),
+      and(
+        eq(apiKeys.accountId, accountId),
+        isNull(apiKeys.revokedAt),
+        keyspaceId === null ? isNull(apiKeys.keyspaceId) : eq(apiKeys.keyspaceId, keyspaceId),
+        cursor ? lt(apiKeys.id, cursor) : undefined,
+      ),
     )
     .orderBy(desc(apiKeys.id))
     .limit(limit)

@@ -15,7 +15,7 @@ import type { EdgeService } from "../edge/edge.service";
 import type { EventsService } from "../events/events.service";
 import { keyRequests, USAGE_HISTORY_HOURS } from "../ratelimit/limits";
 import { boundaryParams } from "./credits";
-import { generateApiKey } from "./key-format";
+import { generateApiKey, unkeyStyleKey } from "./key-format";
 import * as repo from "./keys.repo";
 import type { AdjustCreditsBody, CreateKeyBody, CreditsInput, RotateKeyBody, UpdateKeyBody } from "./keys.schemas";
 import { auditedFields, toApiKey } from "./keys.view";
@@ -51,6 +51,56 @@ function creditColumns(input: z.infer<typeof CreditsInput> | null, now: number) 
     creditsLowThreshold: input
       ? (input.lowThreshold ?? Math.floor((input.refill?.amount ?? input.remaining) / 10))
       : null,
+  };
+}
+
+/** What `/v2` makes or imports a key of an Unkey API from (features/unkey). */
+export interface ApiKeyInput {
+  keyspaceId: string;
+  name?: string | undefined;
+  prefix?: string | undefined;
+  byteLength?: number | undefined;
+  /** An imported key's start (as Unkey showed it). */
+  start?: string | undefined;
+  externalId?: string | undefined;
+  meta?: Record<string, unknown> | undefined;
+  permissions?: string[] | undefined;
+  expiresAt?: number | undefined;
+  enabled?: boolean | undefined;
+  credits?: z.infer<typeof CreditsInput> | null | undefined;
+}
+
+/** The row of a key of an Unkey API: made (`secret.key`) or imported (only its hash and start known). */
+function rowForApi(
+  caller: Caller,
+  input: ApiKeyInput,
+  secret: { hash: string; start: string; key: string },
+  at: number,
+): ApiKeyRow {
+  return {
+    id: newId("key", at),
+    accountId: caller.accountId,
+    name: input.name ?? "",
+    hash: secret.hash,
+    previousHash: null,
+    previousHashExpiresAt: null,
+    prefix: secret.start,
+    last4: secret.key.slice(-4),
+    scopes: [...new Set(input.permissions ?? [])],
+    profileId: null,
+    enabled: input.enabled ?? true,
+    rateLimitPerHour: null,
+    metadata: input.meta ?? {},
+    createdBy: toActor(caller.principal),
+    createdAt: at,
+    updatedAt: at,
+    lastUsedAt: null,
+    expiresAt: input.expiresAt ?? null,
+    revokedAt: null,
+    expiringNotifiedAt: null,
+    ...creditColumns(input.credits ?? null, at),
+    keyspaceId: input.keyspaceId,
+    externalId: input.externalId ?? null,
   };
 }
 
@@ -159,6 +209,8 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         revokedAt: null,
         expiringNotifiedAt: null,
         ...creditColumns(input.credits ?? null, at),
+        keyspaceId: null,
+        externalId: null,
       };
       const profile = input.profileId
         ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)
@@ -183,6 +235,95 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
       await emit(caller, "api_key.created", apiKey);
       return { apiKey, key: secret.key };
     },
+
+    /**
+     * A key of an Unkey API (`/v2`, features/unkey): the host's customer's key, which only verifies.
+     * Made here (`<prefix>_<base58>`, shown once) or imported by its SHA-256 (`hash`, hex: no secret
+     * is ever seen). Its permissions are Unkey's, matched exactly; no key limit applies. Audited and
+     * announced as any key.
+     */
+    async createForApi(caller: Caller, input: ApiKeyInput) {
+      const at = now();
+      const secret = unkeyStyleKey(input.prefix, input.byteLength ?? 16);
+      const row = rowForApi(caller, input, { hash: await sha256Hex(secret.key), ...secret }, at);
+      const apiKey = toApiKey({ key: row, profilePermissions: null }, { now: at });
+      const target = { type: "api_key", id: row.id, name: row.name };
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "api_key.created",
+        target,
+        diff(null, auditedFields(apiKey)),
+        at,
+      );
+      await repo.insertApiKey(db, row, audit);
+      await emit(caller, "api_key.created", apiKey);
+      return { row, key: secret.key };
+    },
+
+    /**
+     * Keys of an Unkey API imported by their SHA-256 (hex): one batch and one audit entry for them
+     * all (`api_key.imported`, with the count), no event per key. A hash a key already has, or that
+     * repeats, is refused; the rest go in. Answers the ids by hash, and the hashes refused.
+     */
+    async importForApi(
+      caller: Caller,
+      keyspaceId: string,
+      keys: (Omit<ApiKeyInput, "keyspaceId"> & { hash: string })[],
+    ) {
+      const at = now();
+      const taken = await repo.existingHashes(
+        db,
+        keys.map((k) => k.hash),
+      );
+      const rows: ApiKeyRow[] = [];
+      const refused: string[] = [];
+      for (const k of keys) {
+        if (taken.has(k.hash)) refused.push(k.hash);
+        else {
+          taken.add(k.hash);
+          rows.push(rowForApi(caller, { ...k, keyspaceId }, { hash: k.hash, start: k.start ?? "", key: "" }, at));
+        }
+      }
+      const target = { type: "keyspace", id: keyspaceId, name: null };
+      const audit = auditRow(
+        caller.audit,
+        caller.accountId,
+        "api_key.imported",
+        target,
+        {
+          keys: { before: null, after: rows.length },
+        },
+        at,
+      );
+      const written = await repo.insertImported(db, rows, audit);
+      return {
+        migrated: rows.filter((r) => written.has(r.id)).map((r) => ({ hash: r.hash, keyId: r.id })),
+        failed: [...refused, ...rows.filter((r) => !written.has(r.id)).map((r) => r.hash)],
+      };
+    },
+
+    /** A change to a key of an Unkey API, as `/v2` translated it: audited, purged at the edge, announced. */
+    async updateForApi(
+      caller: Caller,
+      id: string,
+      changes: Partial<ApiKeyRow>,
+      credits?: z.infer<typeof CreditsInput> | null,
+    ) {
+      const all = credits === undefined ? changes : { ...changes, ...creditColumns(credits, now()) };
+      await change(caller, id, changes.revokedAt ? "api_key.revoked" : "api_key.updated", all);
+    },
+
+    /** A live key of an Unkey API (its row), or 404. */
+    async getForApi(caller: Caller, id: string) {
+      const row = await repo.getKey(db, caller.accountId, id);
+      if (!row || row.key.keyspaceId === null) throw new ApiError("not_found", "Key not found");
+      return row.key;
+    },
+
+    /** An Unkey API's live keys, newest first (the rows: `/v2` shapes them). */
+    listForApi: (caller: Caller, keyspaceId: string, limit: number, cursor: string | undefined) =>
+      repo.listKeys(db, caller.accountId, limit, cursor, keyspaceId),
 
     async list(caller: Caller, limit: number, cursor: string | undefined) {
       const { items, nextCursor } = page(

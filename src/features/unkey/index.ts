@@ -1,0 +1,421 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ZodType, z } from "zod";
+import type { ApiKeyRow } from "../../db/schema";
+import type { AppEnv } from "../../http/context";
+import { authenticate, callerOf, requireAccount, requireScope } from "../../http/middleware/auth";
+import { newId, toHex } from "../../lib/encoding";
+import { ApiError, validationError } from "../../lib/errors";
+import { auditRow } from "../audit/audit.service";
+import type { KeyAdmission } from "../auth/key-admission";
+import { deleteKeyspace, findKeyspace, insertKeyspace } from "./keyspaces.repo";
+import { parsePermissionQuery, satisfies } from "./permission-query";
+import * as m from "./unkey.models";
+
+/**
+ * Unkey's v2 API under `/v2` (docs/unkey.md): `POST /v2/<namespace>.<operation>`, the official
+ * `@unkey/api` client unchanged but its `serverURL`. An adapter over Keyhook's keys and auth
+ * services: an account is an Unkey workspace, its root key a Keyhook key of the account holding the
+ * permission a route needs (`keys:write`, `keys:read`, `keys:verify`; a full-access key works), an
+ * Unkey API a key space of the account (`keyspaces`). Keys of an API only verify: they never
+ * authenticate to Keyhook. Answers `{meta: {requestId}, data}`; times in unix ms; absent fields
+ * left out, never `null`. Errors: `http/on-error.ts`.
+ */
+type C = Context<AppEnv>;
+
+async function body<S extends ZodType>(c: C, schema: S): Promise<z.infer<S>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new ApiError("validation_failed", "The body is not valid JSON", [{ path: "", message: "not JSON" }]);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw validationError(parsed.error.issues);
+  return parsed.data;
+}
+
+/** Fields whose value is `undefined` are left out (the client refuses `null` where it expects absence). */
+const present = <T extends Record<string, unknown>>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+const ok = (c: C, data: unknown, extra: Record<string, unknown> = {}) =>
+  c.json({ meta: { requestId: c.var.requestId ?? "" }, data, ...extra }, 200);
+
+function creditsOf(row: ApiKeyRow) {
+  if (row.creditsRemaining === null && row.creditsRefillInterval === null) return undefined;
+  return present({
+    remaining: row.creditsRemaining,
+    refill:
+      row.creditsRefillInterval && row.creditsRefillAmount
+        ? present({
+            interval: row.creditsRefillInterval as "daily" | "monthly",
+            amount: row.creditsRefillAmount,
+            refillDay: row.creditsRefillInterval === "monthly" ? (row.creditsRefillDay ?? undefined) : undefined,
+          })
+        : undefined,
+  });
+}
+
+const identityOf = (externalId: string | null) => (externalId ? { id: externalId, externalId } : undefined);
+
+/** A key as Unkey's `KeyResponseData`. */
+function keyData(row: ApiKeyRow) {
+  return present({
+    keyId: row.id,
+    start: row.prefix,
+    enabled: row.enabled,
+    createdAt: row.createdAt,
+    name: row.name || undefined,
+    meta: Object.keys(row.metadata).length > 0 ? row.metadata : undefined,
+    updatedAt: row.updatedAt,
+    lastUsedAt: row.lastUsedAt ?? undefined,
+    expires: row.expiresAt ?? undefined,
+    permissions: row.scopes && row.scopes.length > 0 ? row.scopes : undefined,
+    credits: creditsOf(row),
+    identity: identityOf(row.externalId),
+  });
+}
+
+/** Keyhook's credits input from Unkey's (`refillDay` is Keyhook's `dayOfMonth`). */
+function creditsInput(credits: z.infer<typeof m.CreateKey>["credits"] | null) {
+  if (!credits) return undefined;
+  if (credits.remaining === null) return null;
+  return {
+    remaining: credits.remaining,
+    ...(credits.refill
+      ? {
+          refill: {
+            interval: credits.refill.interval,
+            amount: credits.refill.amount,
+            ...(credits.refill.refillDay ? { dayOfMonth: credits.refill.refillDay } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** Keyhook's verdict codes as Unkey's. */
+const UNKEY_CODE: Record<string, string> = {
+  NOT_FOUND: "NOT_FOUND",
+  MALFORMED: "NOT_FOUND",
+  REVOKED: "NOT_FOUND",
+  EXPIRED: "EXPIRED",
+  DISABLED: "DISABLED",
+  PLAN_BLOCKED: "FORBIDDEN",
+  RATE_LIMITED: "RATE_LIMITED",
+  USAGE_EXCEEDED: "USAGE_EXCEEDED",
+  INSUFFICIENT_SCOPE: "INSUFFICIENT_PERMISSIONS",
+};
+
+function verifyData(admitted: KeyAdmission, checked: boolean) {
+  const key = admitted.stage === "lookup" ? admitted.key : admitted.check.key;
+  const code = admitted.ok ? "VALID" : (UNKEY_CODE[admitted.code] ?? "NOT_FOUND");
+  if (!key || code === "NOT_FOUND") return { valid: false, code };
+  const credits = admitted.stage === "lookup" ? null : admitted.credits;
+  return present({
+    valid: admitted.ok,
+    code,
+    keyId: key.id,
+    name: key.name || undefined,
+    meta: Object.keys(key.metadata).length > 0 ? key.metadata : undefined,
+    expires: key.expiresAt ?? undefined,
+    credits: credits ? credits.remaining : (key.creditsRemaining ?? undefined),
+    enabled: key.enabled,
+    permissions: checked && key.scopes && key.scopes.length > 0 ? key.scopes : undefined,
+    identity: identityOf(key.externalId),
+  });
+}
+
+/**
+ * A key's SHA-256 as Keyhook keeps it (hex) from Unkey's export (base64, standard alphabet with
+ * padding — what Unkey stores) or hex; null if it is neither, or not 32 bytes.
+ */
+function hexOfHash(hash: string): string | null {
+  if (/^[0-9a-fA-F]{64}$/.test(hash)) return hash.toLowerCase();
+  if (!/^[A-Za-z0-9+/]{43}=?$/.test(hash)) return null;
+  const bytes = Uint8Array.from(atob(hash.endsWith("=") ? hash : `${hash}=`), (ch) => ch.charCodeAt(0));
+  return bytes.length === 32 ? toHex(bytes) : null;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+export function mountUnkey(app: OpenAPIHono<AppEnv>) {
+  const v2 = new Hono<AppEnv>({ strict: false });
+  v2.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY,
+      onError: () => {
+        throw new ApiError("payload_too_large", "The body is larger than 1 MiB");
+      },
+    }),
+  );
+  v2.on(["GET", "POST"], "/liveness", (c) => ok(c, { message: "OK" }));
+  v2.use("*", authenticate, requireAccount);
+  const op = (name: string, scope: string, handler: (c: C) => Promise<Response>) =>
+    v2.post(`/${name}`, requireScope(scope), handler);
+
+  /** The caller's live API, or 404 (another account's is not found either). */
+  const api = async (c: C, apiId: string) => {
+    const found = await findKeyspace(c.var.services.platform.db, c.var.accountId, apiId);
+    if (!found) throw new ApiError("not_found", `The API ${apiId} does not exist`);
+    return found;
+  };
+
+  // APIs: key spaces.
+  op("apis.createApi", "keys:write", async (c) => {
+    const input = await body(c, m.CreateApi);
+    const { db, now } = c.var.services.platform;
+    const at = now();
+    const row = { id: newId("api", at), accountId: c.var.accountId, name: input.name, createdAt: at, deletedAt: null };
+    const target = { type: "keyspace", id: row.id, name: row.name };
+    await insertKeyspace(db, row, auditRow(callerOf(c).audit, c.var.accountId, "keyspace.created", target, null, at));
+    return ok(c, { apiId: row.id });
+  });
+  op("apis.getApi", "keys:read", async (c) => {
+    const found = await api(c, (await body(c, m.ApiRef)).apiId);
+    return ok(c, { id: found.id, name: found.name });
+  });
+  op("apis.deleteApi", "keys:write", async (c) => {
+    const { apiId } = await body(c, m.ApiRef);
+    const found = await api(c, apiId);
+    const { platform, edge } = c.var.services;
+    const at = platform.now();
+    const target = { type: "keyspace", id: apiId, name: found.name };
+    const audit = auditRow(callerOf(c).audit, c.var.accountId, "keyspace.deleted", target, null, at);
+    const revoked = await deleteKeyspace(platform.db, c.var.accountId, apiId, at, audit);
+    await edge.invalidate(revoked.map((id) => `k:${id}`));
+    return ok(c, {});
+  });
+  op("apis.listKeys", "keys:read", async (c) => {
+    const input = await body(c, m.ListKeys);
+    await api(c, input.apiId);
+    const rows = await c.var.services.keys.listForApi(callerOf(c), input.apiId, input.limit + 1, input.cursor);
+    const keys = rows.map((r) => r.key).filter((k) => !input.externalId || k.externalId === input.externalId);
+    const page = keys.slice(0, input.limit);
+    const more = rows.length > input.limit;
+    return ok(c, page.map(keyData), {
+      pagination: present({ cursor: more ? page.at(-1)?.id : undefined, hasMore: more }),
+    });
+  });
+
+  // Keys.
+  op("keys.createKey", "keys:write", async (c) => {
+    const input = await body(c, m.CreateKey);
+    await api(c, input.apiId);
+    const { settings } = c.var.services.platform;
+    if (input.prefix === settings.keyPrefix) {
+      throw validationError([{ path: ["prefix"], message: `${settings.keyPrefix} is Keyhook's own keys' prefix` }]);
+    }
+    if (input.recoverable) {
+      throw validationError([{ path: ["recoverable"], message: "Keyhook never keeps a key it can show again" }]);
+    }
+    const { row, key } = await c.var.services.keys.createForApi(callerOf(c), {
+      keyspaceId: input.apiId,
+      name: input.name,
+      prefix: input.prefix,
+      byteLength: input.byteLength,
+      externalId: input.externalId,
+      meta: input.meta,
+      permissions: input.permissions,
+      expiresAt: input.expires,
+      enabled: input.enabled,
+      credits: creditsInput(input.credits),
+    });
+    return ok(c, { keyId: row.id, key });
+  });
+  op("keys.verifyKey", "keys:verify", async (c) => {
+    const input = await body(c, m.VerifyKey);
+    const query = input.permissions ? parsePermissionQuery(input.permissions) : null;
+    const admitted = await c.var.services.auth.verifyForApi(input.key, {
+      accountId: c.var.accountId,
+      cost: input.credits?.cost ?? 1,
+      ...(query ? { permitted: (held: string[]) => satisfies(query, new Set(held)) } : {}),
+    });
+    return ok(c, verifyData(admitted, query !== null));
+  });
+  op("keys.getKey", "keys:read", async (c) => {
+    const { keyId } = await body(c, m.KeyRef);
+    return ok(c, keyData(await c.var.services.keys.getForApi(callerOf(c), keyId)));
+  });
+  op("keys.whoami", "keys:read", async (c) => {
+    const { key } = await body(c, m.Whoami);
+    const admitted = await c.var.services.auth.verifyForApi(key, { accountId: c.var.accountId, cost: 0 });
+    const found = admitted.stage === "lookup" ? admitted.key : admitted.check.key;
+    if (!found || (!admitted.ok && admitted.stage === "lookup" && admitted.code === "NOT_FOUND")) {
+      throw new ApiError("not_found", "The key does not exist");
+    }
+    return ok(c, keyData(await c.var.services.keys.getForApi(callerOf(c), found.id)));
+  });
+  op("keys.deleteKey", "keys:write", async (c) => {
+    const { keyId } = await body(c, m.DeleteKey);
+    const { keys, platform } = c.var.services;
+    await keys.getForApi(callerOf(c), keyId);
+    await keys.updateForApi(callerOf(c), keyId, { revokedAt: platform.now() });
+    return ok(c, {});
+  });
+
+  op("keys.updateKey", "keys:write", async (c) => {
+    const input = await body(c, m.UpdateKey);
+    const { keys } = c.var.services;
+    const caller = callerOf(c);
+    await keys.getForApi(caller, input.keyId);
+    const changes: Partial<ApiKeyRow> = present({
+      name: input.name === undefined ? undefined : (input.name ?? ""),
+      externalId: input.externalId,
+      metadata: input.meta === undefined ? undefined : (input.meta ?? {}),
+      expiresAt: input.expires,
+      enabled: input.enabled,
+      scopes: input.permissions === undefined ? undefined : [...new Set(input.permissions)],
+    });
+    await keys.updateForApi(
+      caller,
+      input.keyId,
+      changes,
+      input.credits === undefined ? undefined : (creditsInput(input.credits) ?? null),
+    );
+    return ok(c, {});
+  });
+  op("keys.updateCredits", "keys:write", async (c) => {
+    const input = await body(c, m.UpdateCredits);
+    const { keys } = c.var.services;
+    const caller = callerOf(c);
+    await keys.getForApi(caller, input.keyId);
+    if (input.operation === "set" && (input.value === null || input.value === undefined)) {
+      await keys.updateForApi(caller, input.keyId, {}, null);
+    } else {
+      if (input.value === null || input.value === undefined) {
+        throw validationError([{ path: ["value"], message: `${input.operation} needs a value` }]);
+      }
+      await keys.adjustCredits(caller, input.keyId, { op: input.operation, amount: input.value });
+    }
+    const row = await keys.getForApi(caller, input.keyId);
+    return ok(c, creditsOf(row) ?? { remaining: null });
+  });
+  op("keys.rerollKey", "keys:write", async (c) => {
+    const input = await body(c, m.RerollKey);
+    const { keys, platform } = c.var.services;
+    const caller = callerOf(c);
+    const old = await keys.getForApi(caller, input.keyId);
+    const separator = old.prefix.lastIndexOf("_");
+    const { row, key } = await keys.createForApi(caller, {
+      keyspaceId: old.keyspaceId ?? "",
+      name: old.name || undefined,
+      prefix: separator > 0 ? old.prefix.slice(0, separator) : undefined,
+      externalId: old.externalId ?? undefined,
+      meta: old.metadata,
+      permissions: old.scopes ?? [],
+      expiresAt: old.expiresAt ?? undefined,
+      enabled: old.enabled,
+      credits:
+        old.creditsRemaining === null
+          ? null
+          : {
+              remaining: old.creditsRemaining,
+              ...(old.creditsRefillInterval && old.creditsRefillAmount
+                ? {
+                    refill: {
+                      interval: old.creditsRefillInterval as "daily" | "monthly",
+                      amount: old.creditsRefillAmount,
+                      ...(old.creditsRefillDay ? { dayOfMonth: old.creditsRefillDay } : {}),
+                    },
+                  }
+                : {}),
+            },
+    });
+    const at = platform.now();
+    await keys.updateForApi(
+      caller,
+      old.id,
+      input.expiration === 0
+        ? { revokedAt: at }
+        : { expiresAt: Math.min(old.expiresAt ?? Infinity, at + input.expiration) },
+    );
+    return ok(c, { keyId: row.id, key });
+  });
+  const permissionsOp = (name: string, apply: (held: string[], given: string[]) => string[]) =>
+    op(name, "keys:write", async (c) => {
+      const input = await body(c, m.KeyPermissions);
+      const { keys } = c.var.services;
+      const caller = callerOf(c);
+      const row = await keys.getForApi(caller, input.keyId);
+      const scopes = [...new Set(apply(row.scopes ?? [], input.permissions))];
+      await keys.updateForApi(caller, input.keyId, { scopes });
+      return ok(
+        c,
+        scopes.map((slug) => ({ id: slug, name: slug, slug })),
+      );
+    });
+  permissionsOp("keys.addPermissions", (held, given) => [...held, ...given]);
+  permissionsOp("keys.setPermissions", (_held, given) => given);
+  permissionsOp("keys.removePermissions", (held, given) => held.filter((p) => !given.includes(p)));
+
+  op("keys.migrateKeys", "keys:write", async (c) => {
+    const input = await body(c, m.MigrateKeys);
+    await api(c, input.apiId);
+    const given = new Map<string, string>();
+    const failed: string[] = [];
+    const keys = input.keys.flatMap((k) => {
+      const hex = hexOfHash(k.hash);
+      if (!hex) {
+        failed.push(k.hash);
+        return [];
+      }
+      given.set(hex, k.hash);
+      return [
+        {
+          hash: hex,
+          name: k.name,
+          externalId: k.externalId,
+          meta: k.meta,
+          permissions: k.permissions,
+          expiresAt: k.expires,
+          enabled: k.enabled,
+          credits: creditsInput(k.credits),
+        },
+      ];
+    });
+    const done = await c.var.services.keys.importForApi(callerOf(c), input.apiId, keys);
+    return ok(c, {
+      migrated: done.migrated.map((k) => ({ hash: given.get(k.hash) ?? k.hash, keyId: k.keyId })),
+      failed: [...failed, ...done.failed.map((h) => given.get(h) ?? h)],
+    });
+  });
+
+  // Named rate limits (`@unkey/ratelimit`): a Durable Object per namespace and identifier, exact.
+  const limitOne = async (c: C, input: z.infer<typeof m.Limit>) => {
+    const { limiter, now } = c.var.services.platform;
+    if (!limiter) throw new ApiError("service_unavailable", "No LIMITER binding: see wrangler.toml");
+    const name = JSON.stringify([c.var.accountId, input.namespace, input.identifier]);
+    const stub = limiter.get(limiter.idFromName(name));
+    return stub.limit(now(), input.limit, input.duration, input.cost ?? 1);
+  };
+  op("ratelimit.limit", "keys:verify", async (c) => {
+    const answer = await limitOne(c, await body(c, m.Limit));
+    return ok(c, { limit: answer.limit, remaining: answer.remaining, reset: answer.reset, success: answer.success });
+  });
+  op("ratelimit.multiLimit", "keys:verify", async (c) => {
+    const inputs = await body(c, m.MultiLimit);
+    const limits = await Promise.all(
+      inputs.map(async (input) => {
+        const a = await limitOne(c, input);
+        return {
+          namespace: input.namespace,
+          identifier: input.identifier,
+          limit: a.limit,
+          remaining: a.remaining,
+          reset: a.reset,
+          passed: a.success,
+        };
+      }),
+    );
+    return ok(c, { passed: limits.every((l) => l.passed), limits });
+  });
+
+  v2.all("*", (c) => {
+    throw new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`);
+  });
+  app.route("/v2", v2);
+}

@@ -1,0 +1,130 @@
+import { z } from "zod";
+
+/** Unkey's request bodies (`@unkey/api` 2.5.1, the v2 spec's bounds). Times and durations in ms. */
+const Id = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[a-zA-Z0-9_]+$/);
+const Permission = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[a-zA-Z0-9_:\-.*]+$/);
+const Meta = z.record(z.string(), z.unknown());
+const ExternalId = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[a-zA-Z0-9_.-]+$/);
+
+const Credits = z.object({
+  remaining: z.number().int().min(0).nullable(),
+  refill: z
+    .object({
+      interval: z.enum(["daily", "monthly"]),
+      amount: z.number().int().min(1),
+      refillDay: z.number().int().min(1).max(31).optional(),
+    })
+    .optional(),
+});
+
+export const CreateApi = z.object({ name: z.string().min(3).max(255) });
+export const ApiRef = z.object({ apiId: Id });
+export const ListKeys = z.object({
+  apiId: Id,
+  limit: z.number().int().min(1).max(100).default(100),
+  cursor: z.string().max(255).optional(),
+  externalId: ExternalId.optional(),
+  decrypt: z.boolean().optional(),
+  revalidateKeysCache: z.boolean().optional(),
+});
+
+export const CreateKey = z.object({
+  apiId: Id,
+  prefix: z
+    .string()
+    .min(1)
+    .max(16)
+    .regex(/^[a-zA-Z0-9_]+$/)
+    .optional(),
+  name: z.string().min(1).max(255).optional(),
+  byteLength: z.number().int().min(16).max(255).optional(),
+  externalId: ExternalId.optional(),
+  meta: Meta.optional(),
+  roles: z.array(z.string().min(1).max(255)).max(100).optional(),
+  permissions: z.array(Permission).max(1000).optional(),
+  expires: z.number().int().min(0).max(4102444800000).optional(),
+  credits: Credits.optional(),
+  ratelimits: z.array(z.unknown()).max(50).optional(),
+  enabled: z.boolean().optional(),
+  recoverable: z.boolean().optional(),
+});
+
+export const VerifyKey = z.object({
+  key: z.string().min(1).max(512),
+  tags: z.array(z.string().min(1).max(128)).max(20).optional(),
+  permissions: z.string().min(1).max(1000).optional(),
+  credits: z.object({ cost: z.number().int().min(0).max(1_000_000) }).optional(),
+  ratelimits: z.array(z.unknown()).max(50).optional(),
+  migrationId: z.string().max(255).optional(),
+});
+
+export const KeyRef = z.object({ keyId: Id, decrypt: z.boolean().optional() });
+export const Whoami = z.object({ key: z.string().min(1).max(512), decrypt: z.boolean().optional() });
+export const DeleteKey = z.object({ keyId: Id, permanent: z.boolean().optional() });
+
+/** `null` clears, absent keeps. */
+export const UpdateKey = z.object({
+  keyId: Id,
+  name: z.string().min(1).max(255).nullable().optional(),
+  externalId: ExternalId.nullable().optional(),
+  meta: Meta.nullable().optional(),
+  expires: z.number().int().min(0).max(4102444800000).nullable().optional(),
+  credits: Credits.nullable().optional(),
+  ratelimits: z.array(z.unknown()).max(50).optional(),
+  enabled: z.boolean().optional(),
+  roles: z.array(z.string()).max(100).optional(),
+  permissions: z.array(Permission).max(1000).optional(),
+});
+
+export const UpdateCredits = z.object({
+  keyId: Id,
+  operation: z.enum(["set", "increment", "decrement"]),
+  value: z.number().int().min(0).nullable().optional(),
+});
+
+export const RerollKey = z.object({ keyId: Id, expiration: z.number().int().min(0).max(4102444800000) });
+
+export const KeyPermissions = z.object({ keyId: Id, permissions: z.array(Permission).min(1).max(1000) });
+
+export const MigrateKeys = z.object({
+  migrationId: z.string().min(1).max(255),
+  apiId: Id,
+  keys: z
+    .array(
+      z.object({
+        hash: z.string().min(3).max(512),
+        name: z.string().min(1).max(255).optional(),
+        externalId: ExternalId.optional(),
+        meta: Meta.optional(),
+        roles: z.array(z.string()).max(100).optional(),
+        permissions: z.array(Permission).max(1000).optional(),
+        expires: z.number().int().min(0).max(4102444800000).optional(),
+        enabled: z.boolean().optional(),
+        credits: Credits.optional(),
+        ratelimits: z.array(z.unknown()).max(50).optional(),
+      }),
+    )
+    .min(1)
+    .max(100),
+});
+
+export const Limit = z.object({
+  namespace: z.string().min(1).max(512),
+  identifier: z.string().min(1).max(512),
+  limit: z.number().int().min(1),
+  duration: z.number().int().min(1000).max(2_592_000_000),
+  cost: z.number().int().min(0).optional(),
+});
+export const MultiLimit = z.array(Limit).min(1).max(100);
