@@ -1,7 +1,8 @@
 // The Worker's budget: dist/index.js (from `wrangler deploy --dry-run --outdir dist`) at most
 // 250 KiB gzipped. Fails the build when over; prints the size either way. (It had been raised to
 // 265 for the event catalog's validator and the customer portal; keeping only zod's English
-// messages, patches/zod+4.6.7.patch, took 38 KiB off, and the Worker is back under 250.)
+// messages, patches/zod+4.6.7.patch, took 38 KiB off, and the Worker is back under 250. The same
+// patch leaves out z.compile and z.fromJSONSchema, which nothing here calls: 13 KiB off.)
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
