@@ -1,9 +1,11 @@
 import { env, exports } from "cloudflare:workers";
 import { HTTPClient, Unkey } from "@unkey/api";
 import { Ratelimit } from "@unkey/ratelimit";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { readSettings } from "../src/config";
 import { generateApiKey } from "../src/features/keys/key-format";
+import { type UnkeyContext, unkey as unkeyHono } from "../src/sdk/hono";
 import { ADMIN, BASE, call, createAccount, createKey } from "./helpers/api";
 
 const settings = readSettings(env);
@@ -324,6 +326,50 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
     } finally {
       globalThis.fetch = original;
     }
+  });
+
+  it("keyhook/hono: @unkey/hono's middleware against Keyhook through a service binding — the route sees the verdict", async () => {
+    const { client, rootKey } = await workspace();
+    const { data: api } = await client.apis.createApi({ name: "docs" });
+    const { data: made } = await client.keys.createKey({ apiId: api.apiId, permissions: ["docs.read"] });
+    type Env = { Bindings: { KEYHOOK: { fetch: typeof fetch } }; Variables: { unkey: UnkeyContext } };
+    const app = new Hono<Env>()
+      .use("/docs/*", unkeyHono({ rootKey, binding: "KEYHOOK", permissions: "docs.read" }))
+      .get("/docs/one", (c) =>
+        c.json({ valid: c.var.unkey.data.valid, code: c.var.unkey.data.code, keyId: c.var.unkey.data.keyId }),
+      );
+    const strict = new Hono<Env>()
+      .use(
+        "/*",
+        unkeyHono({ rootKey, binding: "KEYHOOK", handleInvalidKey: (c, r) => c.json({ refused: r.data.code }, 403) }),
+      )
+      .get("/x", (c) => c.text("in"));
+    const bindings = {
+      KEYHOOK: {
+        fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
+          exports.default.fetch(new Request(input, init))) as typeof fetch,
+      },
+    };
+    const get = (a: Hono<Env>, path: string, key?: string) =>
+      a.request(path, key ? { headers: { authorization: `Bearer ${key}` } } : {}, bindings);
+    expect(await (await get(app, "/docs/one", made.key)).json()).toEqual({
+      valid: true,
+      code: "VALID",
+      keyId: made.keyId,
+    });
+    expect(await (await get(app, "/docs/one", "sk_wrong")).json()).toEqual({ valid: false, code: "NOT_FOUND" });
+    const none = await get(app, "/docs/one");
+    expect(none.status).toBe(401);
+    expect(await none.json()).toEqual({ error: "unauthorized" });
+    const refused = await get(strict, "/x", "sk_wrong");
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ refused: "NOT_FOUND" });
+    expect(await (await get(strict, "/x", made.key)).text()).toBe("in");
+    // A root key Keyhook refuses: onError, else a 500.
+    const broken = new Hono<Env>()
+      .use("/*", unkeyHono({ rootKey: "kh_live_wrong", binding: "KEYHOOK" }))
+      .get("/x", (c) => c.text("in"));
+    expect((await get(broken, "/x", made.key)).status).toBe(500);
   });
 
   it("bad input: Unkey's error shapes with the right status, never a 500", async () => {
