@@ -306,6 +306,47 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
     expect(multi.data.limits.map((l) => l.passed)).toEqual([true, false]);
   });
 
+  it("a key's named rate limits: autoApply on every verify, named ones with a cost, exact under concurrency", async () => {
+    const { client } = await workspace();
+    const { data: api } = await client.apis.createApi({ name: "limited" });
+    await earlyInWindow(60_000, 10_000);
+    const { data: made } = await client.keys.createKey({
+      apiId: api.apiId,
+      ratelimits: [
+        { name: "requests", limit: 5, duration: 60_000, autoApply: true },
+        { name: "tokens", limit: 100, duration: 60_000 },
+      ],
+    });
+    expect((await client.keys.getKey({ keyId: made.keyId })).data.ratelimits).toEqual([
+      { id: "requests", name: "requests", limit: 5, duration: 60_000, autoApply: true },
+      { id: "tokens", name: "tokens", limit: 100, duration: 60_000, autoApply: false },
+    ]);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => client.keys.verifyKey({ key: made.key })));
+    expect(answers.filter((a) => a.data.valid)).toHaveLength(5);
+    const refused = answers.find((a) => !a.data.valid)!.data;
+    expect(refused.code).toBe("RATE_LIMITED");
+    expect(refused.ratelimits?.[0]).toMatchObject({
+      name: "requests",
+      exceeded: true,
+      limit: 5,
+      remaining: 0,
+      autoApply: true,
+    });
+    // A named limit with its cost (the autoApply one is still spent out).
+    const other = (
+      await client.keys.createKey({ apiId: api.apiId, ratelimits: [{ name: "tokens", limit: 100, duration: 60_000 }] })
+    ).data;
+    let v = (await client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "tokens", cost: 60 }] })).data;
+    expect(v).toMatchObject({ valid: true });
+    expect(v.ratelimits?.[0]).toMatchObject({ name: "tokens", exceeded: false, remaining: 40 });
+    v = (await client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "tokens", cost: 60 }] })).data;
+    expect(v).toMatchObject({ valid: false, code: "RATE_LIMITED" });
+    // A key with no limits is unlimited; an unknown name without a limit is 400.
+    await expect(client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "nope" }] })).rejects.toMatchObject({
+      statusCode: 400,
+    });
+  });
+
   it("@unkey/ratelimit's Ratelimit, its baseUrl at the Worker: limits and refuses", async () => {
     const { rootKey } = await workspace();
     // The package makes its own client with the global fetch: the Worker's own address goes to the Worker.

@@ -123,6 +123,8 @@ export const apiKeys = sqliteTable(
     keyspaceId: text("keyspace_id"),
     /** Unkey's identity of the key (its `externalId`), for keys of an Unkey API. */
     externalId: text("external_id"),
+    /** Unkey's named rate limits of the key (`NamedLimiter`, any window); null: none. */
+    ratelimits: json<NamedRateLimit[]>()("ratelimits"),
   },
   (t) => [
     uniqueIndex("api_keys_hash_idx").on(t.hash),
@@ -150,6 +152,14 @@ export const keyspaces = sqliteTable(
   (t) => [index("keyspaces_account_idx").on(t.accountId, t.id)],
 );
 export type KeyspaceRow = typeof keyspaces.$inferSelect;
+
+/** A key's named rate limit (Unkey's `ratelimits`): `limit` uses per `duration` ms; `autoApply`: on every verify. */
+export interface NamedRateLimit {
+  name: string;
+  limit: number;
+  duration: number;
+  autoApply: boolean;
+}
 
 /** Every change, written in the same D1 batch as the change itself. Never holds a secret. */
 export const auditLog = sqliteTable(

@@ -1,6 +1,6 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { type Db, jsonColumn } from "../../db/client";
-import { type ApiKeyRow, accounts, apiKeys, permissionProfiles } from "../../db/schema";
+import { type ApiKeyRow, accounts, apiKeys, type NamedRateLimit, permissionProfiles } from "../../db/schema";
 import { batched } from "../../lib/batched";
 import { memo } from "../../lib/memo";
 
@@ -27,6 +27,7 @@ const authKeyColumns = {
   creditsLowThreshold: apiKeys.creditsLowThreshold,
   keyspaceId: apiKeys.keyspaceId,
   externalId: apiKeys.externalId,
+  ratelimits: apiKeys.ratelimits,
 };
 
 /** A key as the hot path sees it. */
@@ -51,7 +52,7 @@ function findKeysSql(n: number) {
   return `SELECT k.id, k.account_id, k.name, k.hash, k.previous_hash, k.previous_hash_expires_at, k.scopes,
   k.profile_id, k.enabled, k.rate_limit_per_hour, k.metadata, k.last_used_at, k.expires_at, k.revoked_at,
   k.credits_remaining, k.credits_refill_interval, k.credits_refill_amount, k.credits_refill_day,
-  k.credits_refilled_at, k.credits_low_threshold, k.keyspace_id, k.external_id,
+  k.credits_refilled_at, k.credits_low_threshold, k.keyspace_id, k.external_id, k.ratelimits,
   a.plan, a.max_active_keys, a.rate_limit_per_hour AS account_rate_limit_per_hour, a.webhooks_version,
   p.permissions AS p_permissions
 FROM api_keys k
@@ -139,7 +140,7 @@ WHERE (hash = ?1 OR (previous_hash = ?1 AND previous_hash_expires_at > ?3))
   AND (expires_at IS NULL OR expires_at > ?3) AND ${AVAILABLE} >= ?2
   AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = api_keys.account_id AND a.deleted_at IS NULL)
 RETURNING id, account_id, name, hash, previous_hash_expires_at, scopes, profile_id, enabled,
-  rate_limit_per_hour, metadata, last_used_at, expires_at, revoked_at, ${CREDIT_COLUMNS}, keyspace_id, external_id,
+  rate_limit_per_hour, metadata, last_used_at, expires_at, revoked_at, ${CREDIT_COLUMNS}, keyspace_id, external_id, ratelimits,
   (SELECT json_array(plan, max_active_keys, rate_limit_per_hour, webhooks_version)
      FROM accounts a WHERE a.id = api_keys.account_id) AS account,
   (SELECT permissions FROM permission_profiles p WHERE p.id = api_keys.profile_id) AS p_permissions`;
@@ -179,6 +180,7 @@ function keyOf(r: Row): AuthKey {
     ...creditsOf(r),
     keyspaceId: str(r.keyspace_id),
     externalId: str(r.external_id),
+    ratelimits: jsonColumn<NamedRateLimit[]>(r.ratelimits),
   };
 }
 

@@ -223,7 +223,7 @@ export function createAuthService(platform: Platform, deps: AuthDeps) {
      * the account's keys of its APIs only, checked in Unkey's order — permissions (`permitted`),
      * then the key's rate limit if it has one, then credits. The admission, for `/v2` to shape.
      */
-    verifyForApi: (key: string, opts: Pick<KeyAdmissionOptions, "accountId" | "cost" | "permitted">) =>
+    verifyForApi: (key: string, opts: Pick<KeyAdmissionOptions, "accountId" | "cost" | "permitted" | "limited">) =>
       admitKey(keys, key, platform.now(), { ...opts, audience: "unkey" }),
   };
 }

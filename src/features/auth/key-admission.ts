@@ -50,6 +50,8 @@ export interface KeyAdmissionOptions {
    */
   audience?: "keyhook" | "unkey";
   permitted?: (keyPermissions: string[]) => boolean;
+  /** Unkey's named rate limits, after the permissions and before credits: false refuses (`RATE_LIMITED`). */
+  limited?: (key: AuthKey) => Promise<boolean>;
 }
 
 /** No counter: a key of an Unkey API without a rate limit is unlimited. */
@@ -108,6 +110,7 @@ async function decide(
   };
   if (denied) return refused("INSUFFICIENT_SCOPE");
   if (!hit.allowed) return refused("RATE_LIMITED");
+  if (unkey && opts.limited && !(await opts.limited(check.key))) return refused("RATE_LIMITED");
   if (opts.scopes && missingPermissions(check.permissions, opts.scopes).length > 0)
     return refused("INSUFFICIENT_SCOPE");
   const spent = await spend(deps.db, check, cost, now);

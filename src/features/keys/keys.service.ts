@@ -1,5 +1,5 @@
 import type { z } from "@hono/zod-openapi";
-import type { ApiKeyRow } from "../../db/schema";
+import type { ApiKeyRow, NamedRateLimit } from "../../db/schema";
 import type { Caller } from "../../lib/caller";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/encoding";
@@ -68,6 +68,7 @@ export interface ApiKeyInput {
   expiresAt?: number | undefined;
   enabled?: boolean | undefined;
   credits?: z.infer<typeof CreditsInput> | null | undefined;
+  ratelimits?: NamedRateLimit[] | undefined;
 }
 
 /** The row of a key of an Unkey API: made (`secret.key`) or imported (only its hash and start known). */
@@ -101,6 +102,7 @@ function rowForApi(
     ...creditColumns(input.credits ?? null, at),
     keyspaceId: input.keyspaceId,
     externalId: input.externalId ?? null,
+    ratelimits: input.ratelimits && input.ratelimits.length > 0 ? input.ratelimits : null,
   };
 }
 
@@ -211,6 +213,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         ...creditColumns(input.credits ?? null, at),
         keyspaceId: null,
         externalId: null,
+        ratelimits: null,
       };
       const profile = input.profileId
         ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)

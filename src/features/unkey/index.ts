@@ -8,6 +8,7 @@ import { authenticate, callerOf, requireAccount, requireScope } from "../../http
 import { newId, toHex } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
+import type { AuthKey } from "../auth/auth.repo";
 import type { KeyAdmission } from "../auth/key-admission";
 import { deleteKeyspace, findKeyspace, insertKeyspace } from "./keyspaces.repo";
 import { parsePermissionQuery, satisfies } from "./permission-query";
@@ -75,6 +76,7 @@ function keyData(row: ApiKeyRow) {
     permissions: row.scopes && row.scopes.length > 0 ? row.scopes : undefined,
     credits: creditsOf(row),
     identity: identityOf(row.externalId),
+    ratelimits: row.ratelimits?.map((l) => ({ id: l.name, ...l })),
   });
 }
 
@@ -109,7 +111,7 @@ const UNKEY_CODE: Record<string, string> = {
   INSUFFICIENT_SCOPE: "INSUFFICIENT_PERMISSIONS",
 };
 
-function verifyData(admitted: KeyAdmission, checked: boolean) {
+function verifyData(admitted: KeyAdmission, checked: boolean, limits: LimitOutcome[]) {
   const key = admitted.stage === "lookup" ? admitted.key : admitted.check.key;
   const code = admitted.ok ? "VALID" : (UNKEY_CODE[admitted.code] ?? "NOT_FOUND");
   if (!key || code === "NOT_FOUND") return { valid: false, code };
@@ -125,7 +127,20 @@ function verifyData(admitted: KeyAdmission, checked: boolean) {
     enabled: key.enabled,
     permissions: checked && key.scopes && key.scopes.length > 0 ? key.scopes : undefined,
     identity: identityOf(key.externalId),
+    ratelimits: limits.length > 0 ? limits : undefined,
   });
+}
+
+/** A named limit as verify reports it. */
+interface LimitOutcome {
+  exceeded: boolean;
+  id: string;
+  name: string;
+  limit: number;
+  duration: number;
+  reset: number;
+  remaining: number;
+  autoApply: boolean;
 }
 
 /**
@@ -223,18 +238,63 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       expiresAt: input.expires,
       enabled: input.enabled,
       credits: creditsInput(input.credits),
+      ratelimits: input.ratelimits,
     });
     return ok(c, { keyId: row.id, key });
   });
   op("keys.verifyKey", "keys:verify", async (c) => {
     const input = await body(c, m.VerifyKey);
     const query = input.permissions ? parsePermissionQuery(input.permissions) : null;
+    const outcomes: LimitOutcome[] = [];
+    let unknownLimit: string | null = null;
+    // The key's limits that apply: every autoApply one, and those the request names (with its own
+    // cost, or an ad hoc limit and duration); a name the key lacks without both is 400.
+    const limited = async (key: AuthKey) => {
+      const own = key.ratelimits ?? [];
+      const asked = input.ratelimits ?? [];
+      const applied = [
+        ...own.filter((l) => l.autoApply && !asked.some((a) => a.name === l.name)).map((l) => ({ ...l, cost: 1 })),
+        ...asked.map((a) => {
+          const mine = own.find((l) => l.name === a.name);
+          const limit = a.limit ?? mine?.limit;
+          const duration = a.duration ?? mine?.duration;
+          if (limit === undefined || duration === undefined) unknownLimit = a.name;
+          return {
+            name: a.name,
+            limit: limit ?? 1,
+            duration: duration ?? 1000,
+            autoApply: mine?.autoApply ?? false,
+            cost: a.cost ?? 1,
+          };
+        }),
+      ];
+      // Refused without counting (what the lookup spent is given back); answered as a 400 below.
+      if (unknownLimit !== null) return false;
+      for (const l of applied) {
+        const answer = await limitOne(c, { namespace: `key:${key.id}`, identifier: l.name, ...l });
+        outcomes.push({
+          exceeded: !answer.success,
+          id: l.name,
+          name: l.name,
+          limit: l.limit,
+          duration: l.duration,
+          reset: answer.reset,
+          remaining: answer.remaining,
+          autoApply: l.autoApply,
+        });
+      }
+      return outcomes.every((o) => !o.exceeded);
+    };
     const admitted = await c.var.services.auth.verifyForApi(input.key, {
       accountId: c.var.accountId,
       cost: input.credits?.cost ?? 1,
+      limited,
       ...(query ? { permitted: (held: string[]) => satisfies(query, new Set(held)) } : {}),
     });
-    return ok(c, verifyData(admitted, query !== null));
+    if (unknownLimit !== null) {
+      throw validationError([{ path: ["ratelimits"], message: `the key has no rate limit named ${unknownLimit}` }]);
+    }
+    return ok(c, verifyData(admitted, query !== null, outcomes));
   });
   op("keys.getKey", "keys:read", async (c) => {
     const { keyId } = await body(c, m.KeyRef);
@@ -269,6 +329,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       expiresAt: input.expires,
       enabled: input.enabled,
       scopes: input.permissions === undefined ? undefined : [...new Set(input.permissions)],
+      ratelimits: input.ratelimits === undefined ? undefined : input.ratelimits.length > 0 ? input.ratelimits : null,
     });
     await keys.updateForApi(
       caller,
@@ -309,6 +370,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       permissions: old.scopes ?? [],
       expiresAt: old.expiresAt ?? undefined,
       enabled: old.enabled,
+      ratelimits: old.ratelimits ?? undefined,
       credits:
         old.creditsRemaining === null
           ? null
@@ -374,6 +436,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
           expiresAt: k.expires,
           enabled: k.enabled,
           credits: creditsInput(k.credits),
+          ratelimits: k.ratelimits,
         },
       ];
     });

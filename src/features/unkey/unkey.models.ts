@@ -29,6 +29,18 @@ const Credits = z.object({
     .optional(),
 });
 
+/** A key's named rate limit: `limit` uses per `duration` ms; `autoApply`: on every verify. */
+const NamedLimit = z.object({
+  name: z.string().min(3).max(128),
+  limit: z.number().int().min(1),
+  duration: z.number().int().min(1000).max(2_592_000_000),
+  autoApply: z.boolean().default(false),
+});
+const NamedLimits = z
+  .array(NamedLimit)
+  .max(50)
+  .refine((l) => new Set(l.map((x) => x.name)).size === l.length, "names must differ");
+
 export const CreateApi = z.object({ name: z.string().min(3).max(255) });
 export const ApiRef = z.object({ apiId: Id });
 export const ListKeys = z.object({
@@ -56,7 +68,7 @@ export const CreateKey = z.object({
   permissions: z.array(Permission).max(1000).optional(),
   expires: z.number().int().min(0).max(4102444800000).optional(),
   credits: Credits.optional(),
-  ratelimits: z.array(z.unknown()).max(50).optional(),
+  ratelimits: NamedLimits.optional(),
   enabled: z.boolean().optional(),
   recoverable: z.boolean().optional(),
 });
@@ -66,7 +78,17 @@ export const VerifyKey = z.object({
   tags: z.array(z.string().min(1).max(128)).max(20).optional(),
   permissions: z.string().min(1).max(1000).optional(),
   credits: z.object({ cost: z.number().int().min(0).max(1_000_000) }).optional(),
-  ratelimits: z.array(z.unknown()).max(50).optional(),
+  ratelimits: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(128),
+        cost: z.number().int().min(0).optional(),
+        limit: z.number().int().min(1).optional(),
+        duration: z.number().int().min(1000).max(2_592_000_000).optional(),
+      }),
+    )
+    .max(50)
+    .optional(),
   migrationId: z.string().max(255).optional(),
 });
 
@@ -82,7 +104,7 @@ export const UpdateKey = z.object({
   meta: Meta.nullable().optional(),
   expires: z.number().int().min(0).max(4102444800000).nullable().optional(),
   credits: Credits.nullable().optional(),
-  ratelimits: z.array(z.unknown()).max(50).optional(),
+  ratelimits: NamedLimits.optional(),
   enabled: z.boolean().optional(),
   roles: z.array(z.string()).max(100).optional(),
   permissions: z.array(Permission).max(1000).optional(),
@@ -113,7 +135,7 @@ export const MigrateKeys = z.object({
         expires: z.number().int().min(0).max(4102444800000).optional(),
         enabled: z.boolean().optional(),
         credits: Credits.optional(),
-        ratelimits: z.array(z.unknown()).max(50).optional(),
+        ratelimits: NamedLimits.optional(),
       }),
     )
     .min(1)
