@@ -106,6 +106,17 @@ function rowForApi(
   };
 }
 
+/** The audit entry of a key's creation: every field it was made with. */
+const createdAudit = (caller: Caller, apiKey: ReturnType<typeof toApiKey>, at: number) =>
+  auditRow(
+    caller.audit,
+    caller.accountId,
+    "api_key.created",
+    { type: "api_key", id: apiKey.id, name: apiKey.name },
+    diff(null, auditedFields(apiKey)),
+    at,
+  );
+
 const unique = (scopes: string[] | null) => (scopes === null ? null : [...new Set(scopes)]);
 
 export interface KeysDeps {
@@ -219,15 +230,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)
         : undefined;
       const apiKey = toApiKey({ key: row, profilePermissions: profile?.permissions ?? null }, { now: now() });
-      const target = { type: "api_key", id: row.id, name: row.name };
-      const audit = auditRow(
-        caller.audit,
-        caller.accountId,
-        "api_key.created",
-        target,
-        diff(null, auditedFields(apiKey)),
-        at,
-      );
+      const audit = createdAudit(caller, apiKey, at);
       if (!(await repo.insertKeyWithinLimit(db, row, maxActiveKeys, at, audit))) {
         throw new ApiError(
           "key_limit_reached",
@@ -240,26 +243,16 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
     },
 
     /**
-     * A key of an Unkey API (`/v2`, features/unkey): the host's customer's key, which only verifies.
-     * Made here (`<prefix>_<base58>`, shown once) or imported by its SHA-256 (`hash`, hex: no secret
-     * is ever seen). Its permissions are Unkey's, matched exactly; no key limit applies. Audited and
-     * announced as any key.
+     * A key of an Unkey API (`/v2`, features/unkey): the host's customer's key, which only verifies,
+     * made here (`<prefix>_<base58>`, shown once; `importForApi` takes them by hash). Its permissions
+     * are Unkey's, matched exactly; no key limit applies. Audited and announced as any key.
      */
     async createForApi(caller: Caller, input: ApiKeyInput) {
       const at = now();
       const secret = unkeyStyleKey(input.prefix, input.byteLength ?? 16);
       const row = rowForApi(caller, input, { hash: await sha256Hex(secret.key), ...secret }, at);
       const apiKey = toApiKey({ key: row, profilePermissions: null }, { now: at });
-      const target = { type: "api_key", id: row.id, name: row.name };
-      const audit = auditRow(
-        caller.audit,
-        caller.accountId,
-        "api_key.created",
-        target,
-        diff(null, auditedFields(apiKey)),
-        at,
-      );
-      await repo.insertApiKey(db, row, audit);
+      await repo.insertApiKey(db, row, createdAudit(caller, apiKey, at));
       await emit(caller, "api_key.created", apiKey);
       return { row, key: secret.key };
     },
