@@ -360,6 +360,10 @@ describe("DELETE /v1/accounts/:id", () => {
         "events",
         "history_objects",
         "keyspaces", // Unkey's APIs (features/unkey)
+        "identities",
+        "key_permissions",
+        "key_roles",
+        "ratelimit_overrides",
         "oauth_clients",
         "oauth_consents",
         "oauth_grants",

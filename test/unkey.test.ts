@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { HTTPClient, Unkey } from "@unkey/api";
-import { Ratelimit } from "@unkey/ratelimit";
+import { Overrides, Ratelimit } from "@unkey/ratelimit";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { readSettings } from "../src/config";
@@ -71,7 +71,7 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
       meta: { plan: "gold" },
       credits: 1,
     });
-    expect(v.identity).toEqual({ id: "acme", externalId: "acme" });
+    expect(v.identity).toEqual({ id: expect.stringMatching(/^id_/), externalId: "acme" });
     ({ data: v } = await client.keys.verifyKey({ key: made.key, permissions: "documents.read AND admin" }));
     expect(v).toMatchObject({ valid: false, code: "INSUFFICIENT_PERMISSIONS" });
     // `*` is a character, not a wildcard.
@@ -341,9 +341,9 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
     expect(v.ratelimits?.[0]).toMatchObject({ name: "tokens", exceeded: false, remaining: 40 });
     v = (await client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "tokens", cost: 60 }] })).data;
     expect(v).toMatchObject({ valid: false, code: "RATE_LIMITED" });
-    // A key with no limits is unlimited; an unknown name without a limit is 400.
+    // A key with no limits is unlimited; an unknown name without a limit is 412, as Unkey answers it.
     await expect(client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "nope" }] })).rejects.toMatchObject({
-      statusCode: 400,
+      statusCode: 412,
     });
   });
 
@@ -411,6 +411,222 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
       .use("/*", unkeyHono({ rootKey: "kh_live_wrong", binding: "KEYHOOK" }))
       .get("/x", (c) => c.text("in"));
     expect((await get(broken, "/x", made.key)).status).toBe(500);
+  });
+
+  it("identities: meta and rate limits shared by the identity's keys (exact across keys), changed on the next verify", async () => {
+    const { client } = await workspace();
+    const { data: api } = await client.apis.createApi({ name: "identities" });
+    await earlyInWindow(60_000, 15_000);
+    const { data: made } = await client.identities.createIdentity({
+      externalId: "acme",
+      meta: { tier: "gold" },
+      ratelimits: [{ name: "shared", limit: 4, duration: 60_000, autoApply: true }],
+    });
+    expect(made.identityId).toMatch(/^id_/);
+    await expect(client.identities.createIdentity({ externalId: "acme" })).rejects.toMatchObject({ statusCode: 409 });
+    const one = (await client.keys.createKey({ apiId: api.apiId, externalId: "acme" })).data;
+    const two = (await client.keys.createKey({ apiId: api.apiId, externalId: "acme" })).data;
+    const loner = (await client.keys.createKey({ apiId: api.apiId, externalId: "loner" })).data;
+
+    // 8 concurrent verifies over the identity's two keys against its limit of 4: exactly 4.
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => client.keys.verifyKey({ key: i % 2 ? one.key : two.key })),
+    );
+    expect(answers.filter((a) => a.data.valid)).toHaveLength(4);
+    expect(answers.filter((a) => a.data.code === "RATE_LIMITED")).toHaveLength(4);
+    const valid = answers.find((a) => a.data.valid)!.data;
+    expect(valid.identity).toEqual({
+      id: made.identityId,
+      externalId: "acme",
+      meta: { tier: "gold" },
+      ratelimits: [{ id: "shared", name: "shared", limit: 4, duration: 60_000, autoApply: true }],
+    });
+    expect(valid.ratelimits?.[0]).toMatchObject({ name: "shared", limit: 4, autoApply: true });
+    // Another identity's key counts on its own (its identity made by the key: no limits).
+    expect((await client.keys.verifyKey({ key: loner.key })).data.valid).toBe(true);
+    const auto = (await client.identities.getIdentity({ identity: "loner" })).data;
+    expect(auto).toEqual({ id: expect.stringMatching(/^id_/), externalId: "loner" });
+
+    // A change applies on the next verify (the keys' cached records are purged).
+    const updated = (
+      await client.identities.updateIdentity({
+        identity: made.identityId,
+        meta: { tier: "platinum" },
+        ratelimits: [{ name: "shared", limit: 100, duration: 60_000, autoApply: true }],
+      })
+    ).data;
+    expect(updated).toMatchObject({ id: made.identityId, meta: { tier: "platinum" } });
+    const after = (await client.keys.verifyKey({ key: one.key })).data;
+    expect(after).toMatchObject({ valid: true, identity: { meta: { tier: "platinum" } } });
+    expect((await client.keys.getKey({ keyId: two.keyId })).data.identity).toMatchObject({
+      id: made.identityId,
+      meta: { tier: "platinum" },
+    });
+
+    // Lists: by search, paged; an API's keys of one identity (in SQL, across pages).
+    const all = await client.identities.listIdentities({ limit: 1 });
+    expect(all.result.data.map((i) => i.externalId)).toEqual(["acme"]);
+    expect(all.result.pagination).toMatchObject({ hasMore: true, cursor: "acme" });
+    const next = await client.identities.listIdentities({ limit: 1, cursor: all.result.pagination?.cursor });
+    expect(next.result.data.map((i) => i.externalId)).toEqual(["loner"]);
+    expect((await client.identities.listIdentities({ search: "lon" })).result.data).toHaveLength(1);
+    const acmeKeys = await client.apis.listKeys({ apiId: api.apiId, externalId: "acme", limit: 1 });
+    expect(acmeKeys.result.data.map((k) => k.keyId)).toEqual([two.keyId]);
+    expect(acmeKeys.result.pagination?.hasMore).toBe(true);
+
+    // Deleted: its keys have no identity and verify without its limits.
+    await client.identities.deleteIdentity({ identity: "acme" });
+    await expect(client.identities.getIdentity({ identity: "acme" })).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.identities.deleteIdentity({ identity: "acme" })).rejects.toMatchObject({ statusCode: 404 });
+    const orphan = (await client.keys.verifyKey({ key: one.key })).data;
+    expect(orphan.valid).toBe(true);
+    expect(orphan.identity).toBeUndefined();
+    expect(orphan.ratelimits).toBeUndefined();
+  });
+
+  it("permissions and roles: a key's roles grant their permissions as they are now; the catalog; deletion takes them away", async () => {
+    const { client } = await workspace();
+    const { data: api } = await client.apis.createApi({ name: "rbac" });
+    const { data: perm } = await client.permissions.createPermission({
+      name: "Read documents",
+      slug: "documents.read",
+      description: "read them",
+    });
+    expect(perm.permissionId).toMatch(/^perm_/);
+    await expect(client.permissions.createPermission({ name: "again", slug: "documents.read" })).rejects.toMatchObject({
+      statusCode: 409,
+    });
+    const reader = (await client.permissions.createRole({ name: "reader", permissions: ["documents.read"] })).data;
+    await client.permissions.createRole({ name: "writer", description: "writes", permissions: ["documents.write"] });
+    await expect(client.keys.createKey({ apiId: api.apiId, roles: ["nobody"] })).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    const { data: key } = await client.keys.createKey({ apiId: api.apiId, roles: ["reader"] });
+    const can = async (query: string) => (await client.keys.verifyKey({ key: key.key, permissions: query })).data;
+    expect(await can("documents.read")).toMatchObject({
+      valid: true,
+      roles: ["reader"],
+      permissions: ["documents.read"],
+    });
+    expect((await can("documents.write")).code).toBe("INSUFFICIENT_PERMISSIONS");
+
+    const added = (await client.keys.addRoles({ keyId: key.keyId, roles: ["writer"] })).data;
+    expect(added.map((r) => r.name).sort()).toEqual(["reader", "writer"]);
+    expect(added.find((r) => r.name === "writer")).toMatchObject({
+      description: "writes",
+      permissions: [{ name: "documents.write", slug: "documents.write", id: expect.stringMatching(/^perm_/) }],
+    });
+    expect((await can("documents.read AND documents.write")).valid).toBe(true);
+    // The role's permissions changed: the key holds the new ones on its next verify.
+    const set = (await client.permissions.setRolePermissions({ roleId: "writer", permissions: ["documents.delete"] }))
+      .data;
+    expect(set.map((p) => p.slug)).toEqual(["documents.delete"]);
+    expect((await can("documents.write")).code).toBe("INSUFFICIENT_PERMISSIONS");
+    expect((await can("documents.delete")).valid).toBe(true);
+    expect((await client.keys.removeRoles({ keyId: key.keyId, roles: ["writer"] })).data.map((r) => r.name)).toEqual([
+      "reader",
+    ]);
+    expect((await can("documents.delete")).code).toBe("INSUFFICIENT_PERMISSIONS");
+    expect((await client.keys.setRoles({ keyId: key.keyId, roles: ["writer", "reader"] })).data).toHaveLength(2);
+    expect((await client.keys.getKey({ keyId: key.keyId })).data.roles?.sort()).toEqual(["reader", "writer"]);
+
+    // The catalog: given slugs were added; by id or slug; paged.
+    expect((await client.permissions.getPermission({ permission: "documents.read" })).data).toEqual({
+      id: perm.permissionId,
+      name: "Read documents",
+      slug: "documents.read",
+      description: "read them",
+    });
+    const listed = await client.permissions.listPermissions({ limit: 2 });
+    expect(listed.result.data.map((p) => p.slug)).toEqual(["documents.delete", "documents.read"]);
+    expect(listed.result.pagination?.hasMore).toBe(true);
+    expect((await client.permissions.getRole({ role: reader.roleId })).data).toMatchObject({
+      name: "reader",
+      permissions: [{ slug: "documents.read" }],
+    });
+    expect((await client.permissions.listRoles({})).result.data.map((r) => r.name)).toEqual(["reader", "writer"]);
+
+    // A permission deleted is gone from every role and key at once; so is a deleted role.
+    const direct = (await client.keys.createKey({ apiId: api.apiId, permissions: ["documents.read"] })).data;
+    expect((await client.keys.verifyKey({ key: direct.key, permissions: "documents.read" })).data.valid).toBe(true);
+    await client.permissions.deletePermission({ permission: "documents.read" });
+    expect((await client.keys.verifyKey({ key: direct.key, permissions: "documents.read" })).data.code).toBe(
+      "INSUFFICIENT_PERMISSIONS",
+    );
+    expect((await client.keys.getKey({ keyId: direct.keyId })).data.permissions).toBeUndefined();
+    expect((await can("documents.read")).code).toBe("INSUFFICIENT_PERMISSIONS");
+    expect((await can("documents.delete")).valid).toBe(true);
+    await client.permissions.deleteRole({ role: "writer" });
+    expect((await can("documents.delete")).code).toBe("INSUFFICIENT_PERMISSIONS");
+    expect((await client.keys.getKey({ keyId: key.keyId })).data.roles).toEqual(["reader"]);
+    await expect(client.permissions.getRole({ role: "writer" })).rejects.toMatchObject({ statusCode: 404 });
+
+    // Imported keys keep their roles.
+    const secret = `legacy_${crypto.randomUUID().replaceAll("-", "")}`;
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)));
+    const hash = btoa(String.fromCharCode(...digest));
+    await client.permissions.setRolePermissions({ roleId: reader.roleId, permissions: ["documents.list"] });
+    const moved = await client.keys.migrateKeys({
+      migrationId: "m1",
+      apiId: api.apiId,
+      keys: [{ hash, roles: ["reader"] }],
+    });
+    expect(moved.data.migrated).toHaveLength(1);
+    expect((await client.keys.verifyKey({ key: secret, permissions: "documents.list" })).data).toMatchObject({
+      valid: true,
+      roles: ["reader"],
+    });
+  });
+
+  it("ratelimit overrides (@unkey/ratelimit's Overrides): one identifier gets its own limit, listed, and removed", async () => {
+    const { rootKey, client } = await workspace();
+    const original = globalThis.fetch;
+    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      return request.url.startsWith(BASE) ? exports.default.fetch(request) : original(request);
+    }) as typeof fetch;
+    try {
+      const overrides = new Overrides({ rootKey, baseUrl: BASE });
+      const set = await overrides.setOverride({ namespace: "api", identifier: "vip", limit: 5, duration: 60_000 });
+      const overrideId = set.data.overrideId;
+      expect(overrideId).toMatch(/^rlo_/);
+      await overrides.setOverride({ namespace: "api", identifier: "blocked", limit: 0, duration: 60_000 });
+      expect((await overrides.getOverride({ namespace: "api", identifier: "vip" })).data).toEqual({
+        overrideId,
+        identifier: "vip",
+        limit: 5,
+        duration: 60_000,
+      });
+      const listed = await overrides.listOverrides({ namespace: "api" });
+      expect(listed.data.map((o) => o.identifier)).toEqual(["blocked", "vip"]);
+
+      await earlyInWindow(60_000, 10_000);
+      const limit = (identifier: string) =>
+        client.ratelimit.limit({ namespace: "api", identifier, limit: 2, duration: 60_000 }).then((r) => r.data);
+      const vip = await Promise.all(Array.from({ length: 8 }, () => limit("vip")));
+      expect(vip.filter((r) => r.success)).toHaveLength(5);
+      expect(vip[0]).toMatchObject({ limit: 5, overrideId });
+      const plain = await Promise.all(Array.from({ length: 4 }, () => limit("plain")));
+      expect(plain.filter((r) => r.success)).toHaveLength(2);
+      expect(plain[0]?.overrideId).toBeUndefined();
+      expect((await limit("blocked")).success).toBe(false);
+      // The same identifier in another namespace is not overridden.
+      expect(
+        (await client.ratelimit.limit({ namespace: "other", identifier: "blocked", limit: 1, duration: 60_000 })).data
+          .success,
+      ).toBe(true);
+
+      await overrides.deleteOverride({ namespace: "api", identifier: "blocked" });
+      expect((await limit("blocked")).success).toBe(true);
+      await expect(overrides.getOverride({ namespace: "api", identifier: "blocked" })).rejects.toMatchObject({
+        statusCode: 404,
+      });
+      await expect(
+        overrides.setOverride({ namespace: "api", identifier: "*@acme.com", limit: 1, duration: 60_000 }),
+      ).rejects.toMatchObject({ statusCode: 400 });
+    } finally {
+      globalThis.fetch = original;
+    }
   });
 
   it("bad input: Unkey's error shapes with the right status, never a 500", async () => {

@@ -1205,7 +1205,7 @@ export interface components {
                  * @example not_found
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "usage_exceeded" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_webhook_url" | "invalid_json" | "missing_account" | "missing_credentials" | "invalid_credentials" | "key_expired" | "key_disabled" | "insufficient_scope" | "plan_no_api_access" | "not_found" | "method_not_allowed" | "conflict" | "key_limit_reached" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "usage_exceeded" | "internal_error" | "service_unavailable";
                 message: string;
                 details?: unknown;
                 requestId: string;

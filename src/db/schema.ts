@@ -125,11 +125,14 @@ export const apiKeys = sqliteTable(
     externalId: text("external_id"),
     /** Unkey's named rate limits of the key (`NamedLimiter`, any window); null: none. */
     ratelimits: json<NamedRateLimit[]>()("ratelimits"),
+    /** Unkey's roles of the key, by name (`roles`); their permissions are read with the key. Null: none. */
+    roles: json<string[]>()("roles"),
   },
   (t) => [
     uniqueIndex("api_keys_hash_idx").on(t.hash),
     index("api_keys_previous_hash_idx").on(t.previousHash).where(sql`previous_hash IS NOT NULL`),
     index("api_keys_account_idx").on(t.accountId, t.id),
+    index("api_keys_external_id_idx").on(t.accountId, t.externalId).where(sql`external_id IS NOT NULL`),
     index("api_keys_profile_idx").on(t.profileId),
   ],
 );
@@ -152,6 +155,86 @@ export const keyspaces = sqliteTable(
   (t) => [index("keyspaces_account_idx").on(t.accountId, t.id)],
 );
 export type KeyspaceRow = typeof keyspaces.$inferSelect;
+
+/**
+ * Unkey's identities (features/unkey): an account's customer, by its `externalId`, with metadata
+ * and named rate limits its keys share (counted per identity). Keys point to one by `externalId`.
+ */
+export const identities = sqliteTable(
+  "identities",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    externalId: text("external_id").notNull(),
+    meta: json<Record<string, unknown>>()("meta"),
+    ratelimits: json<NamedRateLimit[]>()("ratelimits"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("identities_external_id_idx").on(t.accountId, t.externalId)],
+);
+export type IdentityRow = typeof identities.$inferSelect;
+
+/**
+ * Unkey's permissions (features/unkey): the account's catalog of the slugs its keys and roles
+ * hold, matched exactly. Keys and roles keep slugs; giving one an unknown slug adds it here.
+ */
+export const keyPermissions = sqliteTable(
+  "key_permissions",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    description: text("description"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("key_permissions_slug_idx").on(t.accountId, t.slug)],
+);
+export type KeyPermissionRow = typeof keyPermissions.$inferSelect;
+
+/** Unkey's roles (features/unkey): a named set of permission slugs; a key holds roles by name, live. */
+export const keyRoles = sqliteTable(
+  "key_roles",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    name: text("name").notNull(),
+    description: text("description"),
+    permissions: json<string[]>()("permissions").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("key_roles_name_idx").on(t.accountId, t.name)],
+);
+export type KeyRoleRow = typeof keyRoles.$inferSelect;
+
+/**
+ * Unkey's rate limit overrides (`ratelimit.setOverride`): another limit and window for one
+ * identifier of a namespace. The record here lists them; the identifier's `NamedLimiter` holds a
+ * copy it applies.
+ */
+export const ratelimitOverrides = sqliteTable(
+  "ratelimit_overrides",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    namespace: text("namespace").notNull(),
+    identifier: text("identifier").notNull(),
+    limit: integer("limit").notNull(),
+    duration: integer("duration").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("ratelimit_overrides_identifier_idx").on(t.accountId, t.namespace, t.identifier)],
+);
+export type RatelimitOverrideRow = typeof ratelimitOverrides.$inferSelect;
 
 /** A key's named rate limit (Unkey's `ratelimits`): `limit` uses per `duration` ms; `autoApply`: on every verify. */
 export interface NamedRateLimit {

@@ -65,7 +65,11 @@ function unkeyError(c: Context<AppEnv>, err: ApiError) {
         : {}),
     },
   };
-  const problem = err.status === 429 || (c.req.header("accept") ?? "").includes("application/problem+json");
+  // `identities.deleteIdentity` is the one route whose every error the client parses as problem+json.
+  const problem =
+    err.status === 429 ||
+    c.req.path.endsWith("/identities.deleteIdentity") ||
+    (c.req.header("accept") ?? "").includes("application/problem+json");
   return c.body(JSON.stringify(body), err.status, {
     ...err.headers,
     "content-type": problem ? "application/problem+json" : "application/json",

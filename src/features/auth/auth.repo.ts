@@ -28,10 +28,36 @@ const authKeyColumns = {
   keyspaceId: apiKeys.keyspaceId,
   externalId: apiKeys.externalId,
   ratelimits: apiKeys.ratelimits,
+  roles: apiKeys.roles,
 };
 
-/** A key as the hot path sees it. */
-export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns>;
+/** A key's Unkey identity as the hot path reads it with the key (its rate limits are shared). */
+export interface KeyIdentity {
+  id: string;
+  externalId: string;
+  meta: Record<string, unknown> | null;
+  ratelimits: NamedRateLimit[] | null;
+}
+
+/**
+ * A key as the hot path sees it; a key of an Unkey API also with its roles' permissions (as they
+ * are now) and its identity, read in the same statement.
+ */
+export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns> & {
+  rolePermissions: string[] | null;
+  identity: KeyIdentity | null;
+};
+
+/**
+ * The permissions of a key's roles and its identity, as subqueries of the key's row (`k`): nothing
+ * is read for a key with neither (Keyhook's own keys).
+ */
+const unkeyColumns = (k: string) => `CASE WHEN ${k}.roles IS NULL THEN NULL ELSE
+    (SELECT json_group_array(DISTINCT j.value) FROM key_roles r, json_each(r.permissions) j
+      WHERE r.account_id = ${k}.account_id AND r.name IN (SELECT value FROM json_each(${k}.roles))) END AS role_permissions,
+  CASE WHEN ${k}.external_id IS NULL THEN NULL ELSE
+    (SELECT json_object('id', i.id, 'externalId', i.external_id, 'meta', json(i.meta), 'ratelimits', json(i.ratelimits))
+      FROM identities i WHERE i.account_id = ${k}.account_id AND i.external_id = ${k}.external_id) END AS identity`;
 
 /** A key as the hot path sees it, with its account's limits and its profile's permissions. */
 export interface FoundKey {
@@ -52,7 +78,8 @@ function findKeysSql(n: number) {
   return `SELECT k.id, k.account_id, k.name, k.hash, k.previous_hash, k.previous_hash_expires_at, k.scopes,
   k.profile_id, k.enabled, k.rate_limit_per_hour, k.metadata, k.last_used_at, k.expires_at, k.revoked_at,
   k.credits_remaining, k.credits_refill_interval, k.credits_refill_amount, k.credits_refill_day,
-  k.credits_refilled_at, k.credits_low_threshold, k.keyspace_id, k.external_id, k.ratelimits,
+  k.credits_refilled_at, k.credits_low_threshold, k.keyspace_id, k.external_id, k.ratelimits, k.roles,
+  ${unkeyColumns("k")},
   a.plan, a.max_active_keys, a.rate_limit_per_hour AS account_rate_limit_per_hour, a.webhooks_version,
   p.permissions AS p_permissions
 FROM api_keys k
@@ -140,7 +167,8 @@ WHERE (hash = ?1 OR (previous_hash = ?1 AND previous_hash_expires_at > ?3))
   AND (expires_at IS NULL OR expires_at > ?3) AND ${AVAILABLE} >= ?2
   AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = api_keys.account_id AND a.deleted_at IS NULL)
 RETURNING id, account_id, name, hash, previous_hash_expires_at, scopes, profile_id, enabled,
-  rate_limit_per_hour, metadata, last_used_at, expires_at, revoked_at, ${CREDIT_COLUMNS}, keyspace_id, external_id, ratelimits,
+  rate_limit_per_hour, metadata, last_used_at, expires_at, revoked_at, ${CREDIT_COLUMNS}, keyspace_id, external_id, ratelimits, roles,
+  ${unkeyColumns("api_keys")},
   (SELECT json_array(plan, max_active_keys, rate_limit_per_hour, webhooks_version)
      FROM accounts a WHERE a.id = api_keys.account_id) AS account,
   (SELECT permissions FROM permission_profiles p WHERE p.id = api_keys.profile_id) AS p_permissions`;
@@ -181,6 +209,9 @@ function keyOf(r: Row): AuthKey {
     keyspaceId: str(r.keyspace_id),
     externalId: str(r.external_id),
     ratelimits: jsonColumn<NamedRateLimit[]>(r.ratelimits),
+    roles: jsonColumn<string[]>(r.roles),
+    rolePermissions: jsonColumn<string[]>(r.role_permissions),
+    identity: jsonColumn<KeyIdentity>(r.identity),
   };
 }
 

@@ -101,7 +101,8 @@ async function decide(
   if (!check.ok) return { ok: false, stage: "lookup", code: check.code, key: check.key };
   const own = check.key.rateLimitPerHour;
   const limit = unkey ? (own ?? 0) : (own ?? check.limits.rateLimitPerHour);
-  const denied = unkey && opts.permitted && !opts.permitted(check.key.scopes ?? []);
+  const held = [...(check.key.scopes ?? []), ...(check.key.rolePermissions ?? [])];
+  const denied = unkey && opts.permitted && !opts.permitted(held);
   const hit = denied || (unkey && own === null) ? UNLIMITED : await deps.hit(check.key.id, limit, now);
   const counted = { ok: false as const, stage: "counted" as const, check, hit, limit, credits: null };
   const refused = async (code: "RATE_LIMITED" | "INSUFFICIENT_SCOPE") => {

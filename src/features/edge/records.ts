@@ -12,6 +12,8 @@ import { findAccessToken } from "../oauth/oauth.repo";
  * |---|---|
  * | `k:<keyId>` | a key's update, revoke, rotation, credits |
  * | `p:<profileId>` | a permission profile's edit or deletion |
+ * | `r:<accountId>:<role>` | an Unkey role's permissions changed, or the role deleted (`features/unkey`) |
+ * | `i:<accountId>:<externalId>` | an Unkey identity made, changed or deleted |
  * | `a:<accountId>` | an account's plan, limits or deletion |
  * | `t:<tokenId>` | an access token's revocation |
  * | `g:<grantId>` | a grant's revocation (a user's, a refresh token's, reuse) |
@@ -36,7 +38,12 @@ const keyTags = (f: FoundKey) => [
   `k:${f.key.id}`,
   `a:${f.key.accountId}`,
   ...(f.key.profileId ? [`p:${f.key.profileId}`] : []),
+  ...(f.key.roles ?? []).map((role) => roleTag(f.key.accountId, role)),
+  ...(f.key.externalId ? [identityTag(f.key.accountId, f.key.externalId)] : []),
 ];
+
+export const roleTag = (accountId: string, role: string) => `r:${accountId}:${role}`;
+export const identityTag = (accountId: string, externalId: string) => `i:${accountId}:${externalId}`;
 
 function tokenTags(f: FoundToken) {
   const { token, grant } = f;

@@ -79,14 +79,21 @@ export function getKey(db: Db, accountId: string, id: string) {
   return withProfile(db).where(visible(accountId, id)).get();
 }
 
-/** Live keys, newest first: Keyhook's own (`keyspaceId` null), or one Unkey API's. */
-export function listKeys(db: Db, accountId: string, limit: number, cursor?: string, keyspaceId: string | null = null) {
+/** Live keys, newest first: Keyhook's own (no `keyspace`), or one Unkey API's (of one identity). */
+export function listKeys(
+  db: Db,
+  accountId: string,
+  limit: number,
+  cursor?: string,
+  keyspace: { id: string; externalId?: string | undefined } | null = null,
+) {
   return withProfile(db)
     .where(
       and(
         eq(apiKeys.accountId, accountId),
         isNull(apiKeys.revokedAt),
-        keyspaceId === null ? isNull(apiKeys.keyspaceId) : eq(apiKeys.keyspaceId, keyspaceId),
+        keyspace === null ? isNull(apiKeys.keyspaceId) : eq(apiKeys.keyspaceId, keyspace.id),
+        keyspace?.externalId ? eq(apiKeys.externalId, keyspace.externalId) : undefined,
         cursor ? lt(apiKeys.id, cursor) : undefined,
       ),
     )

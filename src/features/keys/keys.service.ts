@@ -69,6 +69,8 @@ export interface ApiKeyInput {
   enabled?: boolean | undefined;
   credits?: z.infer<typeof CreditsInput> | null | undefined;
   ratelimits?: NamedRateLimit[] | undefined;
+  /** Unkey roles by name (they exist: `/v2` checked). */
+  roles?: string[] | undefined;
 }
 
 /** The row of a key of an Unkey API: made (`secret.key`) or imported (only its hash and start known). */
@@ -103,6 +105,7 @@ function rowForApi(
     keyspaceId: input.keyspaceId,
     externalId: input.externalId ?? null,
     ratelimits: input.ratelimits && input.ratelimits.length > 0 ? input.ratelimits : null,
+    roles: input.roles && input.roles.length > 0 ? [...new Set(input.roles)] : null,
   };
 }
 
@@ -225,6 +228,7 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
         keyspaceId: null,
         externalId: null,
         ratelimits: null,
+        roles: null,
       };
       const profile = input.profileId
         ? await repo.findProfilePermissions(db, caller.accountId, input.profileId)
@@ -318,8 +322,12 @@ export function createKeysService(platform: Platform, deps: KeysDeps) {
     },
 
     /** An Unkey API's live keys, newest first (the rows: `/v2` shapes them). */
-    listForApi: (caller: Caller, keyspaceId: string, limit: number, cursor: string | undefined) =>
-      repo.listKeys(db, caller.accountId, limit, cursor, keyspaceId),
+    listForApi: (
+      caller: Caller,
+      keyspace: { id: string; externalId?: string | undefined },
+      limit: number,
+      cursor: string | undefined,
+    ) => repo.listKeys(db, caller.accountId, limit, cursor, keyspace),
 
     async list(caller: Caller, limit: number, cursor: string | undefined) {
       const { items, nextCursor } = page(

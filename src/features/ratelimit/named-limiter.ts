@@ -6,6 +6,8 @@ export interface LimitAnswer {
   limit: number;
   remaining: number;
   reset: number;
+  /** The override that set `limit` and the window instead of the caller (`ratelimit.setOverride`). */
+  overrideId?: string;
 }
 
 /**
@@ -24,6 +26,24 @@ export class NamedLimiter extends DurableObject<Env> {
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS used (id INTEGER PRIMARY KEY CHECK (id = 1), start INTEGER NOT NULL, duration INTEGER NOT NULL, n INTEGER NOT NULL)",
     );
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS override (id INTEGER PRIMARY KEY CHECK (id = 1), override_id TEXT NOT NULL, lim INTEGER NOT NULL, duration INTEGER NOT NULL)",
+    );
+  }
+
+  /** From now on, `limit` per `duration` ms whatever a caller asks (D1 keeps the record that lists it). */
+  setOverride(overrideId: string, limit: number, duration: number) {
+    this.sql.exec(
+      "INSERT INTO override (id, override_id, lim, duration) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET override_id = excluded.override_id, lim = excluded.lim, duration = excluded.duration",
+      overrideId,
+      limit,
+      duration,
+    );
+  }
+
+  /** Back to what each caller asks. */
+  clearOverride() {
+    this.sql.exec("DELETE FROM override");
   }
 
   /** `keyhook doctor`: the object answers (nothing read or written). */
@@ -31,8 +51,13 @@ export class NamedLimiter extends DurableObject<Env> {
     return "answered";
   }
 
-  /** Takes `cost` uses now (the caller's clock) if they fit in this window's `limit`. */
-  limit(now: number, limit: number, duration: number, cost: number): LimitAnswer {
+  /** Takes `cost` uses now (the caller's clock) if they fit in this window's limit (the override's, if set). */
+  limit(now: number, asked: number, askedDuration: number, cost: number): LimitAnswer {
+    const override = this.sql
+      .exec<{ override_id: string; lim: number; duration: number }>("SELECT * FROM override")
+      .toArray()[0];
+    const limit = override?.lim ?? asked;
+    const duration = override?.duration ?? askedDuration;
     const start = now - (now % duration);
     const row = this.sql
       .exec<{ start: number; duration: number; n: number }>("SELECT * FROM used WHERE id = 1")
@@ -48,6 +73,7 @@ export class NamedLimiter extends DurableObject<Env> {
         after,
       );
     }
-    return { success, limit, remaining: Math.max(0, limit - after), reset: start + duration };
+    const answer: LimitAnswer = { success, limit, remaining: Math.max(0, limit - after), reset: start + duration };
+    return override ? { ...answer, overrideId: override.override_id } : answer;
   }
 }

@@ -1,18 +1,22 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { ZodType, z } from "zod";
-import type { ApiKeyRow } from "../../db/schema";
+import type { z } from "zod";
+import type { ApiKeyRow, IdentityRow } from "../../db/schema";
 import type { AppEnv } from "../../http/context";
 import { authenticate, callerOf, requireAccount, requireScope } from "../../http/middleware/auth";
 import { newId, toHex } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
-import type { AuthKey } from "../auth/auth.repo";
+import type { AuthKey, KeyIdentity } from "../auth/auth.repo";
 import type { KeyAdmission } from "../auth/key-admission";
-import { deleteKeyspace, findKeyspace, insertKeyspace } from "./keyspaces.repo";
+import { identityData, limitsOf, registerIdentities } from "./identities";
 import { parsePermissionQuery, satisfies } from "./permission-query";
+import { limitOne, registerRatelimit } from "./ratelimit";
+import { existingRoles, grantable, registerRbac } from "./rbac";
+import { body, type C, type Op, ok, paged, present } from "./unkey.http";
 import * as m from "./unkey.models";
+import { deleteKeyspace, ensureIdentities, findKeyspace, identitiesOf, insertKeyspace } from "./unkey.repo";
 
 /**
  * Unkey's v2 API under `/v2` (docs/unkey.md): `POST /v2/<namespace>.<operation>`, the official
@@ -20,29 +24,11 @@ import * as m from "./unkey.models";
  * services: an account is an Unkey workspace, its root key a Keyhook key of the account holding the
  * permission a route needs (`keys:write`, `keys:read`, `keys:verify`; a full-access key works), an
  * Unkey API a key space of the account (`keyspaces`). Keys of an API only verify: they never
- * authenticate to Keyhook. Answers `{meta: {requestId}, data}`; times in unix ms; absent fields
- * left out, never `null`. Errors: `http/on-error.ts`.
+ * authenticate to Keyhook. Identities (`identities.ts`), permissions and roles (`rbac.ts`) and
+ * named rate limits (`ratelimit.ts`) are their own records, read with the key on the hot path.
+ * Answers `{meta: {requestId}, data}`; times in unix ms; absent fields left out, never `null`.
+ * Errors: `http/on-error.ts`.
  */
-type C = Context<AppEnv>;
-
-async function body<S extends ZodType>(c: C, schema: S): Promise<z.infer<S>> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new ApiError("validation_failed", "The body is not valid JSON", [{ path: "", message: "not JSON" }]);
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw validationError(parsed.error.issues);
-  return parsed.data;
-}
-
-/** Fields whose value is `undefined` are left out (the client refuses `null` where it expects absence). */
-const present = <T extends Record<string, unknown>>(o: T) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-
-const ok = (c: C, data: unknown, extra: Record<string, unknown> = {}) =>
-  c.json({ meta: { requestId: c.var.requestId ?? "" }, data, ...extra }, 200);
 
 function creditsOf(row: ApiKeyRow) {
   if (row.creditsRemaining === null && row.creditsRefillInterval === null) return undefined;
@@ -59,10 +45,12 @@ function creditsOf(row: ApiKeyRow) {
   });
 }
 
-const identityOf = (externalId: string | null) => (externalId ? { id: externalId, externalId } : undefined);
+/** A key's identity as answered: the record when there is one, else just its `externalId`. */
+const identityOf = (externalId: string | null, found: IdentityRow | KeyIdentity | null | undefined) =>
+  found ? identityData(found) : externalId ? { id: externalId, externalId } : undefined;
 
-/** A key as Unkey's `KeyResponseData`. */
-function keyData(row: ApiKeyRow) {
+/** A key as Unkey's `KeyResponseData` (`identities`: the account's identities of the keys shaped). */
+function keyData(row: ApiKeyRow, identities: IdentityRow[]) {
   return present({
     keyId: row.id,
     start: row.prefix,
@@ -74,10 +62,21 @@ function keyData(row: ApiKeyRow) {
     lastUsedAt: row.lastUsedAt ?? undefined,
     expires: row.expiresAt ?? undefined,
     permissions: row.scopes && row.scopes.length > 0 ? row.scopes : undefined,
+    roles: row.roles && row.roles.length > 0 ? row.roles : undefined,
     credits: creditsOf(row),
-    identity: identityOf(row.externalId),
-    ratelimits: row.ratelimits?.map((l) => ({ id: l.name, ...l })),
+    identity: identityOf(
+      row.externalId,
+      identities.find((i) => i.externalId === row.externalId),
+    ),
+    ratelimits: limitsOf(row.ratelimits),
   });
+}
+
+/** Keys as answered, with their identities (one read for them all). */
+async function keysData(c: C, rows: ApiKeyRow[]) {
+  const ids = rows.flatMap((r) => (r.externalId ? [r.externalId] : []));
+  const found = await identitiesOf(c.var.services.platform.db, c.var.accountId, ids);
+  return rows.map((r) => keyData(r, found));
 }
 
 /** Keyhook's credits input from Unkey's (`refillDay` is Keyhook's `dayOfMonth`). */
@@ -116,6 +115,7 @@ function verifyData(admitted: KeyAdmission, checked: boolean, limits: LimitOutco
   const code = admitted.ok ? "VALID" : (UNKEY_CODE[admitted.code] ?? "NOT_FOUND");
   if (!key || code === "NOT_FOUND") return { valid: false, code };
   const credits = admitted.stage === "lookup" ? null : admitted.credits;
+  const held = [...new Set([...(key.scopes ?? []), ...(key.rolePermissions ?? [])])];
   return present({
     valid: admitted.ok,
     code,
@@ -125,8 +125,9 @@ function verifyData(admitted: KeyAdmission, checked: boolean, limits: LimitOutco
     expires: key.expiresAt ?? undefined,
     credits: credits ? credits.remaining : (key.creditsRemaining ?? undefined),
     enabled: key.enabled,
-    permissions: checked && key.scopes && key.scopes.length > 0 ? key.scopes : undefined,
-    identity: identityOf(key.externalId),
+    permissions: checked && held.length > 0 ? held : undefined,
+    roles: checked && key.roles && key.roles.length > 0 ? key.roles : undefined,
+    identity: identityOf(key.externalId, key.identity),
     ratelimits: limits.length > 0 ? limits : undefined,
   });
 }
@@ -169,8 +170,9 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
   );
   v2.on(["GET", "POST"], "/liveness", (c) => ok(c, { message: "OK" }));
   v2.use("*", authenticate, requireAccount);
-  const op = (name: string, scope: string, handler: (c: C) => Promise<Response>) =>
+  const op: Op = (name, scope, handler) => {
     v2.post(`/${name}`, requireScope(scope), handler);
+  };
 
   /** The caller's live API, or 404 (another account's is not found either). */
   const api = async (c: C, apiId: string) => {
@@ -207,13 +209,17 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
   op("apis.listKeys", "keys:read", async (c) => {
     const input = await body(c, m.ListKeys);
     await api(c, input.apiId);
-    const rows = await c.var.services.keys.listForApi(callerOf(c), input.apiId, input.limit + 1, input.cursor);
-    const keys = rows.map((r) => r.key).filter((k) => !input.externalId || k.externalId === input.externalId);
-    const page = keys.slice(0, input.limit);
-    const more = rows.length > input.limit;
-    return ok(c, page.map(keyData), {
-      pagination: present({ cursor: more ? page.at(-1)?.id : undefined, hasMore: more }),
-    });
+    const keyspace = { id: input.apiId, externalId: input.externalId };
+    const rows = await c.var.services.keys.listForApi(callerOf(c), keyspace, input.limit + 1, input.cursor);
+    const keys = rows.map((r) => r.key);
+    const shaped = await keysData(c, keys.slice(0, input.limit));
+    return paged(
+      c,
+      keys,
+      input.limit,
+      (k) => k.id,
+      (k) => shaped.find((d) => d.keyId === k.id),
+    );
   });
 
   // Keys.
@@ -227,6 +233,10 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     if (input.recoverable) {
       throw validationError([{ path: ["recoverable"], message: "Keyhook never keeps a key it can show again" }]);
     }
+    const roles = (await existingRoles(c, input.roles ?? [])).map((r) => r.name);
+    const permissions = await grantable(c, input.permissions ?? []);
+    const { db, now } = c.var.services.platform;
+    if (input.externalId) await ensureIdentities(db, c.var.accountId, [input.externalId], now());
     const { row, key } = await c.var.services.keys.createForApi(callerOf(c), {
       keyspaceId: input.apiId,
       name: input.name,
@@ -234,7 +244,8 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       byteLength: input.byteLength,
       externalId: input.externalId,
       meta: input.meta,
-      permissions: input.permissions,
+      permissions,
+      roles,
       expiresAt: input.expires,
       enabled: input.enabled,
       credits: creditsInput(input.credits),
@@ -249,8 +260,17 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     let unknownLimit: string | null = null;
     // The key's limits that apply: every autoApply one, and those the request names (with its own
     // cost, or an ad hoc limit and duration); a name the key lacks without both is 400.
+    // The key's limits count per key, its identity's per identity (shared by its keys); by name,
+    // the key's come first.
     const limited = async (key: AuthKey) => {
-      const own = key.ratelimits ?? [];
+      const counter = (l: { name: string }) =>
+        key.ratelimits?.some((k) => k.name === l.name) || !key.identity
+          ? `key:${key.id}`
+          : `identity:${key.identity.id}`;
+      const identityOwn = (key.identity?.ratelimits ?? []).filter(
+        (l) => !key.ratelimits?.some((k) => k.name === l.name),
+      );
+      const own = [...(key.ratelimits ?? []), ...identityOwn];
       const asked = input.ratelimits ?? [];
       const applied = [
         ...own.filter((l) => l.autoApply && !asked.some((a) => a.name === l.name)).map((l) => ({ ...l, cost: 1 })),
@@ -271,7 +291,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       // Refused without counting (what the lookup spent is given back); answered as a 400 below.
       if (unknownLimit !== null) return false;
       for (const l of applied) {
-        const answer = await limitOne(c, { namespace: `key:${key.id}`, identifier: l.name, ...l });
+        const answer = await limitOne(c, { namespace: counter(l), identifier: l.name, ...l });
         outcomes.push({
           exceeded: !answer.success,
           id: l.name,
@@ -292,13 +312,17 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       ...(query ? { permitted: (held: string[]) => satisfies(query, new Set(held)) } : {}),
     });
     if (unknownLimit !== null) {
-      throw validationError([{ path: ["ratelimits"], message: `the key has no rate limit named ${unknownLimit}` }]);
+      throw new ApiError(
+        "precondition_failed",
+        `Neither the key nor its identity has a rate limit named ${unknownLimit}: give its limit and duration`,
+      );
     }
     return ok(c, verifyData(admitted, query !== null, outcomes));
   });
   op("keys.getKey", "keys:read", async (c) => {
     const { keyId } = await body(c, m.KeyRef);
-    return ok(c, keyData(await c.var.services.keys.getForApi(callerOf(c), keyId)));
+    const [data] = await keysData(c, [await c.var.services.keys.getForApi(callerOf(c), keyId)]);
+    return ok(c, data);
   });
   op("keys.whoami", "keys:read", async (c) => {
     const { key } = await body(c, m.Whoami);
@@ -307,7 +331,8 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     if (!found || (!admitted.ok && admitted.stage === "lookup" && admitted.code === "NOT_FOUND")) {
       throw new ApiError("not_found", "The key does not exist");
     }
-    return ok(c, keyData(await c.var.services.keys.getForApi(callerOf(c), found.id)));
+    const [data] = await keysData(c, [await c.var.services.keys.getForApi(callerOf(c), found.id)]);
+    return ok(c, data);
   });
   op("keys.deleteKey", "keys:write", async (c) => {
     const { keyId } = await body(c, m.DeleteKey);
@@ -322,13 +347,18 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     const { keys } = c.var.services;
     const caller = callerOf(c);
     await keys.getForApi(caller, input.keyId);
+    const { db, now } = c.var.services.platform;
+    if (input.externalId) await ensureIdentities(db, c.var.accountId, [input.externalId], now());
+    const roles = input.roles === undefined ? undefined : (await existingRoles(c, input.roles)).map((r) => r.name);
+    const permissions = input.permissions === undefined ? undefined : await grantable(c, input.permissions);
     const changes: Partial<ApiKeyRow> = present({
       name: input.name === undefined ? undefined : (input.name ?? ""),
       externalId: input.externalId,
       metadata: input.meta === undefined ? undefined : (input.meta ?? {}),
       expiresAt: input.expires,
       enabled: input.enabled,
-      scopes: input.permissions === undefined ? undefined : [...new Set(input.permissions)],
+      scopes: permissions,
+      roles: roles === undefined ? undefined : roles.length > 0 ? roles : null,
       ratelimits: input.ratelimits === undefined ? undefined : input.ratelimits.length > 0 ? input.ratelimits : null,
     });
     await keys.updateForApi(
@@ -368,6 +398,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       externalId: old.externalId ?? undefined,
       meta: old.metadata,
       permissions: old.scopes ?? [],
+      roles: old.roles ?? undefined,
       expiresAt: old.expiresAt ?? undefined,
       enabled: old.enabled,
       ratelimits: old.ratelimits ?? undefined,
@@ -403,7 +434,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       const { keys } = c.var.services;
       const caller = callerOf(c);
       const row = await keys.getForApi(caller, input.keyId);
-      const scopes = [...new Set(apply(row.scopes ?? [], input.permissions))];
+      const scopes = [...new Set(apply(row.scopes ?? [], await grantable(c, input.permissions)))];
       await keys.updateForApi(caller, input.keyId, { scopes });
       return ok(
         c,
@@ -417,6 +448,17 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
   op("keys.migrateKeys", "keys:write", async (c) => {
     const input = await body(c, m.MigrateKeys);
     await api(c, input.apiId);
+    const { db, now } = c.var.services.platform;
+    const roles = await existingRoles(c, [...new Set(input.keys.flatMap((k) => k.roles ?? []))]);
+    const roleNames = (refs: string[] | undefined) =>
+      refs?.map((ref) => roles.find((r) => r.id === ref || r.name === ref)?.name ?? ref);
+    await grantable(c, [...new Set(input.keys.flatMap((k) => k.permissions ?? []))]);
+    await ensureIdentities(
+      db,
+      c.var.accountId,
+      input.keys.flatMap((k) => (k.externalId ? [k.externalId] : [])),
+      now(),
+    );
     const given = new Map<string, string>();
     const failed: string[] = [];
     const keys = input.keys.flatMap((k) => {
@@ -433,6 +475,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
           externalId: k.externalId,
           meta: k.meta,
           permissions: k.permissions,
+          roles: roleNames(k.roles),
           expiresAt: k.expires,
           enabled: k.enabled,
           credits: creditsInput(k.credits),
@@ -447,35 +490,9 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     });
   });
 
-  // Named rate limits (`@unkey/ratelimit`): a Durable Object per namespace and identifier, exact.
-  const limitOne = async (c: C, input: z.infer<typeof m.Limit>) => {
-    const { limiter, now } = c.var.services.platform;
-    if (!limiter) throw new ApiError("service_unavailable", "No LIMITER binding: see wrangler.toml");
-    const name = JSON.stringify([c.var.accountId, input.namespace, input.identifier]);
-    const stub = limiter.get(limiter.idFromName(name));
-    return stub.limit(now(), input.limit, input.duration, input.cost ?? 1);
-  };
-  op("ratelimit.limit", "keys:verify", async (c) => {
-    const answer = await limitOne(c, await body(c, m.Limit));
-    return ok(c, { limit: answer.limit, remaining: answer.remaining, reset: answer.reset, success: answer.success });
-  });
-  op("ratelimit.multiLimit", "keys:verify", async (c) => {
-    const inputs = await body(c, m.MultiLimit);
-    const limits = await Promise.all(
-      inputs.map(async (input) => {
-        const a = await limitOne(c, input);
-        return {
-          namespace: input.namespace,
-          identifier: input.identifier,
-          limit: a.limit,
-          remaining: a.remaining,
-          reset: a.reset,
-          passed: a.success,
-        };
-      }),
-    );
-    return ok(c, { passed: limits.every((l) => l.passed), limits });
-  });
+  registerIdentities(op);
+  registerRbac(op);
+  registerRatelimit(op);
 
   v2.all("*", (c) => {
     throw new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`);

@@ -64,7 +64,7 @@ export const CreateKey = z.object({
   byteLength: z.number().int().min(16).max(255).optional(),
   externalId: ExternalId.optional(),
   meta: Meta.optional(),
-  roles: z.array(z.string().min(1).max(255)).max(100).optional(),
+  roles: z.array(z.string().min(1).max(512)).max(100).optional(),
   permissions: z.array(Permission).max(1000).optional(),
   expires: z.number().int().min(0).max(4102444800000).optional(),
   credits: Credits.optional(),
@@ -106,7 +106,7 @@ export const UpdateKey = z.object({
   credits: Credits.nullable().optional(),
   ratelimits: NamedLimits.optional(),
   enabled: z.boolean().optional(),
-  roles: z.array(z.string()).max(100).optional(),
+  roles: z.array(z.string().min(1).max(512)).max(100).optional(),
   permissions: z.array(Permission).max(1000).optional(),
 });
 
@@ -130,7 +130,7 @@ export const MigrateKeys = z.object({
         name: z.string().min(1).max(255).optional(),
         externalId: ExternalId.optional(),
         meta: Meta.optional(),
-        roles: z.array(z.string()).max(100).optional(),
+        roles: z.array(z.string().min(1).max(512)).max(100).optional(),
         permissions: z.array(Permission).max(1000).optional(),
         expires: z.number().int().min(0).max(4102444800000).optional(),
         enabled: z.boolean().optional(),
@@ -150,3 +150,67 @@ export const Limit = z.object({
   cost: z.number().int().min(0).optional(),
 });
 export const MultiLimit = z.array(Limit).min(1).max(100);
+
+/** Overrides: another limit (0 blocks) and window for one identifier (wildcards are not taken). */
+export const SetOverride = z.object({
+  namespace: z.string().min(1).max(512),
+  identifier: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine((s) => !s.includes("*"), "wildcard identifiers are not supported: name each identifier"),
+  limit: z.number().int().min(0),
+  duration: z.number().int().min(1000).max(2_592_000_000),
+});
+export const OverrideRef = z.object({ namespace: z.string().min(1).max(512), identifier: z.string().min(1).max(512) });
+export const ListOverrides = z.object({
+  namespace: z.string().min(1).max(512),
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(100).default(100),
+});
+
+/** A list's paging: at most `limit`, after `cursor`, optionally those containing `search`. */
+const Paging = {
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(100).default(100),
+  search: z.string().min(1).max(255).optional(),
+};
+
+export const CreateIdentity = z.object({
+  externalId: ExternalId,
+  meta: Meta.optional(),
+  ratelimits: NamedLimits.optional(),
+});
+export const IdentityRef = z.object({ identity: z.string().min(1).max(255) });
+export const UpdateIdentity = z.object({
+  identity: z.string().min(1).max(255),
+  meta: Meta.nullable().optional(),
+  ratelimits: NamedLimits.optional(),
+});
+export const ListIdentities = z.object(Paging);
+
+const Slug = Permission;
+export const CreatePermission = z.object({
+  name: z.string().min(1).max(512),
+  slug: Slug,
+  description: z.string().max(512).optional(),
+});
+export const PermissionRef = z.object({ permission: z.string().min(1).max(512) });
+export const ListPermissions = z.object(Paging);
+const RoleName = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[a-zA-Z0-9_:\-.*]+$/);
+export const CreateRole = z.object({
+  name: RoleName,
+  description: z.string().max(512).optional(),
+  permissions: z.array(Slug).max(1000).optional(),
+});
+export const RoleRef = z.object({ role: z.string().min(1).max(512) });
+export const ListRoles = z.object(Paging);
+export const SetRolePermissions = z.object({
+  roleId: z.string().min(1).max(512),
+  permissions: z.array(Slug).max(1000),
+});
+export const KeyRoles = z.object({ keyId: Id, roles: z.array(z.string().min(1).max(512)).max(100) });
