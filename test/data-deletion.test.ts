@@ -298,7 +298,28 @@ async function populatedAccount() {
   // A customer portal session.
   const portal = (await call("POST", "/v1/portal-sessions", { token: ADMIN, body: { accountId: account.id } })).body
     .portalSession.id as string;
+  // Its Unkey records (`/v2`, the full-access key as root key): an API, a key, an identity, a role,
+  // a permission, an override.
+  const v2 = async (op: string, body: unknown) =>
+    (await call("POST", `/v2/${op}`, { apiKey: full.key, body })).body.data;
+  const unkeyApi = (await v2("apis.createApi", { name: "doomed api" })).apiId;
+  const identity = (await v2("identities.createIdentity", { externalId: `doomed-${account.id}` })).identityId;
+  const role = (await v2("permissions.createRole", { name: "doomed-role", permissions: ["doomed.read"] })).roleId;
+  const unkeyKey = (
+    await v2("keys.createKey", { apiId: unkeyApi, externalId: `doomed-${account.id}`, roles: ["doomed-role"] })
+  ).keyId;
+  const override = (
+    await v2("ratelimit.setOverride", { namespace: "doomed", identifier: "x", limit: 1, duration: 60_000 })
+  ).overrideId;
+  const permission = (await v2("permissions.getPermission", { permission: "doomed.read" })).id;
+  for (const id of [unkeyApi, identity, role, unkeyKey, override, permission]) expect(id).toEqual(expect.any(String));
   const ids = [
+    unkeyApi,
+    identity,
+    role,
+    unkeyKey,
+    override,
+    permission,
     portal,
     account.id,
     profile.id,
