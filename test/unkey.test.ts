@@ -576,6 +576,16 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
       valid: true,
       roles: ["reader"],
     });
+    // A key with credits is looked up and spent in one statement from its second verify: its roles come too.
+    const metered = (await client.keys.createKey({ apiId: api.apiId, roles: ["reader"], credits: { remaining: 5 } }))
+      .data;
+    for (const left of [4, 3, 2]) {
+      const v = (await client.keys.verifyKey({ key: metered.key, permissions: "documents.list" })).data;
+      expect(v).toMatchObject({ valid: true, credits: left, permissions: ["documents.list"] });
+    }
+    expect((await client.keys.verifyKey({ key: metered.key, permissions: "documents.read" })).data.code).toBe(
+      "INSUFFICIENT_PERMISSIONS",
+    );
   });
 
   it("ratelimit overrides (@unkey/ratelimit's Overrides): one identifier gets its own limit, listed, and removed", async () => {
