@@ -10,11 +10,11 @@ import { ApiError, validationError } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
 import type { AuthKey, KeyIdentity } from "../auth/auth.repo";
 import type { KeyAdmission } from "../auth/key-admission";
-import { identityData, limitsOf, registerIdentities } from "./identities";
+import { identityData, limitsOf, registerIdentities } from "./identities.handlers";
 import { parsePermissionQuery, satisfies } from "./permission-query";
-import { limitOne, registerRatelimit } from "./ratelimit";
-import { existingRoles, grantable, registerRbac } from "./rbac";
-import { body, type C, type Op, ok, paged, present } from "./unkey.http";
+import { limitOne, registerRatelimit } from "./ratelimit.handlers";
+import { existingRoles, grantable, registerRbac } from "./rbac.handlers";
+import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import { deleteKeyspace, ensureIdentities, findKeyspace, identitiesOf, insertKeyspace } from "./unkey.repo";
 
@@ -24,8 +24,8 @@ import { deleteKeyspace, ensureIdentities, findKeyspace, identitiesOf, insertKey
  * services: an account is an Unkey workspace, its root key a Keyhook key of the account holding the
  * permission a route needs (`keys:write`, `keys:read`, `keys:verify`; a full-access key works), an
  * Unkey API a key space of the account (`keyspaces`). Keys of an API only verify: they never
- * authenticate to Keyhook. Identities (`identities.ts`), permissions and roles (`rbac.ts`) and
- * named rate limits (`ratelimit.ts`) are their own records, read with the key on the hot path.
+ * authenticate to Keyhook. Identities (`identities.handlers.ts`), permissions and roles (`rbac.handlers.ts`)
+ * and named rate limits (`ratelimit.handlers.ts`) are their own records, read with the key on the hot path.
  * Answers `{meta: {requestId}, data}`; times in unix ms; absent fields left out, never `null`.
  * Errors: `http/on-error.ts`.
  */

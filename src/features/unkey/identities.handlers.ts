@@ -5,7 +5,7 @@ import { ApiError, uniqueWrite } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
 import type { KeyIdentity } from "../auth/auth.repo";
 import { identityTag } from "../edge/records";
-import { body, type C, type Op, ok, paged, present } from "./unkey.http";
+import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
 

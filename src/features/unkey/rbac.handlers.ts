@@ -4,7 +4,7 @@ import { newId } from "../../lib/encoding";
 import { ApiError, uniqueWrite } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
 import { roleTag } from "../edge/records";
-import { body, type C, type Op, ok, paged, present } from "./unkey.http";
+import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
 

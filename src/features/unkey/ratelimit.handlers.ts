@@ -4,7 +4,7 @@ import { callerOf } from "../../http/middleware/auth";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
-import { body, type C, type Op, ok, paged, present } from "./unkey.http";
+import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
 
