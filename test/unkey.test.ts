@@ -341,6 +341,19 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
     expect(v.ratelimits?.[0]).toMatchObject({ name: "tokens", exceeded: false, remaining: 40 });
     v = (await client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "tokens", cost: 60 }] })).data;
     expect(v).toMatchObject({ valid: false, code: "RATE_LIMITED" });
+    // ratelimit.* cannot reach a key's own counters: the same namespace and name there is another counter.
+    const third = (
+      await client.keys.createKey({
+        apiId: api.apiId,
+        ratelimits: [{ name: "requests", limit: 1, duration: 60_000, autoApply: true }],
+      })
+    ).data;
+    for (const namespace of [`key:${third.keyId}`, "key"]) {
+      const taken = await client.ratelimit.limit({ namespace, identifier: "requests", limit: 1, duration: 60_000 });
+      expect(taken.data.success).toBe(true);
+    }
+    expect((await client.keys.verifyKey({ key: third.key })).data.valid).toBe(true);
+    expect((await client.keys.verifyKey({ key: third.key })).data.code).toBe("RATE_LIMITED");
     // A key with no limits is unlimited; an unknown name without a limit is 412, as Unkey answers it.
     await expect(client.keys.verifyKey({ key: other.key, ratelimits: [{ name: "nope" }] })).rejects.toMatchObject({
       statusCode: 412,
@@ -561,6 +574,16 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
     expect((await client.keys.getKey({ keyId: key.keyId })).data.roles).toEqual(["reader"]);
     await expect(client.permissions.getRole({ role: "writer" })).rejects.toMatchObject({ statusCode: 404 });
 
+    // A key holds roles by id: a role deleted and made again under its name is another role.
+    await client.permissions.createRole({ name: "Billing Manager", permissions: ["billing.read"] });
+    const billing = (await client.keys.createKey({ apiId: api.apiId, roles: ["Billing Manager"] })).data;
+    const bill = async () => (await client.keys.verifyKey({ key: billing.key, permissions: "billing.read" })).data;
+    expect(await bill()).toMatchObject({ valid: true, roles: ["Billing Manager"] });
+    await client.permissions.deleteRole({ role: "Billing Manager" });
+    await client.permissions.createRole({ name: "Billing Manager", permissions: ["billing.read"] });
+    expect(await bill()).toMatchObject({ valid: false, code: "INSUFFICIENT_PERMISSIONS" });
+    expect((await client.keys.getKey({ keyId: billing.keyId })).data.roles).toBeUndefined();
+
     // Imported keys keep their roles.
     const secret = `legacy_${crypto.randomUUID().replaceAll("-", "")}`;
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)));
@@ -657,6 +680,18 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
       ["keys.verifyKey", { key: "x", permissions: "a AND (b" }, rootKey, 400],
       ["keys.verifyKey", { key: "x", permissions: "a OR" }, rootKey, 400],
       ["keys.getKey", { keyId: "key_nope" }, rootKey, 404],
+      [
+        "keys.createKey",
+        { apiId: "api_x", meta: { a: JSON.parse(`${"[".repeat(20)}${"]".repeat(20)}`) } },
+        rootKey,
+        400,
+      ],
+      ["identities.createIdentity", { externalId: "x", meta: { big: "x".repeat(20_000) } }, rootKey, 400],
+      ["identities.createIdentity", { externalId: "not ok!" }, rootKey, 400],
+      ["permissions.createRole", { name: " " }, rootKey, 400],
+      ["ratelimit.setOverride", { namespace: "n", identifier: "i", limit: -1, duration: 60_000 }, rootKey, 400],
+      ["identities.getIdentity", { identity: "nobody" }, rootKey, 404],
+      ["permissions.getRole", { role: "nobody" }, rootKey, 404],
       ["apis.getApi", { apiId: "api_nope" }, null, 401],
       ["apis.getApi", { apiId: "api_nope" }, "wrong", 401],
       ["keys.nonsense", {}, rootKey, 404],

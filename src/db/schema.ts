@@ -125,7 +125,10 @@ export const apiKeys = sqliteTable(
     externalId: text("external_id"),
     /** Unkey's named rate limits of the key (`NamedLimiter`, any window); null: none. */
     ratelimits: json<NamedRateLimit[]>()("ratelimits"),
-    /** Unkey's roles of the key, by name (`roles`); their permissions are read with the key. Null: none. */
+    /**
+     * Unkey's roles of the key, by id (`key_roles`; a role deleted and made again under its name is
+     * another role); their names and permissions are read with the key. Null: none.
+     */
     roles: json<string[]>()("roles"),
   },
   (t) => [

@@ -40,10 +40,11 @@ export interface KeyIdentity {
 }
 
 /**
- * A key as the hot path sees it; a key of an Unkey API also with its roles' permissions (as they
- * are now) and its identity, read in the same statement.
+ * A key as the hot path sees it; a key of an Unkey API also with its roles' names and permissions
+ * (as they are now) and its identity, read in the same statement.
  */
 export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns> & {
+  roleNames: string[] | null;
   rolePermissions: string[] | null;
   identity: KeyIdentity | null;
 };
@@ -53,8 +54,11 @@ export type AuthKey = Pick<ApiKeyRow, keyof typeof authKeyColumns> & {
  * is read for a key with neither (Keyhook's own keys).
  */
 const unkeyColumns = (k: string) => `CASE WHEN ${k}.roles IS NULL THEN NULL ELSE
+    (SELECT json_group_array(r.name) FROM key_roles r
+      WHERE r.account_id = ${k}.account_id AND r.id IN (SELECT value FROM json_each(${k}.roles))) END AS role_names,
+  CASE WHEN ${k}.roles IS NULL THEN NULL ELSE
     (SELECT json_group_array(DISTINCT j.value) FROM key_roles r, json_each(r.permissions) j
-      WHERE r.account_id = ${k}.account_id AND r.name IN (SELECT value FROM json_each(${k}.roles))) END AS role_permissions,
+      WHERE r.account_id = ${k}.account_id AND r.id IN (SELECT value FROM json_each(${k}.roles))) END AS role_permissions,
   CASE WHEN ${k}.external_id IS NULL THEN NULL ELSE
     (SELECT json_object('id', i.id, 'externalId', i.external_id, 'meta', json(i.meta), 'ratelimits', json(i.ratelimits))
       FROM identities i WHERE i.account_id = ${k}.account_id AND i.external_id = ${k}.external_id) END AS identity`;
@@ -210,6 +214,7 @@ function keyOf(r: Row): AuthKey {
     externalId: str(r.external_id),
     ratelimits: jsonColumn<NamedRateLimit[]>(r.ratelimits),
     roles: jsonColumn<string[]>(r.roles),
+    roleNames: jsonColumn<string[]>(r.role_names),
     rolePermissions: jsonColumn<string[]>(r.role_permissions),
     identity: jsonColumn<KeyIdentity>(r.identity),
   };

@@ -12,7 +12,7 @@ import { findAccessToken } from "../oauth/oauth.repo";
  * |---|---|
  * | `k:<keyId>` | a key's update, revoke, rotation, credits |
  * | `p:<profileId>` | a permission profile's edit or deletion |
- * | `r:<accountId>:<role>` | an Unkey role's permissions changed, or the role deleted (`features/unkey`) |
+ * | `r:<roleId>` | an Unkey role's permissions changed, or the role deleted (`features/unkey`) |
  * | `i:<accountId>:<externalId>` | an Unkey identity made, changed or deleted |
  * | `a:<accountId>` | an account's plan, limits or deletion |
  * | `t:<tokenId>` | an access token's revocation |
@@ -38,11 +38,19 @@ const keyTags = (f: FoundKey) => [
   `k:${f.key.id}`,
   `a:${f.key.accountId}`,
   ...(f.key.profileId ? [`p:${f.key.profileId}`] : []),
-  ...(f.key.roles ?? []).map((role) => roleTag(f.key.accountId, role)),
+  ...(f.key.roles ?? []).map(roleTag),
   ...(f.key.externalId ? [identityTag(f.key.accountId, f.key.externalId)] : []),
 ];
 
-export const roleTag = (accountId: string, role: string) => `r:${accountId}:${role}`;
+export const roleTag = (roleId: string) => `r:${roleId}`;
+
+/**
+ * What purges the records of many keys of one account: their own tags, or past 100 keys the
+ * account's tag — one tag, not thousands drawn from the isolate's purge budget (every record of the
+ * account refills once).
+ */
+export const keysTags = (accountId: string, keyIds: string[]) =>
+  keyIds.length > 100 ? [`a:${accountId}`] : keyIds.map((id) => `k:${id}`);
 export const identityTag = (accountId: string, externalId: string) => `i:${accountId}:${externalId}`;
 
 function tokenTags(f: FoundToken) {

@@ -69,7 +69,7 @@ export interface ApiKeyInput {
   enabled?: boolean | undefined;
   credits?: z.infer<typeof CreditsInput> | null | undefined;
   ratelimits?: NamedRateLimit[] | undefined;
-  /** Unkey roles by name (they exist: `/v2` checked). */
+  /** Unkey roles by id (they exist: `/v2` checked). */
   roles?: string[] | undefined;
 }
 

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import type { ApiKeyRow, IdentityRow } from "../../db/schema";
+import type { ApiKeyRow, IdentityRow, KeyRoleRow } from "../../db/schema";
 import type { AppEnv } from "../../http/context";
 import { authenticate, callerOf, requireAccount, requireScope } from "../../http/middleware/auth";
 import { newId, toHex } from "../../lib/encoding";
@@ -10,13 +10,22 @@ import { ApiError, validationError } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
 import type { AuthKey, KeyIdentity } from "../auth/auth.repo";
 import type { KeyAdmission } from "../auth/key-admission";
+import { keysTags } from "../edge/records";
 import { identityData, limitsOf, registerIdentities } from "./identities.handlers";
 import { parsePermissionQuery, satisfies } from "./permission-query";
 import { limitOne, registerRatelimit } from "./ratelimit.handlers";
 import { existingRoles, grantable, registerRbac } from "./rbac.handlers";
 import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
-import { deleteKeyspace, ensureIdentities, findKeyspace, identitiesOf, insertKeyspace } from "./unkey.repo";
+import {
+  deleteKeyspace,
+  ensureIdentities,
+  findKeyspace,
+  identitiesOf,
+  insertKeyspace,
+  permissionsOf,
+  rolesOf,
+} from "./unkey.repo";
 
 /**
  * Unkey's v2 API under `/v2` (docs/unkey.md): `POST /v2/<namespace>.<operation>`, the official
@@ -49,8 +58,12 @@ function creditsOf(row: ApiKeyRow) {
 const identityOf = (externalId: string | null, found: IdentityRow | KeyIdentity | null | undefined) =>
   found ? identityData(found) : externalId ? { id: externalId, externalId } : undefined;
 
-/** A key as Unkey's `KeyResponseData` (`identities`: the account's identities of the keys shaped). */
-function keyData(row: ApiKeyRow, identities: IdentityRow[]) {
+/**
+ * A key as Unkey's `KeyResponseData` (`identities`, `roles`: the account's identities and roles of
+ * the keys shaped; a key holds roles by id, answered by name).
+ */
+function keyData(row: ApiKeyRow, identities: IdentityRow[], roles: KeyRoleRow[]) {
+  const names = (row.roles ?? []).flatMap((id) => roles.filter((r) => r.id === id).map((r) => r.name));
   return present({
     keyId: row.id,
     start: row.prefix,
@@ -62,7 +75,7 @@ function keyData(row: ApiKeyRow, identities: IdentityRow[]) {
     lastUsedAt: row.lastUsedAt ?? undefined,
     expires: row.expiresAt ?? undefined,
     permissions: row.scopes && row.scopes.length > 0 ? row.scopes : undefined,
-    roles: row.roles && row.roles.length > 0 ? row.roles : undefined,
+    roles: names.length > 0 ? names : undefined,
     credits: creditsOf(row),
     identity: identityOf(
       row.externalId,
@@ -72,11 +85,19 @@ function keyData(row: ApiKeyRow, identities: IdentityRow[]) {
   });
 }
 
-/** Keys as answered, with their identities (one read for them all). */
+/** Keys as answered, with their identities and roles (one read of each for them all). */
 async function keysData(c: C, rows: ApiKeyRow[]) {
-  const ids = rows.flatMap((r) => (r.externalId ? [r.externalId] : []));
-  const found = await identitiesOf(c.var.services.platform.db, c.var.accountId, ids);
-  return rows.map((r) => keyData(r, found));
+  const { db } = c.var.services.platform;
+  const externalIds = rows.flatMap((r) => (r.externalId ? [r.externalId] : []));
+  const [identities, roles] = await Promise.all([
+    identitiesOf(db, c.var.accountId, externalIds),
+    rolesOf(
+      db,
+      c.var.accountId,
+      rows.flatMap((r) => r.roles ?? []),
+    ),
+  ]);
+  return rows.map((r) => keyData(r, identities, roles));
 }
 
 /** Keyhook's credits input from Unkey's (`refillDay` is Keyhook's `dayOfMonth`). */
@@ -126,7 +147,7 @@ function verifyData(admitted: KeyAdmission, checked: boolean, limits: LimitOutco
     credits: credits ? credits.remaining : (key.creditsRemaining ?? undefined),
     enabled: key.enabled,
     permissions: checked && held.length > 0 ? held : undefined,
-    roles: checked && key.roles && key.roles.length > 0 ? key.roles : undefined,
+    roles: checked && key.roleNames && key.roleNames.length > 0 ? key.roleNames : undefined,
     identity: identityOf(key.externalId, key.identity),
     ratelimits: limits.length > 0 ? limits : undefined,
   });
@@ -203,7 +224,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     const target = { type: "keyspace", id: apiId, name: found.name };
     const audit = auditRow(callerOf(c).audit, c.var.accountId, "keyspace.deleted", target, null, at);
     const revoked = await deleteKeyspace(platform.db, c.var.accountId, apiId, at, audit);
-    await edge.invalidate(revoked.map((id) => `k:${id}`));
+    await edge.invalidate(keysTags(c.var.accountId, revoked));
     return ok(c, {});
   });
   op("apis.listKeys", "keys:read", async (c) => {
@@ -233,7 +254,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     if (input.recoverable) {
       throw validationError([{ path: ["recoverable"], message: "Keyhook never keeps a key it can show again" }]);
     }
-    const roles = (await existingRoles(c, input.roles ?? [])).map((r) => r.name);
+    const roles = (await existingRoles(c, input.roles ?? [])).map((r) => r.id);
     const permissions = await grantable(c, input.permissions ?? []);
     const { db, now } = c.var.services.platform;
     if (input.externalId) await ensureIdentities(db, c.var.accountId, [input.externalId], now());
@@ -291,7 +312,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
       // Refused without counting (what the lookup spent is given back); answered as a 400 below.
       if (unknownLimit !== null) return false;
       for (const l of applied) {
-        const answer = await limitOne(c, { namespace: counter(l), identifier: l.name, ...l });
+        const answer = await limitOne(c, { namespace: counter(l), identifier: l.name, ...l }, true);
         outcomes.push({
           exceeded: !answer.success,
           id: l.name,
@@ -349,7 +370,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     await keys.getForApi(caller, input.keyId);
     const { db, now } = c.var.services.platform;
     if (input.externalId) await ensureIdentities(db, c.var.accountId, [input.externalId], now());
-    const roles = input.roles === undefined ? undefined : (await existingRoles(c, input.roles)).map((r) => r.name);
+    const roles = input.roles === undefined ? undefined : (await existingRoles(c, input.roles)).map((r) => r.id);
     const permissions = input.permissions === undefined ? undefined : await grantable(c, input.permissions);
     const changes: Partial<ApiKeyRow> = present({
       name: input.name === undefined ? undefined : (input.name ?? ""),
@@ -450,9 +471,12 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     await api(c, input.apiId);
     const { db, now } = c.var.services.platform;
     const roles = await existingRoles(c, [...new Set(input.keys.flatMap((k) => k.roles ?? []))]);
-    const roleNames = (refs: string[] | undefined) =>
-      refs?.map((ref) => roles.find((r) => r.id === ref || r.name === ref)?.name ?? ref);
-    await grantable(c, [...new Set(input.keys.flatMap((k) => k.permissions ?? []))]);
+    const roleIds = (refs: string[] | undefined) =>
+      refs?.map((ref) => roles.find((r) => r.id === ref || r.name === ref)?.id ?? ref);
+    // Permissions given by catalog id are kept as their slugs.
+    const slugs = await grantable(c, [...new Set(input.keys.flatMap((k) => k.permissions ?? []))]);
+    const catalog = await permissionsOf(db, c.var.accountId, slugs);
+    const slugOf = (ref: string) => catalog.find((p) => p.id === ref)?.slug ?? ref;
     await ensureIdentities(
       db,
       c.var.accountId,
@@ -474,8 +498,8 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
           name: k.name,
           externalId: k.externalId,
           meta: k.meta,
-          permissions: k.permissions,
-          roles: roleNames(k.roles),
+          permissions: k.permissions?.map(slugOf),
+          roles: roleIds(k.roles),
           expiresAt: k.expires,
           enabled: k.enabled,
           credits: creditsInput(k.credits),

@@ -14,15 +14,20 @@ import * as repo from "./unkey.repo";
  * (`setOverride`) is kept twice: in D1, which lists it, and in the identifier's object, which
  * applies it — so a limited request reads nothing but its object.
  */
-function limiterOf(c: C, namespace: string, identifier: string) {
+/**
+ * The object of an identifier: of a namespace of `ratelimit.*`, or (`own`) of a key's or an
+ * identity's named limit, counted by verify — a name no `ratelimit.*` call can reach or override.
+ */
+function limiterOf(c: C, namespace: string, identifier: string, own = false) {
   const { limiter } = c.var.services.platform;
   if (!limiter) throw new ApiError("service_unavailable", "No LIMITER binding: see wrangler.toml");
-  return limiter.get(limiter.idFromName(JSON.stringify([c.var.accountId, namespace, identifier])));
+  const name = [c.var.accountId, namespace, identifier, ...(own ? ["own"] : [])];
+  return limiter.get(limiter.idFromName(JSON.stringify(name)));
 }
 
-/** One use (or `cost`) of `identifier` in `namespace`, if it fits its window. */
-export const limitOne = (c: C, input: z.infer<typeof m.Limit>) =>
-  limiterOf(c, input.namespace, input.identifier).limit(
+/** One use (or `cost`) of `identifier` in `namespace`, if it fits its window (`own`: see limiterOf). */
+export const limitOne = (c: C, input: z.infer<typeof m.Limit>, own = false) =>
+  limiterOf(c, input.namespace, input.identifier, own).limit(
     c.var.services.platform.now(),
     input.limit,
     input.duration,

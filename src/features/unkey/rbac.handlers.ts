@@ -1,9 +1,9 @@
 import type { KeyPermissionRow, KeyRoleRow } from "../../db/schema";
 import { callerOf } from "../../http/middleware/auth";
 import { newId } from "../../lib/encoding";
-import { ApiError, uniqueWrite } from "../../lib/errors";
+import { ApiError, uniqueWrite, validationError } from "../../lib/errors";
 import { auditRow } from "../audit/audit.service";
-import { roleTag } from "../edge/records";
+import { keysTags, roleTag } from "../edge/records";
 import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
@@ -11,7 +11,7 @@ import * as repo from "./unkey.repo";
 /**
  * Unkey's permissions and roles (`permissions.*`, `keys.add/set/removeRoles`). A permission is a
  * slug matched exactly (`permission-query.ts`); the account's catalog lists them, and giving a key
- * or a role a slug it lacks adds it. A role is a named set of slugs; a key holds roles by name and
+ * or a role a slug it lacks adds it. A role is a named set of slugs; a key holds roles by id and
  * their permissions as they are now: verification reads them with the key, and a role's change
  * purges the records of its keys at the edge (`r:<account>:<role>`).
  */
@@ -32,6 +32,9 @@ export async function grantable(c: C, refs: string[]): Promise<string[]> {
   );
   return [...new Set(slugs)];
 }
+
+/** The most roles one key holds (each is a tag on its edge record). */
+const MAX_KEY_ROLES = 100;
 
 /** Roles by name or id: their rows, in order, or 404 naming one that does not exist. */
 export async function existingRoles(c: C, refs: string[]): Promise<KeyRoleRow[]> {
@@ -117,7 +120,7 @@ export function registerRbac(op: Op) {
       platform.now(),
       audit(c, "permission.deleted", target, null),
     );
-    await edge.invalidate([...taken.keys.map((id) => `k:${id}`), ...taken.roles.map((r) => roleTag(row.accountId, r))]);
+    await edge.invalidate([...keysTags(row.accountId, taken.keys), ...taken.roles.map(roleTag)]);
     return ok(c, {});
   });
 
@@ -176,7 +179,7 @@ export function registerRbac(op: Op) {
     const changes = { permissions: { before: row.permissions, after: permissions } };
     const target = { type: "role", id: row.id, name: row.name };
     await repo.setRolePermissions(platform.db, row.id, permissions, audit(c, "role.updated", target, changes));
-    await edge.invalidate([roleTag(row.accountId, row.name)]);
+    await edge.invalidate([roleTag(row.id)]);
     const catalog = await repo.permissionsOf(platform.db, c.var.accountId, permissions);
     return ok(c, catalog.map(permissionData));
   });
@@ -185,7 +188,7 @@ export function registerRbac(op: Op) {
     const { platform, edge } = c.var.services;
     const target = { type: "role", id: row.id, name: row.name };
     await repo.deleteRole(platform.db, row, platform.now(), audit(c, "role.deleted", target, null));
-    await edge.invalidate([roleTag(row.accountId, row.name)]);
+    await edge.invalidate([roleTag(row.id)]);
     return ok(c, {});
   });
 
@@ -196,10 +199,13 @@ export function registerRbac(op: Op) {
       const { keys } = c.var.services;
       const caller = callerOf(c);
       const key = await keys.getForApi(caller, input.keyId);
-      const given = (await existingRoles(c, input.roles)).map((r) => r.name);
+      const given = (await existingRoles(c, input.roles)).map((r) => r.id);
       const roles = [...new Set(apply(key.roles ?? [], given))];
+      if (roles.length > MAX_KEY_ROLES) {
+        throw validationError([{ path: ["roles"], message: `a key holds at most ${MAX_KEY_ROLES} roles` }]);
+      }
       await keys.updateForApi(caller, input.keyId, { roles: roles.length > 0 ? roles : null });
-      return ok(c, await roleData(c, await existingRoles(c, roles)));
+      return ok(c, await roleData(c, await repo.rolesOf(c.var.services.platform.db, c.var.accountId, roles)));
     });
   rolesOp("keys.addRoles", (held, given) => [...held, ...given]);
   rolesOp("keys.setRoles", (_held, given) => given);

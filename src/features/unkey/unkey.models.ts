@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { valueNestsDeeper } from "../../lib/json-depth";
 
 /** Unkey's request bodies (`@unkey/api` 2.5.1, the v2 spec's bounds). Times and durations in ms. */
 const Id = z
@@ -11,7 +12,11 @@ const Permission = z
   .min(1)
   .max(512)
   .regex(/^[a-zA-Z0-9_:\-.*]+$/);
-const Meta = z.record(z.string(), z.unknown());
+/** Metadata read with the key on every verify: at most 16 KiB of JSON, 16 levels deep. */
+const Meta = z
+  .record(z.string(), z.unknown())
+  .refine((v) => !valueNestsDeeper(v, 16), "nests deeper than 16 levels")
+  .refine((v) => JSON.stringify(v).length <= 16_384, "is larger than 16 KiB of JSON");
 const ExternalId = z
   .string()
   .min(1)
@@ -197,11 +202,7 @@ export const CreatePermission = z.object({
 });
 export const PermissionRef = z.object({ permission: z.string().min(1).max(512) });
 export const ListPermissions = z.object(Paging);
-const RoleName = z
-  .string()
-  .min(1)
-  .max(512)
-  .regex(/^[a-zA-Z0-9_:\-.*]+$/);
+const RoleName = z.string().trim().min(1).max(512);
 export const CreateRole = z.object({
   name: RoleName,
   description: z.string().max(512).optional(),

@@ -114,7 +114,13 @@ export function identitiesOf(db: Db, accountId: string, externalIds: string[]) {
   return db
     .select()
     .from(identities)
-    .where(and(eq(identities.accountId, accountId), inArray(identities.externalId, [...new Set(externalIds)])))
+    .where(
+      and(
+        eq(identities.accountId, accountId),
+        // One bound JSON list, not a parameter per id (D1 binds at most 100).
+        sql`${identities.externalId} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(externalIds)])}))`,
+      ),
+    )
     .all();
 }
 
@@ -181,7 +187,7 @@ export function listPermissions(db: Db, accountId: string, limit: number, cursor
  * role, one batch: answers the keys and roles it was taken from (to purge their records).
  */
 export async function deletePermission(db: Db, row: KeyPermissionRow, at: number, audit: AuditRow) {
-  const [, , keys, roles] = await db.$client.batch<{ id?: string; name?: string }>([
+  const [, , keys, roles] = await db.$client.batch<{ id: string }>([
     asStatement(db, insertAudit(db, audit)),
     asStatement(db, db.delete(keyPermissions).where(eq(keyPermissions.id, row.id))),
     db.$client
@@ -195,12 +201,12 @@ export async function deletePermission(db: Db, row: KeyPermissionRow, at: number
       .prepare(`UPDATE key_roles
       SET permissions = (SELECT json_group_array(value) FROM json_each(key_roles.permissions) WHERE value != ?2)
       WHERE account_id = ?1 AND EXISTS (SELECT 1 FROM json_each(key_roles.permissions) WHERE value = ?2)
-      RETURNING name`)
+      RETURNING id`)
       .bind(row.accountId, row.slug),
   ]);
   return {
     keys: (keys?.results ?? []).map((k) => String(k.id)),
-    roles: (roles?.results ?? []).map((r) => String(r.name)),
+    roles: (roles?.results ?? []).map((r) => String(r.id)),
   };
 }
 
@@ -253,7 +259,7 @@ export async function setRolePermissions(db: Db, id: string, permissions: string
   await db.batch([db.update(keyRoles).set({ permissions }).where(eq(keyRoles.id, id)), insertAudit(db, audit)]);
 }
 
-/** The role deleted and taken from every key of the account, one batch. */
+/** The role deleted and taken from every key of the account (keys hold roles by id), one batch. */
 export async function deleteRole(db: Db, row: KeyRoleRow, at: number, audit: AuditRow) {
   await db.$client.batch([
     asStatement(db, insertAudit(db, audit)),
@@ -263,7 +269,7 @@ export async function deleteRole(db: Db, row: KeyRoleRow, at: number, audit: Aud
       SET roles = (SELECT json_group_array(value) FROM json_each(api_keys.roles) WHERE value != ?2), updated_at = ?3
       WHERE account_id = ?1 AND roles IS NOT NULL
         AND EXISTS (SELECT 1 FROM json_each(api_keys.roles) WHERE value = ?2)`)
-      .bind(row.accountId, row.name, at),
+      .bind(row.accountId, row.id, at),
   ]);
 }
 
