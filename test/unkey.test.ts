@@ -21,6 +21,23 @@ function unkey(rootKey: string) {
 }
 
 /**
+ * Runs `fn` with the global fetch sending the Worker's own address to the Worker: `@unkey/ratelimit`
+ * makes its own client with the global fetch.
+ */
+async function throughWorker(fn: () => Promise<void>) {
+  const original = globalThis.fetch;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    return request.url.startsWith(BASE) ? exports.default.fetch(request) : original(request);
+  }) as typeof fetch;
+  try {
+    await fn();
+  } finally {
+    globalThis.fetch = original;
+  }
+}
+
+/**
  * Windows are aligned on the epoch: a test that must stay in one window starts early in it (it
  * waits out the window's last `margin` ms), so it can fail only by the limit, never by a boundary.
  */
@@ -362,13 +379,7 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
 
   it("@unkey/ratelimit's Ratelimit, its baseUrl at the Worker: limits and refuses", async () => {
     const { rootKey } = await workspace();
-    // The package makes its own client with the global fetch: the Worker's own address goes to the Worker.
-    const original = globalThis.fetch;
-    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-      const request = new Request(input, init);
-      return request.url.startsWith(BASE) ? exports.default.fetch(request) : original(request);
-    }) as typeof fetch;
-    try {
+    await throughWorker(async () => {
       const limiter = new Ratelimit({ rootKey, namespace: "api.calls", limit: 3, duration: "30s", baseUrl: BASE });
       const user = crypto.randomUUID();
       await earlyInWindow(30_000);
@@ -377,9 +388,7 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
       expect(results.map((r) => r.success)).toEqual([true, true, true, false, false]);
       expect(results[2]).toMatchObject({ limit: 3, remaining: 0 });
       expect((await limiter.limit(`${user}-other`)).success).toBe(true);
-    } finally {
-      globalThis.fetch = original;
-    }
+    });
   });
 
   it("keyhook/hono: @unkey/hono's middleware against Keyhook through a service binding — the route sees the verdict", async () => {
@@ -613,12 +622,7 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
 
   it("ratelimit overrides (@unkey/ratelimit's Overrides): one identifier gets its own limit, listed, and removed", async () => {
     const { rootKey, client } = await workspace();
-    const original = globalThis.fetch;
-    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-      const request = new Request(input, init);
-      return request.url.startsWith(BASE) ? exports.default.fetch(request) : original(request);
-    }) as typeof fetch;
-    try {
+    await throughWorker(async () => {
       const overrides = new Overrides({ rootKey, baseUrl: BASE });
       const set = await overrides.setOverride({ namespace: "api", identifier: "vip", limit: 5, duration: 60_000 });
       const overrideId = set.data.overrideId;
@@ -657,9 +661,7 @@ describe("the Unkey v2 API: the official @unkey/api@2.5.1 client against Keyhook
       await expect(
         overrides.setOverride({ namespace: "api", identifier: "*@acme.com", limit: 1, duration: 60_000 }),
       ).rejects.toMatchObject({ statusCode: 400 });
-    } finally {
-      globalThis.fetch = original;
-    }
+    });
   });
 
   it("bad input: Unkey's error shapes with the right status, never a 500", async () => {

@@ -1,11 +1,10 @@
 import type { IdentityRow, NamedRateLimit } from "../../db/schema";
-import { callerOf } from "../../http/middleware/auth";
 import { newId } from "../../lib/encoding";
 import { ApiError, uniqueWrite } from "../../lib/errors";
-import { auditRow } from "../audit/audit.service";
+import type { Changes } from "../audit/audit.service";
 import type { KeyIdentity } from "../auth/auth.repo";
 import { identityTag } from "../edge/records";
-import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
+import { audited, body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
 
@@ -33,20 +32,8 @@ async function found(c: C, ref: string) {
   return row;
 }
 
-const audit = (
-  c: C,
-  action: string,
-  row: IdentityRow,
-  changes: Record<string, { before: unknown; after: unknown }> | null,
-) =>
-  auditRow(
-    callerOf(c).audit,
-    c.var.accountId,
-    action,
-    { type: "identity", id: row.id, name: row.externalId },
-    changes,
-    c.var.services.platform.now(),
-  );
+const audit = (c: C, action: string, row: IdentityRow, changes: Changes | null) =>
+  audited(c, action, { type: "identity", id: row.id, name: row.externalId }, changes);
 
 const purge = (c: C, row: IdentityRow) => c.var.services.edge.invalidate([identityTag(row.accountId, row.externalId)]);
 

@@ -7,7 +7,6 @@ import type { AppEnv } from "../../http/context";
 import { authenticate, callerOf, requireAccount, requireScope } from "../../http/middleware/auth";
 import { newId, toHex } from "../../lib/encoding";
 import { ApiError, validationError } from "../../lib/errors";
-import { auditRow } from "../audit/audit.service";
 import type { AuthKey, KeyIdentity } from "../auth/auth.repo";
 import type { KeyAdmission } from "../auth/key-admission";
 import { keysTags } from "../edge/records";
@@ -15,7 +14,7 @@ import { identityData, limitsOf, registerIdentities } from "./identities.handler
 import { parsePermissionQuery, satisfies } from "./permission-query";
 import { limitOne, registerRatelimit } from "./ratelimit.handlers";
 import { existingRoles, grantable, registerRbac } from "./rbac.handlers";
-import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
+import { audited, body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import {
   deleteKeyspace,
@@ -209,7 +208,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     const at = now();
     const row = { id: newId("api", at), accountId: c.var.accountId, name: input.name, createdAt: at, deletedAt: null };
     const target = { type: "keyspace", id: row.id, name: row.name };
-    await insertKeyspace(db, row, auditRow(callerOf(c).audit, c.var.accountId, "keyspace.created", target, null, at));
+    await insertKeyspace(db, row, audited(c, "keyspace.created", target, null));
     return ok(c, { apiId: row.id });
   });
   op("apis.getApi", "keys:read", async (c) => {
@@ -222,7 +221,7 @@ export function mountUnkey(app: OpenAPIHono<AppEnv>) {
     const { platform, edge } = c.var.services;
     const at = platform.now();
     const target = { type: "keyspace", id: apiId, name: found.name };
-    const audit = auditRow(callerOf(c).audit, c.var.accountId, "keyspace.deleted", target, null, at);
+    const audit = audited(c, "keyspace.deleted", target, null);
     const revoked = await deleteKeyspace(platform.db, c.var.accountId, apiId, at, audit);
     await edge.invalidate(keysTags(c.var.accountId, revoked));
     return ok(c, {});

@@ -1,10 +1,9 @@
 import type { z } from "zod";
 import type { RatelimitOverrideRow } from "../../db/schema";
-import { callerOf } from "../../http/middleware/auth";
 import { newId } from "../../lib/encoding";
 import { ApiError } from "../../lib/errors";
-import { auditRow } from "../audit/audit.service";
-import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
+import type { Changes } from "../audit/audit.service";
+import { audited, body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
 
@@ -73,20 +72,8 @@ export function registerRatelimit(op: Op) {
     if (!row) throw new ApiError("not_found", `No override for ${input.identifier} in ${input.namespace}`);
     return row;
   };
-  const audit = (
-    c: C,
-    action: string,
-    row: RatelimitOverrideRow,
-    changes: Record<string, { before: unknown; after: unknown }> | null,
-  ) =>
-    auditRow(
-      callerOf(c).audit,
-      c.var.accountId,
-      action,
-      { type: "ratelimit_override", id: row.id, name: `${row.namespace}/${row.identifier}` },
-      changes,
-      c.var.services.platform.now(),
-    );
+  const audit = (c: C, action: string, row: RatelimitOverrideRow, changes: Changes | null) =>
+    audited(c, action, { type: "ratelimit_override", id: row.id, name: `${row.namespace}/${row.identifier}` }, changes);
 
   op("ratelimit.setOverride", "keys:write", async (c) => {
     const input = await body(c, m.SetOverride);

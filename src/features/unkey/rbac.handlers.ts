@@ -2,9 +2,8 @@ import type { KeyPermissionRow, KeyRoleRow } from "../../db/schema";
 import { callerOf } from "../../http/middleware/auth";
 import { newId } from "../../lib/encoding";
 import { ApiError, uniqueWrite, validationError } from "../../lib/errors";
-import { auditRow } from "../audit/audit.service";
 import { keysTags, roleTag } from "../edge/records";
-import { body, type C, type Op, ok, paged, present } from "./unkey.handlers";
+import { audited, body, type C, type Op, ok, paged, present } from "./unkey.handlers";
 import * as m from "./unkey.models";
 import * as repo from "./unkey.repo";
 
@@ -65,13 +64,6 @@ async function roleData(c: C, roles: KeyRoleRow[]) {
   );
 }
 
-const audit = (
-  c: C,
-  action: string,
-  target: { type: string; id: string; name: string },
-  changes: Record<string, { before: unknown; after: unknown }> | null,
-) => auditRow(callerOf(c).audit, c.var.accountId, action, target, changes, c.var.services.platform.now());
-
 export function registerRbac(op: Op) {
   op("permissions.createPermission", "keys:write", async (c) => {
     const input = await body(c, m.CreatePermission);
@@ -89,7 +81,7 @@ export function registerRbac(op: Op) {
       repo.insertPermission(
         db,
         row,
-        audit(c, "permission.created", { type: "permission", id: row.id, name: row.slug }, null),
+        audited(c, "permission.created", { type: "permission", id: row.id, name: row.slug }, null),
       ),
       "key_permissions.account_id, key_permissions.slug",
       () => new ApiError("conflict", `A permission with the slug ${input.slug} exists`),
@@ -118,7 +110,7 @@ export function registerRbac(op: Op) {
       platform.db,
       row,
       platform.now(),
-      audit(c, "permission.deleted", target, null),
+      audited(c, "permission.deleted", target, null),
     );
     await edge.invalidate([...keysTags(row.accountId, taken.keys), ...taken.roles.map(roleTag)]);
     return ok(c, {});
@@ -138,7 +130,7 @@ export function registerRbac(op: Op) {
     };
     const changes = { permissions: { before: null, after: row.permissions } };
     await uniqueWrite(
-      repo.insertRole(db, row, audit(c, "role.created", { type: "role", id: row.id, name: row.name }, changes)),
+      repo.insertRole(db, row, audited(c, "role.created", { type: "role", id: row.id, name: row.name }, changes)),
       "key_roles.account_id, key_roles.name",
       () => new ApiError("conflict", `A role named ${input.name} exists`),
     );
@@ -178,7 +170,7 @@ export function registerRbac(op: Op) {
     const permissions = await grantable(c, input.permissions);
     const changes = { permissions: { before: row.permissions, after: permissions } };
     const target = { type: "role", id: row.id, name: row.name };
-    await repo.setRolePermissions(platform.db, row.id, permissions, audit(c, "role.updated", target, changes));
+    await repo.setRolePermissions(platform.db, row.id, permissions, audited(c, "role.updated", target, changes));
     await edge.invalidate([roleTag(row.id)]);
     const catalog = await repo.permissionsOf(platform.db, c.var.accountId, permissions);
     return ok(c, catalog.map(permissionData));
@@ -187,7 +179,7 @@ export function registerRbac(op: Op) {
     const row = await role(c, (await body(c, m.RoleRef)).role);
     const { platform, edge } = c.var.services;
     const target = { type: "role", id: row.id, name: row.name };
-    await repo.deleteRole(platform.db, row, platform.now(), audit(c, "role.deleted", target, null));
+    await repo.deleteRole(platform.db, row, platform.now(), audited(c, "role.deleted", target, null));
     await edge.invalidate([roleTag(row.id)]);
     return ok(c, {});
   });

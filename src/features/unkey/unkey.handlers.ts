@@ -1,7 +1,9 @@
 import type { Context, Handler } from "hono";
 import type { ZodType, z } from "zod";
 import type { AppEnv } from "../../http/context";
+import { callerOf } from "../../http/middleware/auth";
 import { ApiError, validationError } from "../../lib/errors";
+import { auditRow, type Changes } from "../audit/audit.service";
 
 /** What every `/v2` route shares: its body parsed, Unkey's envelope, absent fields left out. */
 export type C = Context<AppEnv>;
@@ -27,6 +29,14 @@ export const present = <T extends Record<string, unknown>>(o: T) =>
 
 export const ok = (c: C, data: unknown, extra: Record<string, unknown> = {}) =>
   c.json({ meta: { requestId: c.var.requestId ?? "" }, data, ...extra }, 200);
+
+/** The audit entry of a change a `/v2` caller made in its account. */
+export const audited = (
+  c: C,
+  action: string,
+  target: { type: string; id: string; name: string | null },
+  changes: Changes | null,
+) => auditRow(callerOf(c).audit, c.var.accountId, action, target, changes, c.var.services.platform.now());
 
 /**
  * A page of a list read with one row more than `limit`: the items, and Unkey's `pagination` (the

@@ -1,4 +1,5 @@
-import { and, asc, eq, gt, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { asStatement, type Db } from "../../db/client";
 import {
   type AuditRow,
@@ -46,6 +47,9 @@ export async function deleteKeyspace(db: Db, accountId: string, id: string, at: 
   ]);
   return revoked.map((r) => r.id);
 }
+
+/** `column` is one of a JSON list bound as one parameter, not a parameter per value (D1 binds at most 100). */
+const inList = (column: SQLiteColumn, list: string) => sql`${column} IN (SELECT value FROM json_each(${list}))`;
 
 // Identities.
 
@@ -117,8 +121,7 @@ export function identitiesOf(db: Db, accountId: string, externalIds: string[]) {
     .where(
       and(
         eq(identities.accountId, accountId),
-        // One bound JSON list, not a parameter per id (D1 binds at most 100).
-        sql`${identities.externalId} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(externalIds)])}))`,
+        inList(identities.externalId, JSON.stringify([...new Set(externalIds)])),
       ),
     )
     .all();
@@ -158,7 +161,7 @@ export function permissionsOf(db: Db, accountId: string, refs: string[]) {
     .where(
       and(
         eq(keyPermissions.accountId, accountId),
-        sql`(${keyPermissions.slug} IN (SELECT value FROM json_each(${distinct})) OR ${keyPermissions.id} IN (SELECT value FROM json_each(${distinct})))`,
+        or(inList(keyPermissions.slug, distinct), inList(keyPermissions.id, distinct)),
       ),
     )
     .all();
@@ -230,12 +233,7 @@ export function rolesOf(db: Db, accountId: string, refs: string[]) {
   return db
     .select()
     .from(keyRoles)
-    .where(
-      and(
-        eq(keyRoles.accountId, accountId),
-        sql`(${keyRoles.name} IN (SELECT value FROM json_each(${distinct})) OR ${keyRoles.id} IN (SELECT value FROM json_each(${distinct})))`,
-      ),
-    )
+    .where(and(eq(keyRoles.accountId, accountId), or(inList(keyRoles.name, distinct), inList(keyRoles.id, distinct))))
     .all();
 }
 
