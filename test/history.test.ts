@@ -245,6 +245,22 @@ describe("the webhook history moves to R2 and reads the same", () => {
     ).toEqual([...ids].reverse());
   });
 
+  it("two archive runs at once on one clock (the cron and a manual run) lose nothing: the loser never deletes the winner's object", async () => {
+    const { account, webhook } = await deliveredAccount(3);
+    const before = await everyView(account.id, webhook.id);
+    // A Worker's clock stands still between I/O: both runs describe their object at the same instant.
+    const at = Date.now();
+    await Promise.all([archiveNow({}, at), archiveNow({}, at)]);
+    expect((await d1Rows(account.id)).events).toBe(0);
+    const indexed = await indexRows(account.id);
+    expect(indexed).toHaveLength(1);
+    // The object the index names is there, and holds the three events.
+    const objects = await archivedEvents(account.id);
+    expect(objects.map((o) => o.key)).toEqual(indexed.map((r) => r.key));
+    expect(objects[0]?.events).toHaveLength(3);
+    expect(await everyView(account.id, webhook.id)).toEqual(before);
+  });
+
   it("a change between the read and the move (a retry by hand) stops the move: nothing leaves D1, the object goes", async () => {
     const { account, ids, name } = await deliveredAccount(1);
     const detail = (await get(account.id, `/v1/events/${ids[0]}`)).body.event;

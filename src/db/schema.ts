@@ -430,7 +430,7 @@ export const historyObjects = sqliteTable(
   "history_objects",
   {
     accountId: text("account_id").notNull(),
-    /** The R2 key: `history/<account>/<first event id>.<written at, base 36>.ndjson.gz`. */
+    /** The R2 key: `history/<account>/<first event id>.<written at, base 36>.<random>.ndjson.gz`. */
     key: text("key").notNull(),
     firstEventId: text("first_event_id").notNull(),
     lastEventId: text("last_event_id").notNull(),

@@ -1,3 +1,4 @@
+import { randomBase62 } from "../../lib/encoding";
 import { tooDeepStandIn, valueNestsDeeper } from "../../lib/json-depth";
 import { gunzipNdjson, gzipNdjson } from "../../lib/ndjson";
 import type { HistoryEvent } from "./record";
@@ -12,11 +13,14 @@ import type { HistoryEvent } from "./record";
 export const ARCHIVE_CONTENT_TYPE = "application/x-ndjson";
 
 /**
- * `history/<account>/<first event id>.<written at>.ndjson.gz`: an object is never overwritten (an
- * event recalled to D1 and moved again goes to a new object, never over the one it left).
+ * `history/<account>/<first event id>.<written at>.<random>.ndjson.gz`: an object is never
+ * overwritten (an event recalled to D1 and moved again goes to a new object, never over the one it
+ * left), and no two writers share a key — two runs moving the same events at the same instant (a
+ * Worker's clock stands still between I/O) each write their own, so the one whose move D1 refuses
+ * deletes only its own object, never the one the winner indexed.
  */
 export function archiveKey(accountId: string, firstEventId: string, writtenAt: number) {
-  return `${accountPrefix(accountId)}${firstEventId}.${writtenAt.toString(36)}.ndjson.gz`;
+  return `${accountPrefix(accountId)}${firstEventId}.${writtenAt.toString(36)}.${randomBase62(8)}.ndjson.gz`;
 }
 
 export const accountPrefix = (accountId: string) => `history/${accountId}/`;
